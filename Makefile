@@ -1,0 +1,42 @@
+# Two commands for a fresh clone: `make run` and `make test`. Both set up first if needed.
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+WORK := work
+export RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER := 0
+export RAY_AUTH_MODE := disabled
+export TORCH_EXTENSIONS_DIR := $(CURDIR)/.torch_extensions
+export TOKENIZERS_PARALLELISM := false
+export HF_HUB_OFFLINE := 1
+
+.PHONY: setup test run bench lint clean
+
+setup: $(STAMP)
+
+# torch first, pinned (an unpinned torch pulls a multi-GB CUDA build), then the
+# rest in ONE resolve. deepspeed ships only an sdist whose setup imports torch,
+# hence --no-build-isolation.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade "pip>=23.2" setuptools wheel
+	$(BIN)/pip install --quiet "torch==2.13.0"
+	$(BIN)/pip install --quiet --no-build-isolation -e ".[dev]"
+	touch $(STAMP)
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+lint: setup
+	$(BIN)/ruff check va_gpt jobs schemas tests
+	$(BIN)/ruff format --check va_gpt jobs schemas tests
+
+run: setup
+	$(BIN)/python jobs/run_demo.py --work $(WORK)
+
+bench: setup
+	$(BIN)/python jobs/bench.py --work $(WORK)/bench
+
+clean:
+	rm -rf $(WORK) .pytest_cache

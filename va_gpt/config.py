@@ -1,0 +1,234 @@
+"""Configuration as frozen dataclasses, loaded from YAML presets.
+
+No torch import here: the pipeline driver, the CLI and the tests read configs
+without paying for the model stack.
+
+Rules (DESIGN.md): a preset names every field of every section. A missing or
+unknown key is an error that names the file and the key, never a default
+guessed from a name. Code that wants a variant uses `dataclasses.replace`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+PRESET_DIR = Path(__file__).parent / "presets"
+
+
+class ConfigError(ValueError):
+    """A config file or dict that does not match the dataclasses below."""
+
+
+@dataclass(frozen=True)
+class DecodeConfig:
+    fps: float  # frames sampled per second of video, on the video's own timestamps
+    clip_len: int  # frames per clip, including the one frame shared with the previous clip
+    strategy: str  # auto | full | nonkey | seek  (see stages/decode.py)
+    # The resize target is the encoder's image_size: not repeated here.
+
+
+@dataclass(frozen=True)
+class EncoderConfig:
+    """DINOv2 patch encoder used by SETS (and, for small presets, for the LLM's visual tokens)."""
+
+    source: str | None  # local folder, fsspec URL of a folder, or hub id; None = random init
+    image_size: int
+    patch_size: int
+    hidden_size: int
+    num_layers: int
+    num_heads: int
+    mlp_ratio: int
+
+
+@dataclass(frozen=True)
+class SetsConfig:
+    top_k: float  # ratio of patches kept per frame, (0, 1]
+    reference: str  # previous | background
+    background_momentum: float  # EMA weight of the old background in `background` mode
+
+
+@dataclass(frozen=True)
+class ClassifierConfig:
+    hidden_size: int
+    num_layers: int
+    kernel_size: int
+    dropout: float
+
+
+@dataclass(frozen=True)
+class IntervalConfig:
+    smooth_s: float  # moving-average window, seconds
+    high: float  # hysteresis: an interval starts above this score
+    low: float  # ... and continues while above this one
+    min_len_s: float
+    merge_gap_s: float
+
+
+@dataclass(frozen=True)
+class TetgConfig:
+    encoding: str  # text | embedding | none
+    num_buckets: int  # score buckets for the `embedding` encoding
+    max_frames: int  # score entries at most; longer curves are pooled to this many
+
+
+@dataclass(frozen=True)
+class VisionTowerConfig:
+    kind: str  # shared (the SETS DINOv2 pass) | clip
+    source: str | None  # CLIP folder / URL / hub id when kind == clip
+
+
+@dataclass(frozen=True)
+class ProjectorConfig:
+    kind: str  # mlp2x_gelu | linear
+    max_frames: int  # frames per question given to the LLM
+
+
+@dataclass(frozen=True)
+class LLMConfig:
+    source: str | None  # Llama-family folder / URL / hub id; None = random init
+    hidden_size: int
+    num_layers: int
+    num_heads: int
+    intermediate_size: int
+    vocab_size: int  # for random init; a trained tokenizer's size wins when larger
+    max_position: int
+
+
+@dataclass(frozen=True)
+class RuntimeConfig:
+    device: str  # cpu | cuda | cuda:N
+    dtype: str  # float32 | bfloat16 | float16
+    batch_size: int  # clips per visual-stage batch
+    num_gpus: float  # per GPU actor; fractional lets small models share one GPU
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    decode: DecodeConfig
+    encoder: EncoderConfig
+    sets: SetsConfig
+    classifier: ClassifierConfig
+    intervals: IntervalConfig
+    tetg: TetgConfig
+    vision_tower: VisionTowerConfig
+    projector: ProjectorConfig
+    llm: LLMConfig
+    runtime: RuntimeConfig
+
+
+def _is_dataclass_type(tp: Any) -> bool:
+    return isinstance(tp, type) and dataclasses.is_dataclass(tp)
+
+
+def from_dict(cls: type, data: Any, where: str = "config") -> Any:
+    """Build dataclass `cls` from a nested dict, strictly.
+
+    Every field must be present and no other key may be; nested dataclasses
+    recurse. `where` names the source in error messages (file path + key path).
+    """
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected a mapping for {cls.__name__}, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    missing = [n for n in names if n not in data]
+    unknown = [k for k in data if k not in names]
+    if missing:
+        raise ConfigError(f"{where}: missing key(s) {missing} for {cls.__name__}")
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {unknown} for {cls.__name__} (fields: {names})")
+    kwargs = {}
+    for n in names:
+        tp = hints[n]
+        value = data[n]
+        if _is_dataclass_type(tp):
+            kwargs[n] = from_dict(tp, value, f"{where}.{n}")
+        else:
+            kwargs[n] = _check_scalar(tp, value, f"{where}.{n}")
+    return cls(**kwargs)
+
+
+def _check_scalar(tp: Any, value: Any, where: str) -> Any:
+    allowed = typing.get_args(tp) if isinstance(tp, types.UnionType) else (tp,)
+    if value is None:
+        if type(None) in allowed:
+            return None
+        raise ConfigError(f"{where}: must not be null")
+    for t in allowed:
+        if t is float and isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+        if t is int and isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if t in (str, bool) and isinstance(value, t):
+            return value
+    names = " | ".join(getattr(t, "__name__", str(t)) for t in allowed)
+    raise ConfigError(f"{where}: expected {names}, got {value!r}")
+
+
+def to_dict(obj: Any) -> dict:
+    return dataclasses.asdict(obj)
+
+
+def preset_names() -> list[str]:
+    return sorted(p.stem for p in PRESET_DIR.glob("*.yaml"))
+
+
+def load_preset(name_or_path: str | Path) -> Preset:
+    """A preset by name (`tiny`, `demo`, `va-gpt-7b`) or by YAML path."""
+    path = Path(name_or_path)
+    if not path.suffix:
+        path = PRESET_DIR / f"{name_or_path}.yaml"
+        if not path.exists():
+            raise ConfigError(f"unknown preset {name_or_path!r}; known: {preset_names()}")
+    if not path.exists():
+        raise ConfigError(f"{path}: no such preset file")
+    with open(path) as f:
+        data = yaml.safe_load(f)
+    return preset_from_dict(data, str(path))
+
+
+def preset_from_dict(data: dict, where: str = "preset") -> Preset:
+    preset = from_dict(Preset, data, where)
+    validate(preset, where)
+    return preset
+
+
+def validate(p: Preset, where: str = "preset") -> None:
+    """Value checks that the types alone cannot express."""
+
+    def bad(key: str, why: str) -> None:
+        raise ConfigError(f"{where}.{key}: {why}")
+
+    if p.decode.fps <= 0:
+        bad("decode.fps", f"must be > 0, got {p.decode.fps}")
+    if p.decode.clip_len < 2:
+        bad("decode.clip_len", f"must be >= 2 (one overlap frame + at least one new), got {p.decode.clip_len}")
+    if p.decode.strategy not in ("auto", "full", "nonkey", "seek"):
+        bad("decode.strategy", f"must be auto | full | nonkey | seek, got {p.decode.strategy!r}")
+    if p.encoder.image_size % p.encoder.patch_size:
+        bad("encoder.image_size", f"{p.encoder.image_size} is not a multiple of patch_size {p.encoder.patch_size}")
+    if not 0 < p.sets.top_k <= 1:
+        bad("sets.top_k", f"must be in (0, 1], got {p.sets.top_k}")
+    if p.sets.reference not in ("previous", "background"):
+        bad("sets.reference", f"must be previous | background, got {p.sets.reference!r}")
+    if not 0 <= p.sets.background_momentum < 1:
+        bad("sets.background_momentum", f"must be in [0, 1), got {p.sets.background_momentum}")
+    if not 0 <= p.intervals.low <= p.intervals.high <= 1:
+        bad("intervals", f"need 0 <= low <= high <= 1, got low={p.intervals.low} high={p.intervals.high}")
+    if p.tetg.encoding not in ("text", "embedding", "none"):
+        bad("tetg.encoding", f"must be text | embedding | none, got {p.tetg.encoding!r}")
+    if p.vision_tower.kind not in ("shared", "clip"):
+        bad("vision_tower.kind", f"must be shared | clip, got {p.vision_tower.kind!r}")
+    if p.projector.kind not in ("mlp2x_gelu", "linear"):
+        bad("projector.kind", f"must be mlp2x_gelu | linear, got {p.projector.kind!r}")
+    if p.runtime.dtype not in ("float32", "bfloat16", "float16"):
+        bad("runtime.dtype", f"must be float32 | bfloat16 | float16, got {p.runtime.dtype!r}")
+    if p.runtime.num_gpus < 0:
+        bad("runtime.num_gpus", f"must be >= 0, got {p.runtime.num_gpus}")
