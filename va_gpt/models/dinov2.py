@@ -86,8 +86,8 @@ class DinoEncoder(nn.Module):
                 f"frames are {frames.shape[1]}x{frames.shape[2]}, the encoder expects {self.image_size}x{self.image_size}"
             )
         x = frames.to(self.mean.device).permute(0, 3, 1, 2).float().div_(255.0)
-        x = (x - self.mean) / self.std
-        return x.to(self.mean.dtype if self.mean.dtype != torch.float32 else next(self.parameters()).dtype)
+        x = (x - self.mean.float()) / self.std.float()  # normalise in float32, then cast to the model dtype
+        return x.to(self.mean.dtype)
 
     @torch.inference_mode()
     def encode_frames(self, frames: np.ndarray | torch.Tensor, batch_size: int = 64) -> EncoderOutput:
