@@ -1,0 +1,135 @@
+"""The output tables as code: pyarrow schemas with a version number.
+
+Writers build their Arrow tables against these schemas (`conform`), tests
+assert the Parquet read back against them, and DuckDB views are created over
+the files they describe. Bump SCHEMA_VERSION on any change to a field's name,
+type or meaning.
+
+Partitioning: every table is written hive-partitioned by `date` and
+`camera_id` (`{table}/date=YYYY-MM-DD/camera_id=X/part-*.parquet`); those two
+columns are part of each schema so a file read on its own is complete.
+
+Every row carries the `run_id` that wrote it. A rerun (`--force`, or a changed
+object) writes new rows under a new run; the DuckDB views show, per video, only
+the rows of its latest committed run, so a rerun replaces rather than duplicates.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+SCHEMA_VERSION = 1
+
+BOX = pa.list_(pa.float32(), 4)  # (x0, y0, x1, y1), normalised to [0, 1] of the frame
+
+VIDEOS = pa.schema(
+    [
+        pa.field("video_id", pa.string(), nullable=False),  # stable id of the source object (sha1 of uri)
+        pa.field("uri", pa.string(), nullable=False),
+        pa.field("etag", pa.string(), nullable=False),
+        pa.field("size", pa.int64(), nullable=False),
+        pa.field("camera_id", pa.string(), nullable=False),
+        pa.field("date", pa.string(), nullable=False),  # YYYY-MM-DD, camera-local
+        pa.field("start_time", pa.timestamp("s")),  # camera-local wall clock of the first frame, if known
+        pa.field("duration_s", pa.float64()),
+        pa.field("fps", pa.float64()),  # native average frame rate
+        pa.field("frames_sampled", pa.int64()),
+        pa.field("status", pa.string(), nullable=False),  # ok | partial | <error kind>
+        pa.field("error_message", pa.string()),
+        pa.field("pipeline_version", pa.string(), nullable=False),
+        pa.field("model_version", pa.string(), nullable=False),
+        pa.field("run_id", pa.string(), nullable=False),
+        pa.field("processed_at", pa.timestamp("ms", tz="UTC"), nullable=False),
+    ],
+    metadata={"table": "videos", "schema_version": str(SCHEMA_VERSION)},
+)
+
+FRAME_SCORES = pa.schema(
+    [
+        pa.field("video_id", pa.string(), nullable=False),
+        pa.field("camera_id", pa.string(), nullable=False),
+        pa.field("date", pa.string(), nullable=False),
+        pa.field("t", pa.float64(), nullable=False),  # seconds from the video's start
+        pa.field("timestamp", pa.timestamp("ms")),  # start_time + t, when start_time is known
+        pa.field("score", pa.float32(), nullable=False),  # classifier anomaly probability in [0, 1]
+        pa.field("diff_energy", pa.float32(), nullable=False),  # mean SETS patch difference
+        pa.field("run_id", pa.string(), nullable=False),
+    ],
+    metadata={"table": "frame_scores", "schema_version": str(SCHEMA_VERSION)},
+)
+
+INTERVALS = pa.schema(
+    [
+        pa.field("video_id", pa.string(), nullable=False),
+        pa.field("interval_id", pa.int32(), nullable=False),  # 0.. within the video, by start time
+        pa.field("camera_id", pa.string(), nullable=False),
+        pa.field("date", pa.string(), nullable=False),
+        pa.field("start_s", pa.float64(), nullable=False),
+        pa.field("end_s", pa.float64(), nullable=False),
+        pa.field("start_time", pa.timestamp("ms")),
+        pa.field("end_time", pa.timestamp("ms")),
+        pa.field("peak_score", pa.float32(), nullable=False),
+        pa.field("mean_score", pa.float32(), nullable=False),
+        pa.field("box", BOX),
+        pa.field("label", pa.string()),  # anomaly kind from the description, when it names one
+        pa.field("run_id", pa.string(), nullable=False),
+    ],
+    metadata={"table": "intervals", "schema_version": str(SCHEMA_VERSION)},
+)
+
+SUMMARIES = pa.schema(
+    [
+        pa.field("video_id", pa.string(), nullable=False),
+        pa.field("interval_id", pa.int32()),  # null = whole-video summary
+        pa.field("camera_id", pa.string(), nullable=False),
+        pa.field("date", pa.string(), nullable=False),
+        pa.field("text", pa.string(), nullable=False),
+        pa.field("fields", pa.string()),  # JSON: judgement / description / analysis when present
+        pa.field("model_version", pa.string(), nullable=False),
+        pa.field("prompt_version", pa.string(), nullable=False),
+        pa.field("run_id", pa.string(), nullable=False),
+    ],
+    metadata={"table": "summaries", "schema_version": str(SCHEMA_VERSION)},
+)
+
+TABLES: dict[str, pa.Schema] = {
+    "videos": VIDEOS,
+    "frame_scores": FRAME_SCORES,
+    "intervals": INTERVALS,
+    "summaries": SUMMARIES,
+}
+
+
+class SchemaError(ValueError):
+    pass
+
+
+def conform(table_name: str, columns: dict | list[dict]) -> pa.Table:
+    """Build a table of `table_name` from columns (dict of lists) or rows (list of dicts).
+
+    Missing columns, extra columns, or values of the wrong type are a SchemaError
+    naming the table and the column: a writer never lands a file that disagrees
+    with the schema.
+    """
+    schema = TABLES[table_name]
+    if isinstance(columns, list):
+        names = schema.names
+        for i, row in enumerate(columns):
+            extra = set(row) - set(names)
+            if extra:
+                raise SchemaError(f"{table_name}: row {i} has unknown column(s) {sorted(extra)}")
+        columns = {n: [row.get(n) for row in columns] for n in names}
+    missing = [n for n in schema.names if n not in columns]
+    extra = [n for n in columns if n not in schema.names]
+    if missing or extra:
+        raise SchemaError(f"{table_name}: missing column(s) {missing}, unknown column(s) {extra}")
+    arrays = []
+    for field in schema:
+        try:
+            arr = pa.array(columns[field.name], type=field.type)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError) as e:
+            raise SchemaError(f"{table_name}.{field.name}: {e}") from e
+        if not field.nullable and arr.null_count:
+            raise SchemaError(f"{table_name}.{field.name}: {arr.null_count} null value(s) in a non-null column")
+        arrays.append(arr)
+    return pa.Table.from_arrays(arrays, schema=schema)
