@@ -76,6 +76,7 @@ class TetgConfig:
     encoding: str  # text | embedding | none
     num_buckets: int  # score buckets for the `embedding` encoding
     max_frames: int  # score entries at most; longer curves are pooled to this many
+    high: float  # frames scoring >= this form the "high: a-bs" interval phrases
 
 
 @dataclass(frozen=True)
@@ -224,6 +225,18 @@ def validate(p: Preset, where: str = "preset") -> None:
         bad("intervals", f"need 0 <= low <= high <= 1, got low={p.intervals.low} high={p.intervals.high}")
     if p.tetg.encoding not in ("text", "embedding", "none"):
         bad("tetg.encoding", f"must be text | embedding | none, got {p.tetg.encoding!r}")
+    if p.tetg.num_buckets < 2:
+        bad("tetg.num_buckets", f"must be >= 2, got {p.tetg.num_buckets}")
+    if p.tetg.max_frames < 1:
+        bad("tetg.max_frames", f"must be >= 1, got {p.tetg.max_frames}")
+    if not 0 <= p.tetg.high <= 1:
+        bad("tetg.high", f"must be in [0, 1], got {p.tetg.high}")
+    if p.vision_tower.kind == "clip" and p.vision_tower.source is None:
+        bad("vision_tower.source", "kind clip needs a source (folder, fsspec URL or hub id)")
+    if p.projector.max_frames < 1:
+        bad("projector.max_frames", f"must be >= 1, got {p.projector.max_frames}")
+    if p.llm.hidden_size % p.llm.num_heads:
+        bad("llm.hidden_size", f"{p.llm.hidden_size} is not a multiple of num_heads {p.llm.num_heads}")
     if p.vision_tower.kind not in ("shared", "clip"):
         bad("vision_tower.kind", f"must be shared | clip, got {p.vision_tower.kind!r}")
     if p.projector.kind not in ("mlp2x_gelu", "linear"):
