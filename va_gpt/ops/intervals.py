@@ -1,0 +1,128 @@
+"""Frame anomaly scores -> anomaly intervals.
+
+Pure numpy, no I/O. Steps, in order:
+
+1. Smoothing: a centred moving average over a time window of `smooth_s`
+   seconds (frame j counts for frame i when |t_j - t_i| <= smooth_s / 2), so
+   irregular timestamps are averaged by time, not by frame count.
+   smooth_s <= 0 disables it.
+2. Hysteresis on the smoothed curve: an interval is a maximal run of frames
+   with score >= low that contains at least one frame with score >= high (it
+   starts where the score rose above `low` before crossing `high`, and a dip
+   that stays above `low` does not split it).
+3. Gap merging: neighbouring intervals whose gap (next start - previous end)
+   is <= merge_gap_s become one.
+4. Minimum length: intervals shorter than min_len_s are dropped (after
+   merging, so fragments of one event can add up).
+
+Time: frame i covers [t_i, t_{i+1}); the last frame covers the median frame
+step (0 for a single frame). So an interval of frames a..b spans
+[t_a, t_b + step_b) and one frame at 2 fps is 0.5 s long.
+
+Reported scores are the raw (unsmoothed) scores of the frames inside the
+interval span, gap frames included: peak_score = max, mean_score = mean.
+box = the union (min x0, y0, max x1, y1) of the frame boxes inside the span,
+ignoring rows with NaN, or None when no boxes were given.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from va_gpt.config import IntervalConfig
+
+
+@dataclass(frozen=True)
+class Interval:
+    start_s: float
+    end_s: float
+    peak_score: float
+    mean_score: float
+    box: tuple[float, float, float, float] | None  # (x0, y0, x1, y1), same units as the input boxes
+
+
+def smooth_scores(t: np.ndarray, scores: np.ndarray, window_s: float) -> np.ndarray:
+    """Centred moving average by time. t [T] (increasing), scores [T] -> [T] float64."""
+    s = np.asarray(scores, dtype=np.float64)
+    if window_s <= 0 or len(s) == 0:
+        return s.copy()
+    t = np.asarray(t, dtype=np.float64)
+    half = window_s / 2
+    lo = np.searchsorted(t, t - half - 1e-9, side="left")  # [T] first frame in the window
+    hi = np.searchsorted(t, t + half + 1e-9, side="right")  # [T] one past the last
+    csum = np.concatenate([[0.0], np.cumsum(s)])
+    return (csum[hi] - csum[lo]) / (hi - lo)
+
+
+def _check(t: np.ndarray, scores: np.ndarray, boxes: np.ndarray | None) -> None:
+    if t.ndim != 1 or scores.ndim != 1 or len(t) != len(scores):
+        raise ValueError(f"t and scores must be 1-D of the same length, got {t.shape} and {scores.shape}")
+    bad = np.flatnonzero(~np.isfinite(scores))
+    if len(bad):
+        raise ValueError(f"score is {scores[bad[0]]} at frame index {bad[0]} (t={t[bad[0]]})")
+    bad = np.flatnonzero(~np.isfinite(t))
+    if len(bad):
+        raise ValueError(f"timestamp is {t[bad[0]]} at frame index {bad[0]}")
+    bad = np.flatnonzero(np.diff(t) <= 0)
+    if len(bad):
+        i = bad[0] + 1
+        raise ValueError(f"timestamps must increase: t[{i}]={t[i]} after t[{i - 1}]={t[i - 1]}")
+    if boxes is not None and boxes.shape != (len(t), 4):
+        raise ValueError(f"boxes must be [T, 4] = ({len(t)}, 4), got {boxes.shape}")
+
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """Maximal runs of True as (first, last) inclusive frame indices."""
+    m = np.concatenate([[False], mask, [False]])
+    edges = np.flatnonzero(m[1:] != m[:-1])  # rises and falls, paired
+    return [(int(a), int(b) - 1) for a, b in zip(edges[::2], edges[1::2])]
+
+
+def scores_to_intervals(
+    t: np.ndarray, scores: np.ndarray, cfg: IntervalConfig, boxes: np.ndarray | None = None
+) -> list[Interval]:
+    """t [T] seconds (strictly increasing, may be irregular), scores [T] in [0, 1],
+    boxes [T, 4] | None -> intervals sorted by start. See the module docstring."""
+    t = np.asarray(t, dtype=np.float64)
+    scores = np.asarray(scores, dtype=np.float64)
+    boxes = None if boxes is None else np.asarray(boxes, dtype=np.float64)
+    _check(t, scores, boxes)
+    T = len(t)
+    if T == 0:
+        return []
+    step = np.diff(t)
+    last_step = float(np.median(step)) if T > 1 else 0.0
+    frame_end = t + np.concatenate([step, [last_step]])  # [T]: frame i covers [t_i, frame_end_i)
+
+    smooth = smooth_scores(t, scores, cfg.smooth_s)
+    above_high = smooth >= cfg.high
+    spans = [(a, b) for a, b in _runs(smooth >= cfg.low) if above_high[a : b + 1].any()]
+
+    merged: list[list[int]] = []
+    for a, b in spans:
+        if merged and t[a] - frame_end[merged[-1][1]] <= cfg.merge_gap_s + 1e-9:
+            merged[-1][1] = b
+        else:
+            merged.append([a, b])
+
+    out = []
+    for a, b in merged:
+        start, end = float(t[a]), float(frame_end[b])
+        if end - start < cfg.min_len_s - 1e-9:
+            continue
+        seg = scores[a : b + 1]
+        box = None
+        if boxes is not None:
+            bb = boxes[a : b + 1]
+            bb = bb[np.isfinite(bb).all(1)]
+            if len(bb):
+                box = (
+                    float(bb[:, 0].min()),
+                    float(bb[:, 1].min()),
+                    float(bb[:, 2].max()),
+                    float(bb[:, 3].max()),
+                )
+        out.append(Interval(start, end, float(seg.max()), float(seg.mean()), box))
+    return out
