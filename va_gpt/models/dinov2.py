@@ -85,13 +85,20 @@ class DinoEncoder(nn.Module):
             raise ValueError(
                 f"frames are {frames.shape[1]}x{frames.shape[2]}, the encoder expects {self.image_size}x{self.image_size}"
             )
-        x = frames.to(self.mean.device).permute(0, 3, 1, 2).float().div_(255.0)
-        x = (x - self.mean.float()) / self.std.float()  # normalise in float32, then cast to the model dtype
+        device = self.mean.device
+        # Normalise in float32 with float32 constants (the buffers follow the model dtype, and
+        # ImageNet statistics rounded to bfloat16 would shift every pixel), then cast.
+        mean = torch.tensor(IMAGENET_MEAN, device=device).view(1, 3, 1, 1)
+        std = torch.tensor(IMAGENET_STD, device=device).view(1, 3, 1, 1)
+        x = frames.to(device).permute(0, 3, 1, 2).float().div_(255.0)
+        x = (x - mean) / std
         return x.to(self.mean.dtype)
 
     @torch.inference_mode()
     def encode_frames(self, frames: np.ndarray | torch.Tensor, batch_size: int = 64) -> EncoderOutput:
         """uint8 frames [B, H, W, 3] -> EncoderOutput, in chunks of `batch_size` frames."""
+        if len(frames) == 0:
+            raise ValueError("encode_frames: no frames (need at least one uint8 [H, W, 3] frame)")
         outs = [self(self.preprocess(frames[i : i + batch_size])) for i in range(0, len(frames), batch_size)]
         return EncoderOutput(
             cls=torch.cat([o.cls for o in outs]), patches=torch.cat([o.patches for o in outs]), grid=self.grid
