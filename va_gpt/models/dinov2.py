@@ -20,6 +20,8 @@ from va_gpt.config import EncoderConfig
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
+RANDOM_INIT_SEED = 0
+
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
@@ -62,7 +64,11 @@ class DinoEncoder(nn.Module):
                 num_attention_heads=cfg.num_heads,
                 mlp_ratio=cfg.mlp_ratio,
             )
-            model = Dinov2Model(hf_cfg)
+            # Seeded, so every process (Ray actors, the trainer, tests) builds the SAME random
+            # encoder: the classifier is trained on its features and must see them again.
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(RANDOM_INIT_SEED)
+                model = Dinov2Model(hf_cfg)
         else:
             from va_gpt.models.load import local_model_dir
 
