@@ -1,0 +1,35 @@
+"""`vagpt query "SQL" --results URL`: print a read-only query's result as a table."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from va_gpt.query import QueryError, query
+from va_gpt.storage_options import storage_options_for
+
+
+def format_table(table) -> str:
+    cols = table.column_names
+    rows = [[("" if v is None else str(v)) for v in r.values()] for r in table.to_pylist()]
+    widths = [max([len(c)] + [len(r[i]) for r in rows]) for i, c in enumerate(cols)]
+    out = ["  ".join(c.ljust(w) for c, w in zip(cols, widths)), "  ".join("-" * w for w in widths)]
+    out += ["  ".join(v.ljust(w) for v, w in zip(r, widths)) for r in rows]
+    out.append(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="vagpt query", description=__doc__)
+    p.add_argument("sql", help="a SELECT over the views videos, frame_scores, intervals, summaries; @file.sql reads a file")
+    p.add_argument("--results", required=True, help="results URL (s3://..., file://..., or a path)")
+    p.add_argument("--endpoint", help="S3 endpoint URL (default: AWS_ENDPOINT_URL or AWS)")
+    args = p.parse_args(argv)
+    sql = open(args.sql[1:]).read() if args.sql.startswith("@") else args.sql
+    try:
+        table = query(args.results, sql, storage_options_for(args.results, args.endpoint))
+    except QueryError as e:
+        print(f"vagpt query: {e}", file=sys.stderr)
+        return 1
+    print(format_table(table))
+    return 0
