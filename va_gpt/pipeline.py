@@ -306,7 +306,9 @@ def build_dataset(rows: list[dict], job: Job):
         num_cpus=res["visual_cpus"],
         num_gpus=res["visual_gpus"],
     )
-    return ds.groupby("video_id").map_groups(summarize_video, fn_kwargs={"job": job}, batch_format="numpy")
+    # Few partitions: the per-clip rows are small, and every partition is a task.
+    parts = max(1, min(len(rows), 2 * int(ray.cluster_resources().get("CPU", 1))))
+    return ds.groupby("video_id", num_partitions=parts).map_groups(summarize_video, fn_kwargs={"job": job}, batch_format="numpy")
 
 
 def describe_dataset(todo: list[dict], job: Job):

@@ -80,7 +80,7 @@ def connect(results_url: str, storage_options: dict | None = None) -> duckdb.Duc
         files = storage.committed_files(results_url, table, storage_options=storage_options)
         files = [f[len("file://") :] if f.startswith("file://") else f for f in files]
         if files:
-            con.execute(f"CREATE VIEW {table}_all AS SELECT * FROM read_parquet({_sql_list(files)}, union_by_name = true)")
+            con.execute(f"CREATE VIEW {table}_all AS SELECT * FROM read_parquet({_sql_list(files)}, union_by_name = true, hive_partitioning = false)")
         else:
             con.register(f"{table}_empty", pa.Table.from_batches([], schema=schema))
             con.execute(f"CREATE VIEW {table}_all AS SELECT * FROM {table}_empty")
@@ -114,6 +114,7 @@ def query(results_url: str, sql: str, storage_options: dict | None = None) -> pa
     try:
         return con.execute(sql).fetch_arrow_table()
     except duckdb.Error as e:
-        raise QueryError(f"query failed: {e}") from e
+        # DuckDB appends a native stack trace to internal errors: the first lines say what happened.
+        raise QueryError("query failed: " + str(e).split("\n\nStack Trace")[0].strip()) from e
     finally:
         con.close()

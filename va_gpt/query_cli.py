@@ -33,3 +33,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print(format_table(table))
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
