@@ -57,9 +57,12 @@ class SetsConfig:
 @dataclass(frozen=True)
 class ClassifierConfig:
     hidden_size: int
-    num_layers: int
+    num_layers: int  # causal temporal conv blocks, dilations 1, 2, 4, ...
     kernel_size: int
     dropout: float
+    # Append the encoder's CLS embedding to the SETS difference statistics. False for
+    # random-weight encoders: their CLS is noise that the classifier overfits.
+    use_cls: bool
 
 
 @dataclass(frozen=True)
