@@ -30,7 +30,7 @@ VIDEOS = pa.schema(
         pa.field("size", pa.int64(), nullable=False),
         pa.field("camera_id", pa.string(), nullable=False),
         pa.field("date", pa.string(), nullable=False),  # YYYY-MM-DD, camera-local
-        pa.field("start_time", pa.timestamp("s")),  # camera-local wall clock of the first frame, if known
+        pa.field("start_time", pa.timestamp("ms")),  # camera-local wall clock of the first frame, if known
         pa.field("duration_s", pa.float64()),
         pa.field("fps", pa.float64()),  # native average frame rate
         pa.field("frames_sampled", pa.int64()),
