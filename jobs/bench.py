@@ -1,0 +1,118 @@
+"""`make bench`: the figures the README quotes, measured side by side in one run.
+
+1. decode: video-seconds per wall-second and per core at 640x480/30 fps sampled at
+   2 fps, for each strategy beside full decode (jobs/bench_decode.py);
+2. visual stage: frames/s for the demo preset on this machine (stages/visual.py);
+3. LLM side: prefill time and visual-token FLOPs at K = 100/50/25/10 % beside the
+   paper's compute column (jobs/bench_llm.py);
+4. the whole nightly job on a local Ray (demo preset) against a plain sequential
+   loop over the same videos with the same models in one process, as a ratio, and
+   the pipeline's throughput as a fraction of its slowest stage standalone.
+
+Speed does not depend on weight values: random weights throughout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+
+def pipeline_bench(work: Path, preset_name: str = "demo", videos: int = 4, duration_s: float = 30.0) -> dict:
+    from va_gpt import storage
+    from va_gpt.config import load_preset
+    from va_gpt.data import synthetic
+    from va_gpt.nightly import NightlyArgs, run_nightly
+    from va_gpt.pipeline import Job, run_local
+    from va_gpt.stages.decode import iter_clips
+    from va_gpt.stages.visual import bench_visual
+
+    preset = load_preset(preset_name)
+    archive = work / "archive"
+    if not (archive / "_truth" / "events.json").exists():
+        synthetic.generate_archive(str(archive), cameras=2, videos_per_camera=videos // 2, duration_s=duration_s, seed=5)
+    objects = storage.list_archive(str(archive))
+    footage_s = len(objects) * duration_s
+
+    # Plain sequential loop: what a user would write first (same callables, one process).
+    t0 = time.monotonic()
+    run_local([{"video_id": o.video_id, "uri": o.uri} for o in objects], Job(preset=preset, describe=False))
+    seq_s = time.monotonic() - t0
+
+    # The nightly job on a local Ray (Ray start-up included: it is part of a night's cost).
+    t0 = time.monotonic()
+    s = run_nightly(
+        NightlyArgs(
+            archive=str(archive),
+            results=str(work / f"results-{time.time_ns()}"),
+            preset=preset,
+            describe=False,
+            ray_temp_dir=str(work / "ray"),
+        )
+    )
+    ray_s = time.monotonic() - t0
+    assert s.ok == len(objects), s
+
+    # Slowest stage standalone, in footage-seconds per second on the whole machine.
+    t0 = time.monotonic()
+    n = 0
+    for o in objects[:2]:
+        for c in iter_clips(o.uri, fps=preset.decode.fps, clip_len=preset.decode.clip_len, size=preset.encoder.image_size):
+            n += 1
+    decode_rate = 2 * duration_s / (time.monotonic() - t0) * (os.cpu_count() or 1)  # one task per core
+    vis = bench_visual(preset_name)
+    visual_rate = vis["frames_per_s"] / preset.decode.fps
+    slowest = min(decode_rate, visual_rate)
+    ray_rate = footage_s / ray_s
+    return {
+        "videos": len(objects),
+        "footage_hours": footage_s / 3600,
+        "sequential_s": round(seq_s, 1),
+        "ray_s": round(ray_s, 1),
+        "sequential_footage_h_per_h": round(footage_s / seq_s, 2),
+        "ray_footage_h_per_h": round(ray_rate, 2),
+        "ray_vs_sequential": round(seq_s / ray_s, 2),
+        "decode_footage_s_per_s_all_cores": round(decode_rate, 1),
+        "visual_footage_s_per_s": round(visual_rate, 1),
+        "visual_frames_per_s": round(vis["frames_per_s"], 1),
+        "pipeline_fraction_of_slowest_stage": round(ray_rate / slowest, 2),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--work", default="work/bench")
+    p.add_argument("--skip", default="", help="comma-separated parts to skip: decode,llm,pipeline")
+    args = p.parse_args(argv)
+    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    work = Path(args.work).resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    skip = set(args.skip.split(","))
+    report = {}
+    if "decode" not in skip:
+        from jobs import bench_decode
+
+        print("== decode (640x480 30 fps H.264, sampled at 2 fps) ==")
+        report["decode"] = bench_decode.run(work / "decode", repeats=3)
+    if "llm" not in skip:
+        from jobs import bench_llm
+
+        print("\n== LLM side: visual tokens by SETS ratio K (demo preset) ==")
+        report["llm"] = bench_llm.run()
+    if "pipeline" not in skip:
+        print("\n== nightly job: Ray Data pipeline vs a sequential loop (demo preset) ==")
+        report["pipeline"] = pipeline_bench(work / "pipeline")
+        for k, v in report["pipeline"].items():
+            print(f"  {k:<38} {v}")
+    (work / "report.json").write_text(json.dumps(report, indent=2, default=str))
+    print(f"\nreport: {work / 'report.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
