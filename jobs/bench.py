@@ -34,7 +34,9 @@ def pipeline_bench(work: Path, preset_name: str = "demo", videos: int = 4, durat
     preset = load_preset(preset_name)
     archive = work / "archive"
     if not (archive / "_truth" / "events.json").exists():
-        synthetic.generate_archive(str(archive), cameras=2, videos_per_camera=videos // 2, duration_s=duration_s, seed=5)
+        synthetic.generate_archive(
+            str(archive), cameras=2, videos_per_camera=videos // 2, duration_s=duration_s, seed=5
+        )
     objects = storage.list_archive(str(archive))
     footage_s = len(objects) * duration_s
 
@@ -61,7 +63,9 @@ def pipeline_bench(work: Path, preset_name: str = "demo", videos: int = 4, durat
     t0 = time.monotonic()
     n = 0
     for o in objects[:2]:
-        for c in iter_clips(o.uri, fps=preset.decode.fps, clip_len=preset.decode.clip_len, size=preset.encoder.image_size):
+        for _clip in iter_clips(
+            o.uri, fps=preset.decode.fps, clip_len=preset.decode.clip_len, size=preset.encoder.image_size
+        ):
             n += 1
     decode_rate = 2 * duration_s / (time.monotonic() - t0) * (os.cpu_count() or 1)  # one task per core
     vis = bench_visual(preset_name)

@@ -42,15 +42,31 @@ def parse_dates(text: str | None):
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="vagpt nightly", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="vagpt nightly", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--archive", required=True, help="archive root URL (s3://, file://, a path)")
     p.add_argument("--results", required=True, help="results root URL")
-    p.add_argument("--date", type=parse_dates, default=None, help="yesterday | today | YYYY-MM-DD | A..B | A,B (default: all)")
-    p.add_argument("--cameras", type=lambda s: [c for c in s.split(",") if c], default=None, help="comma-separated camera ids")
+    p.add_argument(
+        "--date",
+        type=parse_dates,
+        default=None,
+        help="yesterday | today | YYYY-MM-DD | A..B | A,B (default: all)",
+    )
+    p.add_argument(
+        "--cameras",
+        type=lambda s: [c for c in s.split(",") if c],
+        default=None,
+        help="comma-separated camera ids",
+    )
     p.add_argument("--pattern", default="{camera_id}/{date}/{name}.mp4", help="archive key pattern")
     p.add_argument("--preset", default="demo", help="preset name or YAML path (default demo)")
-    p.add_argument("--checkpoint", default=None, help="VA-GPT checkpoint folder URL (config, LLM, projector, classifier)")
-    p.add_argument("--classifier", default=None, help="anomaly classifier folder URL (default: the checkpoint's)")
+    p.add_argument(
+        "--checkpoint", default=None, help="VA-GPT checkpoint folder URL (config, LLM, projector, classifier)"
+    )
+    p.add_argument(
+        "--classifier", default=None, help="anomaly classifier folder URL (default: the checkpoint's)"
+    )
     p.add_argument("--fps", type=float, default=None, help="sampling fps (default: the preset's)")
     p.add_argument("--ray-address", default=None, help="Ray cluster address; default starts a local Ray")
     p.add_argument("--ray-temp-dir", default=None, help="temp dir for a local Ray (default Ray's)")

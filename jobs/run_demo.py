@@ -43,7 +43,9 @@ def match_report(truth, intervals_by_uri: dict[str, list[tuple[float, float]]]) 
             matched += best > 0
             ious.append(best)
             got = ", ".join(f"{a:.1f}-{b:.1f}s" for a, b in found) or "none"
-            lines.append(f"  {v.key:<32} {e.kind:<16} truth {e.start_s:.1f}-{e.end_s:.1f}s  found {got}  IoU {best:.2f}")
+            lines.append(
+                f"  {v.key:<32} {e.kind:<16} truth {e.start_s:.1f}-{e.end_s:.1f}s  found {got}  IoU {best:.2f}"
+            )
     mean_iou = sum(ious) / len(ious) if ious else 0.0
     head = (
         f"matched events: {matched}/{events} (an interval overlaps the event), mean IoU {mean_iou:.2f}; "
@@ -77,7 +79,9 @@ def main(argv: list[str] | None = None) -> int:
     t_start = time.monotonic()
     store = ObjectStore(work / "objectstore")
     endpoint = store.start()
-    print(f"object store: SeaweedFS S3 at {endpoint.endpoint_url}, bucket {endpoint.bucket} (data in {store.data_dir})")
+    print(
+        f"object store: SeaweedFS S3 at {endpoint.endpoint_url}, bucket {endpoint.bucket} (data in {store.data_dir})"
+    )
     try:
         so = endpoint.storage_options()
         archive, results = endpoint.url(ARCHIVE), endpoint.url(RESULTS)
@@ -94,7 +98,9 @@ def main(argv: list[str] | None = None) -> int:
                 seed=2026,
                 storage_options=so,
             )
-            print(f"archive: wrote {len(truth.videos)} synthetic videos to {archive} in {time.monotonic() - t0:.0f} s")
+            print(
+                f"archive: wrote {len(truth.videos)} synthetic videos to {archive} in {time.monotonic() - t0:.0f} s"
+            )
 
         preset = load_preset(args.preset)
         classifier = work / "models" / preset.name / "classifier"
@@ -130,7 +136,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"-- {sql_file.name}")
             print(format_table(query(results, sql_file.read_text(), so)) + "\n")
 
-        rows = query(results, "SELECT v.uri, i.start_s, i.end_s FROM intervals i JOIN videos v USING (video_id)", so)
+        rows = query(
+            results, "SELECT v.uri, i.start_s, i.end_s FROM intervals i JOIN videos v USING (video_id)", so
+        )
         found: dict[str, list[tuple[float, float]]] = {}
         for r in rows.to_pylist():
             found.setdefault(r["uri"], []).append((r["start_s"], r["end_s"]))

@@ -130,6 +130,8 @@ def conform(table_name: str, columns: dict | list[dict]) -> pa.Table:
         except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError) as e:
             raise SchemaError(f"{table_name}.{field.name}: {e}") from e
         if not field.nullable and arr.null_count:
-            raise SchemaError(f"{table_name}.{field.name}: {arr.null_count} null value(s) in a non-null column")
+            raise SchemaError(
+                f"{table_name}.{field.name}: {arr.null_count} null value(s) in a non-null column"
+            )
         arrays.append(arr)
     return pa.Table.from_arrays(arrays, schema=schema)

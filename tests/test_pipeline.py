@@ -33,7 +33,12 @@ def ray_local(tmp_path_factory):
 
     os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
     os.environ["RAY_AUTH_MODE"] = "disabled"
-    ray.init(num_cpus=2, include_dashboard=False, _temp_dir=str(tmp_path_factory.mktemp("ray")), log_to_driver=False)
+    ray.init(
+        num_cpus=2,
+        include_dashboard=False,
+        _temp_dir=str(tmp_path_factory.mktemp("ray")),
+        log_to_driver=False,
+    )
     yield
     ray.shutdown()
 
@@ -95,10 +100,14 @@ def test_end_to_end_on_ray_writes_all_four_tables_to_schema(s3_store, archive, p
             assert got.metadata[b"schema_version"] == schema.metadata[b"schema_version"]
     videos = query(results, "SELECT * FROM videos ORDER BY uri", so).to_pylist()
     assert {v["status"] for v in videos} == {"ok"}
-    assert all(v["frames_sampled"] == pytest.approx(v["duration_s"] * preset.decode.fps, abs=2) for v in videos)
+    assert all(
+        v["frames_sampled"] == pytest.approx(v["duration_s"] * preset.decode.fps, abs=2) for v in videos
+    )
     # Frame scores cover each video at the sampling rate, timestamps from the file name.
     fs_rows = query(
-        results, "SELECT video_id, count(*) n, min(t) t0, max(t) t1, min(timestamp) ts FROM frame_scores GROUP BY 1", so
+        results,
+        "SELECT video_id, count(*) n, min(t) t0, max(t) t1, min(timestamp) ts FROM frame_scores GROUP BY 1",
+        so,
     ).to_pylist()
     assert len(fs_rows) == 6
     for r in fs_rows:
@@ -211,9 +220,9 @@ def test_query_is_read_only_and_names_bad_sql(s3_store, archive, preset, tmp_pat
     with pytest.raises(QueryError, match="no_such_column"):
         query(results, "SELECT no_such_column FROM videos")
     con = connect(results)
-    assert {r[0] for r in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()} >= set(
-        TABLES
-    )
+    assert {
+        r[0] for r in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()
+    } >= set(TABLES)
 
 
 def test_code_error_stops_the_run_with_a_clear_message(s3_store, archive, preset):

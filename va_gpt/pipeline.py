@@ -163,9 +163,15 @@ def summarize_video(batch: dict[str, np.ndarray], job: Job) -> dict[str, np.ndar
     errors = [r for r in rows if _is_error(r)]
     clips = [r for r in rows if not _is_error(r)]
     t = np.concatenate([np.asarray(r["t"], np.float64) for r in clips]) if clips else np.zeros(0)
-    score = np.concatenate([np.asarray(r["score"], np.float32) for r in clips]) if clips else np.zeros(0, np.float32)
+    score = (
+        np.concatenate([np.asarray(r["score"], np.float32) for r in clips])
+        if clips
+        else np.zeros(0, np.float32)
+    )
     energy = (
-        np.concatenate([np.asarray(r["diff_energy"], np.float32) for r in clips]) if clips else np.zeros(0, np.float32)
+        np.concatenate([np.asarray(r["diff_energy"], np.float32) for r in clips])
+        if clips
+        else np.zeros(0, np.float32)
     )
     box = (
         np.concatenate([np.asarray(r["box"], np.float32).reshape(-1, 4) for r in clips])
@@ -178,7 +184,9 @@ def summarize_video(batch: dict[str, np.ndarray], job: Job) -> dict[str, np.ndar
         status, message = str(errors[-1]["error_kind"]), str(errors[-1]["error_message"])
     elif partial:
         status = "partial"
-        message = next((str(r["error_message"]) for r in clips if r.get("error_message")), "damaged after the last frame")
+        message = next(
+            (str(r["error_message"]) for r in clips if r.get("error_message")), "damaged after the last frame"
+        )
     else:
         status, message = "ok", None
     intervals = []
@@ -282,7 +290,9 @@ def _resources(job: Job) -> dict:
         "decode_cpus": 1.0,
         "visual_cpus": 1.0 if cpus >= 4 else 0.5,
         "visual_gpus": gpus,
-        "visual_actors": max(1, int(ray.cluster_resources().get("GPU", 0) / gpus)) if gpus else max(1, int(cpus // 4)),
+        "visual_actors": max(1, int(ray.cluster_resources().get("GPU", 0) / gpus))
+        if gpus
+        else max(1, int(cpus // 4)),
         "describe_cpus": 1.0 if cpus >= 4 else 0.5,
         "describe_gpus": gpus,
         "describe_actors": 1,
@@ -308,7 +318,9 @@ def build_dataset(rows: list[dict], job: Job):
     )
     # Few partitions: the per-clip rows are small, and every partition is a task.
     parts = max(1, min(len(rows), 2 * int(ray.cluster_resources().get("CPU", 1))))
-    return ds.groupby("video_id", num_partitions=parts).map_groups(summarize_video, fn_kwargs={"job": job}, batch_format="numpy")
+    return ds.groupby("video_id", num_partitions=parts).map_groups(
+        summarize_video, fn_kwargs={"job": job}, batch_format="numpy"
+    )
 
 
 def describe_dataset(todo: list[dict], job: Job):

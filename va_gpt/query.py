@@ -58,7 +58,11 @@ def _configure_s3(con: duckdb.DuckDBPyConnection, storage_options: dict | None) 
         parts += [f"KEY_ID '{key}'", f"SECRET '{secret}'"]
     if endpoint:
         u = urlparse(endpoint)
-        parts += [f"ENDPOINT '{u.netloc}'", "URL_STYLE 'path'", f"USE_SSL {'true' if u.scheme == 'https' else 'false'}"]
+        parts += [
+            f"ENDPOINT '{u.netloc}'",
+            "URL_STYLE 'path'",
+            f"USE_SSL {'true' if u.scheme == 'https' else 'false'}",
+        ]
     con.execute(f"CREATE OR REPLACE SECRET vagpt_s3 ({', '.join(parts)})")
 
 
@@ -80,7 +84,9 @@ def connect(results_url: str, storage_options: dict | None = None) -> duckdb.Duc
         files = storage.committed_files(results_url, table, storage_options=storage_options)
         files = [f[len("file://") :] if f.startswith("file://") else f for f in files]
         if files:
-            con.execute(f"CREATE VIEW {table}_all AS SELECT * FROM read_parquet({_sql_list(files)}, union_by_name = true, hive_partitioning = false)")
+            con.execute(
+                f"CREATE VIEW {table}_all AS SELECT * FROM read_parquet({_sql_list(files)}, union_by_name = true, hive_partitioning = false)"
+            )
         else:
             con.register(f"{table}_empty", pa.Table.from_batches([], schema=schema))
             con.execute(f"CREATE VIEW {table}_all AS SELECT * FROM {table}_empty")
@@ -90,7 +96,9 @@ def connect(results_url: str, storage_options: dict | None = None) -> duckdb.Duc
         "FROM videos_all GROUP BY video_id"
     )
     for table in TABLES:
-        con.execute(f"CREATE VIEW {table} AS SELECT t.* FROM {table}_all t SEMI JOIN latest_runs USING (video_id, run_id)")
+        con.execute(
+            f"CREATE VIEW {table} AS SELECT t.* FROM {table}_all t SEMI JOIN latest_runs USING (video_id, run_id)"
+        )
     return con
 
 

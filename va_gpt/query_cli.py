@@ -21,7 +21,10 @@ def format_table(table) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="vagpt query", description=__doc__)
-    p.add_argument("sql", help="a SELECT over the views videos, frame_scores, intervals, summaries; @file.sql reads a file")
+    p.add_argument(
+        "sql",
+        help="a SELECT over the views videos, frame_scores, intervals, summaries; @file.sql reads a file",
+    )
     p.add_argument("--results", required=True, help="results URL (s3://..., file://..., or a path)")
     p.add_argument("--endpoint", help="S3 endpoint URL (default: AWS_ENDPOINT_URL or AWS)")
     args = p.parse_args(argv)
