@@ -27,11 +27,11 @@ def _overlap_iou(a: tuple[float, float], b: tuple[float, float]) -> float:
     return inter / union if union > 0 else 0.0
 
 
-def match_report(truth, intervals_by_uri: dict[str, list[tuple[float, float]]]) -> str:
+def match_report(truth, archive: str, intervals_by_uri: dict[str, list[tuple[float, float]]]) -> str:
     """How well the found intervals match the injected events (ground truth in seconds)."""
     lines, matched, events, ious, false_normal, normal = [], 0, 0, [], 0, 0
     for v in truth.videos:
-        found = intervals_by_uri.get(v.uri, [])
+        found = intervals_by_uri.get(f"{archive.rstrip('/')}/{v.key}", [])
         if not v.events:
             normal += 1
             false_normal += bool(found)
@@ -142,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         found: dict[str, list[tuple[float, float]]] = {}
         for r in rows.to_pylist():
             found.setdefault(r["uri"], []).append((r["start_s"], r["end_s"]))
-        print(match_report(truth, found))
+        print(match_report(truth, archive, found))
         print(f"\nmake run: done in {time.monotonic() - t_start:.0f} s (results stay in {store.data_dir})")
     finally:
         store.stop()

@@ -139,6 +139,10 @@ def test_second_run_adds_nothing_and_force_replaces(s3_store, archive, preset):
     # The forced run covered whole partitions: the old files are superseded, not just hidden.
     files = storage.committed_files(results, "videos", storage_options=so)
     assert all(forced.run_id in f for f in files)
+    # A new model version (here: other interval thresholds) reprocesses without --force.
+    retuned = dataclasses.replace(preset, intervals=dataclasses.replace(preset.intervals, high=0.7))
+    assert run_nightly(_args(s3_store, url, results, retuned, local=True)).processed == first.listed
+    assert _count(results, so) == n_videos
 
 
 def test_changed_object_is_reprocessed_and_bad_file_is_a_row(s3_store, archive, preset):

@@ -17,6 +17,7 @@ commit marker is written (storage.publish).
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import io
 import json
 import logging
@@ -31,7 +32,7 @@ import pyarrow.parquet as pq
 
 from schemas.tables import conform
 from va_gpt import storage
-from va_gpt.config import Preset
+from va_gpt.config import Preset, to_dict
 from va_gpt.pipeline import PIPELINE_VERSION, TRANSIENT_KINDS, Job, run_local, run_ray
 
 log = logging.getLogger(__name__)
@@ -94,12 +95,23 @@ class NightlySummary:
 
 
 def _model_version(args: NightlyArgs) -> str:
+    """Names the models and settings that produced the rows; part of the manifest key, so a
+    new preset, classifier or checkpoint reprocesses the night instead of skipping it."""
     if args.model_version:
         return args.model_version
     parts = [args.preset.name]
     parts.append(f"clf={args.classifier_dir}" if args.classifier_dir else "clf=random")
     if args.describe:
         parts.append(f"llm={args.checkpoint_url}" if args.checkpoint_url else "llm=random")
+    # The content, not just the names: a retrained classifier at the same URL is a new model.
+    h = hashlib.sha1(json.dumps(to_dict(args.preset), sort_keys=True).encode())
+    for url, name in ((args.classifier_dir, "config.json"), (args.checkpoint_url, "checkpoint.json")):
+        if url:
+            try:
+                h.update(storage.read_bytes(storage.join(url, name), args.storage_options))
+            except storage.StorageError:
+                h.update(url.encode())
+    parts.append(h.hexdigest()[:12])
     return ";".join(parts)
 
 
@@ -226,7 +238,9 @@ def run_nightly(args: NightlyArgs) -> NightlySummary:
     objects = storage.list_archive(args.archive, args.pattern, so, dates=args.dates, cameras=args.cameras)
     manifest_url = storage.join(args.results, MANIFEST_NAME)
     manifest = storage.Manifest.load(manifest_url, so)
-    diff = manifest.diff(objects, PIPELINE_VERSION)
+    model_version = _model_version(args)
+    version_key = f"{PIPELINE_VERSION}|{model_version}"
+    diff = manifest.diff(objects, version_key)
     todo = list(objects) if args.force else list(diff.to_process)
     skipped = len(objects) - len(todo)
     if not todo:
@@ -235,7 +249,6 @@ def run_nightly(args: NightlyArgs) -> NightlySummary:
         )
 
     run_id = args.run_id or dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
-    model_version = _model_version(args)
     job = Job(
         preset=args.preset,
         classifier_dir=args.classifier_dir,
@@ -284,7 +297,7 @@ def run_nightly(args: NightlyArgs) -> NightlySummary:
 
     status = {r["video_id"]: r["status"] for r in results}
     retry_later = [o for o in todo if status.get(o.video_id) in TRANSIENT_KINDS]
-    manifest.record([o for o in todo if o not in retry_later], PIPELINE_VERSION, run_id)
+    manifest.record([o for o in todo if o not in retry_later], version_key, run_id)
     manifest.save()
 
     ok = sum(s == "ok" for s in status.values())

@@ -1,7 +1,7 @@
 -- The three strongest anomaly intervals per camera on the most recent night in the results.
 SELECT camera_id, date, video_id, interval_id,
        round(start_s, 1) AS start_s, round(end_s, 1) AS end_s,
-       round(peak_score, 3) AS peak_score, label
+       round(CAST(peak_score AS DOUBLE), 3) AS peak_score, label
 FROM (
     SELECT *, row_number() OVER (PARTITION BY camera_id ORDER BY peak_score DESC) AS rank
     FROM intervals
