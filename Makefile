@@ -33,10 +33,10 @@ lint: setup
 	$(BIN)/ruff format --check va_gpt jobs schemas tests
 
 run: setup
-	$(BIN)/python jobs/run_demo.py --work $(WORK)
+	$(BIN)/python -u jobs/run_demo.py --work $(WORK)
 
 bench: setup
-	$(BIN)/python jobs/bench.py --work $(WORK)/bench
+	$(BIN)/python -u jobs/bench.py --work $(WORK)/bench
 
 clean:
 	rm -rf $(WORK) .pytest_cache

@@ -59,13 +59,17 @@ def ref_components(cells, gw):
     return comps
 
 
-def ref_box(idx_row, grid, p, mode):
+def ref_box(idx_row, grid, p, mode, diff_row=None):
     gh, gw = grid
     cells = [(int(i) // gw, int(i) % gw) for i in idx_row]
     if mode == "blob":
         comps = ref_components(cells, gw)
+
+        def size(c):
+            return len(c) if diff_row is None else sum(float(diff_row[r * gw + cc]) for r, cc in c)
+
         # largest; ties -> the component containing the largest raster index
-        best = max(comps, key=lambda c: (len(c), max(r * gw + cc for r, cc in c)))
+        best = max(comps, key=lambda c: (size(c), max(r * gw + cc for r, cc in c)))
         cells = list(best)
     rs = [r for r, _ in cells]
     cs = [c for _, c in cells]
@@ -137,14 +141,15 @@ def test_num_selected_rounding():
 
 
 @pytest.mark.timeout(30)
-@pytest.mark.parametrize("mode", ["all", "blob"])
+@pytest.mark.parametrize("mode", ["all", "blob", "blob-weighted"])
 def test_region_box_matches_loop(mode):
     g = torch.Generator().manual_seed(3)
     grid = (6, 5)
-    idx = torch.stack([torch.randperm(30, generator=g)[:8] for _ in range(20)]).sort(1).values
-    got = sets.region_box(idx, grid, 14, mode=mode)
-    expect = torch.tensor([ref_box(row, grid, 14, mode) for row in idx], dtype=torch.float32)
-    torch.testing.assert_close(got, expect)
+    idx = torch.stack([torch.randperm(30, generator=g)[:8] for _ in range(40)]).sort(1).values
+    diff = torch.rand(40, 30, generator=g) if mode == "blob-weighted" else None
+    got = sets.region_box(idx, grid, 14, mode=mode[:4] if diff is not None else mode, diff=diff)
+    expect = [ref_box(row, grid, 14, mode[:4], None if diff is None else diff[i]) for i, row in enumerate(idx)]
+    torch.testing.assert_close(got, torch.tensor(expect, dtype=torch.float32))
 
 
 @pytest.mark.timeout(30)
@@ -153,6 +158,12 @@ def test_blob_ignores_scattered_noise():
     idx = torch.tensor([[6, 7, 11, 12, 24]])
     assert sets.region_box(idx, (5, 5), 10, "all").tolist() == [[10.0, 10.0, 50.0, 50.0]]
     assert sets.region_box(idx, (5, 5), 10, "blob").tolist() == [[10.0, 10.0, 30.0, 30.0]]
+    # Weighted by difference, a single strongly changed patch beats a bigger group of weak ones.
+    diff = torch.full((1, 25), 0.1)
+    diff[0, 24] = 5.0
+    assert sets.region_box(idx, (5, 5), 10, "blob", diff).tolist() == [[40.0, 40.0, 50.0, 50.0]]
+    # No change at all (a video's first frame): still the box of a real group of selected patches.
+    assert sets.region_box(idx, (5, 5), 10, "blob", torch.zeros(1, 25)).tolist() == [[40.0, 40.0, 50.0, 50.0]]
 
 
 @pytest.mark.timeout(30)

@@ -22,6 +22,8 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 RANDOM_INIT_SEED = 0
 
+RANDOM_INIT_SEED = 0  # `source: null` builds these weights, deterministically
+
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
@@ -50,6 +52,17 @@ class DinoEncoder(nn.Module):
         g = self.image_size // self.patch_size
         return (g, g)
 
+    def weight_sample(self, n: int = 8) -> list[float]:
+        """The first `n` values of every weight tensor (sorted by name): a cheap identity check.
+
+        Compare with a tolerance (bfloat16 / float16 copies of the same encoder
+        round differently): a different random init or checkpoint differs by far more.
+        """
+        out = []
+        for _, p in sorted(self.model.state_dict().items()):
+            out += p.detach().flatten()[:n].float().cpu().tolist()
+        return out
+
     @classmethod
     def from_config(cls, cfg: EncoderConfig, device: str = "cpu", dtype: str = "float32") -> DinoEncoder:
         """Random init from the config's architecture, or load `cfg.source` (folder, fsspec URL or hub id)."""
@@ -66,6 +79,10 @@ class DinoEncoder(nn.Module):
             )
             # Seeded, so every process (Ray actors, the trainer, tests) builds the SAME random
             # encoder: the classifier is trained on its features and must see them again.
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(RANDOM_INIT_SEED)
+                # Seeded: a random-init encoder is the same in every process (the training job, every
+            # nightly actor), so a classifier trained on its features scores the same features.
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(RANDOM_INIT_SEED)
                 model = Dinov2Model(hf_cfg)

@@ -112,13 +112,14 @@ def topk_indices(diff: torch.Tensor, ratio: float) -> torch.Tensor:
     return torch.sort(order[..., :k], dim=-1).values  # [..., k]
 
 
-def _largest_component(mask: torch.Tensor) -> torch.Tensor:
+def _largest_component(mask: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
     """mask [T, gh, gw] bool -> the largest 4-connected component of each frame, [T, gh, gw] bool.
 
-    Label propagation: every selected cell starts with its own label and takes
-    the max label of its selected 4-neighbours until nothing changes. Ties in
-    size go to the component with the larger label (the one reaching further
-    down-right in raster order).
+    Largest = most cells, or the largest summed `weight` [T, gh, gw] when given.
+    Label propagation: every selected cell starts with its own label (raster
+    index + 1) and takes the max label of its selected 4-neighbours until
+    nothing changes, so a component's label is its largest raster index + 1.
+    Ties go to the component with the larger label.
     """
     T, gh, gw = mask.shape
     n = gh * gw
@@ -131,26 +132,35 @@ def _largest_component(mask: torch.Tensor) -> torch.Tensor:
             break
         labels = new
     flat = labels.view(T, n)
-    counts = torch.zeros(T, n + 1, dtype=torch.long).scatter_add_(1, flat, torch.ones_like(flat))
-    counts[:, 0] = 0  # background cells
-    # Largest count; among equals the largest label (flip so argmax's first hit is the largest label).
-    best = n - counts.flip(1).argmax(1)  # [T]
+    w = torch.ones(T, n, dtype=torch.float64) if weight is None else weight.reshape(T, n).double()
+    size = torch.zeros(T, n + 1, dtype=torch.float64).scatter_add_(1, flat, w * mask.view(T, n))
+    count = torch.zeros(T, n + 1, dtype=torch.long).scatter_add_(1, flat, torch.ones_like(flat))
+    size[count == 0] = -1  # labels of no component (weights can be all zero: a frame without change)
+    size[:, 0] = -1  # unselected cells
+    # Largest size; among equals the largest label (flip so argmax's first hit is the largest label).
+    best = n - size.flip(1).argmax(1)  # [T]
     return (labels == best.view(T, 1, 1)) & mask
 
 
 def region_box(
-    indices: torch.Tensor, grid: tuple[int, int], patch_size: int, mode: str = "all"
+    indices: torch.Tensor,
+    grid: tuple[int, int],
+    patch_size: int,
+    mode: str = "all",
+    diff: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Pixel bounding box of the selected patches in the encoder input.
 
-    indices [T, k] (raster patch indices), grid (gh, gw) -> boxes [T, 4] float32 as
-    (x0, y0, x1, y1) pixels, x1/y1 exclusive (a single patch (r, c) gives
-    (c*p, r*p, (c+1)*p, (r+1)*p)).
+    indices [T, k] (raster patch indices), grid (gh, gw), diff [T, N] | None ->
+    boxes [T, 4] float32 as (x0, y0, x1, y1) pixels, x1/y1 exclusive (a single
+    patch (r, c) gives (c*p, r*p, (c+1)*p, (r+1)*p)).
 
     mode "all": the box around every selected patch (simple, but scattered
-    noise patches stretch it). mode "blob": the box around the largest
-    4-connected group of selected patches only (ties: see _largest_component);
-    this is what localises one moving or new object among background noise.
+    noise patches stretch it). mode "blob": the box around one 4-connected
+    group of selected patches only: the group with the largest summed
+    difference when `diff` is given (where the change is), else the one with
+    the most patches (ties: see _largest_component). This is what localises
+    one moving or new object among scattered background noise.
     """
     if indices.ndim != 2:
         raise ValueError(f"indices must be [T, k], got {tuple(indices.shape)}")
@@ -160,7 +170,9 @@ def region_box(
     mask.scatter_(1, indices.long(), True)
     mask = mask.view(T, gh, gw).cpu()
     if mode == "blob":
-        mask = _largest_component(mask)
+        if diff is not None and diff.shape != (T, gh * gw):
+            raise ValueError(f"diff must be [T, N] = ({T}, {gh * gw}), got {tuple(diff.shape)}")
+        mask = _largest_component(mask, None if diff is None else diff.detach().cpu().view(T, gh, gw))
     elif mode != "all":
         raise ValueError(f"region box mode must be all | blob, got {mode!r}")
     rows = mask.any(2)  # [T, gh]
