@@ -20,8 +20,6 @@ from va_gpt.config import EncoderConfig
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
-RANDOM_INIT_SEED = 0
-
 RANDOM_INIT_SEED = 0  # `source: null` builds these weights, deterministically
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -79,10 +77,6 @@ class DinoEncoder(nn.Module):
             )
             # Seeded, so every process (Ray actors, the trainer, tests) builds the SAME random
             # encoder: the classifier is trained on its features and must see them again.
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(RANDOM_INIT_SEED)
-                # Seeded: a random-init encoder is the same in every process (the training job, every
-            # nightly actor), so a classifier trained on its features scores the same features.
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(RANDOM_INIT_SEED)
                 model = Dinov2Model(hf_cfg)
