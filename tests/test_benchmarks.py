@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from shared_paths import BENCHMARKS
 
 from va_gpt.data.benchmarks import (
     XD_LABELS,
@@ -24,9 +25,7 @@ from va_gpt.data.benchmarks import (
     to_video_annotation,
 )
 
-BENCH = Path(__file__).resolve().parents[1] / "shared" / "benchmarks"
-if not BENCH.is_dir():
-    BENCH = Path("/work/shared/benchmarks")
+BENCH = BENCHMARKS
 
 UCF_TEMPORAL = BENCH / "ucf_crime" / "Temporal_Anomaly_Annotation.txt"
 UCF_TEST = BENCH / "ucf_crime" / "Anomaly_Test.txt"

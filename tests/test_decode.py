@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from shared_paths import CAR_ACCIDENT
 
 from tests import videos
 from va_gpt.stages.decode import (
@@ -23,7 +24,7 @@ from va_gpt.stages.decode import (
     probe,
 )
 
-CAR = Path("/work/shared/media/car_accident.mp4")
+CAR = CAR_ACCIDENT
 SIZE = 64  # large enough for the frame-index code to read back reliably
 
 

@@ -6,13 +6,14 @@ import json
 
 import numpy as np
 import pytest
+from shared_paths import CAR_ACCIDENT
 
 from va_gpt.config import load_preset
 from va_gpt.models.load import save_checkpoint
 from va_gpt.models.vagpt import from_preset
 from va_gpt.stages.describe import PROMPT_VERSION, Describe, parse_fields, parse_label
 
-VIDEO = "/work/shared/media/car_accident.mp4"  # 4.0 s, 30 fps, 640x480
+VIDEO = str(CAR_ACCIDENT)  # 4.0 s, 30 fps, 640x480
 PRESET = load_preset("tiny")
 
 
