@@ -212,8 +212,17 @@ def test_every_preset_builds_its_classifier():
 MOTION_KINDS = ("fighting", "running", "explosion", "collision")
 
 
+@pytest.fixture
+def one_thread():
+    """Tiny models on a shared 2-core CPU: one torch thread is 10x faster than two contended ones."""
+    saved = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(saved)
+
+
 @pytest.mark.timeout(150)
-def test_trained_on_synthetic_video_separates_anomalous_frames_on_held_out_seeds():
+def test_trained_on_synthetic_video_separates_anomalous_frames_on_held_out_seeds(one_thread):
     """Short MIL training on synthetic footage (video-level labels only) with the tiny preset's
     random encoder: SETS difference statistics carry the signal. Motion anomalies only; the
     static kinds (falling, abandoned_object) barely change frame differences in `previous`
@@ -236,9 +245,15 @@ def test_trained_on_synthetic_video_separates_anomalous_frames_on_held_out_seeds
             frame_labels.append(v.frame_labels)
         return feats, labels, frame_labels
 
-    train, test = data(40, 0), data(16, 10_000)  # held-out seeds: other cameras and people
+    train, test = data(40, 0), data(32, 10_000)  # held-out seeds: other cameras and people
     assert train[0][0].shape == (40, num_features(preset.encoder.hidden_size, use_cls=False))
+    steps = TrainConfig(steps=300)
     untrained = train_classifier(train[0], train[1], preset.classifier, TrainConfig(steps=0))
-    model = train_classifier(train[0], train[1], preset.classifier, TrainConfig(steps=150))
+    model = train_classifier(train[0], train[1], preset.classifier, steps)
+    swapped = train_classifier(train[0], [1 - y for y in train[1]], preset.classifier, steps)
     auc0, auc = frame_auc(untrained, test[0], test[2]), frame_auc(model, test[0], test[2])
-    assert auc > 0.7, (auc0, auc)
+    auc_swapped = frame_auc(swapped, test[0], test[2])
+    # Measured: untrained 0.70 (motion statistics already rank frames a little), trained 0.76,
+    # trained with the video labels swapped 0.32: what it learns comes from the labels.
+    assert auc > 0.72 and auc > auc0 + 0.03, (auc0, auc)
+    assert auc_swapped < 0.5, auc_swapped

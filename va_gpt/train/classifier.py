@@ -39,6 +39,9 @@ class TrainConfig:
     smooth_weight: float = 5.0  # strong: on synthetic footage 5-10 gave the best held-out frame AUC
     sparsity_weight: float = 0.05
     seed: int = 0
+    # torch intra-op threads while training: the model is tiny, and on a shared CPU more threads
+    # spin-wait (300 steps: 2.6 s on 1 thread, 20 s on 2 contended ones). None = leave as is.
+    threads: int | None = 1
 
 
 def mil_ranking_loss(
@@ -103,6 +106,16 @@ def train_classifier(
     if empty:
         raise ValueError(f"feature sequences {empty} are empty or not [T, F]")
 
+    saved_threads = torch.get_num_threads()
+    if train.threads:
+        torch.set_num_threads(train.threads)
+    try:
+        return _train(seqs, anom, norm, cfg, train, log_every)
+    finally:
+        torch.set_num_threads(saved_threads)
+
+
+def _train(seqs, anom, norm, cfg: ClassifierConfig, train: TrainConfig, log_every: int) -> AnomalyClassifier:
     g = torch.Generator().manual_seed(train.seed)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(train.seed)
