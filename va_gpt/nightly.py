@@ -21,7 +21,6 @@ import hashlib
 import io
 import json
 import logging
-import os
 import time
 import uuid
 from collections import defaultdict
@@ -34,6 +33,7 @@ from schemas.tables import conform
 from va_gpt import storage
 from va_gpt.config import Preset, to_dict
 from va_gpt.pipeline import PIPELINE_VERSION, TRANSIENT_KINDS, Job, run_local, run_ray
+from va_gpt.raylocal import start_ray
 
 log = logging.getLogger(__name__)
 
@@ -113,25 +113,6 @@ def _model_version(args: NightlyArgs) -> str:
                 h.update(url.encode())
     parts.append(h.hexdigest()[:12])
     return ";".join(parts)
-
-
-def _start_ray(args: NightlyArgs) -> bool:
-    """Connect to / start Ray; True when this call started it (and must shut it down)."""
-    import ray
-
-    if ray.is_initialized():
-        return False
-    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
-    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-    if args.ray_address:
-        ray.init(address=args.ray_address, log_to_driver=True)
-    else:
-        kwargs = {"include_dashboard": False, "num_cpus": os.cpu_count()}
-        if args.ray_temp_dir:
-            os.makedirs(args.ray_temp_dir, exist_ok=True)
-            kwargs["_temp_dir"] = os.path.abspath(args.ray_temp_dir)
-        ray.init(**kwargs)
-    return True
 
 
 def _ts(start: dt.datetime | None, seconds: float) -> dt.datetime | None:
@@ -264,7 +245,7 @@ def run_nightly(args: NightlyArgs) -> NightlySummary:
     if args.local:
         results, summaries = run_local(rows, job)
     else:
-        started = _start_ray(args)
+        started = start_ray(args.ray_address, args.ray_temp_dir)
         try:
             results, summaries = run_ray(rows, job)
         finally:

@@ -106,6 +106,7 @@ import numpy as np
 import pyarrow as pa
 
 from va_gpt import storage
+from va_gpt.raylocal import start_ray
 from va_gpt.stages.describe import DESCRIBE_QUESTION
 
 __all__ = [
@@ -1160,24 +1161,6 @@ class BuildArgs:
     num_cpus: int | None = None
 
 
-def _start_ray(args: BuildArgs) -> bool:
-    import ray
-
-    if ray.is_initialized():
-        return False
-    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
-    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-    if args.ray_address:
-        ray.init(address=args.ray_address)
-        return True
-    kwargs: dict = {"include_dashboard": False, "num_cpus": args.num_cpus or os.cpu_count()}
-    if args.ray_temp_dir:
-        os.makedirs(args.ray_temp_dir, exist_ok=True)
-        kwargs["_temp_dir"] = os.path.abspath(args.ray_temp_dir)
-    ray.init(**kwargs)
-    return True
-
-
 def build(args: BuildArgs) -> dict:
     """Read the sources, make and write the records (and features); returns the card.
 
@@ -1244,7 +1227,7 @@ def build(args: BuildArgs) -> dict:
         missing += lost
         items += [it for it in got if id(it) not in lost_ids]
 
-    started = False if args.local else _start_ray(args)
+    started = False if args.local else start_ray(args.ray_address, args.ray_temp_dir, args.num_cpus)
     try:
         records = build_records(items, cfg, local=args.local)
         features = None
