@@ -95,6 +95,8 @@ def main(argv: list[str] | None = None) -> int:
                 cameras=args.cameras,
                 videos_per_camera=args.videos_per_camera,
                 duration_s=args.duration,
+                width=640,
+                height=480,
                 seed=2026,
                 storage_options=so,
             )

@@ -32,11 +32,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--test-videos", type=int, default=48)
     p.add_argument("--duration", type=float, default=20.0, help="seconds per synthetic video")
     p.add_argument("--steps", type=int, default=300)
+    p.add_argument("--width", type=int, default=160, help="rendered width: match the footage it will score")
+    p.add_argument("--height", type=int, default=120, help="rendered height")
     p.add_argument("--seed", type=int, default=0)
     return p
 
 
-def dataset(preset, encoder, n: int, seed0: int, duration_s: float):
+def dataset(preset, encoder, n: int, seed0: int, duration_s: float, width: int = 160, height: int = 120):
     from va_gpt.data.synthetic import ALL_KINDS
     from va_gpt.train.classifier import synthetic_video, video_features
 
@@ -44,7 +46,13 @@ def dataset(preset, encoder, n: int, seed0: int, duration_s: float):
     for j in range(n):
         kind = ALL_KINDS[(j // 2) % len(ALL_KINDS)] if j % 2 else None
         v = synthetic_video(
-            seed0 + j, kind, preset.encoder.image_size, fps=preset.decode.fps, duration_s=duration_s
+            seed0 + j,
+            kind,
+            preset.encoder.image_size,
+            fps=preset.decode.fps,
+            duration_s=duration_s,
+            width=width,
+            height=height,
         )
         feats.append(video_features(encoder, v.frames, preset.sets, preset.classifier.use_cls))
         labels.append(int(kind is not None))
@@ -71,8 +79,18 @@ def main(argv: list[str] | None = None) -> int:
         preset.encoder, device=preset.runtime.device, dtype=preset.runtime.dtype
     )
     t0 = time.time()
-    train = dataset(preset, encoder, args.train_videos, args.seed * 1_000_000, args.duration)
-    test = dataset(preset, encoder, args.test_videos, args.seed * 1_000_000 + TEST_SEED_OFFSET, args.duration)
+    train = dataset(
+        preset, encoder, args.train_videos, args.seed * 1_000_000, args.duration, args.width, args.height
+    )
+    test = dataset(
+        preset,
+        encoder,
+        args.test_videos,
+        args.seed * 1_000_000 + TEST_SEED_OFFSET,
+        args.duration,
+        args.width,
+        args.height,
+    )
     t_feat = time.time() - t0
     t0 = time.time()
     model = train_classifier(
