@@ -96,13 +96,7 @@ def run(preset: str = "demo", device: str | None = None, repeats: int = 3, ratio
     return rows
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--preset", default="demo")
-    ap.add_argument("--device", default=None)
-    ap.add_argument("--repeats", type=int, default=3)
-    args = ap.parse_args()
-    rows = run(args.preset, args.device, args.repeats)
+def print_table(rows: list[dict]) -> None:
     print(
         f"{'K':>5} {'visual':>7} {'total':>6} {'prefill ms':>11} {'GFLOPs':>8} {'FLOPs':>6} {'time':>6} {'paper':>6}"
     )
@@ -112,6 +106,15 @@ def main() -> None:
             f"{r['k'] * 100:>4.0f}% {r['visual_tokens']:>7} {r['total_tokens']:>6} {r['prefill_s'] * 1e3:>11.1f} "
             f"{r['flops'] / 1e9:>8.2f} {r['flops_rel']:>5.2f}x {r['time_rel']:>5.2f}x {paper:>6}"
         )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--preset", default="demo")
+    ap.add_argument("--device", default=None)
+    ap.add_argument("--repeats", type=int, default=3)
+    args = ap.parse_args()
+    print_table(run(args.preset, args.device, args.repeats))
 
 
 if __name__ == "__main__":

@@ -279,21 +279,24 @@ def run_local(rows: list[dict], job: Job) -> tuple[list[dict], list[dict]]:
 
 
 def _resources(job: Job) -> dict:
-    """Per-operator resources. On a small machine every pool must leave a CPU to the
-    decode tasks, or Ray Data waits forever for a read slot: CPU actors take
-    fractional CPUs, GPU actors take `runtime.num_gpus` (fractional allowed)."""
+    """Per-operator resources. Every actor pool must leave a CPU to the decode tasks, or
+    Ray Data waits forever for a read slot: on CPU, one visual actor per 4 CPUs; on GPU,
+    actors take `runtime.num_gpus` each (fractional: small models share a GPU) and no CPU."""
     import ray
 
     cpus = ray.cluster_resources().get("CPU", 1.0)
     gpus = job.preset.runtime.num_gpus if job.preset.runtime.device.startswith("cuda") else 0.0
+    # Two CPUs: one for the decode task, one for the visual actor (torch gets one thread per
+    # CPU it holds). Fewer than two: both take half.
+    actor_cpus = 1.0 if cpus >= 2 else 0.5
     res = {
-        "decode_cpus": 1.0,
-        "visual_cpus": 1.0 if cpus >= 4 else 0.5,
+        "decode_cpus": 1.0 if cpus >= 2 else 0.5,
+        "visual_cpus": 0.0 if gpus else actor_cpus,
         "visual_gpus": gpus,
         "visual_actors": max(1, int(ray.cluster_resources().get("GPU", 0) / gpus))
         if gpus
         else max(1, int(cpus // 4)),
-        "describe_cpus": 1.0 if cpus >= 4 else 0.5,
+        "describe_cpus": 0.0 if gpus else actor_cpus,
         "describe_gpus": gpus,
         "describe_actors": 1,
     }
