@@ -7,7 +7,7 @@ The stages are the callables of `va_gpt/stages/`; this module only wires them.
     from_items(video rows)
       .map_batches(decode_videos)            CPU tasks, a generator: one clip at a time
       .map_batches(VisualStage, ActorPool)   encoder + SETS + classifier, GPU when configured
-      .groupby("video_id").map_groups(...)   small per-clip score rows -> one row per video
+    group_by_video(...)                      small per-clip score rows -> one row per video
     then, for videos with intervals only:
     from_items(interval rows).map_batches(Describe, ActorPool)
 
@@ -154,7 +154,7 @@ class VisualStage:
 def summarize_video(batch: dict[str, np.ndarray], job: Job) -> dict[str, np.ndarray]:
     """All score rows of ONE video -> one result row: status, frame scores, intervals.
 
-    Used by `map_groups` (grouped by video_id) and by `run_local`.
+    Used by `group_by_video` for both `run_local` and `run_ray`.
     """
     from va_gpt.ops.intervals import scores_to_intervals
 
@@ -258,12 +258,11 @@ def run_local(rows: list[dict], job: Job) -> tuple[list[dict], list[dict]]:
     Returns (per-video results, summary rows), the same as `run_ray`.
     """
     visual = VisualStage(job)
-    results = []
+    scored: list[dict] = []
     for row in rows:
-        scored: list[dict] = []
         for clip_batch in decode_videos(_batch([row]), job):
             scored += _rows(visual(clip_batch))
-        results += _rows(summarize_video(_batch(scored), job))
+    results = group_by_video(scored, job)
     summaries: list[dict] = []
     todo = interval_rows(results)
     if job.describe and todo:
@@ -305,13 +304,13 @@ def _resources(job: Job) -> dict:
 
 
 def build_dataset(rows: list[dict], job: Job):
-    """The score pipeline as a Ray Data dataset: video rows in, one result row per video out."""
+    """Decode + visual as a Ray Data dataset: video rows in, small per-clip score rows out."""
     import ray
 
     res = _resources(job)
     ds = ray.data.from_items(rows, override_num_blocks=max(1, len(rows)))
     ds = ds.map_batches(decode_videos, fn_kwargs={"job": job}, batch_size=1, num_cpus=res["decode_cpus"])
-    ds = ds.map_batches(
+    return ds.map_batches(
         VisualStage,
         fn_constructor_kwargs={"job": job},
         batch_size=job.preset.runtime.batch_size,
@@ -319,11 +318,18 @@ def build_dataset(rows: list[dict], job: Job):
         num_cpus=res["visual_cpus"],
         num_gpus=res["visual_gpus"],
     )
-    # Few partitions: the per-clip rows are small, and every partition is a task.
-    parts = max(1, min(len(rows), 2 * int(ray.cluster_resources().get("CPU", 1))))
-    return ds.groupby("video_id", num_partitions=parts).map_groups(
-        summarize_video, fn_kwargs={"job": job}, batch_format="numpy"
-    )
+
+
+def group_by_video(score_rows: Iterable[dict], job: Job) -> list[dict]:
+    """Per-clip score rows (any order) -> one result row per video, in first-seen order.
+
+    The rows are small (a few floats per frame), so the driver groups them as they
+    stream in: cheaper than a shuffle, and memory is bounded by the scores themselves.
+    """
+    groups: dict[str, list[dict]] = {}
+    for row in score_rows:
+        groups.setdefault(str(row["video_id"]), []).append(row)
+    return [_plain(r) for rows in groups.values() for r in _rows(summarize_video(_batch(rows), job))]
 
 
 def describe_dataset(todo: list[dict], job: Job):
@@ -358,7 +364,7 @@ def run_ray(rows: list[dict], job: Job) -> tuple[list[dict], list[dict]]:
     """`build_dataset` (+ describe) executed on the connected Ray cluster."""
     if not rows:
         return [], []
-    results = [_plain(r) for r in build_dataset(rows, job).iter_rows()]
+    results = group_by_video(build_dataset(rows, job).iter_rows(), job)
     summaries: list[dict] = []
     todo = interval_rows(results)
     if job.describe and todo:
