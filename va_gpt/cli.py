@@ -4,6 +4,7 @@
     vagpt nightly ...            run the nightly pipeline over an archive
     vagpt query "SQL" --results URL
     vagpt train-classifier ...   train the TETG anomaly classifier
+    vagpt instruct ...           build the VA-Instruction dataset
     vagpt store start|stop|status DIR   the embedded SeaweedFS store
 
 Each subcommand hands its remaining arguments to the module that owns them,
@@ -20,6 +21,7 @@ COMMANDS = {
     "nightly": ("jobs.nightly", "run the nightly pipeline over an archive"),
     "query": ("va_gpt.query_cli", "read-only SQL over a results folder"),
     "train-classifier": ("jobs.train_classifier", "train the TETG anomaly classifier"),
+    "instruct": ("jobs.build_instructions", "build the VA-Instruction dataset (synthetic, UCF, XD, HIVAU)"),
     "store": ("va_gpt.objectstore", "start|stop|status the embedded object store"),
 }
 
