@@ -1,0 +1,171 @@
+"""Evaluate the pipeline and VA-GPT: frame AUC/AP, interval P/R, QA accuracy, BLEU/ROUGE, ablations.
+
+    # (a)+(b) frame-level AUC / AP (both readings) and interval P/R of a nightly results folder
+    vagpt eval --results s3://bucket/results --annotations Temporal_Anomaly_Annotation.txt
+    # (c)+(d) QA accuracy (total / temporal) and BLEU-4 / ROUGE-L of a checkpoint on test records
+    vagpt eval --checkpoint s3://models/vagpt/demo --records s3://data/va-instruct --split test \
+        --classifier s3://models/classifier/demo
+    # cross-domain: a model trained on one source, records of another (or --source to filter)
+    vagpt eval --checkpoint ... --records s3://data/va-instruct-xd --source xd_violence
+    # (e) the paper's ablations at small scale (SETS 100/50/25/10%, TETG on/off/embedding)
+    vagpt eval --ablation --checkpoint work/models/demo/vagpt --records work/instruct \
+        --classifier work/models/demo/classifier --out work/ablation [--steps 10]
+
+The annotation format (UCF-Crime, XD-Violence, XD multiclass, HIVAU JSON) is
+detected from the file; videos are matched to annotation names by the file
+name at the end of their URI. Prints one JSON report; with --out it is also
+written to OUT/report.json (and the ablation's table and plot to OUT/).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="vagpt eval", description=__doc__.split("\n\n")[0])
+    p.add_argument("--results", help="nightly results folder URL (frame_scores, videos, intervals)")
+    p.add_argument("--annotations", help="benchmark annotation file (UCF / XD / HIVAU format)")
+    p.add_argument("--format", default="auto", help="auto | ucf | xd | xd_multiclass | hivau")
+    p.add_argument("--checkpoint", help="VA-GPT checkpoint URL for QA / summary metrics and the ablation")
+    p.add_argument("--records", help="VA-Instruction records (folder or .jsonl / .parquet)")
+    p.add_argument("--split", default="test")
+    p.add_argument("--source", default=None, help="keep only records of this source (cross-domain)")
+    p.add_argument(
+        "--video-root", default=None, help="folder (URL) the benchmark records' video names are under"
+    )
+    p.add_argument("--classifier", default=None, help="TETG classifier folder (default: the checkpoint's)")
+    p.add_argument("--scores", default=None, help="per-frame scores: results folder or .json cache")
+    p.add_argument("--max-questions", type=int, default=None)
+    p.add_argument("--max-summaries", type=int, default=None)
+    p.add_argument("--ablation", action="store_true", help="run the SETS / TETG ablation")
+    p.add_argument("--steps", type=int, default=10, help="ablation: stage-2 steps per setting")
+    p.add_argument("--settings", default=None, help="ablation: comma list of names (default: all six)")
+    p.add_argument("--train-split", default="train", help="ablation: records split to fine-tune on")
+    p.add_argument("--out", default=None, help="folder for report.json (and the ablation's files)")
+    p.add_argument("--endpoint", default=None, help="S3 endpoint URL (default: AWS_ENDPOINT_URL)")
+    return p
+
+
+def _records(args, split: str, so):
+    from va_gpt.train.data import DatasetError, read_records
+
+    recs = read_records(args.records, split, so, video_root=args.video_root)
+    if args.source:
+        recs = [r for r in recs if r.get("source") == args.source]
+        if not recs:
+            raise DatasetError(f"no {split} records of source {args.source!r} in {args.records}")
+    return recs
+
+
+def _classifier_dir(args) -> str | None:
+    """--classifier, else the checkpoint itself when it bundles one."""
+    if args.classifier:
+        return args.classifier
+    if args.checkpoint:
+        from va_gpt.models.load import fetch_folder
+
+        so = _so(args.checkpoint, args)
+        local = fetch_folder(args.checkpoint, so)
+        if os.path.exists(os.path.join(local, "classifier.safetensors")):
+            return args.checkpoint
+    return None
+
+
+def _so(url: str | None, args):
+    from va_gpt.storage_options import storage_options_for
+
+    return storage_options_for(url, args.endpoint) if url else None
+
+
+def run(args) -> dict:
+    from va_gpt import evaluate as ev
+
+    report: dict = {}
+    if args.results or args.annotations:
+        if not (args.results and args.annotations):
+            raise ev.EvaluationError("frame / interval metrics need both --results and --annotations")
+        ann = ev.load_annotations(args.annotations, args.format)
+        so = _so(args.results, args)
+        report["frame"] = ev.frame_metrics(args.results, ann, so).to_dict()
+        report["intervals"] = ev.interval_metrics(args.results, ann, so)
+    if args.checkpoint or args.records or args.ablation:
+        if not (args.checkpoint and args.records):
+            raise ev.EvaluationError("QA / summary metrics and the ablation need --checkpoint and --records")
+        from va_gpt.models.load import load_checkpoint
+        from va_gpt.train.data import SampleBuilder, scores_for_records
+
+        cso, rso = _so(args.checkpoint, args), _so(args.records, args)
+        ck = load_checkpoint(args.checkpoint, cso)
+        scores = scores_for_records(args.records, args.scores, _so(args.scores or args.records, args))
+        builder = SampleBuilder(
+            ck.preset, classifier_dir=_classifier_dir(args), scores=scores, storage_options=rso
+        )
+        test = _records(args, args.split, rso)
+        report["model"] = {"checkpoint": args.checkpoint, "model_version": ck.model_version}
+        if not args.ablation:
+            report.update(
+                ev.evaluate_model(
+                    ck.model,
+                    builder,
+                    test,
+                    max_questions=args.max_questions,
+                    max_summaries=args.max_summaries,
+                )
+            )
+        else:
+            out = Path(args.out or "ablation")
+            train_recs = _records(args, args.train_split, rso)
+            data = builder.build(train_recs) if args.steps > 0 else None
+            settings = ev.default_settings()
+            if args.settings:
+                wanted = [s.strip() for s in args.settings.split(",")]
+                settings = [s for s in settings if s.name in wanted]
+                if not settings:
+                    raise ev.EvaluationError(f"no ablation setting named {wanted}")
+            interval_recall = report.get("intervals")
+            test = test if args.max_questions is None else ev.qa_records(test)[: args.max_questions]
+            res = ev.run_ablation(
+                lambda: load_checkpoint(args.checkpoint, cso).model, data, test, builder, out,
+                settings=settings, steps=args.steps, interval_recall=interval_recall,
+            )  # fmt: skip
+            report["ablation"] = {k: v for k, v in res.items() if k != "table"}
+            print(res["table"])
+    if not report:
+        raise ev.EvaluationError(
+            "nothing to evaluate: give --results + --annotations and/or --checkpoint + --records"
+        )
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("va_gpt.evaluate").setLevel(logging.INFO)
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    from va_gpt.data.benchmarks import AnnotationError
+    from va_gpt.evaluate import EvaluationError
+    from va_gpt.models.load import CheckpointError
+    from va_gpt.query import QueryError
+    from va_gpt.train.data import DatasetError
+
+    try:
+        report = run(args)
+    except (EvaluationError, AnnotationError, CheckpointError, DatasetError, QueryError) as e:
+        print(f"eval: {e}", file=sys.stderr)
+        return 1
+    text = json.dumps(report, indent=2, default=float)
+    print(text)
+    if args.out:
+        Path(args.out).mkdir(parents=True, exist_ok=True)
+        (Path(args.out) / "report.json").write_text(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

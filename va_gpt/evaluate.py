@@ -1,0 +1,570 @@
+"""Evaluation: the field's numbers from a results folder, and VA-GPT's answers from a checkpoint.
+
+(a) Frame level (`frame_metrics`): a nightly results folder (Parquet
+    `frame_scores` + `videos`, read with va_gpt.query) against benchmark
+    annotations (UCF-Crime ``Temporal_Anomaly_Annotation.txt``, XD-Violence
+    ``annotations.txt`` / ``annotations_multiclasses.txt``, HIVAU JSON; parsed by
+    va_gpt.data.benchmarks). Videos are matched by file name (`match_videos`):
+    the annotation name (a stem like ``Arson011_x264``, or a relative key like
+    ``cam01/2026-11-21/220000.mp4``) must be the trailing part of the video URI
+    without its extension. Scores are held on every native frame
+    (`expand_scores_to_frames`, at the video's native fps from the `videos`
+    table) and the annotation gives per-native-frame labels, half-open
+    ``[start, end)`` (VadCLIP's reading). Over all frames of all matched videos
+    concatenated: ROC AUC, and AP in both readings: ``ap_sklearn``
+    (average_precision_score, VadCLIP) and ``ap_trapezoid`` (auc(recall,
+    precision), RTFM / LAVAD / VERA). XD-Violence does not list its normal test
+    videos: a video named ``..._label_A`` is taken as normal.
+(b) Intervals (`interval_metrics`): the `intervals` table against the annotated
+    events, greedy one-to-one matching, precision / recall / F1 at tIoU 0.3 / 0.5 / 0.7.
+(c) QA (`qa_metrics`): multiple-choice records (``options`` + ``answer_index``;
+    mc_temporal in VA-Instruction) answered by a checkpoint; total accuracy and
+    temporal accuracy (over the temporal questions), as in the paper's table.
+(d) Summaries (`summary_metrics`): BLEU-4 and ROUGE-L of generated descriptions
+    against the reference answers.
+(e) `run_ablation`: SETS top-K ratio and TETG on / off / embedding at small
+    scale, from a trained (demo) checkpoint: each setting is fine-tuned briefly
+    under its own token budget, then scored on the QA records, with the
+    LLM-side compute ratio (`visual_token_flops`); a Markdown table and a PNG.
+
+Cross-domain evaluation is the same calls with another source's records
+(``--records`` of XD-Violence for a model trained on UCF-Crime, or
+``--source`` to filter a mixed record set).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import posixpath
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from va_gpt.data import benchmarks as bm
+from va_gpt.ops import metrics
+
+log = logging.getLogger(__name__)
+
+FORMATS = ("auto", "ucf", "xd", "xd_multiclass", "hivau")
+IOU_THRESHOLDS = (0.3, 0.5, 0.7)
+TEMPORAL_TASKS = ("mc_temporal", "temporal")
+SUMMARY_TASKS = ("description",)
+
+
+class EvaluationError(ValueError):
+    """Inputs that cannot be evaluated together; the message says which and why."""
+
+
+# -- annotations and matching -------------------------------------------------------------------
+
+
+def _strip_ext(name: str) -> str:
+    base = posixpath.basename(name)
+    stem, ext = posixpath.splitext(base)
+    return name[: -len(ext)] if ext.lower() in (".mp4", ".avi", ".mkv", ".mov", ".ts", ".webm") else name
+
+
+def detect_format(path: str | os.PathLike) -> str:
+    """ucf | xd | xd_multiclass | hivau, from the file's content."""
+    p = Path(path)
+    if p.suffix.lower() == ".json":
+        return "hivau"
+    try:
+        with open(p, encoding="utf-8") as f:
+            first = next((line.split() for line in f if line.strip()), None)
+    except OSError as e:
+        raise EvaluationError(f"{path}: cannot read the annotation file ({e})") from None
+    if not first:
+        raise EvaluationError(f"{path}: empty annotation file")
+    if "_label_" in first[0]:
+        return "xd_multiclass" if len(first) > 1 and not first[1].lstrip("-").isdigit() else "xd"
+    return "ucf"
+
+
+def load_annotations(path: str | os.PathLike, fmt: str = "auto") -> dict[str, bm.VideoAnnotation]:
+    """Parse a benchmark annotation file -> {name without extension: VideoAnnotation}."""
+    if fmt not in FORMATS:
+        raise EvaluationError(f"annotation format must be one of {FORMATS}, got {fmt!r}")
+    fmt = detect_format(path) if fmt == "auto" else fmt
+    if fmt == "ucf":
+        items = bm.parse_ucf_temporal(path)
+    elif fmt == "xd":
+        items = bm.parse_xd_annotations(path)
+    elif fmt == "xd_multiclass":
+        items = bm.parse_xd_multiclass(path)
+    else:
+        items = list(bm.parse_hivau(path).values())
+    out = {}
+    for a in items:
+        v = bm.to_video_annotation(a)
+        out[_strip_ext(v.name)] = v
+    if not out:
+        raise EvaluationError(f"{path}: no annotated video")
+    return out
+
+
+@dataclass
+class Matching:
+    matched: dict[str, bm.VideoAnnotation]  # video_id -> annotation
+    names: dict[str, str]  # video_id -> annotation name
+    unmatched: list[str]  # URIs of result videos with no annotation
+    implicit_normal: list[str]  # XD ..._label_A videos taken as normal without a line
+
+
+def _uri_path(uri: str) -> str:
+    path = uri.split("://", 1)[1] if "://" in uri else uri
+    return _strip_ext(path.split("?", 1)[0])
+
+
+def match_videos(videos: list[tuple[str, str]], annotations: dict[str, bm.VideoAnnotation]) -> Matching:
+    """Pair result videos (video_id, uri) with annotations by file name.
+
+    An annotation name matches when it is the URI's trailing path without the
+    extension (``.../Arson011_x264.mp4`` ~ ``Arson011_x264``; ``.../cam01/d/220000.mp4``
+    ~ ``cam01/d/220000.mp4``); the longest matching name wins; two videos
+    claiming one annotation is an error (ambiguous names).
+    """
+    by_stem: dict[str, list[str]] = {}
+    for name in annotations:
+        by_stem.setdefault(posixpath.basename(name), []).append(name)
+    matched, names, unmatched, implicit = {}, {}, [], []
+    claimed: dict[str, str] = {}
+    for vid, uri in videos:
+        path = _uri_path(uri)
+        stem = posixpath.basename(path)
+        cands = [n for n in by_stem.get(stem, []) if path == n or path.endswith("/" + n)]
+        if cands:
+            name = max(cands, key=len)
+            if name in claimed and claimed[name] != uri:
+                raise EvaluationError(
+                    f"annotation {name!r} matches two videos: {claimed[name]} and {uri}; "
+                    "use annotation names with their folders (e.g. camera/date/file.mp4)"
+                )
+            claimed[name] = uri
+            matched[vid], names[vid] = annotations[name], name
+            continue
+        if "_label_" in stem:
+            try:
+                codes = bm.decode_xd_labels(stem)
+            except ValueError:
+                codes = ()
+            if codes == ("A",):
+                matched[vid] = bm.VideoAnnotation(
+                    name=stem, source="xd_violence", labels=(), fps=bm.XD_FPS, events_s=()
+                )
+                names[vid] = stem
+                implicit.append(uri)
+                continue
+        unmatched.append(uri)
+    return Matching(matched, names, unmatched, implicit)
+
+
+# -- (a) frame level ------------------------------------------------------------------------------
+
+
+@dataclass
+class FrameMetrics:
+    auc: float
+    ap_sklearn: float  # average_precision_score (step-wise; VadCLIP's XD-Violence AP)
+    ap_trapezoid: float  # auc(recall, precision) (RTFM, LAVAD, VERA)
+    n_videos: int
+    n_frames: int
+    n_positive: int
+    unmatched: list[str] = field(default_factory=list)  # result videos without annotation
+    missing: list[str] = field(default_factory=list)  # annotated names with no scored result video
+    no_scores: list[str] = field(default_factory=list)  # matched videos without frame scores (errors)
+    implicit_normal: int = 0
+    reading: str = "labels [start, end) per native frame (VadCLIP); scores held to the next sample"
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        for k in ("unmatched", "missing", "no_scores"):
+            d[f"n_{k}"] = len(d[k])
+            d[k] = d[k][:20]
+        return d
+
+
+def _videos(results_url: str, storage_options: dict | None) -> list[dict]:
+    from va_gpt.query import query
+
+    return query(
+        results_url, "SELECT video_id, uri, duration_s, fps, status FROM videos ORDER BY uri", storage_options
+    ).to_pylist()
+
+
+def frame_arrays(
+    results_url: str, annotations: dict[str, bm.VideoAnnotation], storage_options: dict | None = None
+) -> tuple[np.ndarray, np.ndarray, dict]:
+    """(scores [N], labels [N], info) over the native frames of every matched, scored video."""
+    from va_gpt.query import query
+
+    videos = _videos(results_url, storage_options)
+    if not videos:
+        raise EvaluationError(f"{results_url}: the results folder has no videos")
+    m = match_videos([(v["video_id"], v["uri"]) for v in videos], annotations)
+    if not m.matched:
+        raise EvaluationError(
+            f"none of the {len(videos)} result videos matches an annotation name "
+            f"(first video {videos[0]['uri']}, first annotation {next(iter(annotations))!r})"
+        )
+    rows = query(
+        results_url, "SELECT video_id, t, score FROM frame_scores ORDER BY video_id, t", storage_options
+    ).to_pydict()
+    curves: dict[str, tuple[list, list]] = {}
+    for vid, t, s in zip(rows["video_id"], rows["t"], rows["score"]):
+        a, b = curves.setdefault(vid, ([], []))
+        a.append(t)
+        b.append(s)
+    all_s, all_y, no_scores = [], [], []
+    by_id = {v["video_id"]: v for v in videos}
+    for vid, ann in m.matched.items():
+        v = by_id[vid]
+        if vid not in curves:
+            no_scores.append(v["uri"])
+            continue
+        t, s = np.asarray(curves[vid][0]), np.asarray(curves[vid][1], dtype=np.float64)
+        fps = float(v["fps"]) if v.get("fps") else ann.fps
+        if ann.n_frames:
+            n = int(ann.n_frames)
+        elif v.get("duration_s"):
+            n = int(round(float(v["duration_s"]) * fps))
+        else:
+            n = int(np.floor(t[-1] * fps)) + 1
+        all_y.append(bm.to_frame_labels(ann, n))
+        all_s.append(metrics.expand_scores_to_frames(t, s, n, fps))
+    if not all_s:
+        raise EvaluationError(f"{results_url}: no matched video has frame scores ({len(no_scores)} without)")
+    claimed = set(m.names.values())
+    info = {
+        "unmatched": m.unmatched,
+        "missing": sorted(n for n in annotations if n not in claimed),
+        "no_scores": no_scores,
+        "implicit_normal": len(m.implicit_normal),
+        "n_videos": len(all_s),
+    }
+    return np.concatenate(all_s), np.concatenate(all_y), info
+
+
+def frame_metrics(
+    results_url: str, annotations: dict[str, bm.VideoAnnotation], storage_options: dict | None = None
+) -> FrameMetrics:
+    """Frame-level AUC and both AP readings of a results folder against annotations."""
+    s, y, info = frame_arrays(results_url, annotations, storage_options)
+    try:
+        auc = metrics.frame_auc(s, y)
+        ap_s = metrics.frame_ap(s, y, "sklearn")
+        ap_t = metrics.frame_ap(s, y, "trapezoid")
+    except ValueError as e:
+        raise EvaluationError(f"frame metrics over {info['n_videos']} matched videos: {e}") from None
+    return FrameMetrics(
+        auc=auc,
+        ap_sklearn=ap_s,
+        ap_trapezoid=ap_t,
+        n_videos=info["n_videos"],
+        n_frames=int(len(y)),
+        n_positive=int(y.sum()),
+        unmatched=info["unmatched"],
+        missing=info["missing"],
+        no_scores=info["no_scores"],
+        implicit_normal=info["implicit_normal"],
+    )
+
+
+# -- (b) intervals --------------------------------------------------------------------------------
+
+
+def interval_metrics(
+    results_url: str,
+    annotations: dict[str, bm.VideoAnnotation],
+    storage_options: dict | None = None,
+    thresholds=IOU_THRESHOLDS,
+) -> dict:
+    """Precision / recall / F1 of the `intervals` table against annotated events, per tIoU threshold."""
+    from va_gpt.query import query
+
+    videos = _videos(results_url, storage_options)
+    m = match_videos([(v["video_id"], v["uri"]) for v in videos], annotations)
+    if not m.matched:
+        raise EvaluationError(f"{results_url}: no result video matches an annotation name")
+    fps = {v["video_id"]: (float(v["fps"]) if v.get("fps") else None) for v in videos}
+    rows = query(results_url, "SELECT video_id, start_s, end_s FROM intervals", storage_options).to_pylist()
+    pred: dict[str, list] = {vid: [] for vid in m.matched}
+    for r in rows:
+        if r["video_id"] in pred:
+            pred[r["video_id"]].append((r["start_s"], r["end_s"]))
+    gt = {}
+    for vid, ann in m.matched.items():
+        f = fps[vid] or ann.fps  # annotation frame indices are native frames of the video
+        gt[vid] = [(s / f, e / f) for s, e in ann.frame_ranges()]
+    res = metrics.interval_precision_recall(pred, gt, thresholds)
+    return {
+        "n_videos": len(m.matched),
+        "n_pred": sum(len(v) for v in pred.values()),
+        "n_gt": sum(len(v) for v in gt.values()),
+        "by_iou": {f"{k:.1f}": dataclasses.asdict(v) for k, v in res.items()},
+    }
+
+
+# -- (c) QA and (d) summaries ---------------------------------------------------------------------
+
+
+def qa_kind(rec: dict) -> str:
+    return "temporal" if rec.get("task") in TEMPORAL_TASKS else str(rec.get("task") or "other")
+
+
+def qa_records(records: list[dict]) -> list[dict]:
+    """The multiple-choice records (options + answer_index)."""
+    return [r for r in records if r.get("options") and r.get("answer_index") is not None]
+
+
+def qa_metrics(records: list[dict], predictions: list[str]) -> metrics.QAResult:
+    """Accuracy of generated answers to multiple-choice records (total, and temporal over mc_temporal)."""
+    from va_gpt.train.data import gold_letter, option_texts
+
+    if len(records) != len(predictions):
+        raise EvaluationError(f"{len(records)} records but {len(predictions)} predictions")
+    return metrics.qa_accuracy(
+        predictions,
+        [gold_letter(r) for r in records],
+        [qa_kind(r) for r in records],
+        [option_texts(r) for r in records],
+    )
+
+
+def summary_metrics(predictions: list[str], references: list[str]) -> dict:
+    return {
+        "bleu4": metrics.bleu(predictions, references, n=4),
+        "rouge_l": metrics.rouge_l(predictions, references),
+        "n": len(predictions),
+    }
+
+
+def generate_answers(model, builder, records: list[dict], batch_size: int = 4, max_new_tokens: int = 64):
+    """(records that could be read, their generated answers); unreadable videos are skipped (logged)."""
+    data = builder.build(records, with_answer=False, what="evaluation records")
+    out = []
+    for i in range(0, len(data.samples), batch_size):
+        out += model.generate_batch(data.samples[i : i + batch_size], max_new_tokens)
+    return data.records, out
+
+
+def evaluate_model(
+    model,
+    builder,
+    records: list[dict],
+    *,
+    max_questions: int | None = None,
+    max_summaries: int | None = None,
+    batch_size: int = 4,
+) -> dict:
+    """QA accuracy on the multiple-choice records and BLEU-4 / ROUGE-L on the description records."""
+    from va_gpt.train.data import record_answer
+
+    report: dict = {}
+    mc = qa_records(records)[:max_questions]
+    if mc:
+        recs, preds = generate_answers(model, builder, mc, batch_size, max_new_tokens=16)
+        qa = qa_metrics(recs, preds)
+        report["qa"] = {
+            "total": qa.total,
+            "temporal": qa.temporal,
+            "n": qa.n,
+            "n_temporal": qa.n_temporal,
+            "per_kind": qa.per_kind,
+            "examples": [{"id": r["id"], "generated": p} for r, p in list(zip(recs, preds))[:3]],
+        }
+    desc = [r for r in records if r.get("task") in SUMMARY_TASKS][:max_summaries]
+    if desc:
+        recs, preds = generate_answers(model, builder, desc, batch_size, max_new_tokens=96)
+        report["summaries"] = summary_metrics(preds, [record_answer(r) for r in recs])
+        report["summaries"]["examples"] = [
+            {"id": r["id"], "reference": record_answer(r), "generated": p}
+            for r, p in list(zip(recs, preds))[:3]
+        ]
+    if not report:
+        raise EvaluationError("no multiple-choice or description records to evaluate")
+    return report
+
+
+# -- (e) ablation ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AblationSetting:
+    name: str
+    top_k: float  # SETS ratio of patches kept
+    encoding: str  # TETG encoding: text | embedding | none
+
+
+def default_settings() -> list[AblationSetting]:
+    """The paper's ablations: SETS 100/50/25/10% with TETG (text); TETG off and embedding at 25%."""
+    return [
+        AblationSetting("SETS 100%", 1.0, "text"),
+        AblationSetting("SETS 50%", 0.5, "text"),
+        AblationSetting("SETS 25%", 0.25, "text"),
+        AblationSetting("SETS 10%", 0.1, "text"),
+        AblationSetting("SETS 25%, no TETG", 0.25, "none"),
+        AblationSetting("SETS 25%, TETG embedding", 0.25, "embedding"),
+    ]
+
+
+def _text_tokens(model, samples) -> float:
+    from va_gpt.models.vagpt import KIND_VISUAL
+
+    counts = [int((model.sequence(s)[2] != KIND_VISUAL).sum()) for s in samples]
+    return float(np.mean(counts)) if counts else 0.0
+
+
+def run_ablation(
+    load_model,
+    train_data,
+    test_records: list[dict],
+    builder,
+    out_dir: str | os.PathLike,
+    *,
+    settings: list[AblationSetting] | None = None,
+    steps: int = 10,
+    lr: float = 5e-4,
+    batch_size: int = 2,
+    seed: int = 0,
+    interval_recall: dict | None = None,
+) -> dict:
+    """Each setting: a fresh model from `load_model()`, its SETS ratio and TETG encoding set, `steps` of
+    stage-2 fine-tuning on `train_data` (0: none), then QA on the test multiple-choice records.
+
+    Writes ``ablation.md`` (table) and ``ablation.png`` (accuracy bars + compute ratio) to `out_dir`
+    and returns {"rows": [...], "markdown": ..., "png": ...}. `interval_recall`: the
+    `interval_metrics` of a run, reported beside the table (the intervals come from the
+    classifier pipeline, not the LLM, so they do not change with these settings).
+    """
+    from va_gpt.models.vagpt import VAGPT, visual_token_flops
+    from va_gpt.train.vagpt import TrainConfig, encoder_cache, train, with_settings
+
+    settings = settings or default_settings()
+    mc = qa_records(test_records)
+    if not mc:
+        raise EvaluationError("the ablation needs multiple-choice test records (options + answer_index)")
+    test = builder.build(mc, with_answer=False, what="ablation test records")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    rows = []
+    first = None
+    for st in settings:
+        t0 = time.monotonic()
+        base = load_model()
+        if first is None:
+            first = base
+        else:  # the same frozen encoder for every setting, so its cached outputs are reused
+            base = VAGPT(
+                first.vision, base.projector, base.llm, base.tokenizer, base.config, first.sets_encoder
+            )
+        cfg = base.config
+        model = with_settings(
+            base,
+            sets=dataclasses.replace(cfg.sets, top_k=st.top_k),
+            tetg=dataclasses.replace(cfg.tetg, encoding=st.encoding),
+        )
+        losses = []
+        if steps > 0:
+            res = train(
+                model, train_data,
+                TrainConfig(stage=2, steps=steps, lr=lr, batch_size=batch_size, seed=seed, log_every=0),
+            )  # fmt: skip
+            model, losses = res.model, res.losses
+        preds = []
+        with encoder_cache(model):
+            for i in range(0, len(test.samples), 4):
+                preds += model.generate_batch(test.samples[i : i + 4], 16)
+            text = _text_tokens(model, test.samples[:4])
+        qa = qa_metrics(test.records, preds)
+        flops = visual_token_flops(model.config, st.top_k, round(text))
+        full = visual_token_flops(model.config, 1.0, round(text))
+        rows.append(
+            {
+                "setting": st.name,
+                "top_k": st.top_k,
+                "tetg": st.encoding,
+                "total_acc": qa.total,
+                "temporal_acc": qa.temporal,
+                "n": qa.n,
+                "visual_tokens": flops["visual_tokens"],
+                "text_tokens": round(text, 1),
+                "compute_ratio": flops["flops"] / full["flops"],
+                "train_loss_first": losses[0] if losses else None,
+                "train_loss_last": losses[-1] if losses else None,
+                "seconds": round(time.monotonic() - t0, 1),
+            }
+        )
+        log.info("ablation %s: total %.3f temporal %s compute %.2fx", st.name, qa.total, qa.temporal,
+                 rows[-1]["compute_ratio"])  # fmt: skip
+    md = ablation_markdown(rows, steps, interval_recall)
+    (out / "ablation.md").write_text(md)
+    png = ablation_plot(rows, out / "ablation.png")
+    (out / "ablation.json").write_text(
+        json.dumps({"rows": rows, "interval_recall": interval_recall}, indent=1)
+    )
+    return {"rows": rows, "markdown": str(out / "ablation.md"), "png": str(png), "table": md}
+
+
+def _pct(x) -> str:
+    return "n/a" if x is None else f"{100 * x:.1f}"
+
+
+def ablation_markdown(rows: list[dict], steps: int, interval_recall: dict | None = None) -> str:
+    lines = [
+        "| setting | SETS top-K | TETG | total acc (%) | temporal acc (%) | questions | visual tokens | compute (x of 100%) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['setting']} | {100 * r['top_k']:.0f}% | {r['tetg']} | {_pct(r['total_acc'])} | "
+            f"{_pct(r['temporal_acc'])} | {r['n']} | {r['visual_tokens']} | {r['compute_ratio']:.2f} |"
+        )
+    notes = [
+        "",
+        f"Each setting: the same starting checkpoint, {steps} stage-2 steps under its own token budget, "
+        "then greedy answers to the multiple-choice test questions. Compute: LLM prefill FLOPs of one "
+        "question (visual_token_flops) relative to 100% of the patches.",
+    ]
+    if interval_recall:
+        r = interval_recall["by_iou"]
+        notes.append(
+            "Interval recall of the run (classifier intervals; independent of SETS/TETG in the LLM): "
+            + ", ".join(f"R@{k} {_pct(v['recall'])}%" for k, v in r.items())
+        )
+    else:
+        notes.append("Interval recall: skipped (no results folder with annotations was given).")
+    return "\n".join(lines + notes) + "\n"
+
+
+def ablation_plot(rows: list[dict], path: str | os.PathLike) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [r["setting"] for r in rows]
+    x = np.arange(len(rows))
+    fig, ax = plt.subplots(figsize=(max(6, 1.4 * len(rows)), 4))
+    ax.bar(x - 0.2, [100 * r["total_acc"] for r in rows], 0.4, label="total acc")
+    ax.bar(x + 0.2, [100 * (r["temporal_acc"] or 0) for r in rows], 0.4, label="temporal acc")
+    ax.set_ylabel("accuracy (%)")
+    ax.set_xticks(x, names, rotation=20, ha="right", fontsize=8)
+    ax2 = ax.twinx()
+    ax2.plot(x, [r["compute_ratio"] for r in rows], "ko-", label="compute ratio")
+    ax2.set_ylabel("LLM compute (x of 100% tokens)")
+    ax2.set_ylim(0, 1.1)
+    h1, l1 = ax.get_legend_handles_labels()
+    h2, l2 = ax2.get_legend_handles_labels()
+    ax.legend(h1 + h2, l1 + l2, fontsize=8, loc="upper right")
+    ax.set_title("VA-GPT ablation (synthetic, small scale)")
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
