@@ -47,6 +47,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=10, help="ablation: stage-2 steps per setting")
     p.add_argument("--settings", default=None, help="ablation: comma list of names (default: all six)")
     p.add_argument("--train-split", default="train", help="ablation: records split to fine-tune on")
+    p.add_argument(
+        "--max-frames", type=int, default=None, help="ablation: frames per question (default: fit)"
+    )
     p.add_argument("--out", default=None, help="folder for report.json (and the ablation's files)")
     p.add_argument("--endpoint", default=None, help="S3 endpoint URL (default: AWS_ENDPOINT_URL)")
     return p
@@ -132,7 +135,7 @@ def run(args) -> dict:
             test = test if args.max_questions is None else ev.qa_records(test)[: args.max_questions]
             res = ev.run_ablation(
                 lambda: load_checkpoint(args.checkpoint, cso).model, data, test, builder, out,
-                settings=settings, steps=args.steps, interval_recall=interval_recall,
+                settings=settings, steps=args.steps, interval_recall=interval_recall, max_frames=args.max_frames,
             )  # fmt: skip
             report["ablation"] = {k: v for k, v in res.items() if k != "table"}
             print(res["table"])

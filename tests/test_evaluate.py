@@ -247,6 +247,7 @@ def test_ablation_smoke_writes_table_and_plot(tmp_path):
     )  # fmt: skip
     md = (tmp_path / "abl" / "ablation.md").read_text()
     assert "| SETS 100% | 100% | text |" in md and "| SETS 25%, no TETG | 25% | none |" in md
+    assert sum(res["rows"][0]["answers"].values()) == res["rows"][0]["n"]
     assert (tmp_path / "abl" / "ablation.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     rows = res["rows"]
     assert rows[0]["compute_ratio"] == pytest.approx(1.0) and rows[1]["compute_ratio"] < 1.0

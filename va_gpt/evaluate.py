@@ -40,6 +40,7 @@ import logging
 import os
 import posixpath
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -413,6 +414,22 @@ def default_settings() -> list[AblationSetting]:
     ]
 
 
+def _subsample(samples, max_frames: int) -> list:
+    """Samples with at most `max_frames` frames, spread uniformly (the TETG curve is kept whole)."""
+    from va_gpt.models.vagpt import uniform_indices
+
+    out = []
+    for s in samples:
+        if len(s.t) <= max_frames:
+            out.append(s)
+            continue
+        idx = uniform_indices(len(s.t), max_frames)
+        out.append(
+            dataclasses.replace(s, frames=np.asarray(s.frames)[idx], t=np.asarray(s.t)[idx], selection=None)
+        )
+    return out
+
+
 def _text_tokens(model, samples) -> float:
     from va_gpt.models.vagpt import KIND_VISUAL
 
@@ -433,9 +450,14 @@ def run_ablation(
     batch_size: int = 2,
     seed: int = 0,
     interval_recall: dict | None = None,
+    max_frames: int | None = None,
 ) -> dict:
     """Each setting: a fresh model from `load_model()`, its SETS ratio and TETG encoding set, `steps` of
     stage-2 fine-tuning on `train_data` (0: none), then QA on the test multiple-choice records.
+
+    Every setting sees the same `max_frames` frames per question (default: the most that fit
+    llm.max_position at the largest SETS ratio, capped at the preset's projector.max_frames;
+    the demo preset fits 16 frames at 25% but only 6 at 100%).
 
     Writes ``ablation.md`` (table) and ``ablation.png`` (accuracy bars + compute ratio) to `out_dir`
     and returns {"rows": [...], "markdown": ..., "png": ...}. `interval_recall`: the
@@ -443,7 +465,9 @@ def run_ablation(
     classifier pipeline, not the LLM, so they do not change with these settings).
     """
     from va_gpt.models.vagpt import VAGPT, visual_token_flops
-    from va_gpt.train.vagpt import TrainConfig, encoder_cache, train, with_settings
+    from va_gpt.ops.sets import num_selected
+    from va_gpt.train.data import option_texts
+    from va_gpt.train.vagpt import TrainConfig, encoder_cache, text_only, train, with_settings
 
     settings = settings or default_settings()
     mc = qa_records(test_records)
@@ -452,14 +476,27 @@ def run_ablation(
     test = builder.build(mc, with_answer=False, what="ablation test records")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    first = load_model()
+    cfg0 = first.config
+    if max_frames is None:
+        with encoder_cache(first):
+            text_max = max(_text_tokens(first, [text_only(s)]) for s in test.samples)
+        grid = (cfg0.encoder.image_size // cfg0.encoder.patch_size) ** 2
+        per_frame = num_selected(grid, max(st.top_k for st in settings))
+        max_frames = min(cfg0.projector.max_frames, int((cfg0.llm.max_position - text_max - 16) // per_frame))
+    if max_frames < 1:
+        raise EvaluationError(
+            f"no frame fits llm.max_position {cfg0.llm.max_position} at the largest SETS ratio"
+        )
+    test_samples = _subsample(test.samples, max_frames)
+    train_samples = _subsample(
+        train_data.samples if hasattr(train_data, "samples") else train_data or [], max_frames
+    )
     rows = []
-    first = None
-    for st in settings:
+    for k, st in enumerate(settings):
         t0 = time.monotonic()
-        base = load_model()
-        if first is None:
-            first = base
-        else:  # the same frozen encoder for every setting, so its cached outputs are reused
+        base = first if k == 0 else load_model()
+        if k:  # the same frozen encoder for every setting, so its cached outputs are reused
             base = VAGPT(
                 first.vision, base.projector, base.llm, base.tokenizer, base.config, first.sets_encoder
             )
@@ -468,20 +505,24 @@ def run_ablation(
             base,
             sets=dataclasses.replace(cfg.sets, top_k=st.top_k),
             tetg=dataclasses.replace(cfg.tetg, encoding=st.encoding),
+            max_frames=max_frames,
         )
         losses = []
         if steps > 0:
             res = train(
-                model, train_data,
+                model, train_samples,
                 TrainConfig(stage=2, steps=steps, lr=lr, batch_size=batch_size, seed=seed, log_every=0),
             )  # fmt: skip
             model, losses = res.model, res.losses
         preds = []
         with encoder_cache(model):
-            for i in range(0, len(test.samples), 4):
-                preds += model.generate_batch(test.samples[i : i + 4], 16)
-            text = _text_tokens(model, test.samples[:4])
+            for i in range(0, len(test_samples), 4):
+                preds += model.generate_batch(test_samples[i : i + 4], 16)
+            text = _text_tokens(model, test_samples[:4])
         qa = qa_metrics(test.records, preds)
+        letters = Counter(
+            metrics.parse_choice(p, option_texts(r)) or "?" for p, r in zip(preds, test.records)
+        )
         flops = visual_token_flops(model.config, st.top_k, round(text))
         full = visual_token_flops(model.config, 1.0, round(text))
         rows.append(
@@ -492,6 +533,9 @@ def run_ablation(
                 "total_acc": qa.total,
                 "temporal_acc": qa.temporal,
                 "n": qa.n,
+                "frames": max_frames,
+                "answers": dict(letters.most_common()),
+                "examples": preds[:3],
                 "visual_tokens": flops["visual_tokens"],
                 "text_tokens": round(text, 1),
                 "compute_ratio": flops["flops"] / full["flops"],
@@ -517,19 +561,22 @@ def _pct(x) -> str:
 
 def ablation_markdown(rows: list[dict], steps: int, interval_recall: dict | None = None) -> str:
     lines = [
-        "| setting | SETS top-K | TETG | total acc (%) | temporal acc (%) | questions | visual tokens | compute (x of 100%) |",
-        "|---|---|---|---|---|---|---|---|",
+        "| setting | SETS top-K | TETG | total acc (%) | temporal acc (%) | questions | answers given "
+        "| visual tokens | compute (x of 100%) |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
+        given = " ".join(f"{k}:{v}" for k, v in r.get("answers", {}).items())
         lines.append(
             f"| {r['setting']} | {100 * r['top_k']:.0f}% | {r['tetg']} | {_pct(r['total_acc'])} | "
-            f"{_pct(r['temporal_acc'])} | {r['n']} | {r['visual_tokens']} | {r['compute_ratio']:.2f} |"
+            f"{_pct(r['temporal_acc'])} | {r['n']} | {given} | {r['visual_tokens']} | {r['compute_ratio']:.2f} |"
         )
     notes = [
         "",
         f"Each setting: the same starting checkpoint, {steps} stage-2 steps under its own token budget, "
-        "then greedy answers to the multiple-choice test questions. Compute: LLM prefill FLOPs of one "
-        "question (visual_token_flops) relative to 100% of the patches.",
+        f"{rows[0]['frames'] if rows else '?'} frames per question, then greedy answers to the "
+        "multiple-choice test questions. Compute: LLM prefill FLOPs of one question "
+        "(visual_token_flops) relative to 100% of the patches.",
     ]
     if interval_recall:
         r = interval_recall["by_iou"]
