@@ -5,6 +5,7 @@
     vagpt query "SQL" --results URL
     vagpt train-classifier ...   train the TETG anomaly classifier
     vagpt instruct ...           build the VA-Instruction dataset
+    vagpt train ... / vagpt eval ...   train VA-GPT / evaluate results and checkpoints
     vagpt store start|stop|status DIR   the embedded SeaweedFS store
 
 Each subcommand hands its remaining arguments to the module that owns them,
@@ -22,6 +23,8 @@ COMMANDS = {
     "query": ("va_gpt.query_cli", "read-only SQL over a results folder"),
     "train-classifier": ("jobs.train_classifier", "train the TETG anomaly classifier"),
     "instruct": ("jobs.build_instructions", "build the VA-Instruction dataset (synthetic, UCF, XD, HIVAU)"),
+    "train": ("jobs.train", "train VA-GPT (stage 1 projector alignment, stage 2 instruction tuning)"),
+    "eval": ("jobs.evaluate", "frame AUC/AP, interval P/R, QA accuracy, BLEU/ROUGE, ablations"),
     "store": ("va_gpt.objectstore", "start|stop|status the embedded object store"),
 }
 
