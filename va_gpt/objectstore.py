@@ -88,7 +88,7 @@ class Endpoint:
 
 
 class ObjectStore:
-    """Starts and stops one `weed mini` process serving S3 on 127.0.0.1."""
+    """Starts and stops one SeaweedFS all-in-one process serving S3 on 127.0.0.1 (see `command`)."""
 
     def __init__(self, data_dir: str | Path, s3_port: int | None = None, bucket: str = DEFAULT_BUCKET):
         self.data_dir = Path(data_dir).resolve()
@@ -146,7 +146,7 @@ class ObjectStore:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise ObjectStoreError(
-                    f"weed mini exited with {self.proc.returncode}; see {self.data_dir / 'weed.log'}"
+                    f"SeaweedFS exited with {self.proc.returncode}; see {self.data_dir / 'weed.log'}"
                 )
             if _port_open(self.s3_port) and self._bucket_ready():
                 return self.endpoint
