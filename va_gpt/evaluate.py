@@ -601,6 +601,7 @@ def ablation_plot(rows: list[dict], path: str | os.PathLike) -> Path:
     ax.bar(x - 0.2, [100 * r["total_acc"] for r in rows], 0.4, label="total acc")
     ax.bar(x + 0.2, [100 * (r["temporal_acc"] or 0) for r in rows], 0.4, label="temporal acc")
     ax.set_ylabel("accuracy (%)")
+    ax.set_ylim(0, 100)
     ax.set_xticks(x, names, rotation=20, ha="right", fontsize=8)
     ax2 = ax.twinx()
     ax2.plot(x, [r["compute_ratio"] for r in rows], "ko-", label="compute ratio")
