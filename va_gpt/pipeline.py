@@ -203,7 +203,7 @@ def summarize_video(batch: dict[str, np.ndarray], job: Job) -> dict[str, np.ndar
                 }
             )
     info = (clips or rows)[0]
-    duration = float(info.get("duration_s", np.nan) if info.get("duration_s") is not None else np.nan)
+    duration = float(info.get("duration_s") if info.get("duration_s") is not None else np.nan)
     if not np.isfinite(duration) and len(t):
         duration = float(t[-1])
     fps = info.get("native_fps")
@@ -242,10 +242,12 @@ def interval_rows(results: Iterable[dict]) -> list[dict]:
     return rows
 
 
-def _describe(job: Job):
-    from va_gpt.stages.describe import Describe
-
-    return Describe(job.preset, job.checkpoint_url, job.storage_options)
+def _describe_kwargs(job: Job) -> dict:
+    return {
+        "preset": job.preset,
+        "checkpoint_url": job.checkpoint_url,
+        "storage_options": job.storage_options,
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -266,7 +268,9 @@ def run_local(rows: list[dict], job: Job) -> tuple[list[dict], list[dict]]:
     summaries: list[dict] = []
     todo = interval_rows(results)
     if job.describe and todo:
-        describe = _describe(job)
+        from va_gpt.stages.describe import Describe
+
+        describe = Describe(**_describe_kwargs(job))
         bs = max(1, job.preset.runtime.batch_size)
         for i in range(0, len(todo), bs):
             summaries += _rows(describe(_batch(todo[i : i + bs])))
@@ -336,24 +340,18 @@ def describe_dataset(todo: list[dict], job: Job):
     """Interval rows -> summary rows, on an actor pool (GPU when configured)."""
     import ray
 
+    from va_gpt.stages.describe import Describe
+
     res = _resources(job)
     ds = ray.data.from_items(todo, override_num_blocks=max(1, min(len(todo), 8)))
     return ds.map_batches(
-        _DescribeActor,
-        fn_constructor_kwargs={"job": job},
+        Describe,
+        fn_constructor_kwargs=_describe_kwargs(job),
         batch_size=job.preset.runtime.batch_size,
         compute=ray.data.ActorPoolStrategy(size=res["describe_actors"]),
         num_cpus=res["describe_cpus"],
         num_gpus=res["describe_gpus"],
     )
-
-
-class _DescribeActor:
-    def __init__(self, job: Job):
-        self.describe = _describe(job)
-
-    def __call__(self, batch):
-        return self.describe(batch)
 
 
 def _plain(row: dict) -> dict:
