@@ -3,9 +3,11 @@
 1. start the embedded object store (SeaweedFS, 127.0.0.1 only) with its data in WORK/objectstore;
 2. write a synthetic archive into it unless one is there (3 cameras, one night);
 3. train the demo anomaly classifier with jobs/train_classifier.py unless cached in WORK/models;
-4. run the nightly job on a local Ray; a rerun adds nothing (the manifest);
-5. print the example queries' results and how the intervals match the injected events;
-6. stop the store.
+4. with a demo VA-GPT checkpoint in WORK/models (``--vagpt train`` trains one with jobs/train.py
+   --demo, about 6 minutes more here), turn the describe stage on: summaries land in the results;
+5. run the nightly job on a local Ray; a rerun adds nothing (the manifest);
+6. print the example queries' results and how the intervals match the injected events;
+7. stop the store.
 """
 
 from __future__ import annotations
@@ -61,6 +63,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--videos-per-camera", type=int, default=2)
     p.add_argument("--duration", type=float, default=30.0)
     p.add_argument("--preset", default="demo")
+    p.add_argument(
+        "--vagpt",
+        choices=("auto", "train", "off"),
+        default="auto",
+        help="summaries: auto = describe with WORK/models/<preset>/vagpt when it exists; "
+        "train = train it first when missing (jobs/train.py --demo); off = no summaries",
+    )
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
@@ -119,20 +128,36 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(f"classifier: {classifier} (cached)")
 
+        # Summaries need a trained VA-GPT checkpoint (a random LLM writes noise).
+        vagpt = work / "models" / preset.name / "vagpt"
+        if args.vagpt == "train" and not (vagpt / "config.json").exists():
+            from jobs.train import train_demo
+
+            print(f"VA-GPT: training the {preset.name} VA-GPT (jobs/train.py --demo) ...")
+            t0 = time.monotonic()
+            train_demo(work / "vagpt-data", str(classifier), out=str(vagpt), preset_name=args.preset)
+            print(f"VA-GPT: trained in {time.monotonic() - t0:.0f} s -> {vagpt}")
+        describe = args.vagpt != "off" and (vagpt / "config.json").exists()
         summary = run_nightly(
             NightlyArgs(
                 archive=archive,
                 results=results,
                 preset=preset,
                 classifier_dir=str(classifier),
+                checkpoint_url=str(vagpt) if describe else None,
                 storage_options=so,
-                # Summaries need a trained VA-GPT checkpoint; a random LLM writes noise.
-                describe=False,
+                describe=describe,
                 ray_temp_dir=str(work / "ray"),
             )
         )
         print("\n" + summary.render())
-        print("summaries: skipped (no trained VA-GPT checkpoint for the demo preset yet)\n")
+        if describe:
+            print(f"summaries: written by the demo VA-GPT at {vagpt}\n")
+        else:
+            print(
+                "summaries: skipped (no trained VA-GPT checkpoint; `python jobs/run_demo.py --vagpt train` "
+                "or `python jobs/train.py --demo` makes one)\n"
+            )
 
         for sql_file in sorted(Path(__file__).resolve().parents[1].glob("schemas/queries/*.sql")):
             print(f"-- {sql_file.name}")

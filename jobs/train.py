@@ -247,6 +247,7 @@ def train_demo(
     seed: int = 0,
     generate: int = 4,
     threads: int | None = None,
+    mc_variants: int = 4,
 ) -> dict:
     """Train the small demo VA-GPT on synthetic footage: stages 0, 1 and 2 (full LLM), briefly.
 
@@ -273,7 +274,9 @@ def train_demo(
     report: dict = {"preset": preset.name, "checkpoint": out, "torch_threads": threads, "builder": builder}
 
     t0 = time.monotonic()
-    files = demo_records(work, builder, train_videos=train_videos, test_videos=test_videos, seed=seed)
+    files = demo_records(
+        work, builder, train_videos=train_videos, test_videos=test_videos, seed=seed, mc_variants=mc_variants
+    )
     train_recs = read_records(files["train"])
     test_recs = read_records(files["test"]) if "test" in files else []
     report["records"] = {"train": len(train_recs), "test": len(test_recs), "files": files}

@@ -110,6 +110,22 @@ def test_answer_loss_is_the_models_loss(dataset):
         torch.testing.assert_close(answer_loss(model, batch), model(batch).loss, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.timeout(60)
+def test_answer_nll_per_sample_pools_to_the_batch_loss(dataset):
+    from va_gpt.models.vagpt import KIND_ANSWER
+    from va_gpt.train.vagpt import answer_nll
+
+    model = fresh_model(dataset)
+    batch = dataset.samples[:3]
+    nll = answer_nll(model, batch)
+    assert nll.shape == (3,)
+    for i, s in enumerate(batch):  # alone, each sample's NLL is its own loss
+        torch.testing.assert_close(nll[i], answer_loss(model, [s]).detach(), rtol=1e-5, atol=1e-5)
+    counts = torch.tensor([float((model.sequence(s)[2] == KIND_ANSWER).sum()) for s in batch])
+    pooled = (nll * counts).sum() / counts.sum()
+    torch.testing.assert_close(pooled, answer_loss(model, batch).detach(), rtol=1e-5, atol=1e-5)
+
+
 @pytest.mark.timeout(120)
 def test_stage1_lowers_loss_and_trains_only_the_projector(dataset, caplog):
     model = fresh_model(dataset)

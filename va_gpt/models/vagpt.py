@@ -281,6 +281,10 @@ class VAGPT(nn.Module):
         order. `selection` is used when given, else computed (`sets_selection`).
         """
         frames = torch.as_tensor(frames)
+        if selection is not None and torch.as_tensor(selection).ndim == 2 and selection.shape[1] == 0:
+            # No patch kept (text-only samples): the frozen tower's output would be thrown away.
+            w = self.llm.get_input_embeddings().weight
+            return w.new_zeros(len(frames), 0, w.shape[-1]), torch.as_tensor(selection).long()
         patches = self.patch_features(frames)  # [T, N, Dv]
         T, N = patches.shape[:2]
         if selection is None:

@@ -601,22 +601,16 @@ def _span(a: float, b: float) -> str:
     return f"{a:.1f}s-{b:.1f}s"
 
 
-def _mc_options(rng, start: float, end: float, duration: float) -> tuple[list[str], int]:
-    """The true span and three distractors of the same length elsewhere in the video, in time order."""
-    length = end - start
-    spans = [(start, end)]
-    tries = 0
-    while len(spans) < 4 and tries < 200:
-        tries += 1
-        a = round(float(rng.uniform(0, max(0.0, duration - length))) * 2) / 2
-        if all(abs(a - s) >= max(1.0, 0.5 * length) for s, _ in spans):
-            spans.append((a, min(duration, a + length)))
-    while len(spans) < 4:  # a very long event: shorter distractors
-        k = len(spans)
-        spans.append((k * duration / 8, k * duration / 8 + 0.5))
-    spans.sort()
-    letters = "ABCD"
-    return [f"({letters[i]}) {_span(a, b)}" for i, (a, b) in enumerate(spans)], spans.index((start, end))
+def _mc_options(rng, start: float, end: float, duration: float) -> tuple[list[str], int] | None:
+    """The true span and three distractors (va_gpt.data.instruct.mc_options: IoU < 0.3 with the event,
+    distinct from each other, shuffled) as "(A) 1.0s-4.0s" texts, or None when three do not fit."""
+    from va_gpt.data.instruct import mc_options
+
+    picked = mc_options([(start, end)], 0, duration, rng)
+    if picked is None:
+        return None
+    spans, idx = picked
+    return [f"({'ABCD'[i]}) {_span(a, b)}" for i, (a, b) in enumerate(spans)], idx
 
 
 def synthetic_records(
@@ -629,6 +623,7 @@ def synthetic_records(
     captions: bool = False,
     with_times: bool = False,
     describe_jitter: int = 1,
+    mc_variants: int = 1,
 ) -> list[dict]:
     """VA-Instruction records (this module's format) for a synthetic archive's ground truth.
 
@@ -641,7 +636,9 @@ def synthetic_records(
     events with the generator's varied captions instead of one short text per kind;
     `with_times`: repeat the interval's times in the description (see `describe_answer`);
     `describe_jitter`: extra descriptions per event about a window with start and end moved by up
-    to 1 s (as a detected interval would be), so anomalies outnumber normal descriptions.
+    to 1 s (as a detected interval would be), so anomalies outnumber normal descriptions;
+    `mc_variants`: multiple-choice questions per event, each with its own distractors and order
+    (one clip, so they cost no extra decoding: more practice at reading the options).
     """
     from va_gpt.stages.describe import DESCRIBE_QUESTION
 
@@ -695,8 +692,11 @@ def synthetic_records(
             if "temporal" in tasks:
                 rec(v, "temporal", f"When does the {KIND_NAMES[kind]} happen?",
                     f"From {s:.1f}s to {t:.1f}s.", 0.0, dur, kind)  # fmt: skip
-            if "mc_temporal" in tasks:
-                options, idx = _mc_options(rng, s, t, dur)
+            for _ in range(mc_variants if "mc_temporal" in tasks else 0):
+                picked = _mc_options(rng, s, t, dur)
+                if picked is None:  # an event too long for three distinct distractors
+                    break
+                options, idx = picked
                 rec(v, "mc_temporal", MC_QUESTION.format(options="\n".join(options)),
                     options[idx], 0.0, dur, kind, options, idx)  # fmt: skip
         else:
@@ -734,6 +734,7 @@ def synthetic_instruction_set(
     builder: str = "auto",
     videos_url: str | None = None,
     storage_options: dict | None = None,
+    mc_variants: int = 1,
 ) -> dict[str, str]:
     """Render a small synthetic archive per split (under `videos_url`, default `url`/videos/{split})
     and write ``url/{split}/records.jsonl``; returns {split: records file URL}. Reuses what is there.
@@ -741,7 +742,9 @@ def synthetic_instruction_set(
     builder: ``instruct`` (va_gpt.data.instruct: varied question templates and the generator's
     captions), ``minimal`` (`synthetic_records`: one short text per kind, learnable by a small
     model in minutes) or ``auto`` (instruct when importable). One archive per split keeps
-    every kind in both splits (the builder's own split is by video hash).
+    every kind in both splits (the builder's own split is by video hash). `mc_variants`: multiple-choice
+    questions per event (minimal builder; see `synthetic_records`). Records
+    written with other settings (``{split}/params.json``) are rebuilt; rendered videos are reused.
     """
     from va_gpt.data.synthetic import generate_archive, load_truth
 
@@ -763,7 +766,12 @@ def synthetic_instruction_set(
         if n <= 0:
             continue
         rec_url = f"{base}/{split}/records.jsonl"
-        if fs.exists(f"{root.rstrip('/')}/{split}/records.jsonl"):
+        variants = mc_variants
+        params = json.dumps({"builder": builder, "tasks": list(tasks), "seed": s, "mc_variants": variants})
+        params_path = f"{root.rstrip('/')}/{split}/params.json"
+        if fs.exists(f"{root.rstrip('/')}/{split}/records.jsonl") and (
+            fs.exists(params_path) and fs.cat_file(params_path).decode() == params
+        ):
             files[split] = rec_url
             continue
         archive = f"{vbase}/{split}"
@@ -778,7 +786,8 @@ def synthetic_instruction_set(
         if builder == "instruct":
             recs = instruct_records(truth, split, seed=s, tasks=tasks)
         else:
-            recs = synthetic_records(truth, split, seed=s, tasks=tasks)
+            recs = synthetic_records(truth, split, seed=s, tasks=tasks, mc_variants=variants)
         write_records(recs, rec_url, storage_options)
+        fs.pipe_file(params_path, params.encode())
         files[split] = rec_url
     return files

@@ -550,6 +550,34 @@ def answer_loss(model: VAGPT, samples: list[Sample]) -> torch.Tensor:
     return torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), targets)
 
 
+@torch.no_grad()
+def answer_nll(model: VAGPT, samples: list[Sample]) -> torch.Tensor:
+    """[B] mean negative log-likelihood per answer token of each sample (teacher-forced, no grad).
+
+    What a held-out comparison and option scoring need: `answer_loss` per sample instead of
+    pooled over the batch."""
+    batch = model.prepare(samples, padding_side="right")
+    target_mask = batch.label_mask[:, 1:]  # [B, L-1]
+    counts = target_mask.sum(-1)  # [B]
+    if (counts == 0).any():
+        raise DatasetError("answer_nll: a sample has no answer tokens")
+    keep = torch.zeros_like(batch.label_mask)
+    keep[:, :-1] = target_mask
+    logits = model.llm(
+        inputs_embeds=batch.inputs_embeds,
+        attention_mask=batch.attention_mask,
+        position_ids=batch.position_ids,
+        use_cache=False,
+        logits_to_keep=keep,
+    ).logits  # [K, V] in (batch, position) order
+    targets = batch.labels[:, 1:][target_mask]  # [K]
+    nll = torch.nn.functional.cross_entropy(
+        logits.reshape(-1, logits.shape[-1]).float(), targets, reduction="none"
+    )  # [K]
+    owner = torch.arange(len(samples), device=nll.device).repeat_interleave(counts)  # [K]
+    return torch.zeros(len(samples), device=nll.device).index_add_(0, owner, nll) / counts.float()
+
+
 class LossModule(torch.nn.Module):
     """`forward(samples) -> loss` around a VAGPT: what DeepSpeed's engine wraps."""
 
