@@ -38,13 +38,18 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def dataset(preset, encoder, n: int, seed0: int, duration_s: float, width: int = 160, height: int = 120):
+def dataset(
+    preset, encoder, n: int, seed0: int, duration_s: float, width: int = 160, height: int = 120, kinds_=None
+):
+    """n synthetic videos, every other one normal, the others cycling through `kinds_` (default all):
+    (features [T, D] per video, video labels, frame labels, kinds)."""
     from va_gpt.data.synthetic import ALL_KINDS
     from va_gpt.train.classifier import synthetic_video, video_features
 
+    cycle = tuple(kinds_ or ALL_KINDS)
     feats, labels, frame_labels, kinds = [], [], [], []
     for j in range(n):
-        kind = ALL_KINDS[(j // 2) % len(ALL_KINDS)] if j % 2 else None
+        kind = cycle[(j // 2) % len(cycle)] if j % 2 else None
         v = synthetic_video(
             seed0 + j,
             kind,

@@ -261,7 +261,10 @@ def test_option_candidates_rewrite_the_answer_for_each_option():
     rec = {
         "options": ["(A) 1.0s-3.0s", "(B) 4.0s-6.0s", "(C) 7.0s-9.0s", "(D) 0.5s-2.0s"],
         "answer_index": 1,
-        "conversations": [{"from": "human", "value": "<video>\nWhen?"}, {"from": "gpt", "value": "(B) 4.0s-6.0s"}],
+        "conversations": [
+            {"from": "human", "value": "<video>\nWhen?"},
+            {"from": "gpt", "value": "(B) 4.0s-6.0s"},
+        ],
     }
     assert ev.option_candidates(rec) == ["(A) 1.0s-3.0s", "(B) 4.0s-6.0s", "(C) 7.0s-9.0s", "(D) 0.5s-2.0s"]
     rec["conversations"][1]["value"] = "The answer is (B), from 4.0s-6.0s."

@@ -475,3 +475,16 @@ def test_event_dict_round_trip():
     ev = Event("fighting", 1.5, 4.0, (1, 2, 30, 40), "Two people start fighting.")
     assert Event.from_dict(json.loads(json.dumps(ev.to_dict(30.0)))) == ev
     assert ev.frames(30.0) == (45, 120)
+
+
+@pytest.mark.timeout(120)
+def test_event_start_range_spreads_events_over_the_video(tmp_path):
+    truth = S.generate_archive(
+        str(tmp_path / "arch"), cameras=2, videos_per_camera=4, duration_s=10.0, width=64, height=48, fps=5.0,
+        anomaly_kinds=("fighting", "running", "collision"), normal_fraction=0.0, seed=1, event_start=(0.05, 0.6),
+    )  # fmt: skip
+    starts = [v.events[0].start_s / v.duration_s for v in truth.videos]
+    assert all(0.05 - 1e-6 <= s <= 0.6 + 0.01 for s in starts)
+    assert max(starts) - min(starts) > 0.2  # not the scene default's narrow 25-45% band
+    with pytest.raises(ValueError, match="event_start"):
+        S.generate_archive(str(tmp_path / "bad"), cameras=1, videos_per_camera=1, event_start=(0.5, 1.2))

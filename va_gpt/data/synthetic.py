@@ -1857,6 +1857,7 @@ def generate_archive(
     start_time: str = "22:00:00",
     gop: int | None = None,
     crf: int = 23,
+    event_start: tuple[float, float] | None = None,
 ) -> ArchiveTruth:
     """Write a night of synthetic camera footage and its ground truth under `url`.
 
@@ -1868,8 +1869,13 @@ def generate_archive(
     cameras; a `normal_fraction` of them, evenly spread, are normal, and the
     others cycle through `anomaly_kinds` (rotated by `seed`), so every kind
     appears once there are enough videos. Each camera has its own background.
+    `event_start`: (lo, hi) fractions of the video an event starts within, drawn per video
+    (default: the scene's own 25-45%). Question sets want a wide range, so that *when* cannot be
+    guessed without watching.
     """
     kinds = tuple(anomaly_kinds)
+    if event_start is not None and not 0.0 <= event_start[0] <= event_start[1] < 1.0:
+        raise ValueError(f"event_start must be fractions 0 <= lo <= hi < 1, got {event_start}")
     bad = [k for k in kinds if k not in ALL_KINDS]
     if bad:
         raise ValueError(f"unknown anomaly kinds {bad}; expected a subset of {ALL_KINDS}")
@@ -1895,7 +1901,11 @@ def generate_archive(
             key = f"{cam}/{date}/{times[c][k]}.mp4"
             vseed = int(np.random.SeedSequence([seed, c, k]).generate_state(1)[0])
             cseed = int(np.random.SeedSequence([seed, c, 1 << 20]).generate_state(1)[0])
-            scene = make_scene(vseed, kind, duration_s, width, height, fps, camera_seed=cseed)
+            start_s = None
+            if kind is not None and event_start is not None:
+                u = np.random.default_rng([vseed, 17]).uniform(*event_start)
+                start_s = round(float(u) * duration_s, 1)
+            scene = make_scene(vseed, kind, duration_s, width, height, fps, start_s, camera_seed=cseed)
             write_mp4(scene, f"{url}/{key}", codec=codec, gop=gop, storage_options=storage_options, crf=crf)
             t = times[c][k]
             videos.append(
