@@ -240,6 +240,7 @@ def test_ablation_smoke_writes_table_and_plot(tmp_path):
     settings = [
         ev.AblationSetting("SETS 100%", 1.0, "text"),
         ev.AblationSetting("SETS 25%, no TETG", 0.25, "none"),
+        ev.AblationSetting("prior", 0.25, "none", video=False),
     ]
     res = ev.run_ablation(
         lambda: from_preset(preset, tokenizer_texts=texts), train_data, recs, builder, tmp_path / "abl",
@@ -252,6 +253,8 @@ def test_ablation_smoke_writes_table_and_plot(tmp_path):
     rows = res["rows"]
     assert rows[0]["compute_ratio"] == pytest.approx(1.0) and rows[1]["compute_ratio"] < 1.0
     assert rows[1]["visual_tokens"] * 4 == rows[0]["visual_tokens"]
+    assert rows[2]["visual_tokens"] == 0 and rows[2]["compute_ratio"] < rows[1]["compute_ratio"]
+    assert "| prior | no video | none |" in md
     assert all(0 <= r["total_acc"] <= 1 and 0 <= r["scored_total_acc"] <= 1 for r in rows)
     assert all(r["heldout_nll"]["temporal"] > 0 and r["heldout_nll"]["all"] > 0 for r in rows)
     assert "| scored total (%) |" in md

@@ -401,10 +401,12 @@ class AblationSetting:
     name: str
     top_k: float  # SETS ratio of patches kept
     encoding: str  # TETG encoding: text | embedding | none
+    video: bool = True  # False: no visual tokens at all (the text-only prior, a floor to compare with)
 
 
 def default_settings() -> list[AblationSetting]:
-    """The paper's ablations: SETS 100/50/25/10% with TETG (text); TETG off and embedding at 25%."""
+    """The paper's ablations: SETS 100/50/25/10% with TETG (text); TETG off and embedding at 25%; and the
+    floor: neither video nor TETG, what the question text alone lets the model guess."""
     return [
         AblationSetting("SETS 100%", 1.0, "text"),
         AblationSetting("SETS 50%", 0.5, "text"),
@@ -412,6 +414,7 @@ def default_settings() -> list[AblationSetting]:
         AblationSetting("SETS 10%", 0.1, "text"),
         AblationSetting("SETS 25%, no TETG", 0.25, "none"),
         AblationSetting("SETS 25%, TETG embedding", 0.25, "embedding"),
+        AblationSetting("no video, no TETG (prior)", 0.25, "none", video=False),
     ]
 
 
@@ -512,7 +515,7 @@ def run_ablation(
     `interval_metrics` of a run, reported beside the table (the intervals come from the
     classifier pipeline, not the LLM, so they do not change with these settings).
     """
-    from va_gpt.models.vagpt import VAGPT, visual_token_flops
+    from va_gpt.models.vagpt import VAGPT, llm_prefill_flops, visual_token_flops
     from va_gpt.ops.sets import num_selected
     from va_gpt.train.data import option_texts
     from va_gpt.train.vagpt import TrainConfig, encoder_cache, text_only, train, with_settings
@@ -559,31 +562,37 @@ def run_ablation(
             max_frames=max_frames,
         )
         losses = []
+        tr, te, he = train_samples, test_samples, held_samples
+        if not st.video:
+            tr, te, he = ([text_only(x) for x in xs] for xs in (tr, te, he))
         if steps > 0:
             res = train(
-                model, train_samples,
+                model, tr,
                 TrainConfig(stage=2, steps=steps, lr=lr, batch_size=batch_size, seed=seed, log_every=0),
             )  # fmt: skip
             model, losses = res.model, res.losses
         preds = []
         with encoder_cache(model):
-            for i in range(0, len(test_samples), 4):
-                preds += model.generate_batch(test_samples[i : i + 4], 16)
+            for i in range(0, len(te), 4):
+                preds += model.generate_batch(te[i : i + 4], 16)
             text = _text_tokens(model, test_samples[:4])
             model.eval()
-            scored = qa_metrics(test.records, scored_choices(model, test.records, test_samples))
-            nll = heldout_nll(model, held_data.records, held_samples) if held_samples else {}
+            scored = qa_metrics(test.records, scored_choices(model, test.records, te))
+            nll = heldout_nll(model, held_data.records, he) if he else {}
         qa = qa_metrics(test.records, preds)
         letters = Counter(
             metrics.parse_choice(p, option_texts(r)) or "?" for p, r in zip(preds, test.records)
         )
         flops = visual_token_flops(model.config, st.top_k, round(text))
         full = visual_token_flops(model.config, 1.0, round(text))
+        if not st.video:
+            flops = {"visual_tokens": 0, "flops": llm_prefill_flops(round(text), model.config.llm)}
         rows.append(
             {
                 "setting": st.name,
                 "top_k": st.top_k,
                 "tetg": st.encoding,
+                "video": st.video,
                 "total_acc": qa.total,
                 "temporal_acc": qa.temporal,
                 "n": qa.n,
@@ -625,8 +634,9 @@ def ablation_markdown(rows: list[dict], steps: int, interval_recall: dict | None
     for r in rows:
         given = " ".join(f"{k}:{v}" for k, v in r.get("answers", {}).items())
         nll = r.get("heldout_nll", {}).get("all")
+        top = f"{100 * r['top_k']:.0f}%" if r.get("video", True) else "no video"
         lines.append(
-            f"| {r['setting']} | {100 * r['top_k']:.0f}% | {r['tetg']} | {_pct(r['total_acc'])} | "
+            f"| {r['setting']} | {top} | {r['tetg']} | {_pct(r['total_acc'])} | "
             f"{_pct(r['temporal_acc'])} | {given} | {_pct(r.get('scored_total_acc'))} | "
             f"{_pct(r.get('scored_temporal_acc'))} | {'n/a' if nll is None else f'{nll:.3f}'} | "
             f"{r['visual_tokens']} | {r['compute_ratio']:.2f} |"
