@@ -45,7 +45,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--max-summaries", type=int, default=None)
     p.add_argument("--ablation", action="store_true", help="run the SETS / TETG ablation")
     p.add_argument("--steps", type=int, default=10, help="ablation: stage-2 steps per setting")
-    p.add_argument("--settings", default=None, help="ablation: comma list of names (default: all six)")
+    p.add_argument(
+        "--settings",
+        default=None,
+        help="ablation: comma list of setting names (default: all seven, the prior row included)",
+    )
     p.add_argument("--train-split", default="train", help="ablation: records split to fine-tune on")
     p.add_argument(
         "--max-frames", type=int, default=None, help="ablation: frames per question (default: fit)"
