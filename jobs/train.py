@@ -67,6 +67,10 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--demo", action="store_true", help="train the small demo VA-GPT (see train_demo)")
     p.add_argument("--work", default="work", help="--demo: working folder")
+    p.add_argument(
+        "--test-videos", type=int, default=6, help="--demo: held-out videos (the ablation's questions)"
+    )
+    p.add_argument("--mc-variants", type=int, default=4, help="--demo: multiple-choice questions per event")
     return p
 
 
@@ -106,7 +110,10 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
             return 2
-        report = train_demo(args.work, args.classifier, deepspeed=args.deepspeed, threads=args.threads)
+        report = train_demo(
+            args.work, args.classifier, deepspeed=args.deepspeed, threads=args.threads,
+            test_videos=args.test_videos, mc_variants=args.mc_variants,
+        )  # fmt: skip
         print(json.dumps({k: v for k, v in report.items() if k != "samples"}, indent=2))
         return 0
     if not args.records or not args.out:
