@@ -4,7 +4,7 @@
 2. write a synthetic archive into it unless one is there (3 cameras, one night);
 3. train the demo anomaly classifier with jobs/train_classifier.py unless cached in WORK/models;
 4. with a demo VA-GPT checkpoint in WORK/models (``--vagpt train`` trains one with jobs/train.py
-   --demo, about 6 minutes more here), turn the describe stage on: summaries land in the results;
+   --demo, about 7 minutes more here), turn the describe stage on: summaries land in the results;
 5. run the nightly job on a local Ray; a rerun adds nothing (the manifest);
 6. print the example queries' results and how the intervals match the injected events;
 7. stop the store.
@@ -27,6 +27,17 @@ def _overlap_iou(a: tuple[float, float], b: tuple[float, float]) -> float:
     inter = max(0.0, min(a[1], b[1]) - max(a[0], b[0]))
     union = max(a[1], b[1]) - min(a[0], b[0])
     return inter / union if union > 0 else 0.0
+
+
+def demo_vagpt(work: Path, preset_name: str) -> Path | None:
+    """WORK/models/<preset>/vagpt when a complete VA-GPT checkpoint is there, else None.
+
+    Complete means its checkpoint.json (models/load.py's META) exists: it is written last.
+    """
+    from va_gpt.models.load import META
+
+    folder = Path(work) / "models" / preset_name / "vagpt"
+    return folder if (folder / META).is_file() else None
 
 
 def match_report(truth, archive: str, intervals_by_uri: dict[str, list[tuple[float, float]]]) -> str:
@@ -130,14 +141,14 @@ def main(argv: list[str] | None = None) -> int:
 
         # Summaries need a trained VA-GPT checkpoint (a random LLM writes noise).
         vagpt = work / "models" / preset.name / "vagpt"
-        if args.vagpt == "train" and not (vagpt / "config.json").exists():
+        if args.vagpt == "train" and demo_vagpt(work, preset.name) is None:
             from jobs.train import train_demo
 
             print(f"VA-GPT: training the {preset.name} VA-GPT (jobs/train.py --demo) ...")
             t0 = time.monotonic()
             train_demo(work / "vagpt-data", str(classifier), out=str(vagpt), preset_name=args.preset)
             print(f"VA-GPT: trained in {time.monotonic() - t0:.0f} s -> {vagpt}")
-        describe = args.vagpt != "off" and (vagpt / "config.json").exists()
+        describe = args.vagpt != "off" and demo_vagpt(work, preset.name) is not None
         summary = run_nightly(
             NightlyArgs(
                 archive=archive,

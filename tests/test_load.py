@@ -175,3 +175,15 @@ def test_checkpoint_meta_lists_every_file(model, tmp_path):
     on_disk = sorted(str(p.relative_to(tmp_path / "c")) for p in (tmp_path / "c").rglob("*") if p.is_file())
     assert meta["model_version"] == "v-test"
     assert sorted([*meta["files"], "checkpoint.json"]) == on_disk
+
+
+def test_make_run_finds_a_demo_vagpt_only_when_its_save_finished(model, tmp_path):
+    """`make run` turns summaries on when WORK/models/<preset>/vagpt holds a complete checkpoint."""
+    from jobs.run_demo import demo_vagpt
+
+    folder = tmp_path / "models" / "demo" / "vagpt"
+    assert demo_vagpt(tmp_path, "demo") is None
+    save_checkpoint(model, str(folder))
+    assert demo_vagpt(tmp_path, "demo") == folder
+    (folder / "checkpoint.json").unlink()  # a save cut off before its commit marker
+    assert demo_vagpt(tmp_path, "demo") is None
