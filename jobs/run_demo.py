@@ -3,8 +3,9 @@
 1. start the embedded object store (SeaweedFS, 127.0.0.1 only) with its data in WORK/objectstore;
 2. write a synthetic archive into it unless one is there (3 cameras, one night);
 3. train the demo anomaly classifier with jobs/train_classifier.py unless cached in WORK/models;
-4. with a demo VA-GPT checkpoint in WORK/models (``--vagpt train`` trains one with jobs/train.py
-   --demo, about 7 minutes more here), turn the describe stage on: summaries land in the results;
+4. train the demo VA-GPT with jobs/train.py --demo unless cached in WORK/models (about 4 minutes
+   here; ``--vagpt auto`` only uses one that is there, ``off`` skips summaries) and turn the
+   describe stage on: summaries land in the results;
 5. run the nightly job on a local Ray; a rerun adds nothing (the manifest);
 6. print the example queries' results and how the intervals match the injected events;
 7. stop the store.
@@ -77,9 +78,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--vagpt",
         choices=("auto", "train", "off"),
-        default="auto",
-        help="summaries: auto = describe with WORK/models/<preset>/vagpt when it exists; "
-        "train = train it first when missing (jobs/train.py --demo); off = no summaries",
+        default="train",
+        help="summaries: train = train WORK/models/<preset>/vagpt first when missing (jobs/train.py --demo, "
+        "the default); auto = describe only when it exists; off = no summaries",
     )
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -166,8 +167,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"summaries: written by the demo VA-GPT at {vagpt}\n")
         else:
             print(
-                "summaries: skipped (no trained VA-GPT checkpoint; `python jobs/run_demo.py --vagpt train` "
-                "or `python jobs/train.py --demo` makes one)\n"
+                "summaries: skipped (--vagpt off, or no trained VA-GPT checkpoint with --vagpt auto; "
+                "`python jobs/run_demo.py --vagpt train` makes one)\n"
             )
 
         for sql_file in sorted(Path(__file__).resolve().parents[1].glob("schemas/queries/*.sql")):
