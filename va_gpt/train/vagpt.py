@@ -530,13 +530,13 @@ def text_only(sample: Sample) -> Sample:
     )
 
 
-def answer_loss(model: VAGPT, samples: list[Sample]) -> torch.Tensor:
-    """Mean next-token cross-entropy over the answer tokens: the same number as `model(samples).loss`,
-    but the LM head runs only at the positions that predict an answer token (not at every visual token)."""
+def _answer_logits(model: VAGPT, samples: list[Sample]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """LM-head logits only at the positions that predict an answer token (not at every visual token).
+
+    Returns (logits [K, V], targets [K], counts [B]): K answer tokens in (batch, position) order,
+    counts[b] of them from sample b."""
     batch = model.prepare(samples, padding_side="right")
     target_mask = batch.label_mask[:, 1:]  # [B, L-1]: position p predicts token p + 1
-    if not target_mask.any():
-        raise DatasetError("a training batch has no answer tokens")
     keep = torch.zeros_like(batch.label_mask)
     keep[:, :-1] = target_mask
     logits = model.llm(
@@ -545,9 +545,17 @@ def answer_loss(model: VAGPT, samples: list[Sample]) -> torch.Tensor:
         position_ids=batch.position_ids,
         use_cache=False,
         logits_to_keep=keep,
-    ).logits  # [K, V]: one row per kept position, in (batch, position) order
-    targets = batch.labels[:, 1:][target_mask]  # [K]
-    return torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), targets)
+    ).logits  # [K, V]
+    return logits.reshape(-1, logits.shape[-1]).float(), batch.labels[:, 1:][target_mask], target_mask.sum(-1)
+
+
+def answer_loss(model: VAGPT, samples: list[Sample]) -> torch.Tensor:
+    """Mean next-token cross-entropy over the answer tokens: the same number as `model(samples).loss`,
+    computed from the answer positions' logits alone."""
+    logits, targets, counts = _answer_logits(model, samples)
+    if int(counts.sum()) == 0:
+        raise DatasetError("a training batch has no answer tokens")
+    return torch.nn.functional.cross_entropy(logits, targets)
 
 
 @torch.no_grad()
@@ -556,24 +564,10 @@ def answer_nll(model: VAGPT, samples: list[Sample]) -> torch.Tensor:
 
     What a held-out comparison and option scoring need: `answer_loss` per sample instead of
     pooled over the batch."""
-    batch = model.prepare(samples, padding_side="right")
-    target_mask = batch.label_mask[:, 1:]  # [B, L-1]
-    counts = target_mask.sum(-1)  # [B]
+    logits, targets, counts = _answer_logits(model, samples)
     if (counts == 0).any():
         raise DatasetError("answer_nll: a sample has no answer tokens")
-    keep = torch.zeros_like(batch.label_mask)
-    keep[:, :-1] = target_mask
-    logits = model.llm(
-        inputs_embeds=batch.inputs_embeds,
-        attention_mask=batch.attention_mask,
-        position_ids=batch.position_ids,
-        use_cache=False,
-        logits_to_keep=keep,
-    ).logits  # [K, V] in (batch, position) order
-    targets = batch.labels[:, 1:][target_mask]  # [K]
-    nll = torch.nn.functional.cross_entropy(
-        logits.reshape(-1, logits.shape[-1]).float(), targets, reduction="none"
-    )  # [K]
+    nll = torch.nn.functional.cross_entropy(logits, targets, reduction="none")  # [K]
     owner = torch.arange(len(samples), device=nll.device).repeat_interleave(counts)  # [K]
     return torch.zeros(len(samples), device=nll.device).index_add_(0, owner, nll) / counts.float()
 
