@@ -126,6 +126,19 @@ def test_answer_nll_per_sample_pools_to_the_batch_loss(dataset):
     torch.testing.assert_close(pooled, answer_loss(model, batch).detach(), rtol=1e-5, atol=1e-5)
 
 
+def test_samples_without_an_answer_stop_with_a_clear_message(dataset):
+    import dataclasses
+
+    from va_gpt.train.vagpt import answer_nll
+
+    model = fresh_model(dataset)
+    unanswered = dataclasses.replace(dataset.samples[0], answer=None)
+    with pytest.raises(DatasetError, match="no answer tokens"):
+        answer_loss(model, [unanswered])
+    with pytest.raises(DatasetError, match="a sample has no answer tokens"):
+        answer_nll(model, [dataset.samples[1], unanswered])
+
+
 @pytest.mark.timeout(120)
 def test_stage1_lowers_loss_and_trains_only_the_projector(dataset, caplog):
     model = fresh_model(dataset)
