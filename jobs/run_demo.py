@@ -30,15 +30,12 @@ def _overlap_iou(a: tuple[float, float], b: tuple[float, float]) -> float:
     return inter / union if union > 0 else 0.0
 
 
-def demo_vagpt(work: Path, preset_name: str) -> Path | None:
-    """WORK/models/<preset>/vagpt when a complete VA-GPT checkpoint is there, else None.
-
-    Complete means its checkpoint.json (models/load.py's META) exists: it is written last.
-    """
+def has_checkpoint(folder: Path) -> bool:
+    """Whether `folder` holds a complete VA-GPT checkpoint: its checkpoint.json (models/load.py's
+    META) is written last, so a save that was cut off has none."""
     from va_gpt.models.load import META
 
-    folder = Path(work) / "models" / preset_name / "vagpt"
-    return folder if (folder / META).is_file() else None
+    return (Path(folder) / META).is_file()
 
 
 def match_report(truth, archive: str, intervals_by_uri: dict[str, list[tuple[float, float]]]) -> str:
@@ -142,14 +139,14 @@ def main(argv: list[str] | None = None) -> int:
 
         # Summaries need a trained VA-GPT checkpoint (a random LLM writes noise).
         vagpt = work / "models" / preset.name / "vagpt"
-        if args.vagpt == "train" and demo_vagpt(work, preset.name) is None:
+        if args.vagpt == "train" and not has_checkpoint(vagpt):
             from jobs.train import train_demo
 
             print(f"VA-GPT: training the {preset.name} VA-GPT (jobs/train.py --demo) ...")
             t0 = time.monotonic()
             train_demo(work / "vagpt-data", str(classifier), out=str(vagpt), preset_name=args.preset)
             print(f"VA-GPT: trained in {time.monotonic() - t0:.0f} s -> {vagpt}")
-        describe = args.vagpt != "off" and demo_vagpt(work, preset.name) is not None
+        describe = args.vagpt != "off" and has_checkpoint(vagpt)
         summary = run_nightly(
             NightlyArgs(
                 archive=archive,

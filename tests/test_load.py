@@ -179,11 +179,11 @@ def test_checkpoint_meta_lists_every_file(model, tmp_path):
 
 def test_make_run_finds_a_demo_vagpt_only_when_its_save_finished(model, tmp_path):
     """`make run` turns summaries on when WORK/models/<preset>/vagpt holds a complete checkpoint."""
-    from jobs.run_demo import demo_vagpt
+    from jobs.run_demo import has_checkpoint
 
     folder = tmp_path / "models" / "demo" / "vagpt"
-    assert demo_vagpt(tmp_path, "demo") is None
+    assert not has_checkpoint(folder)
     save_checkpoint(model, str(folder))
-    assert demo_vagpt(tmp_path, "demo") == folder
+    assert has_checkpoint(folder)
     (folder / "checkpoint.json").unlink()  # a save cut off before its commit marker
-    assert demo_vagpt(tmp_path, "demo") is None
+    assert not has_checkpoint(folder)
