@@ -23,13 +23,13 @@ from pathlib import Path
 
 
 def pipeline_bench(work: Path, preset_name: str = "demo", videos: int = 6, duration_s: float = 30.0) -> dict:
-    from va_gpt import storage
     from va_gpt.config import load_preset
-    from va_gpt.data import synthetic
-    from va_gpt.nightly import NightlyArgs, run_nightly
-    from va_gpt.pipeline import Job, run_local
-    from va_gpt.stages.decode import iter_clips
-    from va_gpt.stages.visual import bench_visual
+    from va_gpt.io import storage
+    from va_gpt.pipeline.nightly import NightlyArgs, run_nightly
+    from va_gpt.pipeline.run import Job, run_local
+    from va_gpt.pipeline.visual import bench_visual
+    from va_gpt.synthetic import generate as synthetic
+    from va_gpt.video.decode import iter_clips
 
     preset = load_preset(preset_name)
     archive = work / "archive"
@@ -49,7 +49,7 @@ def pipeline_bench(work: Path, preset_name: str = "demo", videos: int = 6, durat
     # RayJob), so Ray's own start-up is timed apart from the job.
     import ray
 
-    from va_gpt.raylocal import start_ray
+    from va_gpt.pipeline.raylocal import start_ray
 
     t0 = time.monotonic()
     start_ray(temp_dir=str(work / "ray"))

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from va_gpt.stages.decode import iter_clips
+from va_gpt.video.decode import iter_clips
 
 GOPS = (15, 30, 60)
 STRATEGIES = ("full", "nonkey", "seek", "auto")

@@ -84,8 +84,8 @@ def _annotations(values: list[str], p: argparse.ArgumentParser) -> tuple[str | N
 def main(argv: list[str] | None = None) -> int:
     from va_gpt.data.benchmarks import AnnotationError
     from va_gpt.data.instruct import BuildArgs, build, render_summary
-    from va_gpt.storage import StorageError
-    from va_gpt.storage_options import storage_options_for
+    from va_gpt.io.credentials import storage_options_for
+    from va_gpt.io.storage import StorageError
 
     p = parser()
     args = p.parse_args(argv)

@@ -75,7 +75,7 @@ def _classifier_dir(args) -> str | None:
     if args.classifier:
         return args.classifier
     if args.checkpoint:
-        from va_gpt.models.load import fetch_folder
+        from va_gpt.checkpoints.load import fetch_folder
 
         so = _so(args.checkpoint, args)
         local = fetch_folder(args.checkpoint, so)
@@ -85,13 +85,13 @@ def _classifier_dir(args) -> str | None:
 
 
 def _so(url: str | None, args):
-    from va_gpt.storage_options import storage_options_for
+    from va_gpt.io.credentials import storage_options_for
 
     return storage_options_for(url, args.endpoint) if url else None
 
 
 def run(args) -> dict:
-    from va_gpt import evaluate as ev
+    from va_gpt.eval import evaluate as ev
 
     report: dict = {}
     if args.results or args.annotations:
@@ -104,7 +104,7 @@ def run(args) -> dict:
     if args.checkpoint or args.records or args.ablation:
         if not (args.checkpoint and args.records):
             raise ev.EvaluationError("QA / summary metrics and the ablation need --checkpoint and --records")
-        from va_gpt.models.load import load_checkpoint
+        from va_gpt.checkpoints.load import load_checkpoint
         from va_gpt.train.data import SampleBuilder, scores_for_records
 
         cso, rso = _so(args.checkpoint, args), _so(args.records, args)
@@ -153,12 +153,12 @@ def run(args) -> dict:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("va_gpt.evaluate").setLevel(logging.INFO)
+    logging.getLogger("va_gpt.eval.evaluate").setLevel(logging.INFO)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    from va_gpt.checkpoints.load import CheckpointError
     from va_gpt.data.benchmarks import AnnotationError
-    from va_gpt.evaluate import EvaluationError
-    from va_gpt.models.load import CheckpointError
-    from va_gpt.query import QueryError
+    from va_gpt.eval.evaluate import EvaluationError
+    from va_gpt.lake.query import QueryError
     from va_gpt.train.data import DatasetError
 
     try:

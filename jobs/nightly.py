@@ -79,9 +79,9 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     from va_gpt.config import ConfigError, load_preset
-    from va_gpt.nightly import NightlyArgs, run_nightly
-    from va_gpt.storage import StorageError
-    from va_gpt.storage_options import storage_options_for
+    from va_gpt.io.credentials import storage_options_for
+    from va_gpt.io.storage import StorageError
+    from va_gpt.pipeline.nightly import NightlyArgs, run_nightly
 
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

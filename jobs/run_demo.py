@@ -31,9 +31,9 @@ def _overlap_iou(a: tuple[float, float], b: tuple[float, float]) -> float:
 
 
 def has_checkpoint(folder: Path) -> bool:
-    """Whether `folder` holds a complete VA-GPT checkpoint: its checkpoint.json (models/load.py's
+    """Whether `folder` holds a complete VA-GPT checkpoint: its checkpoint.json (checkpoints/load.py's
     META) is written last, so a save that was cut off has none."""
-    from va_gpt.models.load import META
+    from va_gpt.checkpoints.load import META
 
     return (Path(folder) / META).is_file()
 
@@ -85,13 +85,13 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
     from jobs import train_classifier
-    from va_gpt import storage
     from va_gpt.config import load_preset
-    from va_gpt.data import synthetic
-    from va_gpt.nightly import NightlyArgs, run_nightly
-    from va_gpt.objectstore import ObjectStore
-    from va_gpt.query import query
+    from va_gpt.io import storage
+    from va_gpt.io.objectstore import ObjectStore
+    from va_gpt.lake.query import query
+    from va_gpt.pipeline.nightly import NightlyArgs, run_nightly
     from va_gpt.query_cli import format_table
+    from va_gpt.synthetic import generate as synthetic
 
     work = Path(args.work).resolve()
     t_start = time.monotonic()

@@ -120,9 +120,9 @@ def main(argv: list[str] | None = None) -> int:
         print("train: --records and --out are required (or --demo)", file=sys.stderr)
         return 2
 
+    from va_gpt.checkpoints.load import CheckpointError
     from va_gpt.config import ConfigError, load_preset
-    from va_gpt.models.load import CheckpointError
-    from va_gpt.storage_options import storage_options_for
+    from va_gpt.io.credentials import storage_options_for
     from va_gpt.train.data import DatasetError, SampleBuilder, read_records, record_texts, scores_for_records
     from va_gpt.train.vagpt import (
         TrainConfig,

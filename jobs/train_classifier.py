@@ -3,7 +3,7 @@
     python jobs/train_classifier.py --preset demo --out s3://models/classifier/demo \
         [--train-videos 120 --test-videos 48 --duration 20 --steps 300]
 
-Renders synthetic camera videos (va_gpt.data.synthetic; half normal, half with
+Renders synthetic camera videos (va_gpt.synthetic.generate; half normal, half with
 one of the six anomaly kinds in turn), samples them at the preset's decode fps,
 extracts per-frame features with the preset's encoder + SETS exactly as the
 visual stage does, trains with the MIL ranking loss from video-level labels
@@ -43,7 +43,7 @@ def dataset(
 ):
     """n synthetic videos, every other one normal, the others cycling through `kinds_` (default all):
     (features [T, D] per video, video labels, frame labels, kinds)."""
-    from va_gpt.data.synthetic import ALL_KINDS
+    from va_gpt.synthetic.generate import ALL_KINDS
     from va_gpt.train.classifier import synthetic_video, video_features
 
     cycle = tuple(kinds_ or ALL_KINDS)
@@ -73,10 +73,10 @@ def main(argv: list[str] | None = None) -> int:
     from sklearn.metrics import roc_auc_score
 
     from va_gpt.config import load_preset
+    from va_gpt.io.credentials import storage_options_for
     from va_gpt.models.classifier import save_classifier
     from va_gpt.models.dinov2 import DinoEncoder
-    from va_gpt.stages.visual import feature_spec
-    from va_gpt.storage_options import storage_options_for
+    from va_gpt.pipeline.visual import feature_spec
     from va_gpt.train.classifier import TrainConfig, predict, train_classifier
 
     preset = load_preset(args.preset)

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from va_gpt.objectstore import ObjectStore
+from va_gpt.io.objectstore import ObjectStore
 
 # Keep Ray on loopback, without auth, and DeepSpeed's op builds inside the tree.
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
@@ -15,7 +15,7 @@ os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
 @pytest.fixture(scope="session")
 def s3_store(tmp_path_factory):
-    """A running SeaweedFS S3 endpoint (va_gpt.objectstore.Endpoint) for the whole session.
+    """A running SeaweedFS S3 endpoint (va_gpt.io.objectstore.Endpoint) for the whole session.
 
     Use `s3_store.url("some/prefix")` for URLs, `s3_store.storage_options()` for
     fsspec kwargs and `s3_store.filesystem()` for an s3fs filesystem. Tests

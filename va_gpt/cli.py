@@ -18,14 +18,14 @@ import importlib
 import sys
 
 COMMANDS = {
-    "synth": ("va_gpt.data.synthetic", "write a synthetic camera archive with ground truth"),
+    "synth": ("va_gpt.synthetic.generate", "write a synthetic camera archive with ground truth"),
     "nightly": ("jobs.nightly", "run the nightly pipeline over an archive"),
     "query": ("va_gpt.query_cli", "read-only SQL over a results folder"),
     "train-classifier": ("jobs.train_classifier", "train the TETG anomaly classifier"),
     "instruct": ("jobs.build_instructions", "build the VA-Instruction dataset (synthetic, UCF, XD, HIVAU)"),
     "train": ("jobs.train", "train VA-GPT (stage 1 projector alignment, stage 2 instruction tuning)"),
     "eval": ("jobs.evaluate", "frame AUC/AP, interval P/R, QA accuracy, BLEU/ROUGE, ablations"),
-    "store": ("va_gpt.objectstore", "start|stop|status the embedded object store"),
+    "store": ("va_gpt.io.objectstore", "start|stop|status the embedded object store"),
 }
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from va_gpt.query import QueryError, query
-from va_gpt.storage_options import storage_options_for
+from va_gpt.io.credentials import storage_options_for
+from va_gpt.lake.query import QueryError, query
 
 
 def format_table(table) -> str:

@@ -2,9 +2,9 @@
 
 Sources
 -------
-- ``synthetic``: a synthetic archive's ground truth (:func:`va_gpt.data.synthetic.load_truth`);
+- ``synthetic``: a synthetic archive's ground truth (:func:`va_gpt.synthetic.generate.load_truth`);
   the videos are in the archive, ``video`` is their URI and ``video_id`` the
-  pipeline's id (:func:`va_gpt.storage.video_id_for`), so stored features join
+  pipeline's id (:func:`va_gpt.io.storage.video_id_for`), so stored features join
   the nightly tables.
 - ``ucf_crime`` / ``xd_violence`` / ``hivau``: the real annotation files, read
   by :mod:`va_gpt.data.benchmarks`. The videos are not on this machine:
@@ -105,9 +105,9 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from va_gpt import storage
-from va_gpt.raylocal import start_ray
-from va_gpt.stages.describe import DESCRIBE_QUESTION
+from va_gpt.io import storage
+from va_gpt.pipeline.describe import DESCRIBE_QUESTION
+from va_gpt.pipeline.raylocal import start_ray
 
 __all__ = [
     "BUILDER_VERSION",
@@ -1092,7 +1092,7 @@ def compute_features(
     second decode for TETG. Returns the card's ``features`` entry; a video that fails is listed
     there with its error, not raised."""
     from va_gpt.config import load_preset
-    from va_gpt.pipeline import Job, run_local, run_ray
+    from va_gpt.pipeline.run import Job, run_local, run_ray
 
     p = load_preset(preset)
     rows, seen = [], set()
@@ -1167,7 +1167,7 @@ def build(args: BuildArgs) -> dict:
     Raises the parsers' AnnotationError for a malformed file, StorageError for an unreadable
     archive or video root, ValueError for bad arguments.
     """
-    from va_gpt.data import synthetic
+    from va_gpt.synthetic import generate as synthetic
 
     cfg = RecordConfig(seed=args.seed, test_fraction=args.test_fraction, pad_s=args.pad_s)
     bad = [s for s in args.sources if s not in SOURCES]

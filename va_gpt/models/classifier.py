@@ -193,7 +193,7 @@ def load_classifier(
     """Read a classifier checkpoint -> (model in eval mode, its config dict).
 
     `url` is a folder written by save_classifier, or a VA-GPT checkpoint folder
-    (models/load.py: checkpoint.json + classifier.safetensors/.json) whose
+    (checkpoints/load.py: checkpoint.json + classifier.safetensors/.json) whose
     classifier part was stored with checkpoint_config / checkpoint_state.
     """
     from safetensors.torch import load_file
@@ -201,7 +201,7 @@ def load_classifier(
     fs, path = _fs(url, storage_options)
     base = url.rstrip("/")
     if not fs.exists(f"{path}/{CONFIG_FILE}") and fs.exists(f"{path}/checkpoint.json"):
-        from va_gpt.models.load import load_classifier_state
+        from va_gpt.checkpoints.load import load_classifier_state
 
         state, config = load_classifier_state(url, storage_options)
         model = classifier_from_parts(

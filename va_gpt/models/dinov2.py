@@ -81,7 +81,7 @@ class DinoEncoder(nn.Module):
                 torch.manual_seed(RANDOM_INIT_SEED)
                 model = Dinov2Model(hf_cfg)
         else:
-            from va_gpt.models.load import local_model_dir
+            from va_gpt.checkpoints.load import local_model_dir
 
             model = Dinov2Model.from_pretrained(local_model_dir(cfg.source))
             if model.config.patch_size != cfg.patch_size or model.config.hidden_size != cfg.hidden_size:

@@ -110,7 +110,7 @@ class ClipVisionTower(nn.Module):
         """Load a CLIP vision model from a local folder, an fsspec URL of one, or a hub id."""
         from transformers import CLIPVisionModel
 
-        from va_gpt.models.load import from_pretrained_clear, local_model_dir
+        from va_gpt.checkpoints.load import from_pretrained_clear, local_model_dir
 
         folder = local_model_dir(source, storage_options)
         model = from_pretrained_clear(CLIPVisionModel, folder, "CLIP vision tower")
@@ -441,7 +441,7 @@ def build_llm(preset: Preset, tokenizer_texts: list[str] | None = None, storage_
     """(tokenizer, llm): random init from preset.llm with a freshly trained BPE, or loaded from source."""
     from transformers import AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM
 
-    from va_gpt.models.load import from_pretrained_clear, local_model_dir
+    from va_gpt.checkpoints.load import from_pretrained_clear, local_model_dir
     from va_gpt.models.tokenizer import ensure_special_tokens, load_tokenizer, train_tokenizer
 
     cfg = preset.llm

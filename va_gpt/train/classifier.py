@@ -165,7 +165,7 @@ def video_features(
     (previous mode) or the background (background mode) across chunks: the
     same features as the visual stage gives for the video's clips in order.
     """
-    from va_gpt.stages.visual import sets_clip
+    from va_gpt.pipeline.visual import sets_clip
 
     out = []
     background = None
@@ -220,9 +220,9 @@ def synthetic_video(
     height: int = 120,
     native_fps: float = 30.0,
 ) -> SyntheticVideo:
-    """Render a va_gpt.data.synthetic scene at `native_fps`, keep every native_fps / fps-th frame
+    """Render a va_gpt.synthetic.generate scene at `native_fps`, keep every native_fps / fps-th frame
     (the decode stage's sampling), resize to the encoder input, and label frames from its events."""
-    from va_gpt.data.synthetic import make_scene
+    from va_gpt.synthetic.generate import make_scene
 
     scene = make_scene(seed, kind, duration_s=duration_s, width=width, height=height, fps=native_fps)
     step = native_fps / fps

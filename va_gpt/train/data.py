@@ -18,7 +18,7 @@ For every record (`SampleBuilder.sample`):
 - per-frame anomaly scores for TETG come, in this order, from the record itself
   (optional ``scores`` + ``score_t`` fields), from a `ScoreCache` (curves of a
   nightly results folder, or any {uri: (t, scores)} mapping), or from the visual
-  stage (`va_gpt.stages.visual.Visual(preset, classifier_dir)`) run over ALL the
+  stage (`va_gpt.pipeline.visual.Visual(preset, classifier_dir)`) run over ALL the
   decoded frames of the clip (the full-rate curve, as the nightly job gives it);
 - at most ``projector.max_frames`` frames, spread uniformly (`uniform_indices`),
   go to the LLM;
@@ -272,7 +272,7 @@ class ScoreCache:
 
     @classmethod
     def from_results(cls, results_url: str, storage_options: dict | None = None) -> ScoreCache:
-        from va_gpt.query import query
+        from va_gpt.lake.query import query
 
         rows = query(
             results_url,
@@ -411,7 +411,7 @@ class SampleBuilder:
 
     def _visual_stage(self):
         if self._visual is None:
-            from va_gpt.stages.visual import Visual
+            from va_gpt.pipeline.visual import Visual
 
             try:
                 self._visual = Visual(self.preset, self.classifier_dir, self.storage_options)
@@ -450,7 +450,7 @@ class SampleBuilder:
         """Decode (and score) the record's clip, once per (video, start, end). Raises DecodeError / ValueError."""
         from va_gpt.models.vagpt import uniform_indices
         from va_gpt.ops.tetg import check_scores
-        from va_gpt.stages.decode import decode_window
+        from va_gpt.video.decode import decode_window
 
         start = float(rec.get("clip_start_s") or 0.0)
         end = rec.get("clip_end_s")
@@ -500,7 +500,7 @@ class SampleBuilder:
         Raises DatasetError for an empty record set, for TETG without a score
         source, and when no record at all is usable.
         """
-        from va_gpt.stages.decode import DecodeError
+        from va_gpt.video.decode import DecodeError
 
         if not records:
             raise DatasetError(f"no {what}: the record set is empty (nothing to train or evaluate on)")
@@ -627,7 +627,7 @@ def synthetic_records(
 ) -> list[dict]:
     """VA-Instruction records (this module's format) for a synthetic archive's ground truth.
 
-    `truth`: va_gpt.data.synthetic.ArchiveTruth. Per anomalous video: a
+    `truth`: va_gpt.synthetic.generate.ArchiveTruth. Per anomalous video: a
     description of the event in the describe stage's own question (the event
     span +- pad_s, as the describe stage decodes it), a judgement, an
     analysis, a temporal question and a 4-way multiple-choice temporal
@@ -640,7 +640,7 @@ def synthetic_records(
     `mc_variants`: multiple-choice questions per event, each with its own distractors and order
     (one clip, so they cost no extra decoding: more practice at reading the options).
     """
-    from va_gpt.stages.describe import DESCRIBE_QUESTION
+    from va_gpt.pipeline.describe import DESCRIBE_QUESTION
 
     rng = np.random.default_rng([seed, 7])
     out: list[dict] = []
@@ -752,7 +752,7 @@ def synthetic_instruction_set(
     questions per event (minimal builder; see `synthetic_records`). Records
     written with other settings (``{split}/params.json``) are rebuilt; rendered videos are reused.
     """
-    from va_gpt.data.synthetic import generate_archive, load_truth
+    from va_gpt.synthetic.generate import generate_archive, load_truth
 
     if builder not in ("auto", "instruct", "minimal"):
         raise ValueError(f"builder must be auto | instruct | minimal, got {builder!r}")

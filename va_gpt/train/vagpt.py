@@ -22,7 +22,7 @@ DeepSpeed's CPU accelerator runs with the gloo backend. When DeepSpeed cannot
 start here the run falls back to plain torch and the log says so;
 ``TrainResult.backend`` records which one ran.
 
-Checkpoints: the models/load.py folder format at any fsspec URL (LoRA adapters
+Checkpoints: the checkpoints/load.py folder format at any fsspec URL (LoRA adapters
 are merged into a copy of the weights for saving; the live model keeps them),
 plus ``trainer_state.pt`` beside the files: step, optimizer and schedule state,
 losses, the TrainConfig, and for LoRA runs the trainable tensors (adapters,
@@ -606,8 +606,8 @@ def save_training(
     classifier_state: dict | None = None,
     classifier_config: dict | None = None,
 ) -> str:
-    """Checkpoint (models/load.py format, overwriting `out`) + trainer_state.pt beside it; returns the version."""
-    from va_gpt.models.load import save_checkpoint
+    """Checkpoint (checkpoints/load.py format, overwriting `out`) + trainer_state.pt beside it; returns the version."""
+    from va_gpt.checkpoints.load import save_checkpoint
 
     version = save_checkpoint(
         export_model(model),
@@ -881,7 +881,7 @@ def initial_model(
 ) -> VAGPT:
     """The model a run starts from: `init` (a checkpoint URL) under the preset's settings, or a fresh
     `from_preset` (random small models / the preset's pretrained parts) with a tokenizer fitted to the texts."""
-    from va_gpt.models.load import load_checkpoint
+    from va_gpt.checkpoints.load import load_checkpoint
     from va_gpt.models.vagpt import from_preset
 
     if init:
@@ -907,7 +907,7 @@ def resume_training(
     Full-weight runs reload the checkpoint at `out`; LoRA runs reload their base
     (the run's `init`) and put the saved adapters, projector and rows back.
     """
-    from va_gpt.models.load import load_checkpoint
+    from va_gpt.checkpoints.load import load_checkpoint
 
     state = load_trainer_state(out, storage_options)
     if state["stage"] != cfg.stage or bool(state["lora"]) != cfg.lora:

@@ -1,0 +1,131 @@
+"""Describe stage on a real video: one summary row per interval, errors as rows, parsing of the text."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from tests.shared_paths import CAR_ACCIDENT
+from va_gpt.checkpoints.load import save_checkpoint
+from va_gpt.config import load_preset
+from va_gpt.models.vagpt import from_preset
+from va_gpt.pipeline.describe import PROMPT_VERSION, Describe, parse_fields, parse_label
+
+VIDEO = str(CAR_ACCIDENT)  # 4.0 s, 30 fps, 640x480
+PRESET = load_preset("tiny")
+
+
+def interval_batch(uri=VIDEO, rows=((0, 1.0, 2.0), (1, 2.5, 3.5))):
+    t = np.arange(0, 4.0, 0.5)  # the video's frame times at decode.fps = 2
+    score = np.array([0.05, 0.1, 0.7, 0.9, 0.8, 0.6, 0.2, 0.1])
+    n = len(rows)
+    return {
+        "video_id": np.array(["vid-a"] * n, dtype=object),
+        "interval_id": np.array([r[0] for r in rows], dtype=np.int32),
+        "uri": np.array([uri] * n, dtype=object),
+        "start_s": np.array([r[1] for r in rows]),
+        "end_s": np.array([r[2] for r in rows]),
+        "t": np.array([t] * n, dtype=object),  # list columns arrive as object arrays of arrays
+        "score": np.array([score] * n, dtype=object),
+        "camera_id": np.array(["cam01"] * n, dtype=object),
+        "date": np.array(["2026-11-21"] * n, dtype=object),
+    }
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("VAGPT_CACHE_DIR", str(tmp_path / "cache"))
+
+
+@pytest.fixture(scope="module")
+def stage():
+    return Describe(PRESET, max_new_tokens=8)
+
+
+@pytest.mark.timeout(120)
+def test_one_text_row_per_interval(stage):
+    out = stage(interval_batch())
+    assert set(out) == {
+        "video_id",
+        "interval_id",
+        "text",
+        "label",
+        "fields",
+        "model_version",
+        "prompt_version",
+        "camera_id",
+        "date",
+    }
+    assert all(len(v) == 2 for v in out.values())
+    assert out["interval_id"].tolist() == [0, 1] and out["video_id"].tolist() == ["vid-a", "vid-a"]
+    assert all(isinstance(x, str) for x in out["text"])
+    assert all("error" not in json.loads(f) for f in out["fields"])
+    assert out["prompt_version"].tolist() == [PROMPT_VERSION] * 2
+    assert out["model_version"].tolist() == ["tiny-random"] * 2
+    assert out["camera_id"].tolist() == ["cam01"] * 2
+
+
+@pytest.mark.timeout(120)
+def test_sample_window_frames_and_scores(stage):
+    row = {k: v[1] for k, v in interval_batch().items()}  # 2.5..3.5 s, padded to 1.5..4.5 s
+    s = stage.sample(row)
+    assert 2 <= len(s.frames) <= PRESET.projector.max_frames
+    assert s.frames.dtype == np.uint8 and s.frames.shape[1:] == (56, 56, 3)
+    assert s.t[0] >= 1.5 - 1e-6 and s.t[-1] <= 4.0 and np.all(np.diff(s.t) > 0)
+    assert s.score_t.tolist() == [1.5, 2.0, 2.5, 3.0, 3.5]
+    assert s.scores.tolist() == [0.9, 0.8, 0.6, 0.2, 0.1]
+    assert "2.5s and 3.5s" in s.question
+    # a long interval is still at most max_frames frames
+    long_row = dict(row, start_s=0.0, end_s=4.0)
+    assert len(stage.sample(long_row).frames) <= PRESET.projector.max_frames
+
+
+@pytest.mark.timeout(120)
+def test_bad_rows_become_error_rows(stage, tmp_path):
+    bad = tmp_path / "not_a_video.mp4"
+    bad.write_bytes(b"this is not a video")
+    b1 = interval_batch(uri=str(bad), rows=((0, 1.0, 2.0),))
+    b2 = interval_batch(rows=((5, 1.0, 2.0),))
+    b2["score"] = np.array([np.array([0.1, 0.2, np.nan, 0.3, 0.1, 0.1, 0.1, 0.1])], dtype=object)
+    batch = {k: np.concatenate([b1[k], b2[k], interval_batch()[k]]) for k in b1}
+    out = stage(batch)
+    assert out["interval_id"].tolist() == [0, 5, 0, 1]
+    errs = [json.loads(f).get("error") for f in out["fields"]]
+    assert "not_a_video.mp4" in errs[0] or "DecodeError" in errs[0]
+    assert "frame 2" in errs[1] and "nan" in errs[1]
+    assert errs[2] is None and errs[3] is None
+    assert out["text"][0] == "" and out["label"][0] is None
+
+
+@pytest.mark.timeout(120)
+def test_from_checkpoint_on_s3_matches_the_model(s3_store):
+    so = s3_store.storage_options()
+    model = from_preset(PRESET).eval()
+    url = s3_store.url("test_describe/ckpt")
+    version = save_checkpoint(model, url, so, overwrite=True)
+    video_url = s3_store.url("test_describe/car_accident.mp4")
+    s3_store.filesystem().put_file(VIDEO, video_url)
+    stage = Describe(PRESET, checkpoint_url=url, storage_options=so, max_new_tokens=6)
+    batch = interval_batch(uri=video_url, rows=((3, 1.0, 2.0),))
+    out = stage(batch)
+    assert out["model_version"].tolist() == [version]
+    expected = model.generate_batch([stage.sample({k: v[0] for k, v in batch.items()})], 6)
+    assert out["text"].tolist() == expected
+
+
+def test_parse_fields_and_label():
+    text = "Judgement: road accident. Description: a car hits a pole at 2.5s. Analysis: sudden collision."
+    f = parse_fields(text)
+    assert f == {
+        "judgement": "road accident",
+        "description": "a car hits a pole at 2.5s",
+        "analysis": "sudden collision",
+    }
+    assert parse_label(text) == "road accident"
+    assert parse_label("Judgment: Car accident. Description: two people fight afterwards.") == "car accident"
+    assert parse_label("two men start fighting, later a robbery") == "fighting"
+    assert parse_label("Judgement: normal. Description: people walk.") == "normal"
+    assert parse_label("something blurry moves") is None
+    assert parse_fields("no structure here") == {}

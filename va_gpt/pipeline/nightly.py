@@ -1,0 +1,304 @@
+"""One night's run: list -> diff against the manifest -> pipeline -> Parquet -> commit.
+
+    summary = run_nightly(NightlyArgs(archive=..., results=..., dates=("2026-11-21",)))
+
+Idempotent: objects already in the manifest with the same etag and pipeline
+version are skipped, so a rerun of the same night adds nothing. `force` (or a
+new pipeline version, or a changed object) reprocesses; the new rows carry a
+new run_id and replace the old ones in the query views, and partitions the run
+rewrote completely are superseded in the commit record as well.
+
+A video that fails is a `videos` row with its error. A transient storage error
+that outlasts the retries is written too but left out of the manifest, so the
+next night tries that object again. Nothing is visible to readers until the
+commit marker is written (storage.publish).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import json
+import logging
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pyarrow.parquet as pq
+
+from schemas.tables import conform
+from va_gpt.config import Preset, to_dict
+from va_gpt.io import storage
+from va_gpt.pipeline.raylocal import start_ray
+from va_gpt.pipeline.run import PIPELINE_VERSION, TRANSIENT_KINDS, Job, run_local, run_ray
+
+log = logging.getLogger(__name__)
+
+MANIFEST_NAME = "_manifest.json"
+
+
+@dataclass
+class NightlyArgs:
+    archive: str
+    results: str
+    preset: Preset
+    dates: object = None  # None (all), a list of YYYY-MM-DD, or an inclusive (start, end) tuple
+    cameras: list[str] | None = None
+    pattern: str = "{camera_id}/{date}/{name}.mp4"
+    classifier_dir: str | None = None
+    checkpoint_url: str | None = None
+    model_version: str | None = None  # default: derived from the checkpoint / preset
+    storage_options: dict | None = None
+    force: bool = False
+    describe: bool = True
+    local: bool = False  # run_local in this process instead of Ray (debugging)
+    ray_address: str | None = None  # None: start a local Ray
+    ray_temp_dir: str | None = None
+    ray_resources: dict = field(default_factory=dict)
+    run_id: str | None = None
+    # Called after the files are staged, before the commit marker: tests use it to
+    # simulate a run killed at the worst moment.
+    before_publish: Callable[[], None] | None = None
+
+
+@dataclass
+class NightlySummary:
+    run_id: str | None
+    listed: int
+    processed: int
+    skipped: int
+    ok: int
+    failed: int
+    partial: int
+    retry_next_night: int
+    intervals: int
+    footage_hours: float
+    wall_s: float
+    committed: bool
+
+    @property
+    def hours_per_hour(self) -> float:
+        return self.footage_hours / (self.wall_s / 3600.0) if self.wall_s > 0 else 0.0
+
+    def render(self) -> str:
+        if not self.processed:
+            return f"nothing to do: {self.listed} objects listed, all already processed (use --force to redo)"
+        return (
+            f"run {self.run_id}: {self.processed} videos ({self.ok} ok, {self.partial} partial, {self.failed} failed"
+            f"{f', {self.retry_next_night} to retry next night' if self.retry_next_night else ''}), "
+            f"{self.skipped} already done; {self.intervals} anomaly intervals; "
+            f"{self.footage_hours:.3f} h of footage in {self.wall_s:.1f} s = {self.hours_per_hour:.1f} footage-h per hour"
+        )
+
+
+def _model_version(args: NightlyArgs) -> str:
+    """Names the models and settings that produced the rows; part of the manifest key, so a
+    new preset, classifier or checkpoint reprocesses the night instead of skipping it."""
+    if args.model_version:
+        return args.model_version
+    parts = [args.preset.name]
+    parts.append(f"clf={args.classifier_dir}" if args.classifier_dir else "clf=random")
+    if args.describe:
+        parts.append(f"llm={args.checkpoint_url}" if args.checkpoint_url else "llm=random")
+    # The content, not just the names: a retrained classifier at the same URL is a new model.
+    h = hashlib.sha1(json.dumps(to_dict(args.preset), sort_keys=True).encode())
+    for url, name in ((args.classifier_dir, "config.json"), (args.checkpoint_url, "checkpoint.json")):
+        if url:
+            try:
+                h.update(storage.read_bytes(storage.join(url, name), args.storage_options))
+            except storage.StorageError:
+                h.update(url.encode())
+    parts.append(h.hexdigest()[:12])
+    return ";".join(parts)
+
+
+def _ts(start: dt.datetime | None, seconds: float) -> dt.datetime | None:
+    return None if start is None else start + dt.timedelta(seconds=float(seconds))
+
+
+def build_tables(
+    objects_by_id, results, summaries, *, run_id, model_version, processed_at
+) -> dict[str, list[dict]]:
+    """Pipeline output -> rows of the four tables (schemas/tables.py)."""
+    from va_gpt.pipeline.describe import PROMPT_VERSION
+
+    label_by_interval = {(s["video_id"], int(s["interval_id"])): s.get("label") for s in summaries}
+    tables: dict[str, list[dict]] = defaultdict(list)
+    for r in results:
+        obj = objects_by_id[r["video_id"]]
+        part = {"camera_id": obj.camera_id, "date": obj.date}
+        tables["videos"].append(
+            {
+                "video_id": r["video_id"],
+                "uri": obj.uri,
+                "etag": obj.etag,
+                "size": obj.size,
+                **part,
+                "start_time": obj.start_time,
+                "duration_s": r["duration_s"] if r["duration_s"] == r["duration_s"] else None,
+                "fps": r["fps"] if r["fps"] == r["fps"] else None,
+                "frames_sampled": r["frames_sampled"],
+                "status": r["status"],
+                "error_message": r["error_message"],
+                "pipeline_version": PIPELINE_VERSION,
+                "model_version": model_version,
+                "run_id": run_id,
+                "processed_at": processed_at,
+            }
+        )
+        for t, s, e in zip(r["t"], r["score"], r["diff_energy"]):
+            tables["frame_scores"].append(
+                {
+                    "video_id": r["video_id"],
+                    **part,
+                    "t": float(t),
+                    "timestamp": _ts(obj.start_time, t),
+                    "score": float(s),
+                    "diff_energy": float(e),
+                    "run_id": run_id,
+                }
+            )
+        for iv in json.loads(r["intervals"]):
+            tables["intervals"].append(
+                {
+                    "video_id": r["video_id"],
+                    "interval_id": iv["interval_id"],
+                    **part,
+                    "start_s": iv["start_s"],
+                    "end_s": iv["end_s"],
+                    "start_time": _ts(obj.start_time, iv["start_s"]),
+                    "end_time": _ts(obj.start_time, iv["end_s"]),
+                    "peak_score": iv["peak_score"],
+                    "mean_score": iv["mean_score"],
+                    "box": iv["box"],
+                    "label": label_by_interval.get((r["video_id"], iv["interval_id"])),
+                    "run_id": run_id,
+                }
+            )
+    for s in summaries:
+        obj = objects_by_id[s["video_id"]]
+        tables["summaries"].append(
+            {
+                "video_id": s["video_id"],
+                "interval_id": int(s["interval_id"]) if s.get("interval_id") is not None else None,
+                "camera_id": obj.camera_id,
+                "date": obj.date,
+                "text": s["text"],
+                "fields": s.get("fields"),
+                "model_version": s.get("model_version") or model_version,
+                "prompt_version": s.get("prompt_version") or PROMPT_VERSION,
+                "run_id": run_id,
+            }
+        )
+    return tables
+
+
+def write_staged(results_url: str, run_id: str, tables: dict[str, list[dict]], storage_options=None) -> dict:
+    """One Parquet file per (table, date, camera) under the run's staging prefix."""
+    staged: dict[str, list[str]] = defaultdict(list)
+    for table, rows in tables.items():
+        groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
+        for row in rows:
+            groups[(row["date"], row["camera_id"])].append(row)
+        for (date, camera), group in sorted(groups.items()):
+            url = storage.part_url(results_url, table, date, camera, run_id, 0, staged=True)
+            buf = io.BytesIO()
+            pq.write_table(conform(table, group), buf, compression="zstd")
+            data = buf.getvalue()
+            storage.retry(lambda u=url, b=data: storage.write_bytes(u, b, storage_options))
+            staged[table].append(url)
+    return dict(staged)
+
+
+def run_nightly(args: NightlyArgs) -> NightlySummary:
+    t0 = time.monotonic()
+    so = args.storage_options
+    objects = storage.list_archive(args.archive, args.pattern, so, dates=args.dates, cameras=args.cameras)
+    manifest_url = storage.join(args.results, MANIFEST_NAME)
+    manifest = storage.Manifest.load(manifest_url, so)
+    model_version = _model_version(args)
+    version_key = f"{PIPELINE_VERSION}|{model_version}"
+    diff = manifest.diff(objects, version_key)
+    todo = list(objects) if args.force else list(diff.to_process)
+    skipped = len(objects) - len(todo)
+    if not todo:
+        return NightlySummary(
+            None, len(objects), 0, skipped, 0, 0, 0, 0, 0, 0.0, time.monotonic() - t0, False
+        )
+
+    run_id = args.run_id or dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
+    job = Job(
+        preset=args.preset,
+        classifier_dir=args.classifier_dir,
+        checkpoint_url=args.checkpoint_url,
+        storage_options=so,
+        describe=args.describe,
+        ray=args.ray_resources,
+    )
+    rows = [{"video_id": o.video_id, "uri": o.uri} for o in todo]
+    log.info(
+        "run %s: %d objects to process (%d listed, %d already done)", run_id, len(todo), len(objects), skipped
+    )
+    if args.local:
+        results, summaries = run_local(rows, job)
+    else:
+        started = start_ray(args.ray_address, args.ray_temp_dir)
+        try:
+            results, summaries = run_ray(rows, job)
+        finally:
+            if started:
+                import ray
+
+                ray.shutdown()
+
+    by_id = {o.video_id: o for o in todo}
+    processed_at = dt.datetime.now(dt.UTC)
+    tables = build_tables(
+        by_id, results, summaries, run_id=run_id, model_version=model_version, processed_at=processed_at
+    )
+    staged = write_staged(args.results, run_id, tables, so)
+    if args.before_publish:
+        args.before_publish()
+
+    # A partition this run rewrote completely replaces older runs' files of that partition.
+    listed_per_part = defaultdict(set)
+    for o in objects:
+        listed_per_part[(o.date, o.camera_id)].add(o.uri)
+    done_per_part = defaultdict(set)
+    for o in todo:
+        done_per_part[(o.date, o.camera_id)].add(o.uri)
+    supersedes = [
+        f"date={d}/camera_id={c}" for (d, c), uris in done_per_part.items() if uris == listed_per_part[(d, c)]
+    ]
+    meta = {"pipeline_version": PIPELINE_VERSION, "model_version": model_version, "videos": len(results)}
+    storage.publish(args.results, run_id, staged, meta=meta, supersedes=supersedes, storage_options=so)
+
+    status = {r["video_id"]: r["status"] for r in results}
+    retry_later = [o for o in todo if status.get(o.video_id) in TRANSIENT_KINDS]
+    manifest.record([o for o in todo if o not in retry_later], version_key, run_id)
+    manifest.save()
+
+    ok = sum(s == "ok" for s in status.values())
+    partial = sum(s == "partial" for s in status.values())
+    hours = sum(
+        r["duration_s"]
+        for r in results
+        if r["status"] in ("ok", "partial") and r["duration_s"] == r["duration_s"]
+    )
+    return NightlySummary(
+        run_id=run_id,
+        listed=len(objects),
+        processed=len(todo),
+        skipped=skipped,
+        ok=ok,
+        failed=len(results) - ok - partial,
+        partial=partial,
+        retry_next_night=len(retry_later),
+        intervals=len(tables["intervals"]),
+        footage_hours=hours / 3600.0,
+        wall_s=time.monotonic() - t0,
+        committed=True,
+    )

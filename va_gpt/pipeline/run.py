@@ -1,0 +1,370 @@
+"""The nightly dataflow: decode -> visual -> per-video intervals -> describe.
+
+The stages are the callables of `va_gpt/stages/`; this module only wires them.
+`run_local` chains them in-process (tests, debugging, the sequential baseline);
+`build_dataset` wires the same callables as Ray Data operators:
+
+    from_items(video rows)
+      .map_batches(decode_videos)            CPU tasks, a generator: one clip at a time
+      .map_batches(VisualStage, ActorPool)   encoder + SETS + classifier, GPU when configured
+    group_by_video(...)                      small per-clip score rows -> one row per video
+    then, for videos with intervals only:
+    from_items(interval rows).map_batches(Describe, ActorPool)
+
+Memory is bounded by one clip per decode task plus the actor batches, whatever
+the video length: frames never exist for a whole video at once. Per-video
+errors are rows (status + message), never exceptions; an exception from our
+own code stops the run, as Ray Data does by default.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from va_gpt.config import Preset
+
+log = logging.getLogger(__name__)
+
+PIPELINE_VERSION = "1.0"
+
+# Decode error kinds worth another try: the object store may be briefly unreachable.
+TRANSIENT_KINDS = ("storage",)
+
+# Columns the Visual stage adds; error rows get empty arrays of the same shapes.
+SCORE_COLUMNS = ("t", "score", "diff_energy", "box")
+
+
+@dataclass(frozen=True)
+class Job:
+    """What one run needs besides its input rows. Picklable: Ray ships it to workers."""
+
+    preset: Preset
+    classifier_dir: str | None = None  # TETG classifier checkpoint folder (any fsspec URL)
+    checkpoint_url: str | None = None  # VA-GPT checkpoint folder for the describe stage
+    storage_options: dict | None = None
+    describe: bool = True
+    retries: int = 3  # extra attempts for a transient storage error
+    retry_delay_s: float = 0.5  # first backoff; doubles per attempt
+    ray: dict = field(default_factory=dict)  # resource overrides, see build_dataset
+
+
+# ---------------------------------------------------------------------------------------------
+# Stage adapters
+
+
+def _column(values: list) -> np.ndarray:
+    """A batch column from python values: arrays stay per-row objects (ragged allowed)."""
+    if values and all(isinstance(v, np.ndarray) for v in values):
+        out = np.empty(len(values), dtype=object)
+        for i, v in enumerate(values):
+            out[i] = v
+        return out
+    try:
+        arr = np.asarray(values)
+        if arr.dtype.kind in "biufU" and arr.ndim == 1:
+            return arr
+    except (ValueError, TypeError):
+        pass
+    out = np.empty(len(values), dtype=object)
+    for i, v in enumerate(values):
+        out[i] = v
+    return out
+
+
+def _rows(batch: dict[str, np.ndarray]) -> list[dict]:
+    n = len(next(iter(batch.values()))) if batch else 0
+    return [{k: v[i] for k, v in batch.items()} for i in range(n)]
+
+
+def _batch(rows: list[dict]) -> dict[str, np.ndarray]:
+    keys = list(rows[0]) if rows else []
+    return {k: _column([r[k] for r in rows]) for k in keys}
+
+
+def _is_error(row: dict) -> bool:
+    kind = row.get("error_kind")
+    return kind is not None and kind == kind and str(kind) != ""  # NaN-safe
+
+
+def decode_videos(batch: dict[str, np.ndarray], job: Job) -> Iterator[dict[str, np.ndarray]]:
+    """Decode stage with bounded retries: video rows -> clip rows, one batch per clip.
+
+    A transient storage error before the first clip is retried with exponential
+    backoff; if it persists the error row goes on (status `storage`), and the
+    nightly job leaves the object out of the manifest so the next night retries it.
+    """
+    from va_gpt.video.decode import Decode
+
+    decode = Decode.from_config(job.preset.decode, job.preset.encoder.image_size, job.storage_options)
+    for row in _rows(batch):
+        one = {k: np.asarray([v], dtype=object) for k, v in row.items()}
+        for attempt in range(job.retries + 1):
+            out = decode(one)
+            first = next(out)
+            if _is_error(first) and first["error_kind"][0] in TRANSIENT_KINDS and attempt < job.retries:
+                delay = job.retry_delay_s * 2**attempt
+                log.warning("%s: %s; retrying in %.1fs", row["uri"], first["error_message"][0], delay)
+                time.sleep(delay)
+                continue
+            yield first
+            yield from out
+            break
+
+
+class VisualStage:
+    """`Visual` with decode error rows routed around it (they carry no frames).
+
+    Drops the per-frame `selected` patch indices: nothing downstream of the
+    pipeline needs them, and the group-by shuffle stays small.
+    """
+
+    def __init__(self, job: Job):
+        from va_gpt.pipeline.visual import Visual
+
+        self.visual = Visual(job.preset, job.classifier_dir, job.storage_options)
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        rows = _rows(batch)
+        ok = [r for r in rows if not _is_error(r)]
+        bad = [r for r in rows if _is_error(r)]
+        out: list[dict] = []
+        if ok:
+            scored = _rows(self.visual(_batch(ok)))
+            out += [{k: v for k, v in r.items() if k != "selected"} for r in scored]
+        for r in bad:
+            r = {k: v for k, v in r.items() if k not in ("frames", "first_is_overlap")}
+            r.update(
+                t=np.zeros(0, np.float64),
+                score=np.zeros(0, np.float32),
+                diff_energy=np.zeros(0, np.float32),
+                box=np.zeros((0, 4), np.float32),
+            )
+            out.append(r)
+        # One schema for every output row: the error rows' keys follow the scored rows'.
+        keys = list(out[0])
+        return {k: _column([r.get(k) for r in out]) for k in keys}
+
+
+def summarize_video(batch: dict[str, np.ndarray], job: Job) -> dict[str, np.ndarray]:
+    """All score rows of ONE video -> one result row: status, frame scores, intervals.
+
+    Used by `group_by_video` for both `run_local` and `run_ray`.
+    """
+    from va_gpt.ops.intervals import scores_to_intervals
+
+    rows = sorted(_rows(batch), key=lambda r: int(r["clip_index"]))
+    video_id = str(rows[0]["video_id"])
+    errors = [r for r in rows if _is_error(r)]
+    clips = [r for r in rows if not _is_error(r)]
+    t = np.concatenate([np.asarray(r["t"], np.float64) for r in clips]) if clips else np.zeros(0)
+    score = (
+        np.concatenate([np.asarray(r["score"], np.float32) for r in clips])
+        if clips
+        else np.zeros(0, np.float32)
+    )
+    energy = (
+        np.concatenate([np.asarray(r["diff_energy"], np.float32) for r in clips])
+        if clips
+        else np.zeros(0, np.float32)
+    )
+    box = (
+        np.concatenate([np.asarray(r["box"], np.float32).reshape(-1, 4) for r in clips])
+        if clips
+        else np.zeros((0, 4), np.float32)
+    )
+    partial = any(bool(r.get("partial")) for r in clips)
+    if errors:
+        # A video with any error row failed, even if clips came before (a storage error mid-file).
+        status, message = str(errors[-1]["error_kind"]), str(errors[-1]["error_message"])
+    elif partial:
+        status = "partial"
+        message = next(
+            (str(r["error_message"]) for r in clips if r.get("error_message")), "damaged after the last frame"
+        )
+    else:
+        status, message = "ok", None
+    intervals = []
+    if status in ("ok", "partial") and len(t):
+        for i, iv in enumerate(scores_to_intervals(t, score, job.preset.intervals, box)):
+            intervals.append(
+                {
+                    "interval_id": i,
+                    "start_s": float(iv.start_s),
+                    "end_s": float(iv.end_s),
+                    "peak_score": float(iv.peak_score),
+                    "mean_score": float(iv.mean_score),
+                    "box": None if iv.box is None else [float(x) for x in iv.box],
+                }
+            )
+    info = (clips or rows)[0]
+    duration = float(info.get("duration_s") if info.get("duration_s") is not None else np.nan)
+    if not np.isfinite(duration) and len(t):
+        duration = float(t[-1])
+    fps = info.get("native_fps")
+    result = {
+        "video_id": video_id,
+        "uri": str(rows[0]["uri"]),
+        "status": status,
+        "error_message": message,
+        "duration_s": duration,
+        "fps": float(fps) if fps is not None and np.isfinite(float(fps)) else np.nan,
+        "frames_sampled": int(len(t)),
+        "t": t,
+        "score": score,
+        "diff_energy": energy,
+        "intervals": json.dumps(intervals),
+    }
+    return {k: _column([v]) for k, v in result.items()}
+
+
+def interval_rows(results: Iterable[dict]) -> list[dict]:
+    """Per-video results -> one describe row per interval (only videos with intervals)."""
+    rows = []
+    for r in results:
+        for iv in json.loads(r["intervals"]):
+            rows.append(
+                {
+                    "video_id": r["video_id"],
+                    "interval_id": iv["interval_id"],
+                    "uri": r["uri"],
+                    "start_s": iv["start_s"],
+                    "end_s": iv["end_s"],
+                    "t": np.asarray(r["t"], np.float64),
+                    "score": np.asarray(r["score"], np.float64),
+                }
+            )
+    return rows
+
+
+def _describe_kwargs(job: Job) -> dict:
+    return {
+        "preset": job.preset,
+        "checkpoint_url": job.checkpoint_url,
+        "storage_options": job.storage_options,
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# In-process
+
+
+def run_local(rows: list[dict], job: Job) -> tuple[list[dict], list[dict]]:
+    """Chain the stages in this process. rows: dicts with at least video_id and uri.
+
+    Returns (per-video results, summary rows), the same as `run_ray`.
+    """
+    visual = VisualStage(job)
+    scored: list[dict] = []
+    for row in rows:
+        for clip_batch in decode_videos(_batch([row]), job):
+            scored += _rows(visual(clip_batch))
+    results = group_by_video(scored, job)
+    summaries: list[dict] = []
+    todo = interval_rows(results)
+    if job.describe and todo:
+        from va_gpt.pipeline.describe import Describe
+
+        describe = Describe(**_describe_kwargs(job))
+        bs = max(1, job.preset.runtime.batch_size)
+        for i in range(0, len(todo), bs):
+            summaries += _rows(describe(_batch(todo[i : i + bs])))
+    return results, summaries
+
+
+# ---------------------------------------------------------------------------------------------
+# Ray Data
+
+
+def _resources(job: Job) -> dict:
+    """Per-operator resources. Every actor pool must leave a CPU to the decode tasks, or
+    Ray Data waits forever for a read slot: on CPU, one visual actor per 4 CPUs; on GPU,
+    actors take `runtime.num_gpus` each (fractional: small models share a GPU) and no CPU."""
+    import ray
+
+    cpus = ray.cluster_resources().get("CPU", 1.0)
+    gpus = job.preset.runtime.num_gpus if job.preset.runtime.device.startswith("cuda") else 0.0
+    # Two CPUs: one for the decode task, one for the visual actor (torch gets one thread per
+    # CPU it holds). Fewer than two: both take half.
+    actor_cpus = 1.0 if cpus >= 2 else 0.5
+    res = {
+        "decode_cpus": 1.0 if cpus >= 2 else 0.5,
+        "visual_cpus": 0.0 if gpus else actor_cpus,
+        "visual_gpus": gpus,
+        "visual_actors": max(1, int(ray.cluster_resources().get("GPU", 0) / gpus))
+        if gpus
+        else max(1, int(cpus // 4)),
+        "describe_cpus": 0.0 if gpus else actor_cpus,
+        "describe_gpus": gpus,
+        "describe_actors": 1,
+    }
+    res.update(job.ray)
+    return res
+
+
+def build_dataset(rows: list[dict], job: Job):
+    """Decode + visual as a Ray Data dataset: video rows in, small per-clip score rows out."""
+    import ray
+
+    res = _resources(job)
+    ds = ray.data.from_items(rows, override_num_blocks=max(1, len(rows)))
+    ds = ds.map_batches(decode_videos, fn_kwargs={"job": job}, batch_size=1, num_cpus=res["decode_cpus"])
+    return ds.map_batches(
+        VisualStage,
+        fn_constructor_kwargs={"job": job},
+        batch_size=job.preset.runtime.batch_size,
+        compute=ray.data.ActorPoolStrategy(min_size=1, max_size=res["visual_actors"]),
+        num_cpus=res["visual_cpus"],
+        num_gpus=res["visual_gpus"],
+    )
+
+
+def group_by_video(score_rows: Iterable[dict], job: Job) -> list[dict]:
+    """Per-clip score rows (any order) -> one result row per video, in first-seen order.
+
+    The rows are small (a few floats per frame), so the driver groups them as they
+    stream in: cheaper than a shuffle, and memory is bounded by the scores themselves.
+    """
+    groups: dict[str, list[dict]] = {}
+    for row in score_rows:
+        groups.setdefault(str(row["video_id"]), []).append(row)
+    return [_plain(r) for rows in groups.values() for r in _rows(summarize_video(_batch(rows), job))]
+
+
+def describe_dataset(todo: list[dict], job: Job):
+    """Interval rows -> summary rows, on an actor pool (GPU when configured)."""
+    import ray
+
+    from va_gpt.pipeline.describe import Describe
+
+    res = _resources(job)
+    ds = ray.data.from_items(todo, override_num_blocks=max(1, min(len(todo), 8)))
+    return ds.map_batches(
+        Describe,
+        fn_constructor_kwargs=_describe_kwargs(job),
+        batch_size=job.preset.runtime.batch_size,
+        compute=ray.data.ActorPoolStrategy(size=res["describe_actors"]),
+        num_cpus=res["describe_cpus"],
+        num_gpus=res["describe_gpus"],
+    )
+
+
+def _plain(row: dict) -> dict:
+    return {k: (v.item() if isinstance(v, np.generic) else v) for k, v in row.items()}
+
+
+def run_ray(rows: list[dict], job: Job) -> tuple[list[dict], list[dict]]:
+    """`build_dataset` (+ describe) executed on the connected Ray cluster."""
+    if not rows:
+        return [], []
+    results = group_by_video(build_dataset(rows, job).iter_rows(), job)
+    summaries: list[dict] = []
+    todo = interval_rows(results)
+    if job.describe and todo:
+        summaries = [_plain(r) for r in describe_dataset(todo, job).iter_rows()]
+    return results, summaries
