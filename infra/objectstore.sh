@@ -4,4 +4,4 @@
 # The flags (127.0.0.1 only, -master.telemetry=false, access keys) live in va_gpt/io/objectstore.py.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-exec .venv/bin/python -m va_gpt.io.objectstore "${1:?start|stop|status}" "${2:-work/objectstore}"
+exec .venv/bin/vagpt store "${1:?start|stop|status}" "${2:-work/objectstore}"

@@ -1,28 +1,80 @@
-"""The `vagpt` command: dispatch, usage errors, and the query subcommand's messages."""
+"""The `vagpt` command: one argparse tree, consistent options, usage errors, the query subcommand."""
 
+import argparse
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-from va_gpt.cli import COMMANDS, main
+from va_gpt.cli import build_parser, main
+from va_gpt.cli.common import parse_date, parse_dates
+
+ROOT = Path(__file__).resolve().parents[1]
+COMMANDS = ("synth", "nightly", "query", "train-classifier", "train", "instruct", "eval", "store", "demo")
 
 
-@pytest.mark.timeout(60)
-def test_help_lists_every_command_and_each_module_has_main(capsys):
-    import importlib
-
-    assert main(["--help"]) == 0
-    out = capsys.readouterr().out
-    for name, (module, _) in COMMANDS.items():
-        assert name in out
-        assert callable(importlib.import_module(module).main), module
+def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    (action,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return dict(action.choices)
 
 
-@pytest.mark.timeout(60)
+def test_one_tree_with_every_command():
+    assert set(_subparsers(build_parser())) == set(COMMANDS)
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_each_command_help_names_itself_and_exits_0(name, capsys):
+    with pytest.raises(SystemExit) as done:
+        main([name, "--help"])
+    assert done.value.code == 0
+    assert capsys.readouterr().out.startswith(f"usage: vagpt {name} ")
+
+
+def test_every_option_has_help_and_shows_its_default():
+    for name, p in _subparsers(build_parser()).items():
+        for a in p._actions:
+            if isinstance(a, argparse._HelpAction):
+                continue
+            assert a.help, f"vagpt {name} {a.dest}: no help text"
+            if a.required or isinstance(a, argparse._StoreTrueAction):
+                continue
+            if a.option_strings or a.default is not None:
+                shown = p.formatter_class(prog="x")._get_help_string(a)
+                assert "(default" in shown, f"vagpt {name} {a.option_strings}: default not shown"
+
+
+def test_option_names_mean_the_same_everywhere():
+    """--cameras is a list of camera ids, --date/--start-date one grammar, credentials never a flag."""
+    for name, p in _subparsers(build_parser()).items():
+        opts = {o: a for a in p._actions for o in a.option_strings}
+        assert "--storage-options" not in opts, name
+        if "--cameras" in opts:
+            assert opts["--cameras"].type("cam01,cam02") == ["cam01", "cam02"], name
+        for flag in ("--date", "--start-date"):
+            if flag in opts:
+                assert opts[flag].type("2026-11-21") in ("2026-11-21", ["2026-11-21"]), (name, flag)
+        if name not in ("store", "demo"):  # every command that reads or writes URLs
+            assert "--endpoint" in opts, f"vagpt {name}: no --endpoint"
+
+
+def test_date_grammar():
+    assert parse_date("2026-01-02") == "2026-01-02"
+    assert len(parse_date("today")) == 10 and parse_date("yesterday") < parse_date("today")
+    assert parse_dates("2026-01-02..2026-01-04") == ("2026-01-02", "2026-01-04")
+    assert parse_dates("2026-01-02,2026-01-05") == ["2026-01-02", "2026-01-05"]
+    assert parse_dates(None) is None and parse_dates("all") is None
+    with pytest.raises(argparse.ArgumentTypeError, match="YYYY-MM-DD"):
+        parse_date("21/11/2026")
+    with pytest.raises(argparse.ArgumentTypeError, match="ends before"):
+        parse_dates("2026-01-04..2026-01-02")
+
+
 def test_unknown_command_is_a_usage_error(capsys):
-    assert main(["frobnicate"]) == 2
-    assert "unknown command 'frobnicate'" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as done:
+        main(["frobnicate"])
+    assert done.value.code == 2
+    assert "invalid choice: 'frobnicate'" in capsys.readouterr().err
 
 
 @pytest.mark.timeout(60)
@@ -36,8 +88,22 @@ def test_query_prints_a_table_and_names_bad_sql(tmp_path, capsys):
     assert "read-only" in capsys.readouterr().err
 
 
+@pytest.mark.timeout(60)
+def test_store_status_of_a_folder_with_no_store(tmp_path, capsys):
+    assert main(["store", "status", str(tmp_path)]) == 1
+    assert capsys.readouterr().out.strip() == "down"
+
+
 @pytest.mark.timeout(120)
-def test_console_script_runs():
-    exe = [sys.executable, "-m", "va_gpt.cli", "--help"]
-    done = subprocess.run(exe, capture_output=True, text=True, timeout=100)
+def test_console_script_and_jobs_scripts_run():
+    done = subprocess.run(
+        [sys.executable, "-m", "va_gpt.cli", "--help"], capture_output=True, text=True, timeout=100
+    )
     assert done.returncode == 0 and "nightly" in done.stdout
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "jobs" / "nightly.py"), "--help"],
+        capture_output=True,
+        text=True,
+        timeout=100,
+    )
+    assert done.returncode == 0 and done.stdout.startswith("usage: vagpt nightly ")

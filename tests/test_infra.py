@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from jobs.nightly import parser
+from va_gpt.cli import build_parser
 
 INFRA = Path(__file__).resolve().parents[1] / "infra"
 
@@ -22,7 +22,7 @@ def test_rayjob_entrypoint_is_the_nightly_job_with_valid_arguments():
     argv = shlex.split(job["spec"]["entrypoint"])
     assert argv[:2] == ["python", "jobs/nightly.py"]
     assert (Path(__file__).resolve().parents[1] / argv[1]).exists()
-    args = parser().parse_args(argv[2:])  # the real argument parser accepts them
+    args = build_parser().parse_args(["nightly", *argv[2:]])  # the real argument parser accepts them
     assert args.archive.startswith("s3://") and args.results.startswith("s3://")
     assert args.ray_address == "auto"
     groups = {g["groupName"]: g for g in job["spec"]["rayClusterSpec"]["workerGroupSpecs"]}

@@ -179,7 +179,7 @@ def test_checkpoint_meta_lists_every_file(model, tmp_path):
 
 def test_make_run_finds_a_demo_vagpt_only_when_its_save_finished(model, tmp_path):
     """`make run` turns summaries on when WORK/models/<preset>/vagpt holds a complete checkpoint."""
-    from jobs.run_demo import has_checkpoint
+    from va_gpt.demo import has_checkpoint
 
     folder = tmp_path / "models" / "demo" / "vagpt"
     assert not has_checkpoint(folder)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 
-from va_gpt.io.credentials import storage_options_for
-from va_gpt.lake.query import QueryError, query
+from va_gpt.cli.common import add_command, add_endpoint
 
 
 def format_table(table) -> str:
+    """A pyarrow table as aligned text columns, with a row count."""
     cols = table.column_names
     rows = [[("" if v is None else str(v)) for v in r.values()] for r in table.to_pylist()]
     widths = [max([len(c)] + [len(r[i]) for r in rows]) for i, c in enumerate(cols)]
@@ -19,15 +18,21 @@ def format_table(table) -> str:
     return "\n".join(out)
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="vagpt query", description=__doc__)
+def register(sub) -> None:
+    p = add_command(sub, "query", "read-only SQL over a results folder")
     p.add_argument(
         "sql",
         help="a SELECT over the views videos, frame_scores, intervals, summaries; @file.sql reads a file",
     )
     p.add_argument("--results", required=True, help="results URL (s3://..., file://..., or a path)")
-    p.add_argument("--endpoint", help="S3 endpoint URL (default: AWS_ENDPOINT_URL or AWS)")
-    args = p.parse_args(argv)
+    add_endpoint(p)
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    from va_gpt.io.credentials import storage_options_for
+    from va_gpt.lake.query import QueryError, query
+
     sql = open(args.sql[1:]).read() if args.sql.startswith("@") else args.sql
     try:
         table = query(args.results, sql, storage_options_for(args.results, args.endpoint))
@@ -36,7 +41,3 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print(format_table(table))
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

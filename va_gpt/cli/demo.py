@@ -1,0 +1,47 @@
+"""`vagpt demo --work work`: what `make run` runs (va_gpt/demo.py)."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from va_gpt.cli.common import add_command, add_preset, setup_logging
+
+
+def register(sub) -> None:
+    p = add_command(
+        sub,
+        "demo",
+        "the nightly job end to end on the embedded store and synthetic footage (make run)",
+        "The nightly job end to end on the embedded defaults: store, synthetic archive, demo models,\n"
+        "nightly run, example queries, match against the injected events (va_gpt/demo.py).",
+    )
+    p.add_argument("--work", default="work", help="working folder (store data, models, Ray temp)")
+    p.add_argument("--num-cameras", type=int, default=3, help="cameras in the synthetic archive")
+    p.add_argument("--videos-per-camera", type=int, default=2, help="videos per camera")
+    p.add_argument("--duration", type=float, default=30.0, help="seconds per video")
+    add_preset(p)
+    p.add_argument(
+        "--vagpt",
+        choices=("auto", "train", "off"),
+        default="train",
+        help="summaries: train = train WORK/models/<preset>/vagpt first when missing; "
+        "auto = describe only when it exists; off = no summaries",
+    )
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    setup_logging(logging.WARNING, "%(levelname)s %(name)s: %(message)s")
+    from va_gpt.demo import run_demo
+
+    return run_demo(
+        args.work,
+        cameras=args.num_cameras,
+        videos_per_camera=args.videos_per_camera,
+        duration_s=args.duration,
+        preset_name=args.preset,
+        vagpt=args.vagpt,
+    )

@@ -1,0 +1,87 @@
+"""`vagpt nightly`: process the new or changed footage of an archive into Parquet results."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+
+from va_gpt.cli.common import add_command, add_endpoint, add_preset, camera_list, parse_dates, setup_logging
+
+DESCRIPTION = """Process the new or changed footage of an archive into Parquet results.
+
+    vagpt nightly --archive s3://footage --results s3://results --date yesterday \\
+        --checkpoint s3://models/va-gpt/demo [--ray-address auto]
+
+Credentials for s3:// come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (and
+AWS_ENDPOINT_URL or --endpoint for a non-AWS store). Exit status: 0 when the run
+committed (even if some videos failed: they are rows), 1 when it could not run.
+"""
+
+
+def register(sub) -> None:
+    p = add_command(sub, "nightly", "run the nightly pipeline over an archive", DESCRIPTION)
+    p.add_argument("--archive", required=True, help="archive root URL (s3://, file://, a path)")
+    p.add_argument("--results", required=True, help="results root URL")
+    p.add_argument(
+        "--date",
+        type=parse_dates,
+        default=None,
+        help="YYYY-MM-DD | today | yesterday, or A..B (inclusive) | A,B,C (default: every date)",
+    )
+    p.add_argument(
+        "--cameras", type=camera_list, default=None, help="comma-separated camera ids (default: every camera)"
+    )
+    p.add_argument("--pattern", default="{camera_id}/{date}/{name}.mp4", help="archive key pattern")
+    add_preset(p)
+    p.add_argument(
+        "--checkpoint",
+        default=None,
+        help="VA-GPT checkpoint folder URL: config, LLM, projector, classifier (default: none)",
+    )
+    p.add_argument(
+        "--classifier", default=None, help="anomaly classifier folder URL (default: the checkpoint's)"
+    )
+    p.add_argument("--fps", type=float, default=None, help="sampling fps (default: the preset's)")
+    p.add_argument("--ray-address", default=None, help="Ray cluster address (default: start a local Ray)")
+    p.add_argument("--ray-temp-dir", default=None, help="temp dir for a local Ray (default: Ray's)")
+    add_endpoint(p)
+    p.add_argument("--force", action="store_true", help="reprocess objects already in the manifest")
+    p.add_argument("--no-describe", action="store_true", help="skip the VA-GPT summaries")
+    p.add_argument("--local", action="store_true", help="run in this process without Ray (debugging)")
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    from va_gpt.config import ConfigError, load_preset
+    from va_gpt.io.credentials import storage_options_for
+    from va_gpt.io.errors import StorageError
+    from va_gpt.pipeline.nightly import NightlyArgs, run_nightly
+
+    setup_logging()
+    try:
+        preset = load_preset(args.preset)
+        if args.fps is not None:
+            preset = dataclasses.replace(preset, decode=dataclasses.replace(preset.decode, fps=args.fps))
+        summary = run_nightly(
+            NightlyArgs(
+                archive=args.archive,
+                results=args.results,
+                preset=preset,
+                dates=args.date,
+                cameras=args.cameras,
+                pattern=args.pattern,
+                classifier_dir=args.classifier or args.checkpoint,
+                checkpoint_url=args.checkpoint,
+                storage_options=storage_options_for(args.archive, args.endpoint),
+                force=args.force,
+                describe=not args.no_describe,
+                local=args.local,
+                ray_address=args.ray_address,
+                ray_temp_dir=args.ray_temp_dir,
+            )
+        )
+    except (ConfigError, StorageError) as e:
+        print(f"vagpt nightly: {e}", file=sys.stderr)
+        return 1
+    print(summary.render())
+    return 0

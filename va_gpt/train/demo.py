@@ -1,0 +1,281 @@
+"""The demo models, trained on synthetic footage: the TETG anomaly classifier and the small VA-GPT.
+
+`train_synthetic_classifier` renders synthetic camera videos (half normal, half
+with one of the anomaly kinds in turn), samples them at the preset's decode fps,
+extracts per-frame features with the preset's encoder + SETS exactly as the
+visual stage does, trains with the MIL ranking loss from video-level labels only,
+saves the checkpoint and reports the frame AUC on held-out seeds, overall and
+per anomaly kind (each kind's videos against the normal test videos).
+
+`train_demo` trains the small demo VA-GPT (stages 0, 1 and 2) on a synthetic
+VA-Instruction set, a few minutes on CPU; `make run` calls it when no demo
+checkpoint is cached.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from va_gpt.checkpoints.classifier import save_classifier
+from va_gpt.config import load_preset
+from va_gpt.io.credentials import storage_options_for
+from va_gpt.models.dinov2 import DinoEncoder
+from va_gpt.pipeline.visual import feature_spec
+from va_gpt.synthetic.anomalies import ALL_KINDS
+from va_gpt.train import classifier as tc
+from va_gpt.train.data import (
+    SampleBuilder,
+    read_records,
+    record_answer,
+    record_question,
+    record_texts,
+    synthetic_instruction_set,
+)
+from va_gpt.train.vagpt import TrainConfig, classifier_parts, evaluate_loss, initial_model, train
+
+log = logging.getLogger(__name__)
+
+TEST_SEED_OFFSET = 100_000  # held-out videos use seeds (and so cameras) the training never saw
+
+
+def cpu_threads(requested: int | None = None) -> int:
+    """Set torch's CPU threads: `requested`, else 1 when the CPUs are already busy, else torch's default.
+
+    Measured on the 2-core dev machine with another process busy: a demo-preset training step
+    took 0.34 s with 1 thread and 2.2 s with 2 (OpenMP threads wait on a core they do not get).
+    """
+    if requested:
+        torch.set_num_threads(requested)
+    elif hasattr(os, "getloadavg") and os.getloadavg()[0] >= (os.cpu_count() or 1):
+        torch.set_num_threads(1)
+    return torch.get_num_threads()
+
+
+# -- the anomaly classifier ------------------------------------------------------------------------
+
+
+def classifier_dataset(
+    preset, encoder, n: int, seed0: int, duration_s: float, width: int = 160, height: int = 120, kinds_=None
+):
+    """n synthetic videos, every other one normal, the others cycling through `kinds_` (default all):
+    (features [T, D] per video, video labels, frame labels, kinds)."""
+    cycle = tuple(kinds_ or ALL_KINDS)
+    feats, labels, frame_labels, kinds = [], [], [], []
+    for j in range(n):
+        kind = cycle[(j // 2) % len(cycle)] if j % 2 else None
+        v = tc.synthetic_video(
+            seed0 + j,
+            kind,
+            preset.encoder.image_size,
+            fps=preset.decode.fps,
+            duration_s=duration_s,
+            width=width,
+            height=height,
+        )
+        feats.append(tc.video_features(encoder, v.frames, preset.sets, preset.classifier.use_cls))
+        labels.append(int(kind is not None))
+        frame_labels.append(v.frame_labels)
+        kinds.append(kind)
+    return feats, labels, frame_labels, kinds
+
+
+def train_synthetic_classifier(
+    preset_name: str,
+    out: str,
+    *,
+    train_videos: int = 120,
+    test_videos: int = 48,
+    duration_s: float = 20.0,
+    steps: int = 300,
+    width: int = 160,
+    height: int = 120,
+    seed: int = 0,
+    endpoint: str | None = None,
+) -> dict:
+    """Train the TETG classifier on synthetic footage, save it to `out` (any fsspec URL) and
+    return the report: frame AUC on held-out seeds, overall and per kind, and timings."""
+    from sklearn.metrics import roc_auc_score  # the eval extra
+
+    preset = load_preset(preset_name)
+    encoder = DinoEncoder.from_config(
+        preset.encoder, device=preset.runtime.device, dtype=preset.runtime.dtype
+    )
+    t0 = time.time()
+    train_set = classifier_dataset(preset, encoder, train_videos, seed * 1_000_000, duration_s, width, height)
+    test = classifier_dataset(
+        preset, encoder, test_videos, seed * 1_000_000 + TEST_SEED_OFFSET, duration_s, width, height
+    )
+    t_feat = time.time() - t0
+    t0 = time.time()
+    model = tc.train_classifier(
+        train_set[0], train_set[1], preset.classifier, tc.TrainConfig(steps=steps, seed=seed)
+    )
+    t_train = time.time() - t0
+
+    scores = [tc.predict(model, f) for f in test[0]]
+    y = np.concatenate(test[2])
+    report = {
+        "preset": preset.name,
+        "train_videos": train_videos,
+        "test_videos": test_videos,
+        "frame_auc": float(roc_auc_score(y, np.concatenate(scores))),
+        "frame_auc_by_kind": {},
+        "feature_seconds": round(t_feat, 1),
+        "train_seconds": round(t_train, 1),
+    }
+    for kind in sorted({k for k in test[3] if k is not None}):
+        idx = [i for i, k in enumerate(test[3]) if k in (kind, None)]
+        report["frame_auc_by_kind"][kind] = float(
+            roc_auc_score(np.concatenate([test[2][i] for i in idx]), np.concatenate([scores[i] for i in idx]))
+        )
+    features = {**feature_spec(preset, encoder), "trained_on": "synthetic", "frame_auc": report["frame_auc"]}
+    save_classifier(model, out, features, storage_options_for(out, endpoint))
+    report["saved_to"] = out
+    return report
+
+
+# -- the demo VA-GPT -------------------------------------------------------------------------------
+
+
+def demo_records(work: str | Path, builder: str = "auto", **kwargs) -> dict[str, str]:
+    """The demo's VA-Instruction set under WORK (videos in WORK/synthetic, records in
+    WORK/instruct-<builder>): see va_gpt.train.data.synthetic_instruction_set. Returns {split: URL}."""
+    if builder == "auto":  # the full builder (va_gpt/data/instruct.py); "minimal" is train/data.py's own
+        builder = "instruct"
+    return synthetic_instruction_set(
+        str(Path(work) / f"instruct-{builder}"),
+        videos_url=str(Path(work) / "synthetic"),
+        builder=builder,
+        **kwargs,
+    )
+
+
+def train_demo(
+    work_dir: str | Path,
+    classifier_dir: str,
+    *,
+    preset_name: str = "demo",
+    out: str | None = None,
+    train_videos: int = 24,
+    test_videos: int = 6,
+    stage0_steps: int = 150,
+    stage0_batch_size: int = 8,
+    stage1_steps: int = 10,
+    stage2_steps: int = 60,
+    builder: str = "minimal",
+    batch_size: int = 2,
+    stage0_lr: float = 3e-3,
+    stage1_lr: float = 1e-3,
+    stage2_lr: float = 5e-4,
+    deepspeed: str | None = None,
+    seed: int = 0,
+    generate: int = 4,
+    threads: int | None = None,
+    mc_variants: int = 4,
+) -> dict:
+    """Train the small demo VA-GPT on synthetic footage: stages 0, 1 and 2 (full LLM), briefly.
+
+    Renders a small synthetic archive with ground truth under WORK/instruct,
+    builds VA-Instruction records from it (describe-stage questions answered
+    "Judgement: <kind>. Description: ... Analysis: ...", judgements, temporal and
+    multiple-choice temporal questions), trains (stage 0: the random-init LLM
+    learns the answer language from the text alone (frame times, TETG scores, question): it stands in for
+    the pretrained LLM the paper starts from; stage 1: projector; stage 2: projector
+    + LLM on the visual samples), and saves the checkpoint (with
+    the classifier bundled) to `out` (default WORK/models/<preset>/vagpt). The
+    stage-1 checkpoint goes beside it. Returns timings, losses and the text the
+    trained model writes for a few held-out describe questions.
+    """
+    t_all = time.monotonic()
+    threads = cpu_threads(threads)
+    work = Path(work_dir)
+    preset = load_preset(preset_name)
+    out = out or str(work / "models" / preset.name / "vagpt")
+    report: dict = {"preset": preset.name, "checkpoint": out, "torch_threads": threads, "builder": builder}
+
+    t0 = time.monotonic()
+    files = demo_records(
+        work, builder, train_videos=train_videos, test_videos=test_videos, seed=seed, mc_variants=mc_variants
+    )
+    train_recs = read_records(files["train"])
+    test_recs = read_records(files["test"]) if "test" in files else []
+    report["records"] = {"train": len(train_recs), "test": len(test_recs), "files": files}
+    report["data_seconds"] = round(time.monotonic() - t0, 1)
+
+    t0 = time.monotonic()
+    builder = SampleBuilder(preset, classifier_dir=classifier_dir)
+    data = builder.build(train_recs)
+    report["samples_seconds"] = round(time.monotonic() - t0, 1)
+    print(
+        f"demo: {len(data)} training samples ({report['samples_seconds']} s to decode and score)", flush=True
+    )
+
+    model = initial_model(preset, init=None, tokenizer_texts=record_texts(train_recs), seed=seed)
+    cs, cc = classifier_parts(classifier_dir)
+    s0 = train(
+        model, data,
+        TrainConfig(stage=0, steps=stage0_steps, lr=stage0_lr, batch_size=stage0_batch_size, seed=seed, warmup_steps=5,
+                    schedule="cosine", log_every=10, deepspeed=deepspeed),
+    )  # fmt: skip
+    s1 = train(
+        s0.model, data,
+        TrainConfig(stage=1, steps=stage1_steps, lr=stage1_lr, batch_size=batch_size, seed=seed, log_every=10,
+                    deepspeed=deepspeed),
+        out=out + "-stage1", classifier_state=cs, classifier_config=cc,
+    )  # fmt: skip
+    s2 = train(
+        s1.model, data,
+        TrainConfig(stage=2, steps=stage2_steps, lr=stage2_lr, batch_size=batch_size, seed=seed + 1,
+                    warmup_steps=3, schedule="cosine", log_every=10, deepspeed=deepspeed),
+        out=out, init=out + "-stage1", classifier_state=cs, classifier_config=cc,
+    )  # fmt: skip
+    model = s2.model
+    report["stage0"] = {
+        "steps": s0.step, "seconds": round(s0.seconds, 1), "first_loss": s0.losses[0],
+        "last_loss": s0.losses[-1], "backend": s0.backend,
+    }  # fmt: skip
+    report["stage1"] = {
+        "steps": s1.step, "seconds": round(s1.seconds, 1), "first_loss": s1.losses[0],
+        "last_loss": s1.losses[-1], "backend": s1.backend,
+    }  # fmt: skip
+    report["stage2"] = {
+        "steps": s2.step, "seconds": round(s2.seconds, 1), "first_loss": s2.losses[0],
+        "last_loss": s2.losses[-1], "backend": s2.backend, "model_version": s2.model_version,
+    }  # fmt: skip
+
+    samples = []
+    if test_recs and generate:
+        describe = [r for r in test_recs if r["task"] == "description"][:generate]
+        test = builder.build(describe, what="test records")
+        report["test_loss"] = round(evaluate_loss(model, [builder.sample(r) for r in test.records]), 4)
+        t0 = time.monotonic()
+        texts = model.generate_batch([builder.sample(r, with_answer=False) for r in test.records], 96)
+        report["generate_seconds"] = round(time.monotonic() - t0, 1)
+        for r, text in zip(test.records, texts):
+            samples.append(
+                {
+                    "kind": r["kind"],
+                    "question": record_question(r),
+                    "reference": record_answer(r),
+                    "generated": text,
+                }
+            )
+    report["samples"] = samples
+    report["total_seconds"] = round(time.monotonic() - t_all, 1)
+    for s in samples:
+        print(
+            f"\n[{s['kind']}] {s['question']}\n  reference: {s['reference']}\n  generated: {s['generated']}"
+        )
+    print(
+        f"\ndemo VA-GPT: {report['total_seconds']} s in all (data {report['data_seconds']} s, samples "
+        f"{report['samples_seconds']} s, stage 0 {report['stage0']['seconds']} s, stage 1 {report['stage1']['seconds']} s, stage 2 "
+        f"{report['stage2']['seconds']} s) -> {out}",
+        flush=True,
+    )
+    return report
