@@ -1,50 +1,38 @@
-"""Evaluation metrics, pure numpy, no I/O.
+"""Frame and interval metrics, no I/O.
 
 Frame level, as the field computes them (README of shared/benchmarks):
 
 - :func:`expand_scores_to_frames` holds each sampled score on every native
   frame up to the next sample, so scores and per-frame ground truth line up;
 - :func:`frame_auc`: ROC AUC over all frames of all test videos concatenated
-  (UCF-Crime, ShanghaiTech), the same number as sklearn ``roc_auc_score``;
+  (UCF-Crime, ShanghaiTech): sklearn ``roc_auc_score``;
 - :func:`frame_ap`: XD-Violence AP in both readings in use: ``"sklearn"`` =
   ``average_precision_score`` (step-wise, VadCLIP) and ``"trapezoid"`` =
   ``auc(recall, precision)`` over ``precision_recall_curve`` (RTFM, LAVAD, VERA).
   Report both; they differ by a few points on the same scores.
+  scikit-learn comes with the ``eval`` extra and is imported where used.
 
-Interval level: :func:`temporal_iou`, :func:`match_intervals` (greedy
-one-to-one by IoU), :func:`interval_precision_recall` at IoU thresholds.
-
-Text: :func:`qa_accuracy` (multiple-choice with a free-form answer parser,
-total and temporal accuracy), :func:`bleu` (corpus BLEU with brevity penalty
-and smoothing) and :func:`rouge_l`.
+Interval level: :func:`temporal_iou` (the one temporal IoU of the project),
+:func:`match_intervals` (greedy one-to-one by IoU), :func:`interval_precision_recall`
+at IoU thresholds. Text metrics: va_gpt.ops.text_metrics.
 """
 
 from __future__ import annotations
 
-import math
-import re
-import string
-from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 __all__ = [
     "IntervalScores",
-    "QAResult",
-    "bleu",
     "expand_scores_to_frames",
     "frame_ap",
     "frame_auc",
     "interval_precision_recall",
     "match_intervals",
     "pairwise_iou",
-    "parse_choice",
-    "qa_accuracy",
-    "rouge_l",
     "temporal_iou",
-    "tokenize",
 ]
 
 
@@ -69,33 +57,13 @@ def _binary_inputs(scores, labels) -> tuple[np.ndarray, np.ndarray]:
     return s, y
 
 
-def _average_ranks(x: np.ndarray) -> np.ndarray:
-    """1-based ranks of x (N,), ties given their mean rank."""
-    order = np.argsort(x, kind="mergesort")
-    xs = x[order]
-    # boundaries of runs of equal values
-    starts = np.flatnonzero(np.r_[True, xs[1:] != xs[:-1]])
-    ends = np.r_[starts[1:], xs.size]  # exclusive
-    mean_rank = (starts + 1 + ends) / 2.0  # mean of ranks starts+1 .. ends
-    run_len = ends - starts
-    ranks = np.empty(x.size, dtype=np.float64)
-    ranks[order] = np.repeat(mean_rank, run_len)
-    return ranks
-
-
 def frame_auc(scores, labels) -> float:
-    """ROC AUC of scores (N,) against 0/1 labels (N,).
+    """ROC AUC of scores (N,) against 0/1 labels (N,) (sklearn ``roc_auc_score``; tied scores count
+    half). Both classes must be present."""
+    from sklearn.metrics import roc_auc_score
 
-    Computed as the Mann-Whitney statistic with tied scores counted half,
-    which equals the area under the ROC curve (and sklearn's
-    ``roc_auc_score``). Both classes must be present.
-    """
     s, y = _binary_inputs(scores, labels)
-    ranks = _average_ranks(s)
-    n_pos = int(y.sum())
-    n_neg = y.size - n_pos
-    u = ranks[y].sum() - n_pos * (n_pos + 1) / 2.0
-    return float(u / (n_pos * n_neg))
+    return float(roc_auc_score(y, s))
 
 
 def _pr_curve(s: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -122,14 +90,15 @@ def frame_ap(scores, labels, reading: str = "sklearn") -> float:
                          (RTFM, LAVAD, VERA).
     """
     s, y = _binary_inputs(scores, labels)
-    precision, recall = _pr_curve(s, y)
-    r = np.r_[0.0, recall]
-    p = np.r_[1.0, precision]
-    dr = np.diff(r)
     if reading == "sklearn":
-        return float(np.sum(dr * p[1:]))
+        from sklearn.metrics import average_precision_score
+
+        return float(average_precision_score(y, s))
     if reading == "trapezoid":
-        return float(np.sum(dr * (p[1:] + p[:-1]) / 2.0))
+        precision, recall = _pr_curve(s, y)
+        r = np.r_[0.0, recall]
+        p = np.r_[1.0, precision]
+        return float(np.sum(np.diff(r) * (p[1:] + p[:-1]) / 2.0))
     raise ValueError(f"reading must be 'sklearn' or 'trapezoid', got {reading!r}")
 
 
@@ -267,229 +236,3 @@ def interval_precision_recall(
         f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
         out[float(thr)] = IntervalScores(float(thr), tp, fp, fn, precision, recall, f1)
     return out
-
-
-# --------------------------------------------------------------------------- question answering
-
-_LETTERS = string.ascii_uppercase
-
-
-def _normalize_text(text: str) -> str:
-    text = text.lower()
-    text = re.sub(r"[^\w\s]", " ", text)
-    return " ".join(text.split())
-
-
-def parse_choice(text: str, options: Sequence[str] | Mapping[str, str] | None = None) -> str | None:
-    """The option letter a free-form answer picks, or None.
-
-    Recognised, in order: ``(B)`` anywhere; a lone ``B`` or ``B.``, ``B)``,
-    ``B:`` at the start; ``answer is B`` / ``option B`` / ``Answer: B``. Only
-    upper-case letters count, and a leading letter must be alone or followed
-    by ``.):`` (so "A man ..." is not option A); with ``options`` only their
-    letters count. If no letter is found and options are
-    given, the option whose text appears in the answer (whole words, case and
-    punctuation ignored) is taken; when several appear, the longest one that
-    contains all the others wins, otherwise it is ambiguous (None).
-
-    options: texts in letter order (``["fighting", "normal"]`` = A, B) or a
-    mapping letter -> text.
-    """
-    if options is None:
-        opts: dict[str, str] = {}
-    elif isinstance(options, Mapping):
-        opts = {str(k).strip().upper(): str(v) for k, v in options.items()}
-    else:
-        opts = {_LETTERS[i]: str(v) for i, v in enumerate(options)}
-    valid = "".join(opts) if opts else _LETTERS
-    letter = f"[{re.escape(valid)}]"
-    stripped = text.strip().strip("*`'\"").strip()
-    patterns = (
-        rf"\(({letter})\)",  # (B) anywhere
-        rf"^({letter})(?:[.):]|$)",  # B / B. / B) / B: at the start
-        rf"\b(?i:answer|option|choice)\s*(?i:is)?\s*:?\s*\(?({letter})\b",  # answer is B, Option: B
-    )
-    for pat in patterns:
-        m = re.search(pat, stripped)
-        if m:
-            return m.group(1)
-    if not opts:
-        return None
-    answer = f" {_normalize_text(stripped)} "
-    hits = [k for k, v in opts.items() if _normalize_text(v) and f" {_normalize_text(v)} " in answer]
-    if len(hits) == 1:
-        return hits[0]
-    if hits:
-        longest = max(hits, key=lambda k: len(_normalize_text(opts[k])))
-        if all(f" {_normalize_text(opts[k])} " in f" {_normalize_text(opts[longest])} " for k in hits):
-            return longest
-    return None
-
-
-@dataclass(frozen=True)
-class QAResult:
-    """QA accuracy: total over all questions, temporal over questions of kind ``temporal``.
-
-    temporal is None when there is no temporal question. correct (N,) bool
-    per question; per_kind maps each kind to its accuracy.
-    """
-
-    total: float
-    temporal: float | None
-    n: int
-    n_temporal: int
-    correct: np.ndarray = field(repr=False)
-    per_kind: dict[str, float]
-
-
-def qa_accuracy(
-    predictions: Sequence[str],
-    answers: Sequence[str],
-    kinds: Sequence[str],
-    options: Sequence[Sequence[str] | Mapping[str, str] | None] | None = None,
-) -> QAResult:
-    """Multiple-choice accuracy of free-form predictions.
-
-    predictions, answers, kinds: (N,) strings. answers give the correct option
-    as a letter (``"B"``, ``"(B)"``, ``"B. fighting"``) or, with options, its
-    text. A prediction is correct when :func:`parse_choice` finds the same
-    letter. If an answer has no letter and there are no options, the
-    normalised texts are compared. kinds label each question; the temporal
-    accuracy is over kinds equal to ``temporal`` (case-insensitive).
-    options: optional (N,) per-question option lists / mappings.
-    """
-    n = len(predictions)
-    if len(answers) != n or len(kinds) != n:
-        raise ValueError(f"lengths differ: {n} predictions, {len(answers)} answers, {len(kinds)} kinds")
-    if options is not None and len(options) != n:
-        raise ValueError(f"lengths differ: {n} predictions, {len(options)} option lists")
-    if n == 0:
-        raise ValueError("no questions")
-    correct = np.zeros(n, dtype=bool)
-    for i, (pred, ans) in enumerate(zip(predictions, answers)):
-        opts = options[i] if options is not None else None
-        gold = parse_choice(ans, opts)
-        if gold is None:
-            correct[i] = _normalize_text(pred) == _normalize_text(ans) and bool(_normalize_text(ans))
-        else:
-            correct[i] = parse_choice(pred, opts) == gold
-    kinds_l = [str(k).lower() for k in kinds]
-    temporal = np.array([k == "temporal" for k in kinds_l], dtype=bool)
-    per_kind = {k: float(correct[[x == k for x in kinds_l]].mean()) for k in dict.fromkeys(kinds_l)}
-    return QAResult(
-        total=float(correct.mean()),
-        temporal=float(correct[temporal].mean()) if temporal.any() else None,
-        n=n,
-        n_temporal=int(temporal.sum()),
-        correct=correct,
-        per_kind=per_kind,
-    )
-
-
-# --------------------------------------------------------------------------- text generation
-
-_TOKEN_RE = re.compile(r"\w+|[^\w\s]")
-
-
-def tokenize(text: str) -> list[str]:
-    """Lower-cased word and punctuation tokens: ``"The dog's bark."`` -> the dog ' s bark ."""
-    return _TOKEN_RE.findall(text.lower())
-
-
-def _ngrams(tokens: list[str], n: int) -> Counter:
-    return Counter(tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
-
-
-def _references(references: Sequence, n_cand: int) -> list[list[str]]:
-    if len(references) != n_cand:
-        raise ValueError(f"{n_cand} candidates but {len(references)} references")
-    return [[r] if isinstance(r, str) else list(r) for r in references]
-
-
-def bleu(
-    candidates: Sequence[str], references: Sequence[str | Sequence[str]], n: int = 4, epsilon: float = 0.1
-) -> float:
-    """Corpus BLEU-n (Papineni et al. 2002), uniform weights, in [0, 1].
-
-    candidates: (N,) strings; references: (N,) strings or lists of strings
-    (several references per candidate). Text is split by :func:`tokenize`.
-    Per order k, clipped k-gram matches and candidate k-gram counts are summed
-    over the corpus, p_k = matches / count. Smoothing (Chen & Cherry 2014,
-    method 1): an order with no match uses epsilon / count (epsilon=0: no
-    smoothing, BLEU is 0 when an order has no match). Orders for which
-    the corpus has no candidate k-gram at all (every sentence shorter than k)
-    are left out of the geometric mean. Brevity penalty exp(1 - r / c) when
-    c <= r, with r the summed reference length closest to each candidate's
-    (shorter on ties). Returns 0 for an empty corpus output.
-    """
-    if n < 1:
-        raise ValueError(f"n must be >= 1, got {n}")
-    refs = _references(references, len(candidates))
-    matches = np.zeros(n)
-    totals = np.zeros(n)
-    c_len = r_len = 0
-    for cand, rs in zip(candidates, refs):
-        ct = tokenize(cand)
-        rts = [tokenize(r) for r in rs]
-        if not rts:
-            raise ValueError("a candidate without reference")
-        c_len += len(ct)
-        r_len += min((abs(len(r) - len(ct)), len(r)) for r in rts)[1]
-        for k in range(1, n + 1):
-            cg = _ngrams(ct, k)
-            if not cg:
-                continue
-            max_ref: Counter = Counter()
-            for r in rts:
-                max_ref |= _ngrams(r, k)
-            matches[k - 1] += sum(min(c, max_ref[g]) for g, c in cg.items())
-            totals[k - 1] += sum(cg.values())
-    if c_len == 0:
-        return 0.0
-    logs = []
-    for k in range(n):
-        if totals[k] == 0:
-            continue
-        m = matches[k] if matches[k] > 0 else epsilon
-        if m <= 0:  # no smoothing and no match of this order
-            return 0.0
-        logs.append(math.log(m / totals[k]))
-    bp = 1.0 if c_len > r_len else math.exp(1.0 - r_len / c_len)
-    return float(bp * math.exp(sum(logs) / len(logs)))
-
-
-def _lcs(a: list[str], b: list[str]) -> int:
-    if not a or not b:
-        return 0
-    prev = [0] * (len(b) + 1)
-    for x in a:
-        cur = [0]
-        for j, y in enumerate(b):
-            cur.append(prev[j] + 1 if x == y else max(prev[j + 1], cur[j]))
-        prev = cur
-    return prev[-1]
-
-
-def rouge_l(candidates: Sequence[str], references: Sequence[str | Sequence[str]], beta: float = 1.2) -> float:
-    """Mean sentence ROUGE-L F-measure (Lin 2004) over the corpus, in [0, 1].
-
-    Per candidate: P = LCS / len(candidate), R = LCS / len(reference),
-    F = (1 + beta^2) P R / (R + beta^2 P), taking the best reference; beta
-    1.2 as in the COCO caption evaluation. Tokens from :func:`tokenize`.
-    """
-    refs = _references(references, len(candidates))
-    if not candidates:
-        raise ValueError("no candidates")
-    scores = []
-    for cand, rs in zip(candidates, refs):
-        ct = tokenize(cand)
-        best = 0.0
-        for r in rs:
-            rt = tokenize(r)
-            lcs = _lcs(ct, rt)
-            if lcs == 0:
-                continue
-            p, rec = lcs / len(ct), lcs / len(rt)
-            best = max(best, (1 + beta**2) * p * rec / (rec + beta**2 * p))
-        scores.append(best)
-    return float(np.mean(scores))

@@ -1,0 +1,94 @@
+"""The SETS / TETG ablation smoke run, option candidates and likelihood choices."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from va_gpt.checkpoints.build import from_preset
+from va_gpt.config import load_preset
+from va_gpt.eval.ablation import AblationSetting, option_candidates, run_ablation, scored_choices
+from va_gpt.eval.qa import qa_metrics
+from va_gpt.models.vagpt import Sample
+from va_gpt.synthetic.archive import generate_archive
+from va_gpt.train.data import SampleBuilder, ScoreCache, record_texts, synthetic_records
+from va_gpt.train.vagpt import TrainConfig, train
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny models on a shared 2-core machine: one torch thread is faster (no OpenMP waits) and fair."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.mark.timeout(180)
+def test_ablation_smoke_writes_table_and_plot(tmp_path):
+    preset = load_preset("tiny")
+    truth = generate_archive(
+        str(tmp_path / "videos"), cameras=1, videos_per_camera=2, duration_s=6.0, width=96, height=64, fps=10.0,
+        anomaly_kinds=("fighting",), normal_fraction=0.0, seed=4,
+    )  # fmt: skip
+    recs = synthetic_records(truth, "test", tasks=("mc_temporal", "temporal"))
+    curves = {truth.video_url(v.key): (np.arange(0, 6, 0.5), np.linspace(0, 1, 12)) for v in truth.videos}
+    builder = SampleBuilder(preset, scores=ScoreCache(curves))
+    train_data = builder.build(recs)
+    texts = record_texts(recs)
+    settings = [
+        AblationSetting("SETS 100%", 1.0, "text"),
+        AblationSetting("SETS 25%, no TETG", 0.25, "none"),
+        AblationSetting("prior", 0.25, "none", video=False),
+    ]
+    res = run_ablation(
+        lambda: from_preset(preset, tokenizer_texts=texts), train_data, recs, builder, tmp_path / "abl",
+        settings=settings, steps=1,
+    )  # fmt: skip
+    md = (tmp_path / "abl" / "ablation.md").read_text()
+    assert "| SETS 100% | 100% | text |" in md and "| SETS 25%, no TETG | 25% | none |" in md
+    assert sum(res["rows"][0]["answers"].values()) == res["rows"][0]["n"]
+    assert (tmp_path / "abl" / "ablation.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    rows = res["rows"]
+    assert rows[0]["compute_ratio"] == pytest.approx(1.0) and rows[1]["compute_ratio"] < 1.0
+    assert rows[1]["visual_tokens"] * 4 == rows[0]["visual_tokens"]
+    assert rows[2]["visual_tokens"] == 0 and rows[2]["compute_ratio"] < rows[1]["compute_ratio"]
+    assert "| prior | no video | none |" in md
+    assert all(0 <= r["total_acc"] <= 1 and 0 <= r["scored_total_acc"] <= 1 for r in rows)
+    assert all(r["heldout_nll"]["temporal"] > 0 and r["heldout_nll"]["all"] > 0 for r in rows)
+    assert "| scored total (%) |" in md
+
+
+def test_option_candidates_rewrite_the_answer_for_each_option():
+    rec = {
+        "options": ["(A) 1.0s-3.0s", "(B) 4.0s-6.0s", "(C) 7.0s-9.0s", "(D) 0.5s-2.0s"],
+        "answer_index": 1,
+        "conversations": [
+            {"from": "human", "value": "<video>\nWhen?"},
+            {"from": "gpt", "value": "(B) 4.0s-6.0s"},
+        ],
+    }
+    assert option_candidates(rec) == ["(A) 1.0s-3.0s", "(B) 4.0s-6.0s", "(C) 7.0s-9.0s", "(D) 0.5s-2.0s"]
+    rec["conversations"][1]["value"] = "The answer is (B), from 4.0s-6.0s."
+    assert option_candidates(rec)[2] == "The answer is (C), from 7.0s-9.0s."
+
+
+@pytest.mark.timeout(120)
+def test_scored_choices_pick_the_option_the_model_learned(tmp_path):
+    """A tiny model trained to answer (C) prefers (C) by likelihood, whatever order it is asked in."""
+    preset = load_preset("tiny")
+    opts = ["(A) 1.0s-3.0s", "(B) 4.0s-6.0s", "(C) 7.0s-9.0s", "(D) 10.0s-12.0s"]
+    rec = {"options": opts, "answer_index": 2, "task": "mc_temporal",
+           "conversations": [{"from": "human", "value": "<video>\nq"}, {"from": "gpt", "value": opts[2]}]}  # fmt: skip
+    rng = np.random.default_rng(0)
+    size = preset.encoder.image_size
+    sample = Sample(
+        frames=rng.integers(0, 255, (2, size, size, 3), dtype=np.uint8), t=np.array([0.0, 0.5]),
+        question="When?", answer=opts[2],
+    )  # fmt: skip
+    torch.manual_seed(0)
+    model = from_preset(preset, tokenizer_texts=opts)
+    model = train(model, [sample], TrainConfig(stage=2, steps=25, lr=3e-3, batch_size=1, log_every=0)).model
+    assert scored_choices(model, [rec], [sample]) == ["(C)"]
+    assert qa_metrics([rec], ["(C)"]).total == 1.0

@@ -1,0 +1,248 @@
+"""The SETS / TETG ablation at small scale, from a trained (demo) checkpoint.
+
+Each setting (SETS top-K ratio, TETG text / embedding / off, or no video at all)
+is fine-tuned briefly under its own token budget, then scored on the QA
+records greedily and by option likelihood (`scored_choices`), with the held-out
+answer NLL and the LLM-side compute ratio (`visual_token_flops`); the table and
+plot are written by va_gpt.eval.ablation_report.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from va_gpt.eval.ablation_report import ablation_markdown, ablation_plot
+from va_gpt.eval.errors import EvaluationError
+from va_gpt.eval.qa import qa_metrics, qa_records
+from va_gpt.models.vagpt import (
+    KIND_VISUAL,
+    VAGPT,
+    llm_prefill_flops,
+    uniform_indices,
+    visual_token_flops,
+)
+from va_gpt.ops.sets import num_selected
+from va_gpt.ops.text_metrics import parse_choice
+from va_gpt.train.data import gold_letter, option_texts, record_answer
+from va_gpt.train.vagpt import TrainConfig, answer_nll, encoder_cache, text_only, train, with_settings
+
+log = logging.getLogger(__name__)
+
+HELDOUT_TASKS = ("judgement", "temporal", "description", "analysis")  # the ablation's held-out NLL
+
+
+@dataclass(frozen=True)
+class AblationSetting:
+    name: str
+    top_k: float  # SETS ratio of patches kept
+    encoding: str  # TETG encoding: text | embedding | none
+    video: bool = True  # False: no visual tokens at all (the text-only prior, a floor to compare with)
+
+
+def default_settings() -> list[AblationSetting]:
+    """The paper's ablations: SETS 100/50/25/10% with TETG (text); TETG off and embedding at 25%; and the
+    floor: neither video nor TETG, what the question text alone lets the model guess."""
+    return [
+        AblationSetting("SETS 100%", 1.0, "text"),
+        AblationSetting("SETS 50%", 0.5, "text"),
+        AblationSetting("SETS 25%", 0.25, "text"),
+        AblationSetting("SETS 10%", 0.1, "text"),
+        AblationSetting("SETS 25%, no TETG", 0.25, "none"),
+        AblationSetting("SETS 25%, TETG embedding", 0.25, "embedding"),
+        AblationSetting("no video, no TETG (prior)", 0.25, "none", video=False),
+    ]
+
+
+def option_candidates(rec: dict) -> list[str]:
+    """The record's answer rewritten for each option in letter order (its letter and its text in place
+    of the right one's), so scoring an option is scoring the answer the model was trained to give."""
+    gold, texts = record_answer(rec), option_texts(rec) or []
+    g = int(rec["answer_index"])
+    out = []
+    for i, text in enumerate(texts):
+        cand = gold.replace(f"({gold_letter(rec)})", f"({'ABCDEFGHIJ'[i]})")
+        out.append(cand.replace(texts[g], text) if texts[g] in cand else cand)
+    return out
+
+
+def scored_choices(model, records: list[dict], samples: list) -> list[str]:
+    """Multiple choice by likelihood: for each question the option whose answer text has the lowest mean
+    NLL per token (lm-eval-harness style). It reads what the model prefers even when greedy
+    decoding always writes one letter. Returns "(X)" per question, for `qa_metrics`."""
+    out = []
+    for rec, s in zip(records, samples):
+        cands = option_candidates(rec)
+        nll = answer_nll(model, [dataclasses.replace(s, answer=c) for c in cands])
+        out.append(f"({'ABCDEFGHIJ'[int(nll.argmin())]})")
+    return out
+
+
+def heldout_nll(model, records: list[dict], samples: list) -> dict[str, float]:
+    """Mean answer NLL per token of held-out records, by task (and "all"): lower is better."""
+    by: dict[str, list[float]] = {}
+    for i in range(0, len(samples), 4):
+        vals = answer_nll(model, samples[i : i + 4]).tolist()
+        for rec, v in zip(records[i : i + 4], vals):
+            by.setdefault(str(rec.get("task")), []).append(v)
+    out = {k: float(np.mean(v)) for k, v in sorted(by.items())}
+    out["all"] = float(np.mean([x for v in by.values() for x in v])) if by else float("nan")
+    return out
+
+
+def _subsample(samples, max_frames: int) -> list:
+    """Samples with at most `max_frames` frames, spread uniformly (the TETG curve is kept whole)."""
+    out = []
+    for s in samples:
+        if len(s.t) <= max_frames:
+            out.append(s)
+            continue
+        idx = uniform_indices(len(s.t), max_frames)
+        out.append(
+            dataclasses.replace(s, frames=np.asarray(s.frames)[idx], t=np.asarray(s.t)[idx], selection=None)
+        )
+    return out
+
+
+def _text_tokens(model, samples) -> float:
+    counts = [int((model.sequence(s)[2] != KIND_VISUAL).sum()) for s in samples]
+    return float(np.mean(counts)) if counts else 0.0
+
+
+def run_ablation(
+    load_model,
+    train_data,
+    test_records: list[dict],
+    builder,
+    out_dir: str | os.PathLike,
+    *,
+    settings: list[AblationSetting] | None = None,
+    steps: int = 10,
+    lr: float = 5e-4,
+    batch_size: int = 2,
+    seed: int = 0,
+    interval_recall: dict | None = None,
+    max_frames: int | None = None,
+    max_heldout: int = 24,
+) -> dict:
+    """Each setting: a fresh model from `load_model()`, its SETS ratio and TETG encoding set, `steps` of
+    stage-2 fine-tuning on `train_data` (0: none), then QA on the test multiple-choice records.
+
+    Every setting sees the same `max_frames` frames per question (default: the most that fit
+    llm.max_position at the largest SETS ratio, capped at the preset's projector.max_frames;
+    the demo preset fits 16 frames at 25% but only 6 at 100%).
+
+    Per setting: accuracy of greedy answers (the paper's reading), accuracy by option likelihood
+    (`scored_choices`), and the held-out answer NLL of up to `max_heldout` non-multiple-choice
+    test records (`heldout_nll`), a finer measure than accuracy for a small model.
+
+    Writes ``ablation.md`` (table) and ``ablation.png`` (accuracy bars + compute ratio) to `out_dir`
+    and returns {"rows": [...], "markdown": ..., "png": ...}. `interval_recall`: the
+    `interval_metrics` of a run, reported beside the table (the intervals come from the
+    classifier pipeline, not the LLM, so they do not change with these settings).
+    """
+    settings = settings or default_settings()
+    mc = qa_records(test_records)
+    if not mc:
+        raise EvaluationError("the ablation needs multiple-choice test records (options + answer_index)")
+    test = builder.build(mc, with_answer=False, what="ablation test records")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    first = load_model()
+    cfg0 = first.config
+    if max_frames is None:
+        with encoder_cache(first):
+            text_max = max(_text_tokens(first, [text_only(s)]) for s in test.samples)
+        grid = (cfg0.encoder.image_size // cfg0.encoder.patch_size) ** 2
+        per_frame = num_selected(grid, max(st.top_k for st in settings))
+        max_frames = min(cfg0.projector.max_frames, int((cfg0.llm.max_position - text_max - 16) // per_frame))
+    if max_frames < 1:
+        raise EvaluationError(
+            f"no frame fits llm.max_position {cfg0.llm.max_position} at the largest SETS ratio"
+        )
+    held = [r for r in test_records if r.get("task") in HELDOUT_TASKS][:max_heldout]
+    held_data = builder.build(held, what="ablation held-out records") if held else None
+    held_samples = _subsample(held_data.samples, max_frames) if held_data else []
+    test_samples = _subsample(test.samples, max_frames)
+    train_samples = _subsample(
+        train_data.samples if hasattr(train_data, "samples") else train_data or [], max_frames
+    )
+    rows = []
+    for k, st in enumerate(settings):
+        t0 = time.monotonic()
+        base = first if k == 0 else load_model()
+        if k:  # the same frozen encoder for every setting, so its cached outputs are reused
+            base = VAGPT(
+                first.vision, base.projector, base.llm, base.tokenizer, base.config, first.sets_encoder
+            )
+        cfg = base.config
+        model = with_settings(
+            base,
+            sets=dataclasses.replace(cfg.sets, top_k=st.top_k),
+            tetg=dataclasses.replace(cfg.tetg, encoding=st.encoding),
+            max_frames=max_frames,
+        )
+        losses = []
+        tr, te, he = train_samples, test_samples, held_samples
+        if not st.video:
+            tr, te, he = ([text_only(x) for x in xs] for xs in (tr, te, he))
+        if steps > 0:
+            res = train(
+                model, tr,
+                TrainConfig(stage=2, steps=steps, lr=lr, batch_size=batch_size, seed=seed, log_every=0),
+            )  # fmt: skip
+            model, losses = res.model, res.losses
+        preds = []
+        with encoder_cache(model):
+            for i in range(0, len(te), 4):
+                preds += model.generate_batch(te[i : i + 4], 16)
+            text = _text_tokens(model, test_samples[:4])
+            model.eval()
+            scored = qa_metrics(test.records, scored_choices(model, test.records, te))
+            nll = heldout_nll(model, held_data.records, he) if he else {}
+        qa = qa_metrics(test.records, preds)
+        letters = Counter(parse_choice(p, option_texts(r)) or "?" for p, r in zip(preds, test.records))
+        flops = visual_token_flops(model.config, st.top_k, round(text))
+        full = visual_token_flops(model.config, 1.0, round(text))
+        if not st.video:
+            flops = {"visual_tokens": 0, "flops": llm_prefill_flops(round(text), model.config.llm)}
+        rows.append(
+            {
+                "setting": st.name,
+                "top_k": st.top_k,
+                "tetg": st.encoding,
+                "video": st.video,
+                "total_acc": qa.total,
+                "temporal_acc": qa.temporal,
+                "n": qa.n,
+                "scored_total_acc": scored.total,
+                "scored_temporal_acc": scored.temporal,
+                "heldout_nll": nll,
+                "frames": max_frames,
+                "answers": dict(letters.most_common()),
+                "examples": preds[:3],
+                "visual_tokens": flops["visual_tokens"],
+                "text_tokens": round(text, 1),
+                "compute_ratio": flops["flops"] / full["flops"],
+                "train_loss_first": losses[0] if losses else None,
+                "train_loss_last": losses[-1] if losses else None,
+                "seconds": round(time.monotonic() - t0, 1),
+            }
+        )
+        log.info("ablation %s: total %.3f temporal %s scored %.3f held-out NLL %s compute %.2fx", st.name,
+                 qa.total, qa.temporal, scored.total, nll.get("all"), rows[-1]["compute_ratio"])  # fmt: skip
+    md = ablation_markdown(rows, steps, interval_recall)
+    (out / "ablation.md").write_text(md)
+    png = ablation_plot(rows, out / "ablation.png")
+    (out / "ablation.json").write_text(
+        json.dumps({"rows": rows, "interval_recall": interval_recall}, indent=1)
+    )
+    return {"rows": rows, "markdown": str(out / "ablation.md"), "png": str(png), "table": md}
