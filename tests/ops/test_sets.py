@@ -255,7 +255,7 @@ def test_background_mode_on_a_synthetic_abandoned_object():
 
     from va_gpt.config import EncoderConfig
     from va_gpt.models.dinov2 import DinoEncoder
-    from va_gpt.synthetic.generate import make_scene
+    from va_gpt.synthetic.scene import make_scene
 
     size, p = 224, 14
     enc = DinoEncoder.from_config(EncoderConfig(None, size, p, 64, 2, 2, 2))

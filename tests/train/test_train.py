@@ -39,7 +39,7 @@ def _one_thread():
 @pytest.fixture(scope="module")
 def archive(tmp_path_factory):
     """Three 6 s synthetic videos (fighting, normal, explosion) at 96x64, with VA-Instruction records."""
-    from va_gpt.synthetic.generate import generate_archive
+    from va_gpt.synthetic.archive import generate_archive
 
     root = tmp_path_factory.mktemp("train_archive")
     truth = generate_archive(

@@ -220,9 +220,9 @@ def synthetic_video(
     height: int = 120,
     native_fps: float = 30.0,
 ) -> SyntheticVideo:
-    """Render a va_gpt.synthetic.generate scene at `native_fps`, keep every native_fps / fps-th frame
+    """Render a va_gpt.synthetic.scene scene at `native_fps`, keep every native_fps / fps-th frame
     (the decode stage's sampling), resize to the encoder input, and label frames from its events."""
-    from va_gpt.synthetic.generate import make_scene
+    from va_gpt.synthetic.scene import make_scene
 
     scene = make_scene(seed, kind, duration_s=duration_s, width=width, height=height, fps=native_fps)
     step = native_fps / fps

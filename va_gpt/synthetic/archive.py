@@ -1,0 +1,192 @@
+"""Writing a night of synthetic camera footage and its ground truth under a URL (`vagpt synth`)."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import json
+import math
+import sys
+from collections.abc import Sequence
+
+import numpy as np
+
+from va_gpt.io.errors import StorageError
+from va_gpt.io.filesystem import filesystem, write_bytes
+from va_gpt.synthetic.anomalies import ALL_KINDS
+from va_gpt.synthetic.mp4 import write_mp4
+from va_gpt.synthetic.scene import make_scene
+from va_gpt.synthetic.truth import ArchiveTruth, VideoTruth
+
+
+def _start_times(first: str, count: int, duration_s: float, cam_index: int) -> list[str]:
+    """Wall-clock start times for one camera, increasing through the night, all before midnight."""
+    t0 = _dt.datetime.strptime(first, "%H:%M:%S")
+    first_s = t0.hour * 3600 + t0.minute * 60 + t0.second
+    offset = (cam_index * 17) % 60
+    window = 86400 - 1 - first_s - offset - math.ceil(duration_s)
+    step = 600 if count <= 1 else min(600, window // (count - 1))
+    if window < 0 or (count > 1 and step < math.ceil(duration_s)):
+        raise ValueError(f"{count} videos of {duration_s:g} s from {first} do not fit before midnight")
+    out = []
+    for k in range(count):
+        s = first_s + offset + k * step
+        out.append(f"{s // 3600:02d}{s % 3600 // 60:02d}{s % 60:02d}")
+    return out
+
+
+def generate_archive(
+    url: str,
+    *,
+    cameras: int = 3,
+    date: str = "2026-11-21",
+    videos_per_camera: int = 2,
+    duration_s: float = 30.0,
+    width: int = 640,
+    height: int = 480,
+    fps: float = 30.0,
+    anomaly_kinds: Sequence[str] = ALL_KINDS,
+    normal_fraction: float = 1 / 3,
+    seed: int = 0,
+    codec: str = "h264",
+    storage_options: dict | None = None,
+    start_time: str = "22:00:00",
+    gop: int | None = None,
+    crf: int = 23,
+    event_start: tuple[float, float] | None = None,
+) -> ArchiveTruth:
+    """Write a night of synthetic camera footage and its ground truth under `url`.
+
+    Layout: ``{url}/{camera_id}/{date}/{HHMMSS}.mp4`` (cam01, cam02, ...; start
+    times from `start_time`, increasing, before midnight) plus
+    ``{url}/_truth/Temporal_Anomaly_Annotation.txt`` (UCF-Crime format, native
+    frames, exclusive ends, see the module docstring) and
+    ``{url}/_truth/events.json``. Videos are taken in time order across
+    cameras; a `normal_fraction` of them, evenly spread, are normal, and the
+    others cycle through `anomaly_kinds` (rotated by `seed`), so every kind
+    appears once there are enough videos. Each camera has its own background.
+    `event_start`: (lo, hi) fractions of the video an event starts within, drawn per video
+    (default: the scene's own 25-45%). Question sets want a wide range, so that *when* cannot be
+    guessed without watching.
+    """
+    kinds = tuple(anomaly_kinds)
+    if event_start is not None and not 0.0 <= event_start[0] <= event_start[1] < 1.0:
+        raise ValueError(f"event_start must be fractions 0 <= lo <= hi < 1, got {event_start}")
+    bad = [k for k in kinds if k not in ALL_KINDS]
+    if bad:
+        raise ValueError(f"unknown anomaly kinds {bad}; expected a subset of {ALL_KINDS}")
+    if not 0.0 <= normal_fraction <= 1.0:
+        raise ValueError(f"normal_fraction must be in [0, 1], got {normal_fraction}")
+    if cameras < 1 or videos_per_camera < 1:
+        raise ValueError("cameras and videos_per_camera must be >= 1")
+    _dt.date.fromisoformat(date)
+    url = url.rstrip("/")
+    filesystem(url, storage_options)  # a bad URL or options fail before any rendering
+    times = [_start_times(start_time, videos_per_camera, duration_s, c) for c in range(cameras)]
+    nf = 1.0 if not kinds else normal_fraction
+    videos: list[VideoTruth] = []
+    j = n_anom = 0
+    for k in range(videos_per_camera):
+        for c_idx in range(cameras):
+            c = (c_idx + k) % cameras  # rotate the camera order each round so normals spread over cameras
+            normal = math.floor((j + 1) * nf + 0.5) - math.floor(j * nf + 0.5) >= 1
+            j += 1
+            kind = None if normal else kinds[(n_anom + seed) % len(kinds)]
+            n_anom += 0 if normal else 1
+            cam = f"cam{c + 1:02d}"
+            key = f"{cam}/{date}/{times[c][k]}.mp4"
+            vseed = int(np.random.SeedSequence([seed, c, k]).generate_state(1)[0])
+            cseed = int(np.random.SeedSequence([seed, c, 1 << 20]).generate_state(1)[0])
+            start_s = None
+            if kind is not None and event_start is not None:
+                u = np.random.default_rng([vseed, 17]).uniform(*event_start)
+                start_s = round(float(u) * duration_s, 1)
+            scene = make_scene(vseed, kind, duration_s, width, height, fps, start_s, camera_seed=cseed)
+            write_mp4(scene, f"{url}/{key}", codec=codec, gop=gop, storage_options=storage_options, crf=crf)
+            t = times[c][k]
+            videos.append(
+                VideoTruth(
+                    key=key,
+                    camera_id=cam,
+                    date=date,
+                    start_time=f"{t[:2]}:{t[2:4]}:{t[4:]}",
+                    duration_s=scene.duration_s,
+                    fps=scene.fps,
+                    num_frames=scene.num_frames,
+                    width=width,
+                    height=height,
+                    codec=codec,
+                    seed=vseed,
+                    camera_seed=cseed,
+                    label=scene.label,
+                    events=list(scene.events),
+                )
+            )
+    videos.sort(key=lambda v: v.key)
+    truth = ArchiveTruth(url=url, seed=seed, videos=videos)
+    write_bytes(f"{url}/{ArchiveTruth.ANNOTATION}", truth.annotation_text().encode(), storage_options)
+    write_bytes(
+        f"{url}/{ArchiveTruth.EVENTS}", json.dumps(truth.to_dict(), indent=1).encode(), storage_options
+    )
+    return truth
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`vagpt synth URL [...]`: write a synthetic archive with ground truth."""
+    ap = argparse.ArgumentParser(
+        prog="vagpt synth", description="Write synthetic camera footage with ground truth."
+    )
+    ap.add_argument(
+        "url", help="archive root, any fsspec URL (file:///..., s3://bucket/prefix, a local path)"
+    )
+    ap.add_argument("--cameras", type=int, default=3)
+    ap.add_argument("--videos-per-camera", type=int, default=2)
+    ap.add_argument("--duration", type=float, default=30.0, help="seconds per video")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--width", type=int, default=640)
+    ap.add_argument("--height", type=int, default=480)
+    ap.add_argument("--fps", type=float, default=30.0)
+    ap.add_argument("--codec", choices=["h264", "hevc"], default="h264")
+    ap.add_argument("--date", default="2026-11-21")
+    ap.add_argument("--start-time", default="22:00:00")
+    ap.add_argument(
+        "--kinds", default=",".join(ALL_KINDS), help="comma-separated anomaly kinds to cycle through"
+    )
+    ap.add_argument("--normal-fraction", type=float, default=1 / 3)
+    ap.add_argument("--gop", type=int, default=None, help="frames per GOP (default: 2 s)")
+    ap.add_argument(
+        "--storage-options", default=None, help="JSON dict of fsspec options, e.g. for S3 endpoints"
+    )
+    args = ap.parse_args(argv)
+    kinds = [k for k in args.kinds.split(",") if k]
+    try:
+        opts = json.loads(args.storage_options) if args.storage_options else None
+        truth = generate_archive(
+            args.url,
+            cameras=args.cameras,
+            date=args.date,
+            videos_per_camera=args.videos_per_camera,
+            duration_s=args.duration,
+            width=args.width,
+            height=args.height,
+            fps=args.fps,
+            anomaly_kinds=kinds,
+            normal_fraction=args.normal_fraction,
+            seed=args.seed,
+            codec=args.codec,
+            storage_options=opts,
+            start_time=args.start_time,
+            gop=args.gop,
+        )
+    except (ValueError, json.JSONDecodeError, StorageError) as exc:
+        print(f"vagpt synth: error: {exc}", file=sys.stderr)
+        return 2
+    for v in truth.videos:
+        ev = "; ".join(f"{e.kind} {e.start_s:.1f}-{e.end_s:.1f}s" for e in v.events) or "normal"
+        print(f"{truth.video_url(v.key)}  {ev}")
+    print(f"ground truth: {truth.url}/{ArchiveTruth.ANNOTATION} and {truth.url}/{ArchiveTruth.EVENTS}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
