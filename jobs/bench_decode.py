@@ -13,7 +13,7 @@ automatic frame+slice threads. For each run it reports
 - `max_dt`: the largest gap between a sample's time and `full`'s (must be < 1/30 s for
   a strategy to be usable there), and the frames decoded / seeks made;
 - derived cost constants for `auto` (seek and keyframe cost in units of one average
-  frame) — the values in va_gpt/stages/decode.py come from this.
+  frame) — the values in va_gpt/video/sampling.py come from this.
 
     python -m jobs.bench_decode [WORK_DIR] [--seconds 20] [--repeats 5]
 """
@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from va_gpt.video.decode import iter_clips
+from va_gpt.video.clips import iter_clips
 
 GOPS = (15, 30, 60)
 STRATEGIES = ("full", "nonkey", "seek", "auto")

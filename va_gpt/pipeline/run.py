@@ -1,6 +1,7 @@
 """The nightly dataflow: decode -> visual -> per-video intervals -> describe.
 
-The stages are the callables of `va_gpt/stages/`; this module only wires them.
+The stages are the callables of `va_gpt/pipeline/` (decode, visual, describe);
+this module only wires them.
 `run_local` chains them in-process (tests, debugging, the sequential baseline);
 `build_dataset` wires the same callables as Ray Data operators:
 
@@ -20,16 +21,17 @@ own code stops the run, as Ray Data does by default.
 from __future__ import annotations
 
 import json
-import logging
-import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from va_gpt.config import Preset
-
-log = logging.getLogger(__name__)
+from va_gpt.io.retry import retry
+from va_gpt.ops.intervals import scores_to_intervals
+from va_gpt.pipeline.decode import Decode
+from va_gpt.pipeline.describe import Describe
+from va_gpt.pipeline.visual import Visual
 
 PIPELINE_VERSION = "1.0"
 
@@ -96,25 +98,34 @@ def decode_videos(batch: dict[str, np.ndarray], job: Job) -> Iterator[dict[str, 
     """Decode stage with bounded retries: video rows -> clip rows, one batch per clip.
 
     A transient storage error before the first clip is retried with exponential
-    backoff; if it persists the error row goes on (status `storage`), and the
-    nightly job leaves the object out of the manifest so the next night retries it.
+    backoff (va_gpt.io.retry); if it persists the error row goes on (status
+    `storage`), and the nightly job leaves the object out of the manifest so the
+    next night retries it.
     """
-    from va_gpt.video.decode import Decode
-
     decode = Decode.from_config(job.preset.decode, job.preset.encoder.image_size, job.storage_options)
     for row in _rows(batch):
         one = {k: np.asarray([v], dtype=object) for k, v in row.items()}
-        for attempt in range(job.retries + 1):
+
+        def first_clip(one=one) -> tuple[dict[str, np.ndarray], Iterator[dict[str, np.ndarray]]]:
             out = decode(one)
-            first = next(out)
-            if _is_error(first) and first["error_kind"][0] in TRANSIENT_KINDS and attempt < job.retries:
-                delay = job.retry_delay_s * 2**attempt
-                log.warning("%s: %s; retrying in %.1fs", row["uri"], first["error_message"][0], delay)
-                time.sleep(delay)
-                continue
-            yield first
-            yield from out
-            break
+            return next(out), out
+
+        first, rest = retry(
+            first_clip,
+            attempts=job.retries + 1,
+            base_delay=job.retry_delay_s,
+            transient_result=_transient_failure,
+        )
+        yield first
+        yield from rest
+
+
+def _transient_failure(result: tuple[dict[str, np.ndarray], Iterator]) -> str | None:
+    """Why a decode's first row is worth another try (a transient error row), else None."""
+    first = result[0]
+    if _is_error(first) and first["error_kind"][0] in TRANSIENT_KINDS:
+        return str(first["error_message"][0])
+    return None
 
 
 class VisualStage:
@@ -125,8 +136,6 @@ class VisualStage:
     """
 
     def __init__(self, job: Job):
-        from va_gpt.pipeline.visual import Visual
-
         self.visual = Visual(job.preset, job.classifier_dir, job.storage_options)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -156,8 +165,6 @@ def summarize_video(batch: dict[str, np.ndarray], job: Job) -> dict[str, np.ndar
 
     Used by `group_by_video` for both `run_local` and `run_ray`.
     """
-    from va_gpt.ops.intervals import scores_to_intervals
-
     rows = sorted(_rows(batch), key=lambda r: int(r["clip_index"]))
     video_id = str(rows[0]["video_id"])
     errors = [r for r in rows if _is_error(r)]
@@ -268,8 +275,6 @@ def run_local(rows: list[dict], job: Job) -> tuple[list[dict], list[dict]]:
     summaries: list[dict] = []
     todo = interval_rows(results)
     if job.describe and todo:
-        from va_gpt.pipeline.describe import Describe
-
         describe = Describe(**_describe_kwargs(job))
         bs = max(1, job.preset.runtime.batch_size)
         for i in range(0, len(todo), bs):
@@ -339,8 +344,6 @@ def group_by_video(score_rows: Iterable[dict], job: Job) -> list[dict]:
 def describe_dataset(todo: list[dict], job: Job):
     """Interval rows -> summary rows, on an actor pool (GPU when configured)."""
     import ray
-
-    from va_gpt.pipeline.describe import Describe
 
     res = _resources(job)
     ds = ray.data.from_items(todo, override_num_blocks=max(1, min(len(todo), 8)))

@@ -1,0 +1,103 @@
+"""Clips and windows: codecs, a real clip, overlap and lengths, argument checks, decode_window."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tests.shared_paths import CAR_ACCIDENT
+from tests.video.media import SIZE, decode_all, indices
+from va_gpt.video.clips import decode_window, iter_clips
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize(
+    "name,codec,audio", [("h264_audio", "h264", True), ("hevc", "hevc", False), ("hevc_audio", "hevc", True)]
+)
+def test_codecs_with_and_without_audio(media, name, codec, audio):
+    clips, t, frames = decode_all(media(name), fps=3.0)
+    assert clips[0].info.codec == codec
+    assert clips[0].info.has_audio is audio
+    assert np.allclose(t, np.arange(6) / 3.0, atol=1 / 60 + 1e-6)
+    assert indices(frames) == [round(x * 30) for x in t]
+    assert frames.dtype == np.uint8 and frames.shape[1:] == (SIZE, SIZE, 3)
+
+
+@pytest.mark.timeout(120)
+def test_real_car_accident_clip():
+    clips, t, frames = decode_all(CAR_ACCIDENT, fps=2.0, clip_len=4, size=32)
+    assert len(t) == 8
+    assert np.all(np.abs(t - np.arange(8) * 0.5) <= 1 / 60 + 1e-6)
+    info = clips[0].info
+    assert (info.codec, info.width, info.height, info.has_audio) == ("h264", 640, 480, True)
+    assert info.fps == pytest.approx(30.0)
+    assert info.duration_s == pytest.approx(4.0, abs=0.05)
+    assert frames.shape == (8, 32, 32, 3) and frames.std() > 5  # real picture, not blank
+    assert clips[-1].summary.partial is False
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("clip_len", [2, 3, 4, 5, 6, 7, 12])
+def test_clip_overlap_and_lengths(media, clip_len):
+    clips, t, _ = decode_all(media("cfr30"), fps=3.0, clip_len=clip_len)  # 9 samples
+    assert len(t) == 9
+    assert [c.index for c in clips] == list(range(len(clips)))
+    for c in clips[:-1]:
+        assert len(c.t) == clip_len and not c.is_last and c.summary is None
+    last = clips[-1]
+    assert last.is_last and last.summary is not None and 2 <= len(last.t) <= clip_len
+    assert last.summary.samples == 9 and last.summary.clips == len(clips)
+    assert clips[0].first_is_overlap is False
+    for prev, cur in zip(clips, clips[1:]):
+        assert cur.first_is_overlap is True
+        assert cur.t[0] == prev.t[-1]
+        np.testing.assert_array_equal(cur.frames[0], prev.frames[-1])
+    for c in clips:
+        assert c.frames.shape == (len(c.t), SIZE, SIZE, 3) and c.frames.dtype == np.uint8
+        assert c.t.dtype == np.float64 and np.all(np.diff(c.t) > 0)
+        assert c.partial is False
+
+
+@pytest.mark.timeout(60)
+def test_single_sample_video_gives_one_frame_clip(media):
+    clips = list(iter_clips(str(media("one_frame")), fps=2.0, clip_len=4, size=SIZE))
+    assert len(clips) == 1 and clips[0].frames.shape == (1, SIZE, SIZE, 3) and clips[0].is_last
+
+
+@pytest.mark.timeout(60)
+def test_two_sample_video_and_exact_multiple(media):
+    # 3 s at 1 fps: 3 samples; clip_len 3 -> exactly one clip, no 1-frame tail
+    clips = list(iter_clips(str(media("cfr30")), fps=1.0, clip_len=3, size=SIZE))
+    assert [len(c.t) for c in clips] == [3]
+    # clip_len 2 -> [s0 s1] [s1 s2]
+    clips = list(iter_clips(str(media("cfr30")), fps=1.0, clip_len=2, size=SIZE))
+    assert [list(c.t) for c in clips] == [[0.0, 1.0], [1.0, 2.0]]
+
+
+@pytest.mark.timeout(60)
+def test_bad_arguments_are_value_errors(media):
+    with pytest.raises(ValueError, match="strategy"):
+        list(iter_clips(str(media("cfr30")), fps=2, clip_len=4, size=SIZE, strategy="fast"))
+    with pytest.raises(ValueError, match="clip_len"):
+        list(iter_clips(str(media("cfr30")), fps=2, clip_len=1, size=SIZE))
+
+
+# ---- decode_window ------------------------------------------------------------------
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("name", ["gop30", "gop30_ts", "gop45"])
+def test_decode_window_matches_full_decode(media, name):
+    uri = str(media(name))
+    _, t_all, f_all = decode_all(uri, fps=4.0, strategy="full")
+    frames, t = decode_window(uri, 1.6, 2.9, fps=4.0, size=SIZE)
+    keep = slice(7, 12)  # targets k/4 for k = 7..11 (1.75 .. 2.75 s); sample k serves target k here
+    np.testing.assert_allclose(t, t_all[keep], atol=1e-9)
+    assert indices(frames) == indices(f_all[keep])
+    assert frames.shape == (5, SIZE, SIZE, 3) and t.dtype == np.float64
+
+
+@pytest.mark.timeout(60)
+def test_decode_window_past_the_end_is_empty(media):
+    frames, t = decode_window(str(media("gop30")), 10.0, 12.0, fps=2.0, size=SIZE)
+    assert frames.shape == (0, SIZE, SIZE, 3) and t.shape == (0,)

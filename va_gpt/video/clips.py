@@ -1,0 +1,185 @@
+"""Object-store video -> fixed-length clips of sampled, resized RGB frames.
+
+- `iter_clips(uri, fps=, clip_len=, size=, strategy=, storage_options=, video_id=)`:
+  a generator of `Clip`s; memory is bounded by one clip (plus one decoded frame).
+- `decode_window(uri, start_s, end_s, fps=, size=)`: the samples of one time window,
+  found by seeking to the keyframe before `start_s` (re-decoding around an interval).
+
+Which frames are sampled and how: va_gpt.video.sampling. Opening and probing:
+va_gpt.video.container (`probe`). Failures: va_gpt.video.errors (`DecodeError`); a
+damaged video's last clip has `partial=True` and its `VideoSummary` says why. Frames
+are resized by va_gpt.video.preprocess, the one resize training uses too. The Ray Data
+callable over `iter_clips` is va_gpt.pipeline.decode.Decode.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from va_gpt.video.container import DEFAULT_THREADS, Video, VideoInfo
+from va_gpt.video.frames import Run, sampled_frames, zero_frames_error
+from va_gpt.video.preprocess import frame_to_rgb
+from va_gpt.video.sampling import STRATEGIES, Sampler, choose_strategy
+
+
+@dataclass(frozen=True)
+class VideoSummary:
+    """How the decode of one video ended; carried by its last clip."""
+
+    strategy: str  # the strategy actually used (auto resolved)
+    samples: int  # distinct sampled frames (overlap frames counted once)
+    clips: int
+    decoded_frames: int  # frames the decoder produced (work done)
+    seeks: int
+    glitches: int  # decode errors skipped (each loses the frames up to the next keyframe)
+    partial: bool  # damaged after the yielded frames
+    damage: str | None  # why, in plain words
+
+
+@dataclass
+class Clip:
+    video_id: str
+    uri: str
+    index: int
+    frames: np.ndarray  # uint8 [T, size, size, 3] RGB
+    t: np.ndarray  # float64 [T], seconds from video start (the frames' own timestamps)
+    first_is_overlap: bool  # frames[0] is the previous clip's last frame
+    partial: bool  # the video was damaged after these frames (only ever on the last clip)
+    is_last: bool
+    info: VideoInfo
+    summary: VideoSummary | None = None  # on the last clip only
+
+
+def check_args(fps: float, size: int, clip_len: int | None = None, strategy: str = "auto") -> None:
+    """ValueError for decode arguments that cannot work (before any object is opened)."""
+    if not fps or fps <= 0:
+        raise ValueError(f"fps must be > 0, got {fps}")
+    if size <= 0:
+        raise ValueError(f"size must be > 0, got {size}")
+    if clip_len is not None and clip_len < 2:
+        raise ValueError(f"clip_len must be >= 2 (one overlap frame + at least one new), got {clip_len}")
+    if strategy not in STRATEGIES:
+        raise ValueError(f"strategy must be one of {STRATEGIES}, got {strategy!r}")
+
+
+def iter_clips(
+    uri: str,
+    *,
+    fps: float,
+    clip_len: int,
+    size: int,
+    strategy: str = "auto",
+    storage_options: dict | None = None,
+    video_id: str | None = None,
+    threads: int = DEFAULT_THREADS,
+) -> Iterator[Clip]:
+    """Sampled, resized clips of one video, as a generator (memory: one clip).
+
+    Each clip after the first starts with the previous clip's last frame. All clips have
+    `clip_len` frames except the last, which has at least 2 (a video with a single
+    sample gives one 1-frame clip). Raises DecodeError (see module docstring).
+    """
+    check_args(fps, size, clip_len, strategy)
+    video_id = uri if video_id is None else video_id
+    with Video(uri, storage_options, threads) as vid:
+        run = Run(choose_strategy(vid, fps) if strategy == "auto" else strategy)
+        info = vid.info
+        buf_f: list[np.ndarray] = []
+        buf_t: list[float] = []
+        pending: Clip | None = None
+        index = 0
+        samples = 0
+
+        def make(first_overlap: bool) -> Clip:
+            return Clip(
+                video_id=video_id,
+                uri=uri,
+                index=index,
+                frames=np.stack(buf_f),
+                t=np.asarray(buf_t, dtype=np.float64),
+                first_is_overlap=first_overlap,
+                partial=False,
+                is_last=False,
+                info=info,
+            )
+
+        sampler = Sampler(fps)
+        for t, frame in sampled_frames(vid, sampler, run):
+            samples += 1
+            arr = frame_to_rgb(frame, size)
+            if pending is not None:
+                yield pending
+                pending = None
+            buf_f.append(arr)
+            buf_t.append(t)
+            if len(buf_f) == clip_len:
+                pending = make(index > 0)
+                index += 1
+                buf_f, buf_t = buf_f[-1:], buf_t[-1:]
+        if run.error is not None:
+            if pending is not None:
+                yield pending
+            raise run.error
+        if samples == 0:
+            raise zero_frames_error(vid, run)
+        partial = run.damage is not None
+        if pending is not None and len(buf_f) <= 1:
+            last = pending
+        else:
+            if pending is not None:
+                yield pending
+            last = make(index > 0)
+            index += 1
+        summary = VideoSummary(
+            strategy=run.strategy,
+            samples=samples,
+            clips=last.index + 1,
+            decoded_frames=run.decoded,
+            seeks=vid.seeks,
+            glitches=run.glitches,
+            partial=partial,
+            damage=run.damage,
+        )
+        last.is_last = True
+        last.partial = partial
+        last.summary = summary
+        yield last
+
+
+def decode_window(
+    uri: str,
+    start_s: float,
+    end_s: float,
+    *,
+    fps: float,
+    size: int,
+    storage_options: dict | None = None,
+    threads: int = DEFAULT_THREADS,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The samples (same grid k / fps as `iter_clips`) with start_s <= target <= end_s.
+
+    Seeks to the keyframe before `start_s` and decodes forward. Returns
+    (frames uint8 [T, size, size, 3], t float64 [T]); T may be 0 when the window lies
+    past the end of the video. Raises DecodeError.
+    """
+    check_args(fps, size)
+    if end_s < start_s:
+        raise ValueError(f"end_s ({end_s}) must be >= start_s ({start_s})")
+    with Video(uri, storage_options, threads) as vid:
+        run = Run("seek")
+        sampler = Sampler(fps, start_s, end_s)
+        frames: list[np.ndarray] = []
+        times: list[float] = []
+        for t, frame in sampled_frames(vid, sampler, run):
+            frames.append(frame_to_rgb(frame, size))
+            times.append(t)
+        if run.error is not None:
+            raise run.error
+        if not frames and run.decoded == 0 and run.damage is not None:
+            raise zero_frames_error(vid, run)
+        if not frames:
+            return np.zeros((0, size, size, 3), np.uint8), np.zeros((0,), np.float64)
+        return np.stack(frames), np.asarray(times, dtype=np.float64)

@@ -1,0 +1,207 @@
+"""Decoded frames of one opened video in time order, per strategy, with damage handling.
+
+`sampled_frames(vid, sampler, run)` yields the sampled (time, av.VideoFrame) pairs; `run`
+(a `Run`) records the work done and how the decode ended: `damage` (the frames so far
+are good, the rest is lost: a partial video) or `error` (a storage failure mid-video).
+A corrupt packet, a packet the decoder rejects or a frame flagged corrupt is a glitch:
+it is skipped along with everything up to the next keyframe.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import av
+
+from va_gpt.video.container import EPS, PROBE_SECONDS, Video, mp4_cut, ts_cut
+from va_gpt.video.errors import DecodeError, plain
+from va_gpt.video.sampling import Sampler
+
+_SEEK_TRIES = 4
+_MAX_GLITCHES = 50  # decode errors skipped before a video counts as damaged from there on
+
+
+@dataclass
+class Run:
+    strategy: str
+    decoded: int = 0
+    glitches: int = 0
+    damage: str | None = None
+    error: DecodeError | None = None
+    last_t: float = -math.inf
+
+
+def _where(run: Run) -> str:
+    return "before the first frame" if run.last_t == -math.inf else f"after {run.last_t:.2f}s"
+
+
+def _frame_time(vid: Video, frame, last_t: float) -> float:
+    if frame.pts is None:
+        return last_t + vid.frame_dur if last_t > -math.inf else 0.0
+    return float((frame.pts - vid.origin) * vid.tb)
+
+
+def _frames(vid: Video, sampler: Sampler, run: Run) -> Iterator[tuple[float, Any]]:
+    """Decoded frames in increasing time, per `run.strategy`; records damage in `run`.
+
+    A corrupt packet, a packet the decoder rejects or a frame flagged corrupt is a
+    glitch: it is skipped along with everything up to the next keyframe. If no
+    keyframe follows, the video is damaged from there on (`run.damage`, partial).
+    """
+    cc = vid.stream.codec_context
+    if run.strategy == "nonkey":
+        cc.skip_frame = "NONKEY"
+    d = vid.frame_dur
+    seeking = run.strategy == "seek"
+    packets = vid.packets()
+    # A TS cut mid-packet: its last frame comes out flagged corrupt (dropped below); the
+    # size check still marks the video partial when that frame was never decoded (nonkey).
+    ts_short = ts_cut(vid.size) if vid.magic == "mpegts" else None
+    landing: float | None = None  # after a seek: the target the first frame must not pass
+    seeked_for: float | None = None
+    preroll = 0.0  # seconds to seek before a target (grows when seeks land late, e.g. TS)
+    tries = 0
+    first_key = vid.keyframes[0] if vid.keyframes else 0.0
+    broken: str | None = None  # set while skipping to the next keyframe after a glitch
+
+    def seek_target() -> float | None:
+        target = sampler.next_target
+        if not seeking or target is None or target == seeked_for:
+            return None
+        if vid.keyframes_complete or vid.gop_regular:
+            k = vid.key_before(target)
+            if k is None or (run.last_t == -math.inf and k <= first_key + EPS):
+                return None  # decoding from the start reaches it anyway
+            return target if k > run.last_t + 0.5 * d else None
+        # Irregular or unknown spacing, no index: seek only when the gap surely holds a
+        # keyframe (longer than the longest GOP seen, or than the probe when it saw one).
+        gop = vid.gop_max_s or PROBE_SECONDS
+        pos = run.last_t if run.last_t > -math.inf else first_key
+        return target if target - pos > gop + d else None
+
+    def seek(target: float, back: float) -> bool:
+        nonlocal packets, landing, seeked_for, seeking
+        try:
+            vid.seek(max(0.0, target - back))
+        except av.error.FFmpegError:
+            seeking = False  # not seekable: keep decoding forward
+            return False
+        packets = vid.packets()
+        landing = seeked_for = target
+        return True
+
+    def overshoot() -> bool:
+        """The seek landed after its target: seek further back. False: give up seeking
+        for this video and go on from here (this one sample may then be a later frame)."""
+        nonlocal tries, preroll, landing, seeking
+        tries += 1
+        target = landing
+        if tries <= _SEEK_TRIES:
+            preroll += vid.gop_max_s or vid.gop_s or 1.0
+            if seek(target, preroll if tries < _SEEK_TRIES else target + 1.0):  # last try: from 0
+                return True
+        landing, seeking = None, False
+        return False
+
+    while sampler.next_target is not None:
+        if run.glitches > _MAX_GLITCHES:
+            run.damage = f"too many decode errors ({run.glitches}); last: {broken}"
+            return
+        if landing is None and (target := seek_target()) is not None:
+            tries = 0
+            seek(target, preroll)
+        try:
+            pkt = next(packets, None)
+        except av.error.FFmpegError as e:
+            broken = broken or f"the data could not be read {_where(run)} ({plain(e)})"
+            break
+        except Exception as e:
+            run.error = vid.read_error(e)
+            break
+        eof = pkt is None
+        if eof:
+            if landing is not None and overshoot():  # a seek ran into the end of the file
+                continue
+            decoded = _flush(cc)
+        else:
+            if pkt.is_corrupt:
+                broken = f"the file is cut or damaged {_where(run)} (incomplete packet)"
+                run.glitches += 1
+                continue
+            if broken is not None or run.strategy == "nonkey":
+                if not pkt.is_keyframe:
+                    continue
+                broken = None
+            try:
+                decoded = cc.decode(pkt)
+            except av.error.FFmpegError as e:
+                broken = f"decoding failed {_where(run)} ({plain(e)})"
+                run.glitches += 1
+                continue
+            except Exception as e:
+                run.error = vid.read_error(e)
+                break
+        if isinstance(decoded, str):  # flush failed
+            broken = broken or decoded
+            break
+        restart = False
+        for frame in decoded:
+            run.decoded += 1
+            t = _frame_time(vid, frame, run.last_t)
+            if landing is not None:
+                if t > landing + EPS and overshoot():
+                    restart = True
+                    break
+                landing = None
+            if frame.is_corrupt:
+                broken = f"frame at {t:.2f}s is corrupt"
+                run.glitches += 1
+                break
+            if t <= run.last_t + EPS:
+                continue  # already past it (a seek landed early) or out-of-order pts
+            run.last_t = t
+            yield t, frame
+            if sampler.next_target is None:
+                return
+        if restart:
+            continue
+        if eof:
+            break
+    if run.error is None:
+        if broken is not None:
+            run.damage = broken
+        elif ts_short:
+            run.damage = ts_short
+
+
+def _flush(cc) -> list | str:
+    try:
+        return list(cc.decode(None))
+    except av.error.EOFError:  # already drained by the demuxer's final empty packet
+        return []
+    except av.error.FFmpegError as e:
+        return f"decoding failed at the end of the stream ({plain(e)})"
+
+
+def sampled_frames(vid: Video, sampler: Sampler, run: Run) -> Iterator[tuple[float, Any]]:
+    for t, frame in _frames(vid, sampler, run):
+        yield from sampler.feed(t, frame)
+    if run.error is None:
+        yield from sampler.finish(vid.frame_dur)
+
+
+def zero_frames_error(vid: Video, run: Run) -> DecodeError:
+    cut = None
+    if vid.magic == "mp4":
+        cut = mp4_cut(vid.f, vid.size)
+    elif vid.magic == "mpegts":
+        cut = ts_cut(vid.size)
+    if cut or (run.damage and "incomplete packet" in run.damage):
+        return vid.error(
+            "truncated", f"file is cut or damaged: {cut or run.damage}; not one frame could be decoded"
+        )
+    why = run.damage or "the stream ended without a single decodable frame"
+    return vid.error("corrupt", f"{vid.info.codec} video could not be decoded: {why}")
