@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -54,3 +56,13 @@ def test_eval_job_reports_frame_and_interval_metrics(tmp_path, capsys):
     assert json.loads((tmp_path / "rep" / "report.json").read_text()) == report
     assert job.main(["--results", results]) == 1
     assert "need both --results and --annotations" in capsys.readouterr().err
+
+
+@pytest.mark.timeout(60)
+def test_frame_and_interval_evaluation_import_neither_torch_nor_train():
+    code = (
+        "import sys, va_gpt.eval.frames, va_gpt.eval.intervals, va_gpt.eval.match; "
+        "print(sorted(m for m in sys.modules if m == 'torch' or m.startswith('va_gpt.train')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
