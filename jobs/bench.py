@@ -24,7 +24,7 @@ from pathlib import Path
 
 def pipeline_bench(work: Path, preset_name: str = "demo", videos: int = 6, duration_s: float = 30.0) -> dict:
     from va_gpt.config import load_preset
-    from va_gpt.io import storage
+    from va_gpt.io.archive import list_archive
     from va_gpt.pipeline.nightly import NightlyArgs, run_nightly
     from va_gpt.pipeline.run import Job, run_local
     from va_gpt.pipeline.visual import bench_visual
@@ -37,7 +37,7 @@ def pipeline_bench(work: Path, preset_name: str = "demo", videos: int = 6, durat
         synthetic.generate_archive(
             str(archive), cameras=2, videos_per_camera=videos // 2, duration_s=duration_s, seed=5
         )
-    objects = storage.list_archive(str(archive))
+    objects = list_archive(str(archive))
     footage_s = len(objects) * duration_s
 
     # Plain sequential loop: what a user would write first (same callables, one process).

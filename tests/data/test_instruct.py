@@ -18,7 +18,9 @@ import pytest
 from jobs import build_instructions
 from va_gpt.data import benchmarks
 from va_gpt.data import instruct as I
-from va_gpt.io import storage
+from va_gpt.io.archive import video_id_for
+from va_gpt.io.errors import StorageError
+from va_gpt.io.filesystem import join, read_bytes
 from va_gpt.pipeline.describe import DESCRIBE_QUESTION, parse_fields
 from va_gpt.synthetic import generate as synthetic
 
@@ -86,7 +88,7 @@ def test_synthetic_records_fit_the_schema_and_cover_every_task(archive, synth_re
     assert set(by_video) == {truth.video_url(v.key) for v in truth.videos}
     for v in truth.videos:
         recs = by_video[truth.video_url(v.key)]
-        assert all(r["video_id"] == storage.video_id_for(truth.video_url(v.key)) for r in recs)
+        assert all(r["video_id"] == video_id_for(truth.video_url(v.key)) for r in recs)
         assert all(r["events"] == [[e.start_s, e.end_s] for e in v.events] for r in recs)
         tasks = sorted(r["task"] for r in recs)
         if v.label == "normal":
@@ -349,7 +351,7 @@ def test_missing_videos_are_reported_and_skipped(tmp_path, archive, caplog):
     readme = (tmp_path / "out" / "README.md").read_text()
     assert "Arrest/Arrest001_x264.mp4" in readme
     # a video root that does not exist is an error, not 'everything missing'
-    with pytest.raises(storage.StorageError, match="does not exist"):
+    with pytest.raises(StorageError, match="does not exist"):
         I.build(
             I.BuildArgs(
                 sources=["ucf_crime"],
@@ -428,7 +430,7 @@ def test_parquet_jsonl_and_card_on_s3(s3_store, archive, synth_records, bench_re
         parquet = I.read_records(out, split, so)
         jsonl = I.read_records(out, split, so, fmt="jsonl")
         assert parquet == jsonl == [r for r in want if r["split"] == split]
-        raw = pq.read_table(io.BytesIO(storage.read_bytes(storage.join(out, split, "records.parquet"), so)))
+        raw = pq.read_table(io.BytesIO(read_bytes(join(out, split, "records.parquet"), so)))
         assert raw.schema.equals(I.RECORD_SCHEMA)
         assert card["counts"]["splits"][split]["records"] == len(parquet)
         got += parquet
@@ -441,7 +443,7 @@ def test_parquet_jsonl_and_card_on_s3(s3_store, archive, synth_records, bench_re
     for split in I.SPLITS:
         c = stored["counts"]["splits"][split]
         assert sum(c["tasks"].values()) == sum(c["kinds"].values()) == c["records"]
-    readme = storage.read_bytes(storage.join(out, "README.md"), so).decode()
+    readme = read_bytes(join(out, "README.md"), so).decode()
     assert "| judgement |" in readme and "hivau" in readme
 
 
@@ -469,7 +471,7 @@ def test_cli_with_scores(tmp_path, archive, capsys):
     card = json.loads((out / "card.json").read_text())
     assert card["features"]["written"] == 4 and card["features"]["errors"] == []
     for v in truth.videos:
-        z = np.load(out / "features" / f"{storage.video_id_for(truth.video_url(v.key))}.npz")
+        z = np.load(out / "features" / f"{video_id_for(truth.video_url(v.key))}.npz")
         assert (
             z["t"].shape == z["score"].shape == z["diff_energy"].shape and len(z["t"]) == 16
         )  # 8 s at 2 fps

@@ -16,7 +16,9 @@ import pytest
 
 from schemas.tables import TABLES
 from va_gpt.config import load_preset
-from va_gpt.io import storage
+from va_gpt.io.archive import list_archive
+from va_gpt.io.filesystem import filesystem
+from va_gpt.lake.commit import committed_files, committed_runs
 from va_gpt.lake.query import QueryError, connect, query
 from va_gpt.pipeline.nightly import NightlyArgs, run_nightly
 from va_gpt.pipeline.run import Job, run_local, run_ray
@@ -90,9 +92,9 @@ def test_end_to_end_on_ray_writes_all_four_tables_to_schema(s3_store, archive, p
     assert summary.ok == 6 and summary.failed == 0
     # Every committed file matches its schema exactly.
     for table, schema in TABLES.items():
-        files = storage.committed_files(results, table, storage_options=so)
+        files = committed_files(results, table, storage_options=so)
         assert files or table == "summaries", table
-        fs, _ = storage.filesystem(results, so)
+        fs, _ = filesystem(results, so)
         for f in files:
             with fs.open(f) as fh:
                 got = pq.read_schema(fh)
@@ -130,14 +132,14 @@ def test_second_run_adds_nothing_and_force_replaces(s3_store, archive, preset):
     n_videos, n_scores = _count(results, so), _count(results, so, "frame_scores")
     again = run_nightly(_args(s3_store, url, results, preset, local=True))
     assert again.processed == 0 and again.skipped == first.listed and not again.committed
-    assert len(storage.committed_runs(results, so)) == 1
+    assert len(committed_runs(results, so)) == 1
     forced = run_nightly(_args(s3_store, url, results, preset, local=True, force=True))
     assert forced.processed == first.listed
     assert _count(results, so) == n_videos and _count(results, so, "frame_scores") == n_scores
     runs = query(results, "SELECT DISTINCT run_id FROM videos", so).column("run_id").to_pylist()
     assert runs == [forced.run_id]
     # The forced run covered whole partitions: the old files are superseded, not just hidden.
-    files = storage.committed_files(results, "videos", storage_options=so)
+    files = committed_files(results, "videos", storage_options=so)
     assert all(forced.run_id in f for f in files)
     # A new model version (here: other interval thresholds) reprocesses without --force.
     retuned = dataclasses.replace(preset, intervals=dataclasses.replace(preset.intervals, high=0.7))
@@ -188,7 +190,7 @@ def test_run_killed_before_commit_leaves_nothing_visible(s3_store, archive, pres
 
     with pytest.raises(KeyboardInterrupt):
         run_nightly(_args(s3_store, url, results, preset, local=True, before_publish=die))
-    assert storage.committed_runs(results, so) == []
+    assert committed_runs(results, so) == []
     assert _count(results, so) == 0 and _count(results, so, "frame_scores") == 0
     # The next run completes the night.
     summary = run_nightly(_args(s3_store, url, results, preset, local=True))
@@ -199,7 +201,7 @@ def test_run_killed_before_commit_leaves_nothing_visible(s3_store, archive, pres
 def test_run_local_and_ray_agree(s3_store, archive, preset, ray_local):
     url, truth = archive
     so = s3_store.storage_options()
-    objects = storage.list_archive(url, storage_options=so)[:3]
+    objects = list_archive(url, storage_options=so)[:3]
     rows = [{"video_id": o.video_id, "uri": o.uri} for o in objects]
     job = Job(preset=preset, storage_options=so, describe=False)
     local, _ = run_local(rows, job)

@@ -4,7 +4,7 @@ Sources
 -------
 - ``synthetic``: a synthetic archive's ground truth (:func:`va_gpt.synthetic.generate.load_truth`);
   the videos are in the archive, ``video`` is their URI and ``video_id`` the
-  pipeline's id (:func:`va_gpt.io.storage.video_id_for`), so stored features join
+  pipeline's id (:func:`va_gpt.io.archive.video_id_for`), so stored features join
   the nightly tables.
 - ``ucf_crime`` / ``xd_violence`` / ``hivau``: the real annotation files, read
   by :mod:`va_gpt.data.benchmarks`. The videos are not on this machine:
@@ -105,7 +105,9 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from va_gpt.io import storage
+from va_gpt.io.archive import video_id_for
+from va_gpt.io.errors import StorageError, mapped_errors
+from va_gpt.io.filesystem import filesystem, join, read_bytes, write_bytes
 from va_gpt.pipeline.describe import DESCRIBE_QUESTION
 from va_gpt.pipeline.raylocal import start_ray
 
@@ -333,7 +335,7 @@ def items_from_synthetic(truth, storage_options: dict | None = None) -> list[Vid
             VideoItem(
                 source="synthetic",
                 video=uri,
-                video_id=storage.video_id_for(uri),
+                video_id=video_id_for(uri),
                 kind=kinds[0] if kinds else "normal",
                 kinds=kinds,
                 duration_s=float(v.duration_s),
@@ -859,12 +861,12 @@ def find_missing(
 ) -> list[VideoItem]:
     """The items whose video is not under `root` (listed once). Video names are relative to root,
     or full URIs under it (synthetic)."""
-    fs, base = storage.filesystem(root, storage_options)
+    fs, base = filesystem(root, storage_options)
     base = base.rstrip("/")
-    with storage._mapped(root, "list videos"):
+    with mapped_errors(root, "list videos"):
         fs.invalidate_cache(base)
         if not fs.exists(base):
-            raise storage.StorageError(root, "video root does not exist")
+            raise StorageError(root, "video root does not exist")
         present = {p[len(base) + 1 :] if p.startswith(base + "/") else p for p in fs.find(base)}
     prefix = root.rstrip("/") + "/"
     missing = []
@@ -950,16 +952,12 @@ def write_dataset(
         part = [r for r in records if r["split"] == split]
         card["counts"]["splits"][split] = _counts(part)
         files = {"parquet": f"{split}/records.parquet", "jsonl": f"{split}/records.jsonl"}
-        storage.write_bytes(storage.join(out_url, files["parquet"]), _parquet_bytes(part), storage_options)
-        storage.write_bytes(storage.join(out_url, files["jsonl"]), _jsonl_bytes(part), storage_options)
+        write_bytes(join(out_url, files["parquet"]), _parquet_bytes(part), storage_options)
+        write_bytes(join(out_url, files["jsonl"]), _jsonl_bytes(part), storage_options)
         card["files"][split] = files
     card["counts"]["tasks"] = _counts(records)["tasks"]
-    storage.write_bytes(
-        storage.join(out_url, "card.json"), json.dumps(card, indent=1).encode("utf-8"), storage_options
-    )
-    storage.write_bytes(
-        storage.join(out_url, "README.md"), render_readme(card).encode("utf-8"), storage_options
-    )
+    write_bytes(join(out_url, "card.json"), json.dumps(card, indent=1).encode("utf-8"), storage_options)
+    write_bytes(join(out_url, "README.md"), render_readme(card).encode("utf-8"), storage_options)
     return card
 
 
@@ -969,20 +967,20 @@ def read_records(
     """Read one split back, from Parquet or JSONL, as record dicts."""
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
-    url = storage.join(out_url, split, f"records.{fmt}")
+    url = join(out_url, split, f"records.{fmt}")
     if fmt == "jsonl":
-        text = storage.read_bytes(url, storage_options).decode("utf-8")
+        text = read_bytes(url, storage_options).decode("utf-8")
         return [json.loads(line) for line in text.splitlines() if line.strip()]
     if fmt != "parquet":
         raise ValueError(f"fmt must be parquet or jsonl, got {fmt!r}")
     import pyarrow.parquet as pq
 
-    table = pq.read_table(io.BytesIO(storage.read_bytes(url, storage_options)))
+    table = pq.read_table(io.BytesIO(read_bytes(url, storage_options)))
     return table.to_pylist()
 
 
 def read_card(out_url: str, storage_options: dict | None = None) -> dict:
-    return json.loads(storage.read_bytes(storage.join(out_url, "card.json"), storage_options))
+    return json.loads(read_bytes(join(out_url, "card.json"), storage_options))
 
 
 def _table(rows: list[tuple], header: tuple[str, ...]) -> list[str]:
@@ -1114,9 +1112,7 @@ def compute_features(
             score=np.asarray(r["score"], np.float32),
             diff_energy=np.asarray(r["diff_energy"], np.float32),
         )
-        storage.write_bytes(
-            storage.join(out_url, "features", f"{r['video_id']}.npz"), buf.getvalue(), storage_options
-        )
+        write_bytes(join(out_url, "features", f"{r['video_id']}.npz"), buf.getvalue(), storage_options)
         written += 1
     for e in errors:
         log.warning("features: %s: %s", e["video"], e["error"])
@@ -1196,7 +1192,7 @@ def build(args: BuildArgs) -> dict:
             got = items_from_annotations(src, origin, durations)
             root = args.video_root
             if root:
-                got = [dataclasses.replace(it, uri=storage.join(root, it.video)) for it in got]
+                got = [dataclasses.replace(it, uri=join(root, it.video)) for it in got]
         lost = find_missing(got, root, args.storage_options) if root else []
         if lost:
             names = [it.video for it in lost]

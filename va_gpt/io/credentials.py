@@ -1,27 +1,66 @@
-"""fsspec storage options from the environment, the way every job resolves them.
+"""S3 credentials, resolved in one place for every client: fsspec/s3fs, DuckDB, child processes.
 
-Credentials come from the standard AWS variables (a Kubernetes Secret in
-production, the embedded store's values in `make run`), never from arguments
-that would land in shell history or a process list.
+Credentials come from explicit storage options when a caller has them (the
+embedded store's `Endpoint`), otherwise from the standard AWS variables (a
+Kubernetes Secret in production, the embedded store's values in `make run`),
+never from arguments that would land in shell history or a process list.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from urllib.parse import urlparse
+
+DEFAULT_REGION = "us-east-1"
+S3_SCHEMES = ("s3", "s3a")
+
+
+@dataclass(frozen=True)
+class S3Credentials:
+    """Resolved S3 access: what fsspec options, a DuckDB secret and AWS env variables are built from."""
+
+    key: str | None = None
+    secret: str | None = None
+    endpoint_url: str | None = None  # None: AWS itself
+    region: str = DEFAULT_REGION
+
+    def storage_options(self) -> dict:
+        """fsspec/s3fs keyword arguments."""
+        opts: dict = {}
+        if self.key and self.secret:
+            opts.update(key=self.key, secret=self.secret)
+        client: dict = {}
+        if self.endpoint_url:
+            client["endpoint_url"] = self.endpoint_url
+        client["region_name"] = self.region
+        opts["client_kwargs"] = client
+        return opts
+
+    def env(self) -> dict[str, str]:
+        """The AWS environment variables that make s3fs/boto clients in other processes resolve these."""
+        out = {"AWS_DEFAULT_REGION": self.region}
+        if self.key and self.secret:
+            out.update(AWS_ACCESS_KEY_ID=self.key, AWS_SECRET_ACCESS_KEY=self.secret)
+        if self.endpoint_url:
+            out["AWS_ENDPOINT_URL"] = self.endpoint_url
+        return out
+
+
+def resolve_s3(storage_options: dict | None = None, endpoint: str | None = None) -> S3Credentials:
+    """The S3 credentials to use: `endpoint`, then `storage_options` (fsspec form), then the AWS variables."""
+    opts = storage_options or {}
+    client = opts.get("client_kwargs") or {}
+    return S3Credentials(
+        key=opts.get("key") or os.environ.get("AWS_ACCESS_KEY_ID"),
+        secret=opts.get("secret") or os.environ.get("AWS_SECRET_ACCESS_KEY"),
+        endpoint_url=endpoint or client.get("endpoint_url") or os.environ.get("AWS_ENDPOINT_URL"),
+        region=client.get("region_name") or os.environ.get("AWS_DEFAULT_REGION", DEFAULT_REGION),
+    )
 
 
 def storage_options_for(url: str, endpoint: str | None = None) -> dict | None:
-    if urlparse(url).scheme not in ("s3", "s3a"):
+    """fsspec storage options for `url` from the environment: None for anything but s3:// URLs."""
+    if urlparse(url).scheme not in S3_SCHEMES:
         return None
-    opts: dict = {}
-    key, secret = os.environ.get("AWS_ACCESS_KEY_ID"), os.environ.get("AWS_SECRET_ACCESS_KEY")
-    if key and secret:
-        opts.update(key=key, secret=secret)
-    client = {}
-    endpoint = endpoint or os.environ.get("AWS_ENDPOINT_URL")
-    if endpoint:
-        client["endpoint_url"] = endpoint
-    client["region_name"] = os.environ.get("AWS_DEFAULT_REGION", "us-east-1")
-    opts["client_kwargs"] = client
-    return opts
+    return resolve_s3(endpoint=endpoint).storage_options()

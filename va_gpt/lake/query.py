@@ -1,7 +1,7 @@
 """Read-only SQL over a results folder with DuckDB.
 
 Views `videos`, `frame_scores`, `intervals` and `summaries` cover only the
-Parquet files of committed runs (va_gpt.io.storage.committed_files), and for each
+Parquet files of committed runs (va_gpt.lake.commit.committed_files), and for each
 video only the rows of its latest run: a rerun replaces a video's rows in the
 views instead of duplicating them.
 
@@ -21,7 +21,8 @@ import duckdb
 import pyarrow as pa
 
 from schemas.tables import TABLES
-from va_gpt.io import storage
+from va_gpt.io.credentials import resolve_s3
+from va_gpt.lake.commit import committed_files
 
 READ_ONLY_STATEMENTS = {"SELECT", "EXPLAIN"}
 
@@ -40,12 +41,8 @@ def _httpfs_path() -> str | None:
 
 
 def _configure_s3(con: duckdb.DuckDBPyConnection, storage_options: dict | None) -> None:
-    opts = storage_options or {}
-    client = opts.get("client_kwargs", {})
-    endpoint = client.get("endpoint_url") or os.environ.get("AWS_ENDPOINT_URL")
-    key = opts.get("key") or os.environ.get("AWS_ACCESS_KEY_ID")
-    secret = opts.get("secret") or os.environ.get("AWS_SECRET_ACCESS_KEY")
-    region = client.get("region_name") or os.environ.get("AWS_DEFAULT_REGION", "us-east-1")
+    creds = resolve_s3(storage_options)
+    endpoint, key, secret, region = creds.endpoint_url, creds.key, creds.secret, creds.region
     ext = _httpfs_path()
     if ext is None:
         raise QueryError(
@@ -81,7 +78,7 @@ def connect(results_url: str, storage_options: dict | None = None) -> duckdb.Duc
 
         con.register_filesystem(fsspec.filesystem(scheme, **(storage_options or {})))
     for table, schema in TABLES.items():
-        files = storage.committed_files(results_url, table, storage_options=storage_options)
+        files = committed_files(results_url, table, storage_options=storage_options)
         files = [f[len("file://") :] if f.startswith("file://") else f for f in files]
         if files:
             con.execute(

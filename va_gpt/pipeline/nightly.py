@@ -11,7 +11,7 @@ rewrote completely are superseded in the commit record as well.
 A video that fails is a `videos` row with its error. A transient storage error
 that outlasts the retries is written too but left out of the manifest, so the
 next night tries that object again. Nothing is visible to readers until the
-commit marker is written (storage.publish).
+commit marker is written (va_gpt.lake.commit.publish).
 """
 
 from __future__ import annotations
@@ -31,7 +31,12 @@ import pyarrow.parquet as pq
 
 from schemas.tables import conform
 from va_gpt.config import Preset, to_dict
-from va_gpt.io import storage
+from va_gpt.io.archive import list_archive
+from va_gpt.io.errors import StorageError
+from va_gpt.io.filesystem import join, read_bytes, write_bytes
+from va_gpt.io.retry import retry
+from va_gpt.lake.commit import part_url, publish
+from va_gpt.lake.manifest import Manifest
 from va_gpt.pipeline.raylocal import start_ray
 from va_gpt.pipeline.run import PIPELINE_VERSION, TRANSIENT_KINDS, Job, run_local, run_ray
 
@@ -108,8 +113,8 @@ def _model_version(args: NightlyArgs) -> str:
     for url, name in ((args.classifier_dir, "config.json"), (args.checkpoint_url, "checkpoint.json")):
         if url:
             try:
-                h.update(storage.read_bytes(storage.join(url, name), args.storage_options))
-            except storage.StorageError:
+                h.update(read_bytes(join(url, name), args.storage_options))
+            except StorageError:
                 h.update(url.encode())
     parts.append(h.hexdigest()[:12])
     return ";".join(parts)
@@ -204,11 +209,11 @@ def write_staged(results_url: str, run_id: str, tables: dict[str, list[dict]], s
         for row in rows:
             groups[(row["date"], row["camera_id"])].append(row)
         for (date, camera), group in sorted(groups.items()):
-            url = storage.part_url(results_url, table, date, camera, run_id, 0, staged=True)
+            url = part_url(results_url, table, date, camera, run_id, 0, staged=True)
             buf = io.BytesIO()
             pq.write_table(conform(table, group), buf, compression="zstd")
             data = buf.getvalue()
-            storage.retry(lambda u=url, b=data: storage.write_bytes(u, b, storage_options))
+            retry(lambda u=url, b=data: write_bytes(u, b, storage_options))
             staged[table].append(url)
     return dict(staged)
 
@@ -216,9 +221,9 @@ def write_staged(results_url: str, run_id: str, tables: dict[str, list[dict]], s
 def run_nightly(args: NightlyArgs) -> NightlySummary:
     t0 = time.monotonic()
     so = args.storage_options
-    objects = storage.list_archive(args.archive, args.pattern, so, dates=args.dates, cameras=args.cameras)
-    manifest_url = storage.join(args.results, MANIFEST_NAME)
-    manifest = storage.Manifest.load(manifest_url, so)
+    objects = list_archive(args.archive, args.pattern, so, dates=args.dates, cameras=args.cameras)
+    manifest_url = join(args.results, MANIFEST_NAME)
+    manifest = Manifest.load(manifest_url, so)
     model_version = _model_version(args)
     version_key = f"{PIPELINE_VERSION}|{model_version}"
     diff = manifest.diff(objects, version_key)
@@ -274,7 +279,7 @@ def run_nightly(args: NightlyArgs) -> NightlySummary:
         f"date={d}/camera_id={c}" for (d, c), uris in done_per_part.items() if uris == listed_per_part[(d, c)]
     ]
     meta = {"pipeline_version": PIPELINE_VERSION, "model_version": model_version, "videos": len(results)}
-    storage.publish(args.results, run_id, staged, meta=meta, supersedes=supersedes, storage_options=so)
+    publish(args.results, run_id, staged, meta=meta, supersedes=supersedes, storage_options=so)
 
     status = {r["video_id"]: r["status"] for r in results}
     retry_later = [o for o in todo if status.get(o.video_id) in TRANSIENT_KINDS]

@@ -1,0 +1,151 @@
+"""va_gpt.io.archive on a real SeaweedFS server and on local disk: the same tests run on both."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+from datetime import datetime
+
+import pytest
+
+from tests.io.storage_fixtures import DAY, Backend
+from va_gpt.io.archive import ArchiveObject, list_archive
+from va_gpt.io.errors import StorageError, TransientStorageError
+
+
+def _uris(objects: list[ArchiveObject]) -> list[str]:
+    return [o.uri for o in objects]
+
+
+def _fill_default_archive(backend: Backend) -> dict[str, str]:
+    keys = {
+        "a": "archive/cam01/2026-11-21/220000.mp4",
+        "b": "archive/cam01/2026-11-21/230500.mp4",
+        "c": "archive/cam02/2026-11-21/clipA.mp4",  # a name that is not HHMMSS: no start time
+        "d": "archive/cam01/2026-11-22/000500.mp4",
+        "e": "archive/cam02/2026-11-20/120000.mp4",
+        "bad_date": "archive/cam01/2026-13-40/220000.mp4",
+        "txt": "archive/cam01/2026-11-21/notes.txt",
+        "deep": "archive/cam01/2026-11-21/sub/x.mp4",
+        "top": "archive/README.md",
+    }
+    return {k: backend.put(v, f"content of {v}".encode()) for k, v in keys.items()}
+
+
+@pytest.mark.timeout(120)
+def test_list_default_pattern(backend, caplog):
+    urls = _fill_default_archive(backend)
+    with caplog.at_level(logging.WARNING, logger="va_gpt.io.archive"):
+        objects = list_archive(backend.url("archive"), storage_options=backend.options)
+
+    # Sorted by (date, camera, uri); non-matching keys ignored; the bad date skipped with a warning.
+    expected = [urls["e"], urls["a"], urls["b"], urls["c"], urls["d"]]
+    assert _uris(objects) == [u if backend.name == "s3" else f"file://{u}" for u in expected]
+    assert "2026-13-40" in caplog.text and "skipping" in caplog.text
+
+    a = objects[1]
+    assert (a.camera_id, a.date, a.start_time) == ("cam01", DAY, datetime(2026, 11, 21, 22, 0, 0))
+    assert objects[2].start_time == datetime(2026, 11, 21, 23, 5, 0)
+    assert objects[3].start_time is None and objects[3].fields == (("name", "clipA"),)
+    content = b"content of archive/cam01/2026-11-21/220000.mp4"
+    assert a.size == len(content)
+    if backend.name == "s3":
+        assert (
+            a.etag == hashlib.md5(content).hexdigest()
+        )  # single-part upload: ETag is the MD5, quotes stripped
+    else:
+        st = os.stat(a.uri[len("file://") :])
+        assert a.etag == f"{st.st_mtime_ns:x}-{st.st_size:x}"
+    assert a.video_id == hashlib.sha1(a.uri.encode()).hexdigest()[:16]
+    assert len({o.video_id for o in objects}) == len(objects)
+
+    # Stable across reruns: a second listing gives equal objects and ids.
+    assert list_archive(backend.url("archive"), storage_options=backend.options) == objects
+
+
+@pytest.mark.timeout(120)
+def test_list_filters(backend):
+    _fill_default_archive(backend)
+    root = backend.url("archive")
+
+    def names(**filters) -> list[str]:
+        objs = list_archive(root, storage_options=backend.options, **filters)
+        return [o.uri.rsplit("/archive/", 1)[1] for o in objs]
+
+    assert names(dates=[DAY]) == [
+        "cam01/2026-11-21/220000.mp4",
+        "cam01/2026-11-21/230500.mp4",
+        "cam02/2026-11-21/clipA.mp4",
+    ]
+    assert names(dates=("2026-11-21", "2026-11-22"), cameras=["cam01"]) == [
+        "cam01/2026-11-21/220000.mp4",
+        "cam01/2026-11-21/230500.mp4",
+        "cam01/2026-11-22/000500.mp4",
+    ]
+    assert names(cameras=["cam02"]) == ["cam02/2026-11-20/120000.mp4", "cam02/2026-11-21/clipA.mp4"]
+    assert names(dates=["2026-11-20", "2026-11-22"]) == [
+        "cam02/2026-11-20/120000.mp4",
+        "cam01/2026-11-22/000500.mp4",
+    ]
+    assert names(dates="2026-11-22") == ["cam01/2026-11-22/000500.mp4"]
+    assert names(cameras=["cam99"]) == []
+    with pytest.raises(ValueError, match="YYYY-MM-DD"):
+        names(dates=["21.11.2026"])
+
+
+@pytest.mark.timeout(120)
+def test_list_custom_pattern_with_time(backend, caplog):
+    backend.put("site=north/2026-11-21/cam07_235959.mkv")
+    backend.put("site=north/2026-11-21/cam_08_000001.mkv")  # underscores inside the camera id
+    backend.put("site=south/2026-11-20/cam07_120000.mkv")
+    backend.put("site=north/2026-11-21/cam07_246000.mkv")  # hour 24: bad time, skipped
+    backend.put("site=north/2026-11-21/cam07_235959.mp4")  # other extension: ignored
+    backend.put("site=north/2026-11-21/cam07.mkv")  # no time: does not match, ignored
+    pattern = "site={site}/{date}/{camera_id}_{time}.mkv"
+    with caplog.at_level(logging.WARNING, logger="va_gpt.io.archive"):
+        objects = list_archive(backend.root, pattern=pattern, storage_options=backend.options)
+    got = [(o.date, o.camera_id, o.start_time, o.fields) for o in objects]
+    assert got == [
+        ("2026-11-20", "cam07", datetime(2026, 11, 20, 12, 0, 0), (("site", "south"), ("time", "120000"))),
+        ("2026-11-21", "cam07", datetime(2026, 11, 21, 23, 59, 59), (("site", "north"), ("time", "235959"))),
+        ("2026-11-21", "cam_08", datetime(2026, 11, 21, 0, 0, 1), (("site", "north"), ("time", "000001"))),
+    ]
+    assert "246000" in caplog.text
+
+
+@pytest.mark.timeout(30)
+def test_bad_patterns_are_rejected():
+    with pytest.raises(ValueError, match="camera_id"):
+        list_archive("/nonexistent", pattern="{date}/{name}.mp4")
+    with pytest.raises(ValueError, match="twice"):
+        list_archive("/nonexistent", pattern="{camera_id}/{date}/{date}.mp4")
+    with pytest.raises(ValueError, match="brace"):
+        list_archive("/nonexistent", pattern="{camera_id}/{date}/{bad-name}.mp4")
+
+
+@pytest.mark.timeout(120)
+def test_missing_archive_root_names_url(backend):
+    url = backend.url("no-such-archive")
+    with pytest.raises(StorageError) as info:
+        list_archive(url, storage_options=backend.options)
+    assert info.value.url == url and url in str(info.value)
+    assert not isinstance(info.value, TransientStorageError)
+
+
+@pytest.mark.timeout(120)
+def test_missing_bucket_names_url(s3_store):
+    url = "s3://no-such-bucket-vagpt/archive"
+    with pytest.raises(StorageError, match=re.escape(url)):
+        list_archive(url, storage_options=s3_store.storage_options())
+
+
+@pytest.mark.timeout(60)
+def test_file_url_and_plain_path_list_the_same(tmp_path):
+    backend = Backend("local", str(tmp_path), None)
+    backend.put("cam01/2026-11-21/220000.mp4")
+    plain = list_archive(str(tmp_path))
+    as_url = list_archive(f"file://{tmp_path}")
+    assert plain == as_url and len(plain) == 1
+    assert plain[0].uri == f"file://{tmp_path}/cam01/2026-11-21/220000.mp4"

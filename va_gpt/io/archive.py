@@ -1,0 +1,206 @@
+"""Archive listing: an archive tree such as `{camera_id}/{date}/{name}.mp4` as sorted `ArchiveObject`s."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+import fsspec
+
+from va_gpt.io.errors import StorageError, mapped_errors
+from va_gpt.io.filesystem import filesystem, find_files, is_local, url_of
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_PATTERN = "{camera_id}/{date}/{name}.mp4"
+_FIELD = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_REQUIRED_FIELDS = ("camera_id", "date")
+
+
+def video_id_for(uri: str) -> str:
+    """A short id for the video at `uri`: the first 16 hex digits of sha1(uri).
+
+    Stable across reruns, processes and machines as long as the object keeps
+    its URI (the same bucket and key); it does not depend on the content, so a
+    re-uploaded object keeps its id and its rows are replaced, not duplicated.
+    """
+    return hashlib.sha1(uri.encode("utf-8")).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class ArchiveObject:
+    """One source video in the archive.
+
+    `etag` changes whenever the content changes: the S3 ETag (quotes
+    stripped), or for local files "<mtime_ns hex>-<size hex>". `start_time` is
+    naive local camera time, or None when the key does not carry a time.
+    `fields` holds the other pattern fields, as sorted (name, value) pairs.
+    """
+
+    uri: str
+    size: int
+    etag: str
+    camera_id: str
+    date: str
+    start_time: datetime | None = None
+    fields: tuple[tuple[str, str], ...] = ()
+    video_id: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "video_id", video_id_for(self.uri))
+
+
+def _compile_pattern(pattern: str) -> re.Pattern[str]:
+    """A regex with one named group per `{field}`; a field matches one path segment or part of one."""
+    names: list[str] = []
+    regex: list[str] = []
+    pos = 0
+    for m in _FIELD.finditer(pattern):
+        literal = pattern[pos : m.start()]
+        if "{" in literal or "}" in literal:
+            raise ValueError(f"archive pattern {pattern!r}: bad brace in {literal!r}")
+        name = m.group(1)
+        if name in names:
+            raise ValueError(f"archive pattern {pattern!r}: field {{{name}}} appears twice")
+        names.append(name)
+        regex += [re.escape(literal), f"(?P<{name}>[^/]+)"]
+        pos = m.end()
+    tail = pattern[pos:]
+    if "{" in tail or "}" in tail:
+        raise ValueError(f"archive pattern {pattern!r}: bad brace in {tail!r}")
+    regex.append(re.escape(tail))
+    missing = [n for n in _REQUIRED_FIELDS if n not in names]
+    if missing:
+        raise ValueError(f"archive pattern {pattern!r}: needs field(s) {['{' + n + '}' for n in missing]}")
+    return re.compile("".join(regex))
+
+
+def _parse_date(value: str) -> str | None:
+    """`value` if it is a real YYYY-MM-DD date, else None."""
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        return None
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        return None
+    return value
+
+
+def _parse_hhmmss(value: str) -> tuple[int, int, int] | None:
+    if not re.fullmatch(r"\d{6}", value):
+        return None
+    h, m, s = int(value[:2]), int(value[2:4]), int(value[4:])
+    return (h, m, s) if h < 24 and m < 60 and s < 60 else None
+
+
+def as_iso_date(value: str | date) -> str:
+    """A date argument as YYYY-MM-DD; a ValueError for anything else."""
+    if isinstance(value, datetime):
+        value = value.date()
+    if isinstance(value, date):
+        return value.isoformat()
+    if not isinstance(value, str) or _parse_date(value) is None:
+        raise ValueError(f"date {value!r} is not YYYY-MM-DD")
+    return value
+
+
+def _date_filter(dates: Any) -> Callable[[str], bool]:
+    """None: every date; a tuple (start, end): that inclusive range; any other iterable: those dates."""
+    if dates is None:
+        return lambda d: True
+    if isinstance(dates, str | date):
+        dates = [dates]
+    if isinstance(dates, tuple):
+        if len(dates) != 2:
+            raise ValueError(f"a date range is (start, end), got {dates!r}")
+        start, end = (as_iso_date(d) for d in dates)
+        # ISO dates compare correctly as strings.
+        return lambda d: start <= d <= end
+    wanted = {as_iso_date(d) for d in dates}
+    return lambda d: d in wanted
+
+
+def _version_tag(fs: fsspec.AbstractFileSystem, path: str, info: dict) -> str:
+    """What changes when the object's content changes: ETag on object stores, mtime+size on disk."""
+    if is_local(fs):
+        st = os.stat(path)
+        return f"{st.st_mtime_ns:x}-{st.st_size:x}"
+    tag = info.get("ETag") or info.get("etag") or info.get("VersionId") or info.get("generation")
+    if tag:
+        return str(tag).strip('"')
+    # A backend with neither: fall back to what local files use.
+    mtime = info.get("LastModified") or info.get("mtime") or info.get("updated") or ""
+    return f"{mtime}-{info.get('size', 0)}"
+
+
+def _object_from_key(key: str, uri: str, size: int, etag: str, match: re.Match[str]) -> ArchiveObject | None:
+    """An ArchiveObject for a key that matched the pattern, or None (with a warning) when its date/time is bad."""
+    values = match.groupdict()
+    day = _parse_date(values["date"])
+    if day is None:
+        logger.warning("skipping %s: date %r in key %r is not a valid YYYY-MM-DD", uri, values["date"], key)
+        return None
+    hms = None
+    if "time" in values:
+        hms = _parse_hhmmss(values["time"])
+        if hms is None:
+            logger.warning("skipping %s: time %r in key %r is not a valid HHMMSS", uri, values["time"], key)
+            return None
+    elif "name" in values:
+        hms = _parse_hhmmss(values["name"])  # a name that is not HHMMSS just means "no start time"
+    start = datetime.fromisoformat(day).replace(hour=hms[0], minute=hms[1], second=hms[2]) if hms else None
+    extra = tuple(sorted((k, v) for k, v in values.items() if k not in ("camera_id", "date")))
+    return ArchiveObject(uri, size, etag, values["camera_id"], day, start, extra)
+
+
+def list_archive(
+    url: str,
+    pattern: str = DEFAULT_PATTERN,
+    storage_options: dict | None = None,
+    dates: Sequence[str | date] | tuple[str | date, str | date] | None = None,
+    cameras: Iterable[str] | None = None,
+) -> list[ArchiveObject]:
+    """The videos under archive root `url` whose key (relative to `url`) matches `pattern`.
+
+    `pattern` names fields in braces; `{camera_id}` and `{date}` (YYYY-MM-DD)
+    are required, `{time}` (HHMMSS) or a 6-digit `{name}` gives the start
+    time, other fields are kept in `ArchiveObject.fields`. Keys that do not
+    match are ignored; keys with an invalid date or time are skipped with a
+    warning. `dates` is a list of dates or an inclusive (start, end) tuple;
+    `cameras` a list of camera ids. Sorted by (date, camera_id, uri).
+
+    Raises StorageError naming `url` when the archive root does not exist.
+    """
+    regex = _compile_pattern(pattern)
+    keep_date = _date_filter(dates)
+    keep_camera = (lambda c: True) if cameras is None else set(cameras).__contains__
+    fs, root = filesystem(url, storage_options)
+    root = root.rstrip("/")
+    found = find_files(fs, root, url, "list archive")
+    if not found:
+        with mapped_errors(url, "list archive"):
+            if not fs.exists(root):
+                raise StorageError(url, "archive root does not exist (no such bucket, prefix or folder)")
+    objects = []
+    for path, info in found.items():
+        if info.get("type", "file") != "file" or not path.startswith(root + "/"):
+            continue
+        key = path[len(root) + 1 :]
+        match = regex.fullmatch(key)
+        if match is None:
+            continue
+        if not keep_camera(match["camera_id"]) or not keep_date(match["date"]):
+            # Filter before parsing so out-of-range keys cost nothing and warn about nothing.
+            continue
+        obj = _object_from_key(
+            key, url_of(fs, path), int(info.get("size") or 0), _version_tag(fs, path, info), match
+        )
+        if obj is not None:
+            objects.append(obj)
+    return sorted(objects, key=lambda o: (o.date, o.camera_id, o.uri))

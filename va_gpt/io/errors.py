@@ -1,0 +1,159 @@
+"""Storage errors: what failed, on which URL, and whether a retry may help.
+
+`StorageError` is permanent (not found, access denied, corrupt data, bad
+input), `TransientStorageError` may succeed when retried (connection,
+timeout, 5xx, SlowDown). Both name the URL. `is_transient` classifies any
+exception (and what it was raised from); `mapped_errors` turns the OS,
+botocore and aiohttp errors raised inside it into StorageErrors.
+"""
+
+from __future__ import annotations
+
+import errno
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+
+class StorageError(Exception):
+    """A storage operation failed permanently (not found, access denied, corrupt data, bad input).
+
+    `url` names the object or prefix, `reason` says what went wrong.
+    """
+
+    def __init__(self, url: str, reason: str):
+        super().__init__(f"{url}: {reason}")
+        self.url = url
+        self.reason = reason
+
+
+class TransientStorageError(StorageError):
+    """A storage operation failed in a way that may succeed when retried (network, timeout, 5xx)."""
+
+
+# S3 error codes that mean "try again later" rather than "this will never work".
+_TRANSIENT_S3_CODES = {
+    "SlowDown",
+    "Throttling",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "RequestTimeout",
+    "InternalError",
+    "ServiceUnavailable",
+    "OperationAborted",
+}
+# errno values s3fs and the OS use for busy servers, 5xx replies and dropped connections.
+_TRANSIENT_ERRNOS = {
+    errno.EBUSY,
+    getattr(errno, "EREMOTEIO", errno.EIO),
+    errno.ETIMEDOUT,
+    errno.ECONNRESET,
+    errno.ECONNREFUSED,
+    errno.ECONNABORTED,
+    errno.EAGAIN,
+}
+_PERMANENT_OS_ERRORS = (
+    FileNotFoundError,
+    PermissionError,
+    IsADirectoryError,
+    NotADirectoryError,
+    FileExistsError,
+)
+
+
+def _library_error_types() -> tuple[tuple[type, ...], tuple[type, ...], type | None]:
+    """(transient types, all library error types, botocore ClientError) of the optional S3 stack."""
+    transient: list[type] = []
+    every: list[type] = []
+    client_error = None
+    try:
+        import botocore.exceptions as bex
+
+        transient += [bex.ConnectionError, bex.HTTPClientError]
+        every += [bex.BotoCoreError, bex.ClientError]
+        client_error = bex.ClientError
+    except ImportError:
+        pass
+    try:
+        import aiohttp
+
+        transient += [aiohttp.ClientConnectionError, aiohttp.ClientPayloadError]
+        every += [aiohttp.ClientError]
+    except ImportError:
+        pass
+    return tuple(transient), tuple(every), client_error
+
+
+def _exception_chain(exc: BaseException) -> Iterator[BaseException]:
+    """`exc` and the exceptions it was raised from (s3fs wraps botocore errors in OSErrors)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def _client_error_is_transient(exc: Any) -> bool:
+    response = getattr(exc, "response", None) or {}
+    code = str(response.get("Error", {}).get("Code", ""))
+    status = response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+    return code in _TRANSIENT_S3_CODES or status >= 500 or status == 429 or code.startswith("5")
+
+
+def is_transient(exc: BaseException) -> bool:
+    """True when `exc` (or what it was raised from) is worth retrying.
+
+    The first exception in the chain that decides wins: a FileNotFoundError
+    wrapping a botocore 404 is permanent, an OSError(EBUSY) wrapping a 503
+    SlowDown is transient.
+    """
+    transient_types, _, client_error = _library_error_types()
+    for e in _exception_chain(exc):
+        if isinstance(e, TransientStorageError):
+            return True
+        if isinstance(e, (StorageError, *_PERMANENT_OS_ERRORS)):
+            return False
+        if isinstance(e, (ConnectionError, TimeoutError, *transient_types)):
+            return True
+        if client_error is not None and isinstance(e, client_error):
+            return _client_error_is_transient(e)
+        if isinstance(e, OSError) and e.errno in _TRANSIENT_ERRNOS:
+            return True
+    return False
+
+
+def _describe(exc: BaseException, transient: bool) -> str:
+    if transient:
+        kind = "temporary failure (connection, timeout or busy server), retryable"
+    elif isinstance(exc, FileNotFoundError):
+        kind = "not found"
+    elif isinstance(exc, PermissionError):
+        kind = "access denied"
+    else:
+        kind = "failed"
+    return f"{kind} ({type(exc).__name__}: {exc})"
+
+
+def storage_error(exc: BaseException, url: str, action: str) -> StorageError:
+    """Map a library exception to a StorageError / TransientStorageError naming `url`."""
+    if isinstance(exc, StorageError):
+        return exc
+    transient = is_transient(exc)
+    cls = TransientStorageError if transient else StorageError
+    return cls(url, f"{action}: {_describe(exc, transient)}")
+
+
+@contextmanager
+def mapped_errors(url: str, action: str) -> Iterator[None]:
+    """Turn OS / botocore / aiohttp errors raised inside into StorageErrors naming `url`.
+
+    Only I/O error types are mapped: a TypeError from our own code stays a bug, not a storage error.
+    """
+    _, library_types, _ = _library_error_types()
+    try:
+        yield
+    except StorageError:
+        raise
+    except (OSError, *library_types) as exc:
+        raise storage_error(exc, url, action) from exc
