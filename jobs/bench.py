@@ -21,20 +21,24 @@ import sys
 import time
 from pathlib import Path
 
+import ray
+
+from jobs import bench_decode, bench_llm
+from va_gpt.config import load_preset
+from va_gpt.io.archive import list_archive
+from va_gpt.pipeline.nightly import NightlyArgs, run_nightly
+from va_gpt.pipeline.raylocal import start_ray
+from va_gpt.pipeline.run import Job, run_local
+from va_gpt.pipeline.visual import bench_visual
+from va_gpt.synthetic.archive import generate_archive
+from va_gpt.video.clips import iter_clips
+
 
 def pipeline_bench(work: Path, preset_name: str = "demo", videos: int = 6, duration_s: float = 30.0) -> dict:
-    from va_gpt.config import load_preset
-    from va_gpt.io.archive import list_archive
-    from va_gpt.pipeline.nightly import NightlyArgs, run_nightly
-    from va_gpt.pipeline.run import Job, run_local
-    from va_gpt.pipeline.visual import bench_visual
-    from va_gpt.synthetic import generate as synthetic
-    from va_gpt.video.decode import iter_clips
-
     preset = load_preset(preset_name)
     archive = work / "archive"
     if not (archive / "_truth" / "events.json").exists():
-        synthetic.generate_archive(
+        generate_archive(
             str(archive), cameras=2, videos_per_camera=videos // 2, duration_s=duration_s, seed=5
         )
     objects = list_archive(str(archive))
@@ -47,10 +51,6 @@ def pipeline_bench(work: Path, preset_name: str = "demo", videos: int = 6, durat
 
     # The nightly job on a local Ray. A night's cluster is up before the job starts (KubeRay
     # RayJob), so Ray's own start-up is timed apart from the job.
-    import ray
-
-    from va_gpt.pipeline.raylocal import start_ray
-
     t0 = time.monotonic()
     start_ray(temp_dir=str(work / "ray"))
     ray_start_s = time.monotonic() - t0
@@ -108,13 +108,9 @@ def main(argv: list[str] | None = None) -> int:
     skip = set(args.skip.split(","))
     report = {}
     if "decode" not in skip:
-        from jobs import bench_decode
-
         print("== decode (640x480 30 fps H.264, sampled at 2 fps) ==")
         report["decode"] = bench_decode.run(work / "decode", repeats=3)
     if "llm" not in skip:
-        from jobs import bench_llm
-
         print("\n== LLM side: visual tokens by SETS ratio K (demo preset) ==")
         report["llm"] = bench_llm.run()
         bench_llm.print_table(report["llm"])

@@ -17,25 +17,25 @@ import dataclasses
 import statistics
 import time
 
+import numpy as np
+import torch
+
+from va_gpt.checkpoints.build import from_preset
+from va_gpt.config import load_preset
+from va_gpt.models.vagpt import (
+    KIND_VISUAL,
+    VAGPT,
+    Sample,
+    llm_prefill_flops,
+    visual_token_count,
+)
+
 PAPER_COMPUTE = {1.0: 1.0, 0.5: 0.65, 0.25: 0.45, 0.1: 0.30}
 RATIOS = (1.0, 0.5, 0.25, 0.1)
 
 
 def run(preset: str = "demo", device: str | None = None, repeats: int = 3, ratios=RATIOS) -> list[dict]:
     """One row per ratio: k, visual/total tokens, prefill seconds, FLOPs and both relative to K=100%."""
-    import numpy as np
-    import torch
-
-    from va_gpt.config import load_preset
-    from va_gpt.models.vagpt import (
-        KIND_VISUAL,
-        VAGPT,
-        Sample,
-        from_preset,
-        llm_prefill_flops,
-        visual_token_count,
-    )
-
     p = load_preset(preset)
     if device is not None:
         p = dataclasses.replace(p, runtime=dataclasses.replace(p.runtime, device=device))
