@@ -12,7 +12,9 @@ from __future__ import annotations
 import errno
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+
+import aiohttp
+import botocore.exceptions
 
 
 class StorageError(Exception):
@@ -61,27 +63,14 @@ _PERMANENT_OS_ERRORS = (
 )
 
 
-def _library_error_types() -> tuple[tuple[type, ...], tuple[type, ...], type | None]:
-    """(transient types, all library error types, botocore ClientError) of the optional S3 stack."""
-    transient: list[type] = []
-    every: list[type] = []
-    client_error = None
-    try:
-        import botocore.exceptions as bex
-
-        transient += [bex.ConnectionError, bex.HTTPClientError]
-        every += [bex.BotoCoreError, bex.ClientError]
-        client_error = bex.ClientError
-    except ImportError:
-        pass
-    try:
-        import aiohttp
-
-        transient += [aiohttp.ClientConnectionError, aiohttp.ClientPayloadError]
-        every += [aiohttp.ClientError]
-    except ImportError:
-        pass
-    return tuple(transient), tuple(every), client_error
+# Library errors: s3fs (a core dependency) raises botocore and aiohttp errors, sometimes wrapped in OSErrors.
+_TRANSIENT_LIBRARY_ERRORS = (
+    botocore.exceptions.ConnectionError,
+    botocore.exceptions.HTTPClientError,
+    aiohttp.ClientConnectionError,
+    aiohttp.ClientPayloadError,
+)
+_LIBRARY_ERRORS = (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError, aiohttp.ClientError)
 
 
 def _exception_chain(exc: BaseException) -> Iterator[BaseException]:
@@ -94,7 +83,7 @@ def _exception_chain(exc: BaseException) -> Iterator[BaseException]:
         current = current.__cause__ or current.__context__
 
 
-def _client_error_is_transient(exc: Any) -> bool:
+def _client_error_is_transient(exc: botocore.exceptions.ClientError) -> bool:
     response = getattr(exc, "response", None) or {}
     code = str(response.get("Error", {}).get("Code", ""))
     status = response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
@@ -108,15 +97,14 @@ def is_transient(exc: BaseException) -> bool:
     wrapping a botocore 404 is permanent, an OSError(EBUSY) wrapping a 503
     SlowDown is transient.
     """
-    transient_types, _, client_error = _library_error_types()
     for e in _exception_chain(exc):
         if isinstance(e, TransientStorageError):
             return True
         if isinstance(e, (StorageError, *_PERMANENT_OS_ERRORS)):
             return False
-        if isinstance(e, (ConnectionError, TimeoutError, *transient_types)):
+        if isinstance(e, (ConnectionError, TimeoutError, *_TRANSIENT_LIBRARY_ERRORS)):
             return True
-        if client_error is not None and isinstance(e, client_error):
+        if isinstance(e, botocore.exceptions.ClientError):
             return _client_error_is_transient(e)
         if isinstance(e, OSError) and e.errno in _TRANSIENT_ERRNOS:
             return True
@@ -150,10 +138,9 @@ def mapped_errors(url: str, action: str) -> Iterator[None]:
 
     Only I/O error types are mapped: a TypeError from our own code stays a bug, not a storage error.
     """
-    _, library_types, _ = _library_error_types()
     try:
         yield
     except StorageError:
         raise
-    except (OSError, *library_types) as exc:
+    except (OSError, *_LIBRARY_ERRORS) as exc:
         raise storage_error(exc, url, action) from exc
