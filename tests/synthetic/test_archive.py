@@ -11,7 +11,6 @@ import pytest
 
 from tests.synthetic.mp4s import decode
 from va_gpt.data.benchmarks.ucf import parse_ucf_temporal
-from va_gpt.synthetic import archive
 from va_gpt.synthetic.anomalies import ALL_KINDS, UCF_CLASSES
 from va_gpt.synthetic.archive import generate_archive
 from va_gpt.synthetic.truth import load_truth
@@ -89,37 +88,6 @@ def test_generate_archive_into_s3(s3_store, tmp_path):
     c2 = [v for v in truth.videos if v.camera_id == "cam02"]
     assert c1[0].scene().background().tobytes() == c1[1].scene().background().tobytes()
     assert c1[0].scene().background().tobytes() != c2[0].scene().background().tobytes()
-
-
-@pytest.mark.timeout(120)
-def test_cli_main_local(tmp_path, capsys):
-    out = tmp_path / "arch"
-    rc = archive.main(
-        [
-            str(out),
-            "--cameras",
-            "1",
-            "--videos-per-camera",
-            "2",
-            "--duration",
-            "2",
-            "--width",
-            "160",
-            "--height",
-            "120",
-            "--fps",
-            "10",
-            "--seed",
-            "4",
-        ]
-    )
-    assert rc == 0
-    truth = load_truth(str(out))
-    assert [v.key for v in truth.videos] == sorted(p.relative_to(out).as_posix() for p in out.rglob("*.mp4"))
-    assert (out / "_truth" / "Temporal_Anomaly_Annotation.txt").read_text().count("\n") == 2
-    assert "ground truth" in capsys.readouterr().out
-    assert archive.main([str(out), "--kinds", "fighting,teleport"]) == 2
-    assert "teleport" in capsys.readouterr().err
 
 
 @pytest.mark.timeout(120)

@@ -100,15 +100,16 @@ class _Ctx:
         return x, y
 
 
-def _pick_zone(rng, layout):
-    return layout.near_walk if rng.random() < 0.6 else layout.far_walk
+def _spot(c: _Ctx, lo: float, hi: float) -> tuple[tuple[float, float], float, float]:
+    """Where on a sidewalk (the near one more often) the event happens: (zone, x in [lo, hi) of W, feet row)."""
+    zone = c.layout.near_walk if c.rng.random() < 0.6 else c.layout.far_walk
+    py = zone_y(c.rng, zone)
+    return zone, c.W * c.rng.uniform(lo, hi), py
 
 
 def _build_fighting(c: _Ctx):
     rng, L = c.rng, c.layout
-    zone = _pick_zone(rng, L)
-    py = zone_y(rng, zone)
-    px = c.W * rng.uniform(0.3, 0.7)
+    zone, px, py = _spot(c, 0.3, 0.7)
     h = L.person_h(py)
     a = Person("fighter_a", "anomaly", L, rng, c.n)
     b = Person("fighter_b", "anomaly", L, rng, c.n)
@@ -143,9 +144,7 @@ def _build_fighting(c: _Ctx):
 
 def _build_falling(c: _Ctx):
     rng, L = c.rng, c.layout
-    zone = _pick_zone(rng, L)
-    py = zone_y(rng, zone)
-    px = c.W * rng.uniform(0.25, 0.75)
+    zone, px, py = _spot(c, 0.25, 0.75)
     f = 1.0 if rng.random() < 0.5 else -1.0
     p = Person("faller", "anomaly", L, rng, c.n)
     c.arrive(p, (px, py), c.s, -f, rng.uniform(1.0, 1.4), zone)
@@ -322,9 +321,7 @@ def _build_collision(c: _Ctx):
 
 def _build_abandoned(c: _Ctx):
     rng, L = c.rng, c.layout
-    zone = _pick_zone(rng, L)
-    py = zone_y(rng, zone)
-    px = c.W * rng.uniform(0.25, 0.75)
+    zone, px, py = _spot(c, 0.25, 0.75)
     f = 1.0 if rng.random() < 0.5 else -1.0
     p = Person("owner", "anomaly", L, rng, c.n)
     h = L.person_h(py) * p.hscale

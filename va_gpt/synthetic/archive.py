@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import argparse
 import datetime as _dt
 import json
 import math
-import sys
 from collections.abc import Sequence
 
 import numpy as np
 
-from va_gpt.io.errors import StorageError
 from va_gpt.io.filesystem import filesystem, write_bytes
 from va_gpt.synthetic.anomalies import ALL_KINDS
 from va_gpt.synthetic.mp4 import write_mp4
@@ -129,64 +126,3 @@ def generate_archive(
         f"{url}/{ArchiveTruth.EVENTS}", json.dumps(truth.to_dict(), indent=1).encode(), storage_options
     )
     return truth
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`vagpt synth URL [...]`: write a synthetic archive with ground truth."""
-    ap = argparse.ArgumentParser(
-        prog="vagpt synth", description="Write synthetic camera footage with ground truth."
-    )
-    ap.add_argument(
-        "url", help="archive root, any fsspec URL (file:///..., s3://bucket/prefix, a local path)"
-    )
-    ap.add_argument("--cameras", type=int, default=3)
-    ap.add_argument("--videos-per-camera", type=int, default=2)
-    ap.add_argument("--duration", type=float, default=30.0, help="seconds per video")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--width", type=int, default=640)
-    ap.add_argument("--height", type=int, default=480)
-    ap.add_argument("--fps", type=float, default=30.0)
-    ap.add_argument("--codec", choices=["h264", "hevc"], default="h264")
-    ap.add_argument("--date", default="2026-11-21")
-    ap.add_argument("--start-time", default="22:00:00")
-    ap.add_argument(
-        "--kinds", default=",".join(ALL_KINDS), help="comma-separated anomaly kinds to cycle through"
-    )
-    ap.add_argument("--normal-fraction", type=float, default=1 / 3)
-    ap.add_argument("--gop", type=int, default=None, help="frames per GOP (default: 2 s)")
-    ap.add_argument(
-        "--storage-options", default=None, help="JSON dict of fsspec options, e.g. for S3 endpoints"
-    )
-    args = ap.parse_args(argv)
-    kinds = [k for k in args.kinds.split(",") if k]
-    try:
-        opts = json.loads(args.storage_options) if args.storage_options else None
-        truth = generate_archive(
-            args.url,
-            cameras=args.cameras,
-            date=args.date,
-            videos_per_camera=args.videos_per_camera,
-            duration_s=args.duration,
-            width=args.width,
-            height=args.height,
-            fps=args.fps,
-            anomaly_kinds=kinds,
-            normal_fraction=args.normal_fraction,
-            seed=args.seed,
-            codec=args.codec,
-            storage_options=opts,
-            start_time=args.start_time,
-            gop=args.gop,
-        )
-    except (ValueError, json.JSONDecodeError, StorageError) as exc:
-        print(f"vagpt synth: error: {exc}", file=sys.stderr)
-        return 2
-    for v in truth.videos:
-        ev = "; ".join(f"{e.kind} {e.start_s:.1f}-{e.end_s:.1f}s" for e in v.events) or "normal"
-        print(f"{truth.video_url(v.key)}  {ev}")
-    print(f"ground truth: {truth.url}/{ArchiveTruth.ANNOTATION} and {truth.url}/{ArchiveTruth.EVENTS}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

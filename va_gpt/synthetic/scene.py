@@ -85,6 +85,15 @@ class Event:
         )
 
 
+def frame_labels(events: list[Event], fps: float, num_frames: int) -> np.ndarray:
+    """uint8 [num_frames] 0/1 per native frame: 1 where an event covers the frame."""
+    out = np.zeros(num_frames, np.uint8)
+    for ev in events:
+        s, e = ev.frames(fps)
+        out[s:e] = 1
+    return out
+
+
 class Scene:
     """A synthetic video: random-access frames, ground-truth events and per-frame actor boxes.
 
@@ -177,11 +186,7 @@ class Scene:
 
     def frame_labels(self) -> np.ndarray:
         """uint8 [num_frames] 0/1 per native frame."""
-        out = np.zeros(self.num_frames, np.uint8)
-        for ev in self.events:
-            s, e = ev.frames(self.fps)
-            out[s:e] = 1
-        return out
+        return frame_labels(self.events, self.fps, self.num_frames)
 
     def actor_boxes(self, i: int) -> list[tuple[str, str, tuple[int, int, int, int]]]:
         """(name, role, box) of every actor drawn in frame i; role is "normal" or "anomaly"."""

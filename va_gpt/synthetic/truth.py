@@ -23,7 +23,7 @@ import numpy as np
 
 from va_gpt.io.filesystem import filesystem
 from va_gpt.synthetic.anomalies import NORMAL_CLASS, UCF_CLASSES
-from va_gpt.synthetic.scene import Event, Scene, make_scene
+from va_gpt.synthetic.scene import Event, Scene, frame_labels, make_scene
 
 
 @dataclass
@@ -54,11 +54,7 @@ class VideoTruth:
         return UCF_CLASSES.get(self.label, NORMAL_CLASS)
 
     def frame_labels(self) -> np.ndarray:
-        out = np.zeros(self.num_frames, np.uint8)
-        for ev in self.events:
-            s, e = ev.frames(self.fps)
-            out[s:e] = 1
-        return out
+        return frame_labels(self.events, self.fps, self.num_frames)
 
     def annotation_line(self) -> str:
         """UCF-Crime temporal annotation line: name class s1 e1 s2 e2 (exclusive ends, -1 = absent)."""

@@ -1,0 +1,48 @@
+"""Synthetic videos for training the anomaly classifier: rendered, sampled and resized as served.
+
+A `va_gpt.synthetic.scene` scene is rendered at its native fps, every
+native_fps / fps-th frame kept (the decode stage's sampling), each frame
+resized to the encoder input with the serving path's own resize
+(va_gpt.video.preprocess), and the frames labelled from the scene's events.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from va_gpt.synthetic.scene import make_scene
+from va_gpt.video.preprocess import resize_frames
+
+
+@dataclass
+class SyntheticVideo:
+    kind: str | None  # the injected anomaly, None for a normal video
+    frames: np.ndarray  # uint8 [T, S, S, 3] at the decode fps, resized to the encoder input
+    t: np.ndarray  # [T] seconds
+    frame_labels: np.ndarray  # [T] 1 inside an event [start_s, end_s), else 0
+
+
+def synthetic_video(
+    seed: int,
+    kind: str | None,
+    image_size: int,
+    duration_s: float = 20.0,
+    fps: float = 2.0,
+    width: int = 160,
+    height: int = 120,
+    native_fps: float = 30.0,
+) -> SyntheticVideo:
+    """Render a scene at `native_fps`, keep every native_fps / fps-th frame (the decode stage's
+    sampling), resize to the encoder input as serving does, and label frames from its events."""
+    scene = make_scene(seed, kind, duration_s=duration_s, width=width, height=height, fps=native_fps)
+    step = native_fps / fps
+    idx = np.unique(np.round(np.arange(0, len(scene), step)).astype(int))
+    idx = idx[idx < len(scene)]
+    t = idx / native_fps
+    frames = resize_frames(np.stack([scene.frame(int(i)) for i in idx]), image_size)
+    labels = np.zeros(len(idx), np.int64)
+    for e in scene.events:
+        labels[(t >= e.start_s) & (t < e.end_s)] = 1
+    return SyntheticVideo(kind, frames, t, labels)
