@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from tests.video.media import SIZE
+from va_gpt.config import DecodeConfig
 from va_gpt.pipeline.decode import OUTPUT_COLUMNS, Decode
 
 
@@ -50,8 +51,6 @@ def test_decode_callable_yields_rows_and_error_rows(media):
 
 @pytest.mark.timeout(60)
 def test_decode_from_config(media):
-    from va_gpt.config import DecodeConfig
-
     stage = Decode.from_config(DecodeConfig(fps=2.0, clip_len=3, strategy="full"), size=32)
     rows = list(stage({"uri": np.array([str(media("cfr30"))]), "video_id": np.array(["v"])}))
     assert [r["frames"].shape[1] for r in rows] == [3, 3, 2] and rows[0]["frames"].shape[2:] == (32, 32, 3)

@@ -13,6 +13,7 @@ import os
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+import ray
 
 from schemas.tables import TABLES
 from va_gpt.config import load_preset
@@ -22,7 +23,9 @@ from va_gpt.lake.commit import committed_files, committed_runs
 from va_gpt.lake.query import QueryError, connect, query
 from va_gpt.pipeline.nightly import NightlyArgs, run_nightly
 from va_gpt.pipeline.run import Job, run_local, run_ray
-from va_gpt.synthetic import generate as synthetic
+from va_gpt.synthetic.archive import generate_archive
+from va_gpt.synthetic.mp4 import write_mp4
+from va_gpt.synthetic.scene import make_scene
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -31,8 +34,6 @@ QUERIES = os.path.join(os.path.dirname(__file__), "..", "..", "schemas", "querie
 
 @pytest.fixture(scope="module")
 def ray_local(tmp_path_factory):
-    import ray
-
     os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
     os.environ["RAY_AUTH_MODE"] = "disabled"
     ray.init(
@@ -54,7 +55,7 @@ def preset():
 def archive(s3_store):
     """2 cameras x 3 videos of 12 s at 160x120: anomalies of several kinds plus normal videos."""
     url = s3_store.url("test_pipeline/archive")
-    truth = synthetic.generate_archive(
+    truth = generate_archive(
         url,
         cameras=2,
         videos_per_camera=3,
@@ -161,8 +162,8 @@ def test_changed_object_is_reprocessed_and_bad_file_is_a_row(s3_store, archive, 
     # One object replaced (new etag), one bad file added beside the good ones.
     keys = sorted(before)
     changed = keys[0]
-    other = synthetic.make_scene(99, None, duration_s=6.0, width=160, height=120)
-    synthetic.write_mp4(other, changed, storage_options=so)
+    other = make_scene(99, None, duration_s=6.0, width=160, height=120)
+    write_mp4(other, changed, storage_options=so)
     bad = copy + "/cam02/2026-11-21/235900.mp4"
     fs.pipe(bad, b"this is not a video at all")
     second = run_nightly(_args(s3_store, copy, results, preset, local=True))

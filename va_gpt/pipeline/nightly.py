@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import io
 import json
 import logging
 import time
@@ -27,18 +26,17 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import pyarrow.parquet as pq
+import ray
 
-from schemas.tables import conform
 from va_gpt.config import Preset, to_dict
 from va_gpt.io.archive import list_archive
 from va_gpt.io.errors import StorageError
-from va_gpt.io.filesystem import join, read_bytes, write_bytes
-from va_gpt.io.retry import retry
-from va_gpt.lake.commit import part_url, publish
+from va_gpt.io.filesystem import join, read_bytes
+from va_gpt.lake.commit import publish
 from va_gpt.lake.manifest import Manifest
 from va_gpt.pipeline.raylocal import start_ray
 from va_gpt.pipeline.run import PIPELINE_VERSION, TRANSIENT_KINDS, Job, run_local, run_ray
+from va_gpt.pipeline.tables import build_tables, write_staged
 
 log = logging.getLogger(__name__)
 
@@ -120,104 +118,6 @@ def _model_version(args: NightlyArgs) -> str:
     return ";".join(parts)
 
 
-def _ts(start: dt.datetime | None, seconds: float) -> dt.datetime | None:
-    return None if start is None else start + dt.timedelta(seconds=float(seconds))
-
-
-def build_tables(
-    objects_by_id, results, summaries, *, run_id, model_version, processed_at
-) -> dict[str, list[dict]]:
-    """Pipeline output -> rows of the four tables (schemas/tables.py)."""
-    from va_gpt.pipeline.describe import PROMPT_VERSION
-
-    label_by_interval = {(s["video_id"], int(s["interval_id"])): s.get("label") for s in summaries}
-    tables: dict[str, list[dict]] = defaultdict(list)
-    for r in results:
-        obj = objects_by_id[r["video_id"]]
-        part = {"camera_id": obj.camera_id, "date": obj.date}
-        tables["videos"].append(
-            {
-                "video_id": r["video_id"],
-                "uri": obj.uri,
-                "etag": obj.etag,
-                "size": obj.size,
-                **part,
-                "start_time": obj.start_time,
-                "duration_s": r["duration_s"] if r["duration_s"] == r["duration_s"] else None,
-                "fps": r["fps"] if r["fps"] == r["fps"] else None,
-                "frames_sampled": r["frames_sampled"],
-                "status": r["status"],
-                "error_message": r["error_message"],
-                "pipeline_version": PIPELINE_VERSION,
-                "model_version": model_version,
-                "run_id": run_id,
-                "processed_at": processed_at,
-            }
-        )
-        for t, s, e in zip(r["t"], r["score"], r["diff_energy"]):
-            tables["frame_scores"].append(
-                {
-                    "video_id": r["video_id"],
-                    **part,
-                    "t": float(t),
-                    "timestamp": _ts(obj.start_time, t),
-                    "score": float(s),
-                    "diff_energy": float(e),
-                    "run_id": run_id,
-                }
-            )
-        for iv in json.loads(r["intervals"]):
-            tables["intervals"].append(
-                {
-                    "video_id": r["video_id"],
-                    "interval_id": iv["interval_id"],
-                    **part,
-                    "start_s": iv["start_s"],
-                    "end_s": iv["end_s"],
-                    "start_time": _ts(obj.start_time, iv["start_s"]),
-                    "end_time": _ts(obj.start_time, iv["end_s"]),
-                    "peak_score": iv["peak_score"],
-                    "mean_score": iv["mean_score"],
-                    "box": iv["box"],
-                    "label": label_by_interval.get((r["video_id"], iv["interval_id"])),
-                    "run_id": run_id,
-                }
-            )
-    for s in summaries:
-        obj = objects_by_id[s["video_id"]]
-        tables["summaries"].append(
-            {
-                "video_id": s["video_id"],
-                "interval_id": int(s["interval_id"]) if s.get("interval_id") is not None else None,
-                "camera_id": obj.camera_id,
-                "date": obj.date,
-                "text": s["text"],
-                "fields": s.get("fields"),
-                "model_version": s.get("model_version") or model_version,
-                "prompt_version": s.get("prompt_version") or PROMPT_VERSION,
-                "run_id": run_id,
-            }
-        )
-    return tables
-
-
-def write_staged(results_url: str, run_id: str, tables: dict[str, list[dict]], storage_options=None) -> dict:
-    """One Parquet file per (table, date, camera) under the run's staging prefix."""
-    staged: dict[str, list[str]] = defaultdict(list)
-    for table, rows in tables.items():
-        groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
-        for row in rows:
-            groups[(row["date"], row["camera_id"])].append(row)
-        for (date, camera), group in sorted(groups.items()):
-            url = part_url(results_url, table, date, camera, run_id, 0, staged=True)
-            buf = io.BytesIO()
-            pq.write_table(conform(table, group), buf, compression="zstd")
-            data = buf.getvalue()
-            retry(lambda u=url, b=data: write_bytes(u, b, storage_options))
-            staged[table].append(url)
-    return dict(staged)
-
-
 def run_nightly(args: NightlyArgs) -> NightlySummary:
     t0 = time.monotonic()
     so = args.storage_options
@@ -255,8 +155,6 @@ def run_nightly(args: NightlyArgs) -> NightlySummary:
             results, summaries = run_ray(rows, job)
         finally:
             if started:
-                import ray
-
                 ray.shutdown()
 
     by_id = {o.video_id: o for o in todo}

@@ -25,6 +25,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
+import ray
 
 from va_gpt.config import Preset
 from va_gpt.io.retry import retry
@@ -290,8 +291,6 @@ def _resources(job: Job) -> dict:
     """Per-operator resources. Every actor pool must leave a CPU to the decode tasks, or
     Ray Data waits forever for a read slot: on CPU, one visual actor per 4 CPUs; on GPU,
     actors take `runtime.num_gpus` each (fractional: small models share a GPU) and no CPU."""
-    import ray
-
     cpus = ray.cluster_resources().get("CPU", 1.0)
     gpus = job.preset.runtime.num_gpus if job.preset.runtime.device.startswith("cuda") else 0.0
     # Two CPUs: one for the decode task, one for the visual actor (torch gets one thread per
@@ -314,8 +313,6 @@ def _resources(job: Job) -> dict:
 
 def build_dataset(rows: list[dict], job: Job):
     """Decode + visual as a Ray Data dataset: video rows in, small per-clip score rows out."""
-    import ray
-
     res = _resources(job)
     ds = ray.data.from_items(rows, override_num_blocks=max(1, len(rows)))
     ds = ds.map_batches(decode_videos, fn_kwargs={"job": job}, batch_size=1, num_cpus=res["decode_cpus"])
@@ -343,8 +340,6 @@ def group_by_video(score_rows: Iterable[dict], job: Job) -> list[dict]:
 
 def describe_dataset(todo: list[dict], job: Job):
     """Interval rows -> summary rows, on an actor pool (GPU when configured)."""
-    import ray
-
     res = _resources(job)
     ds = ray.data.from_items(todo, override_num_blocks=max(1, min(len(todo), 8)))
     return ds.map_batches(
