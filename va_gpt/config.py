@@ -30,7 +30,7 @@ class ConfigError(ValueError):
 class DecodeConfig:
     fps: float  # frames sampled per second of video, on the video's own timestamps
     clip_len: int  # frames per clip, including the one frame shared with the previous clip
-    strategy: str  # auto | full | nonkey | seek  (see stages/decode.py)
+    strategy: str  # auto | full | nonkey | seek  (see va_gpt/video/sampling.py)
     # The resize target is the encoder's image_size: not repeated here.
 
 
