@@ -9,8 +9,9 @@ import pytest
 import torch
 import yaml
 
+from va_gpt.checkpoints.build import from_preset
 from va_gpt.config import PRESET_DIR, ConfigError, load_preset, preset_from_dict, preset_names
-from va_gpt.models.vagpt import Sample, from_preset, visual_token_count
+from va_gpt.models.vagpt import Sample, visual_token_count
 
 
 def has_sources(p) -> bool:

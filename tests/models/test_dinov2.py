@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import pytest
 import torch
+from transformers import Dinov2Config, Dinov2Model
 
 from va_gpt.config import load_preset
 from va_gpt.models.dinov2 import IMAGENET_MEAN, IMAGENET_STD, DinoEncoder
@@ -15,7 +14,7 @@ from va_gpt.models.dinov2 import IMAGENET_MEAN, IMAGENET_STD, DinoEncoder
 @pytest.fixture(scope="module")
 def tiny():
     torch.manual_seed(0)
-    return DinoEncoder.from_config(load_preset("tiny").encoder)
+    return DinoEncoder.random(load_preset("tiny").encoder)
 
 
 def frames(n, size, seed=0):
@@ -24,8 +23,6 @@ def frames(n, size, seed=0):
 
 @pytest.mark.timeout(60)
 def test_matches_transformers_dinov2(tiny):
-    from transformers import Dinov2Config, Dinov2Model
-
     cfg = load_preset("tiny").encoder
     ref = Dinov2Model(
         Dinov2Config(
@@ -82,25 +79,10 @@ def test_preprocess_rejects_bad_frames(tiny):
 def test_bfloat16_normalises_in_float32():
     torch.manual_seed(0)
     cfg = load_preset("tiny").encoder
-    enc = DinoEncoder.from_config(cfg, dtype="bfloat16")
+    enc = DinoEncoder.random(cfg, dtype="bfloat16")
     assert next(enc.parameters()).dtype == torch.bfloat16
     x = frames(2, 56)
-    ref32 = DinoEncoder.from_config(cfg).preprocess(x)
+    ref32 = DinoEncoder.random(cfg).preprocess(x)
     assert torch.equal(enc.preprocess(x), ref32.to(torch.bfloat16))
     out = enc.encode_frames(x)
     assert out.patches.dtype == torch.bfloat16
-
-
-@pytest.mark.timeout(60)
-def test_loads_a_saved_folder(tmp_path, tiny):
-    pytest.importorskip(
-        "va_gpt.checkpoints.load", reason="va_gpt.checkpoints.load (checkpoint folders) not written yet"
-    )
-    tiny.model.save_pretrained(tmp_path / "dino")
-    cfg = dataclasses.replace(load_preset("tiny").encoder, source=str(tmp_path / "dino"))
-    enc = DinoEncoder.from_config(cfg)
-    x = frames(2, 56)
-    assert torch.equal(enc.encode_frames(x).patches, tiny.encode_frames(x).patches)
-    bad = dataclasses.replace(cfg, hidden_size=64)
-    with pytest.raises(ValueError, match="hidden_size"):
-        DinoEncoder.from_config(bad)

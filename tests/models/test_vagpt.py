@@ -8,9 +8,12 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from transformers import CLIPVisionConfig, CLIPVisionModel
 
+from va_gpt.checkpoints.build import from_preset
 from va_gpt.config import load_preset
 from va_gpt.models import vagpt
+from va_gpt.models.projector import build_projector
 from va_gpt.models.vagpt import (
     IGNORE,
     KIND_ANSWER,
@@ -19,7 +22,6 @@ from va_gpt.models.vagpt import (
     KIND_TETG,
     KIND_VISUAL,
     Sample,
-    from_preset,
 )
 from va_gpt.ops.sets import num_selected
 
@@ -205,10 +207,6 @@ def test_flops_helper():
 
 @pytest.mark.timeout(60)
 def test_clip_tower_with_dino_selection(model):
-    from transformers import CLIPVisionConfig, CLIPVisionModel
-
-    from va_gpt.models.projector import build_projector
-
     torch.manual_seed(0)
     clip_cfg = CLIPVisionConfig(
         image_size=S,

@@ -258,7 +258,7 @@ def test_background_mode_on_a_synthetic_abandoned_object():
     from va_gpt.synthetic.scene import make_scene
 
     size, p = 224, 14
-    enc = DinoEncoder.from_config(EncoderConfig(None, size, p, 64, 2, 2, 2))
+    enc = DinoEncoder.random(EncoderConfig(None, size, p, 64, 2, 2, 2))
     g = size // p
     hits = {"previous": [], "background": []}
     inside = {"previous": [], "background": []}

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from tests.shared_paths import CAR_ACCIDENT
-from va_gpt.checkpoints.load import save_checkpoint
+from va_gpt.checkpoints.build import from_preset
+from va_gpt.checkpoints.vagpt import save_checkpoint
 from va_gpt.config import load_preset
-from va_gpt.models.vagpt import from_preset
 from va_gpt.pipeline.describe import PROMPT_VERSION, Describe, parse_fields, parse_label
 
 VIDEO = str(CAR_ACCIDENT)  # 4.0 s, 30 fps, 640x480

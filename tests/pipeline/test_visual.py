@@ -9,9 +9,11 @@ import numpy as np
 import pytest
 import torch
 
+from va_gpt.checkpoints.classifier import save_classifier
 from va_gpt.config import load_preset
-from va_gpt.models.classifier import AnomalyClassifier, num_features, save_classifier
+from va_gpt.models.classifier import AnomalyClassifier, num_features
 from va_gpt.pipeline.visual import Visual, feature_spec
+from va_gpt.train.classifier import predict, video_features
 
 TINY = load_preset("tiny")
 S = TINY.encoder.image_size  # 56: a 4 x 4 grid of 14-pixel patches
@@ -257,8 +259,6 @@ def test_loads_a_trained_classifier_and_checks_its_features(tmp_path, stage):
     a, b = loaded(batch)["score"][0], stage(batch)["score"][0]
     assert not np.allclose(a, b)
     # the same classifier applied by hand to the stage's features
-    from va_gpt.train.classifier import predict, video_features
-
     feats = video_features(stage.encoder, batch["frames"][0], TINY.sets, TINY.classifier.use_cls)
     np.testing.assert_allclose(a, predict(clf.eval(), feats), rtol=1e-5)
 

@@ -2,52 +2,45 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 import torch
 
-from va_gpt.checkpoints.load import load_checkpoint
+from jobs import train as job
+from va_gpt.checkpoints.build import from_preset
+from va_gpt.checkpoints.vagpt import load_checkpoint
 from va_gpt.config import load_preset
-from va_gpt.models.vagpt import from_preset
-from va_gpt.train import data as tdata
-from va_gpt.train.data import DatasetError, SampleBuilder, ScoreCache, read_records, record_texts
-from va_gpt.train.vagpt import (
-    TRAINER_STATE,
-    TrainConfig,
-    answer_loss,
-    evaluate_loss,
-    export_model,
-    resume_training,
-    train,
-)
+from va_gpt.data.instruct.make import synthetic_records
+from va_gpt.data.records import DatasetError, read_records, record_texts, write_records
+from va_gpt.models.vagpt import KIND_ANSWER, KIND_FRAME_MARKER, KIND_TETG, KIND_VISUAL
+from va_gpt.synthetic.archive import generate_archive
+from va_gpt.train.config import TrainConfig
+from va_gpt.train.initial import with_settings
+from va_gpt.train.losses import answer_loss, answer_nll, text_only
+from va_gpt.train.samples import SampleBuilder, ScoreCache
+from va_gpt.train.state import TRAINER_STATE
+from va_gpt.train.trainable import export_model
+from va_gpt.train.vagpt import evaluate_loss, resume_training, train
 
 PRESET = load_preset("tiny")
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models on a shared 2-core machine: one torch thread is faster (no OpenMP waits) and fair."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 @pytest.fixture(scope="module")
 def archive(tmp_path_factory):
     """Three 6 s synthetic videos (fighting, normal, explosion) at 96x64, with VA-Instruction records."""
-    from va_gpt.synthetic.archive import generate_archive
-
     root = tmp_path_factory.mktemp("train_archive")
     truth = generate_archive(
         str(root / "videos"), cameras=1, videos_per_camera=3, duration_s=6.0, width=96, height=64, fps=10.0,
         anomaly_kinds=("fighting", "explosion"), seed=3,
     )  # fmt: skip
-    records = tdata.synthetic_records(truth, "train", tasks=("description", "judgement", "mc_temporal"))
-    path = tdata.write_records(records, str(root / "instruct" / "train" / "records.jsonl"))
+    records = synthetic_records(truth, "train", tasks=("description", "judgement", "mc_temporal"))
+    path = write_records(records, str(root / "instruct" / "train" / "records.jsonl"))
     # a scores cache standing in for the classifier: high inside the events
     curves = {}
     for v in truth.videos:
@@ -93,9 +86,6 @@ def test_records_to_samples(archive, dataset):
     whole = [s for r, s in zip(dataset.records, dataset.samples) if r["task"] in ("judgement", "mc_temporal")]
     assert whole[0].frames is whole[1].frames
     # parquet reads the same
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
     pq.write_table(pa.Table.from_pylist(recs), archive["root"] / "records.parquet")
     assert [r["id"] for r in read_records(str(archive["root"] / "records.parquet"))] == [
         r["id"] for r in recs
@@ -112,9 +102,6 @@ def test_answer_loss_is_the_models_loss(dataset):
 
 @pytest.mark.timeout(60)
 def test_answer_nll_per_sample_pools_to_the_batch_loss(dataset):
-    from va_gpt.models.vagpt import KIND_ANSWER
-    from va_gpt.train.vagpt import answer_nll
-
     model = fresh_model(dataset)
     batch = dataset.samples[:3]
     nll = answer_nll(model, batch)
@@ -127,10 +114,6 @@ def test_answer_nll_per_sample_pools_to_the_batch_loss(dataset):
 
 
 def test_samples_without_an_answer_stop_with_a_clear_message(dataset):
-    import dataclasses
-
-    from va_gpt.train.vagpt import answer_nll
-
     model = fresh_model(dataset)
     unanswered = dataclasses.replace(dataset.samples[0], answer=None)
     with pytest.raises(DatasetError, match="no answer tokens"):
@@ -159,9 +142,6 @@ def test_stage1_lowers_loss_and_trains_only_the_projector(dataset, caplog):
 
 @pytest.mark.timeout(120)
 def test_stage0_text_warmup_trains_the_llm_on_text_only(dataset):
-    from va_gpt.models.vagpt import KIND_FRAME_MARKER, KIND_TETG, KIND_VISUAL
-    from va_gpt.train.vagpt import text_only
-
     model = fresh_model(dataset)
     kinds = model.sequence(text_only(dataset.samples[0]))[2]
     assert (
@@ -177,10 +157,6 @@ def test_stage0_text_warmup_trains_the_llm_on_text_only(dataset):
 
 @pytest.mark.timeout(120)
 def test_stage1_embedding_encoding_trains_only_score_rows(dataset):
-    import dataclasses
-
-    from va_gpt.train.vagpt import with_settings
-
     model = fresh_model(dataset)
     model = with_settings(model, tetg=dataclasses.replace(PRESET.tetg, encoding="embedding"))
     emb0 = model.llm.get_input_embeddings().weight.detach().clone()
@@ -278,8 +254,6 @@ def test_empty_and_all_missing_records_stop_with_a_clear_message(archive, tmp_pa
     with pytest.raises(DatasetError, match="--classifier"):
         SampleBuilder(PRESET).build(good)
     # the job: a clear message, exit 1, no traceback
-    from jobs import train as job
-
     empty = tmp_path / "empty" / "train"
     empty.mkdir(parents=True)
     (empty / "records.jsonl").write_text("")
@@ -287,7 +261,7 @@ def test_empty_and_all_missing_records_stop_with_a_clear_message(archive, tmp_pa
     err = capsys.readouterr().err
     assert rc == 1 and "record set is empty" in err and "Traceback" not in err
     missing = tmp_path / "missing.jsonl"
-    tdata.write_records(recs, str(missing))
+    write_records(recs, str(missing))
     rc = job.main(
         ["--preset", "tiny", "--records", str(missing), "--out", str(tmp_path / "o"), "--classifier", "x"]
     )
@@ -305,8 +279,6 @@ def test_visual_stage_scores_when_no_cache(archive):
 
 @pytest.mark.timeout(120)
 def test_train_job_stage1_then_stage2_from_it(archive, tmp_path, capsys):
-    from jobs import train as job
-
     s1, s2 = str(tmp_path / "s1"), str(tmp_path / "s2")
     scores = tmp_path / "scores.json"
     scores.write_text(

@@ -14,30 +14,18 @@ linear -> sigmoid. Causal means frame t sees only frames t - R + 1 .. t
 R - 1 feature frames of the previous clip passed as `context`, gets exactly the
 scores of one pass over the whole video. The visual stage relies on that.
 
-Checkpoints: a folder (local path or any fsspec URL) with `config.json`
-(format, classifier config, in_features, feature description) and
-`model.safetensors`; written locally then uploaded, read by downloading.
+Checkpoints (save_classifier / load_classifier): va_gpt.checkpoints.classifier.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import json
-import os
-import tempfile
-
-import fsspec
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from va_gpt.config import ClassifierConfig, from_dict
+from va_gpt.config import ClassifierConfig
 from va_gpt.ops.sets import NUM_DIFF_STATS, diff_stats
 
-FORMAT = "va-gpt-anomaly-classifier"
-FORMAT_VERSION = 1
-CONFIG_FILE = "config.json"
-WEIGHTS_FILE = "model.safetensors"
 FEATURE_STATS = ("energy", "max", "topk_mean", "std")
 assert len(FEATURE_STATS) == NUM_DIFF_STATS
 
@@ -114,111 +102,3 @@ class AnomalyClassifier(nn.Module):
         full = x if context is None else torch.cat([context, x])
         probs = self(full[None])[0, full.shape[0] - x.shape[0] :]
         return probs, full[max(0, full.shape[0] - (self.receptive_field - 1)) :]
-
-
-# ---------------------------------------------------------------- checkpoints
-
-
-def _fs(url: str, storage_options: dict | None):
-    return fsspec.core.url_to_fs(url, **(storage_options or {}))
-
-
-def checkpoint_config(model: AnomalyClassifier, features: dict | None = None) -> dict:
-    """The JSON config stored with the weights. `features` describes how the inputs were made
-    (top_k, reference, use_cls, encoder identity...); the visual stage checks it against its own."""
-    return {
-        "format": FORMAT,
-        "version": FORMAT_VERSION,
-        "in_features": model.in_features,
-        "classifier": dataclasses.asdict(model.cfg),
-        "features": {"stats": list(FEATURE_STATS), "transform": "log1p", **(features or {})},
-    }
-
-
-def checkpoint_state(model: AnomalyClassifier) -> dict[str, torch.Tensor]:
-    """The weights as stored: float32, CPU, contiguous."""
-    return {k: v.detach().float().cpu().contiguous() for k, v in model.state_dict().items()}
-
-
-def save_classifier(
-    model: AnomalyClassifier, url: str, features: dict | None = None, storage_options: dict | None = None
-) -> None:
-    """Write `config.json` + `model.safetensors` into the folder at `url` (local path or fsspec URL).
-
-    Written to a local temp folder, then uploaded: weights first, config.json
-    last, so a folder with a config.json holds a complete checkpoint.
-    """
-    from safetensors.torch import save_file
-
-    fs, path = _fs(url, storage_options)
-    with tempfile.TemporaryDirectory() as tmp:
-        save_file(checkpoint_state(model), os.path.join(tmp, WEIGHTS_FILE), metadata={"format": FORMAT})
-        with open(os.path.join(tmp, CONFIG_FILE), "w") as f:
-            json.dump(checkpoint_config(model, features), f, indent=1)
-        fs.makedirs(path, exist_ok=True)
-        fs.put_file(os.path.join(tmp, WEIGHTS_FILE), f"{path}/{WEIGHTS_FILE}")
-        fs.put_file(os.path.join(tmp, CONFIG_FILE), f"{path}/{CONFIG_FILE}")
-
-
-def classifier_from_parts(
-    state: dict[str, torch.Tensor], config: dict, where_config: str, where_weights: str
-) -> AnomalyClassifier:
-    """Rebuild a classifier from its stored config dict and state dict; errors name the files."""
-    if not isinstance(config, dict) or config.get("format") != FORMAT:
-        got = config.get("format") if isinstance(config, dict) else type(config).__name__
-        raise ValueError(f"{where_config}: format is {got!r}, expected {FORMAT!r}")
-    for key in ("in_features", "classifier"):
-        if key not in config:
-            raise ValueError(f"{where_config}: missing key {key!r}")
-    cls_cfg = from_dict(ClassifierConfig, config["classifier"], f"{where_config}:classifier")
-    model = AnomalyClassifier(int(config["in_features"]), cls_cfg)
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    if missing or unexpected:
-        raise ValueError(f"{where_weights}: missing tensors {missing}, unexpected tensors {unexpected}")
-    for k, v in state.items():
-        if v.shape != expected[k].shape:
-            raise ValueError(
-                f"{where_weights}: tensor {k!r} has shape {tuple(v.shape)}, the model ({where_config}) "
-                f"expects {tuple(expected[k].shape)}"
-            )
-    model.load_state_dict(state)
-    return model.eval()
-
-
-def load_classifier(
-    url: str, storage_options: dict | None = None, device: str = "cpu"
-) -> tuple[AnomalyClassifier, dict]:
-    """Read a classifier checkpoint -> (model in eval mode, its config dict).
-
-    `url` is a folder written by save_classifier, or a VA-GPT checkpoint folder
-    (checkpoints/load.py: checkpoint.json + classifier.safetensors/.json) whose
-    classifier part was stored with checkpoint_config / checkpoint_state.
-    """
-    from safetensors.torch import load_file
-
-    fs, path = _fs(url, storage_options)
-    base = url.rstrip("/")
-    if not fs.exists(f"{path}/{CONFIG_FILE}") and fs.exists(f"{path}/checkpoint.json"):
-        from va_gpt.checkpoints.load import load_classifier_state
-
-        state, config = load_classifier_state(url, storage_options)
-        model = classifier_from_parts(
-            state, config, f"{base}/classifier.json", f"{base}/classifier.safetensors"
-        )
-        return model.to(device), config
-    for name in (CONFIG_FILE, WEIGHTS_FILE):
-        if not fs.exists(f"{path}/{name}"):
-            raise FileNotFoundError(f"classifier checkpoint {url}: missing {base}/{name}")
-    with fs.open(f"{path}/{CONFIG_FILE}") as f:
-        try:
-            config = json.load(f)
-        except json.JSONDecodeError as e:
-            raise ValueError(f"{base}/{CONFIG_FILE}: not valid JSON ({e})") from e
-    with tempfile.TemporaryDirectory() as tmp:
-        local = os.path.join(tmp, WEIGHTS_FILE)
-        fs.get_file(f"{path}/{WEIGHTS_FILE}", local)
-        state = load_file(local)
-    model = classifier_from_parts(state, config, f"{base}/{CONFIG_FILE}", f"{base}/{WEIGHTS_FILE}")
-    return model.to(device), config

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from torch import nn
+from transformers import Dinov2Config, Dinov2Model
 
 from va_gpt.config import EncoderConfig
 
@@ -62,33 +63,34 @@ class DinoEncoder(nn.Module):
         return out
 
     @classmethod
-    def from_config(cls, cfg: EncoderConfig, device: str = "cpu", dtype: str = "float32") -> DinoEncoder:
-        """Random init from the config's architecture, or load `cfg.source` (folder, fsspec URL or hub id)."""
-        from transformers import Dinov2Config, Dinov2Model
+    def random(cls, cfg: EncoderConfig, device: str = "cpu", dtype: str = "float32") -> DinoEncoder:
+        """The config's architecture with seeded random weights (what `source: null` means)."""
+        hf_cfg = Dinov2Config(
+            image_size=cfg.image_size,
+            patch_size=cfg.patch_size,
+            hidden_size=cfg.hidden_size,
+            num_hidden_layers=cfg.num_layers,
+            num_attention_heads=cfg.num_heads,
+            mlp_ratio=cfg.mlp_ratio,
+        )
+        # Seeded, so every process (Ray actors, the trainer, tests) builds the SAME random
+        # encoder: the classifier is trained on its features and must see them again.
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(RANDOM_INIT_SEED)
+            model = Dinov2Model(hf_cfg)
+        return cls.wrap(model, cfg, device, dtype)
 
-        if cfg.source is None:
-            hf_cfg = Dinov2Config(
-                image_size=cfg.image_size,
-                patch_size=cfg.patch_size,
-                hidden_size=cfg.hidden_size,
-                num_hidden_layers=cfg.num_layers,
-                num_attention_heads=cfg.num_heads,
-                mlp_ratio=cfg.mlp_ratio,
+    @classmethod
+    def wrap(
+        cls, model: nn.Module, cfg: EncoderConfig, device: str = "cpu", dtype: str = "float32"
+    ) -> DinoEncoder:
+        """A Dinov2Model (random or loaded by va_gpt.checkpoints.build) under the encoder config;
+        its patch and hidden sizes must be the config's."""
+        if model.config.patch_size != cfg.patch_size or model.config.hidden_size != cfg.hidden_size:
+            raise ValueError(
+                f"encoder {cfg.source}: checkpoint has patch_size={model.config.patch_size} "
+                f"hidden_size={model.config.hidden_size}, preset says {cfg.patch_size}/{cfg.hidden_size}"
             )
-            # Seeded, so every process (Ray actors, the trainer, tests) builds the SAME random
-            # encoder: the classifier is trained on its features and must see them again.
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(RANDOM_INIT_SEED)
-                model = Dinov2Model(hf_cfg)
-        else:
-            from va_gpt.checkpoints.load import local_model_dir
-
-            model = Dinov2Model.from_pretrained(local_model_dir(cfg.source))
-            if model.config.patch_size != cfg.patch_size or model.config.hidden_size != cfg.hidden_size:
-                raise ValueError(
-                    f"encoder {cfg.source}: checkpoint has patch_size={model.config.patch_size} "
-                    f"hidden_size={model.config.hidden_size}, preset says {cfg.patch_size}/{cfg.hidden_size}"
-                )
         enc = cls(model.eval(), cfg.image_size, cfg.patch_size)
         return enc.to(device=device, dtype=DTYPES[dtype])
 

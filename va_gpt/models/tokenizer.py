@@ -3,7 +3,8 @@
 Small presets have no pretrained tokenizer on these machines, so one is
 trained with the `tokenizers` library on the instruction corpus and wrapped as
 a transformers `PreTrainedTokenizerFast`; it is saved with the checkpoint
-(`save_pretrained`) and loaded back with `AutoTokenizer.from_pretrained`.
+(`save_pretrained`) and loaded back with `AutoTokenizer.from_pretrained`
+(va_gpt.checkpoints).
 
 Special tokens, as single ids never split by BPE: <pad> <s> </s> <unk>, the
 visual markers <image> <frame> </frame>, and the TETG score buckets
@@ -13,6 +14,9 @@ visual markers <image> <frame> </frame>, and the TETG score buckets
 from __future__ import annotations
 
 from collections.abc import Iterable
+
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+from transformers import PreTrainedTokenizerFast
 
 from va_gpt.ops.tetg import score_tokens
 
@@ -57,9 +61,6 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int, num_buckets: int):
     The vocabulary holds at most `vocab_size` entries (fewer when the corpus is
     small); the special tokens come first, so <pad> is 0, <s> 1, </s> 2, <unk> 3.
     """
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
-
     extras = extra_special_tokens(num_buckets)
     specials = [PAD, BOS, EOS, UNK] + extras
     if vocab_size < 256 + len(specials):
@@ -99,10 +100,3 @@ def ensure_special_tokens(tokenizer, num_buckets: int) -> int:
     if tokenizer.pad_token is None:
         added += tokenizer.add_special_tokens({"pad_token": PAD})
     return added
-
-
-def load_tokenizer(path: str):
-    """A tokenizer saved with `save_pretrained` (ours or a model's), from a local folder."""
-    from transformers import AutoTokenizer
-
-    return AutoTokenizer.from_pretrained(path)

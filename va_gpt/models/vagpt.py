@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from va_gpt.config import LLMConfig, Preset
-from va_gpt.models.dinov2 import DTYPES, DinoEncoder
+from va_gpt.models.dinov2 import DinoEncoder
 from va_gpt.ops import sets, tetg
 
 SYSTEM_PROMPT = (
@@ -102,19 +102,6 @@ class ClipVisionTower(nn.Module):
         self.select_layer = select_layer
         self.register_buffer("mean", torch.tensor(self.CLIP_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(self.CLIP_STD).view(1, 3, 1, 1), persistent=False)
-
-    @classmethod
-    def from_source(
-        cls, source: str, device: str = "cpu", dtype: str = "float32", storage_options: dict | None = None
-    ) -> ClipVisionTower:
-        """Load a CLIP vision model from a local folder, an fsspec URL of one, or a hub id."""
-        from transformers import CLIPVisionModel
-
-        from va_gpt.checkpoints.load import from_pretrained_clear, local_model_dir
-
-        folder = local_model_dir(source, storage_options)
-        model = from_pretrained_clear(CLIPVisionModel, folder, "CLIP vision tower")
-        return cls(model.eval()).to(device=device, dtype=DTYPES[dtype])
 
     @property
     def hidden_size(self) -> int:
@@ -425,79 +412,3 @@ class VAGPT(nn.Module):
             frames=frames, t=t, question=question, scores=scores, score_t=score_t, selection=selection
         )
         return self.generate_batch([sample], max_new_tokens)[0]
-
-
-# -- builders ------------------------------------------------------------------------------------
-
-
-def tokenizer_corpus(extra: list[str] | None = None) -> list[str]:
-    """The texts a small preset's tokenizer is trained on: prompts + default corpus + `extra`."""
-    from va_gpt.models.tokenizer import default_corpus
-
-    return [SYSTEM_PROMPT, "ASSISTANT:", *default_corpus(), *(extra or [])]
-
-
-def build_llm(preset: Preset, tokenizer_texts: list[str] | None = None, storage_options: dict | None = None):
-    """(tokenizer, llm): random init from preset.llm with a freshly trained BPE, or loaded from source."""
-    from transformers import AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM
-
-    from va_gpt.checkpoints.load import from_pretrained_clear, local_model_dir
-    from va_gpt.models.tokenizer import ensure_special_tokens, load_tokenizer, train_tokenizer
-
-    cfg = preset.llm
-    if cfg.source is None:
-        tok = train_tokenizer(tokenizer_corpus(tokenizer_texts), cfg.vocab_size, preset.tetg.num_buckets)
-        hf = LlamaConfig(
-            hidden_size=cfg.hidden_size,
-            num_hidden_layers=cfg.num_layers,
-            num_attention_heads=cfg.num_heads,
-            num_key_value_heads=cfg.num_heads,
-            intermediate_size=cfg.intermediate_size,
-            vocab_size=max(cfg.vocab_size, len(tok)),
-            max_position_embeddings=cfg.max_position,
-            bos_token_id=tok.bos_token_id,
-            eos_token_id=tok.eos_token_id,
-            pad_token_id=tok.pad_token_id,
-            tie_word_embeddings=False,
-        )
-        llm = LlamaForCausalLM(hf)
-    else:
-        folder = local_model_dir(cfg.source, storage_options)
-        tok = from_pretrained_clear(load_tokenizer, folder, "LLM tokenizer")
-        ensure_special_tokens(tok, preset.tetg.num_buckets)
-        llm = from_pretrained_clear(AutoModelForCausalLM, folder, "LLM", dtype=DTYPES[preset.runtime.dtype])
-        if llm.config.hidden_size != cfg.hidden_size:
-            raise ValueError(
-                f"LLM {cfg.source}: hidden_size {llm.config.hidden_size} != preset llm.hidden_size {cfg.hidden_size}"
-            )
-        if len(tok) > llm.get_input_embeddings().num_embeddings:
-            llm.resize_token_embeddings(len(tok))
-    return tok, llm
-
-
-def from_preset(
-    preset: Preset,
-    tokenizer_texts: list[str] | None = None,
-    seed: int = 0,
-    storage_options: dict | None = None,
-) -> VAGPT:
-    """Build VA-GPT for a preset: random tiny models when sources are null, real ones loaded otherwise.
-
-    Random init is seeded (`seed`) without touching the global RNG state. `storage_options`
-    are the fsspec options for sources given as object-store URLs.
-    """
-    from va_gpt.models.projector import build_projector
-
-    device, dtype = preset.runtime.device, preset.runtime.dtype
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        sets_encoder = DinoEncoder.from_config(preset.encoder, device=device, dtype=dtype)
-        if preset.vision_tower.kind == "shared":
-            vision = sets_encoder
-        else:
-            vision = ClipVisionTower.from_source(preset.vision_tower.source, device, dtype, storage_options)
-        tok, llm = build_llm(preset, tokenizer_texts, storage_options)
-        llm = llm.to(device=device, dtype=DTYPES[dtype])
-        projector = build_projector(preset.projector.kind, vision.hidden_size, llm.config.hidden_size)
-        projector = projector.to(device=device, dtype=DTYPES[dtype])
-    return VAGPT(vision, projector, llm, tok, preset, sets_encoder=sets_encoder)

@@ -48,8 +48,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from va_gpt.checkpoints.build import build_encoder
+from va_gpt.checkpoints.classifier import load_classifier
 from va_gpt.config import Preset, SetsConfig, load_preset
-from va_gpt.models.classifier import AnomalyClassifier, frame_features, load_classifier, num_features
+from va_gpt.models.classifier import AnomalyClassifier, frame_features, num_features
 from va_gpt.models.dinov2 import DinoEncoder
 from va_gpt.ops import sets
 
@@ -167,7 +169,7 @@ class Visual:
         self.preset = preset
         rt = preset.runtime
         self.device = rt.device
-        self.encoder = DinoEncoder.from_config(preset.encoder, device=rt.device, dtype=rt.dtype)
+        self.encoder = build_encoder(preset.encoder, rt.device, rt.dtype, storage_options)
         self.image_size = preset.encoder.image_size
         n_feat = num_features(self.encoder.hidden_size, preset.classifier.use_cls)
         if classifier_dir is None:

@@ -12,7 +12,8 @@ Frame-level labels are used only for evaluation (frame AUC).
 
 `video_features` turns a video (uint8 frames at the decode fps, already
 resized to the encoder's image size) into per-frame classifier features with
-the encoder + SETS, exactly as the visual stage computes them.
+the encoder + SETS, exactly as the visual stage computes them. Synthetic
+training videos: va_gpt.synthetic.training.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import torch
 from va_gpt.config import ClassifierConfig, SetsConfig
 from va_gpt.models.classifier import AnomalyClassifier
 from va_gpt.models.dinov2 import DinoEncoder
+from va_gpt.pipeline.visual import sets_clip
 
 
 @dataclass(frozen=True)
@@ -165,8 +167,6 @@ def video_features(
     (previous mode) or the background (background mode) across chunks: the
     same features as the visual stage gives for the video's clips in order.
     """
-    from va_gpt.pipeline.visual import sets_clip
-
     out = []
     background = None
     last = None  # (cls [1, D], patches [1, N, D]) of the previous chunk's last frame
@@ -191,46 +191,3 @@ def video_features(
         last = (enc.cls[-1:], enc.patches[-1:])
         out.append(r.features)
     return torch.cat(out).numpy()
-
-
-def resize_frames(frames: np.ndarray, size: int) -> np.ndarray:
-    """uint8 [T, H, W, 3] -> uint8 [T, size, size, 3]: the whole frame stretched (bilinear, antialiased)."""
-    import torch.nn.functional as F
-
-    x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float()
-    x = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
-    return x.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
-
-
-@dataclass
-class SyntheticVideo:
-    kind: str | None  # the injected anomaly, None for a normal video
-    frames: np.ndarray  # uint8 [T, S, S, 3] at the decode fps, resized to the encoder input
-    t: np.ndarray  # [T] seconds
-    frame_labels: np.ndarray  # [T] 1 inside an event [start_s, end_s), else 0
-
-
-def synthetic_video(
-    seed: int,
-    kind: str | None,
-    image_size: int,
-    duration_s: float = 20.0,
-    fps: float = 2.0,
-    width: int = 160,
-    height: int = 120,
-    native_fps: float = 30.0,
-) -> SyntheticVideo:
-    """Render a va_gpt.synthetic.scene scene at `native_fps`, keep every native_fps / fps-th frame
-    (the decode stage's sampling), resize to the encoder input, and label frames from its events."""
-    from va_gpt.synthetic.scene import make_scene
-
-    scene = make_scene(seed, kind, duration_s=duration_s, width=width, height=height, fps=native_fps)
-    step = native_fps / fps
-    idx = np.unique(np.round(np.arange(0, len(scene), step)).astype(int))
-    idx = idx[idx < len(scene)]
-    t = idx / native_fps
-    frames = resize_frames(np.stack([scene.frame(int(i)) for i in idx]), image_size)
-    labels = np.zeros(len(idx), np.int64)
-    for e in scene.events:
-        labels[(t >= e.start_s) & (t < e.end_s)] = 1
-    return SyntheticVideo(kind, frames, t, labels)

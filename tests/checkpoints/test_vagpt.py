@@ -1,8 +1,7 @@
-"""Checkpoints: round trip through the real S3 store, clear errors on broken folders, model dirs."""
+"""VA-GPT checkpoints: round trip through the real S3 store, clear errors on broken folders."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 
@@ -11,29 +10,16 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from va_gpt.checkpoints.load import (
-    CheckpointError,
-    from_pretrained_clear,
-    load_checkpoint,
-    load_classifier_state,
-    local_model_dir,
-    save_checkpoint,
-)
+from va_gpt.checkpoints.classifier import checkpoint_config, has_classifier, load_classifier
+from va_gpt.checkpoints.fetch import CheckpointError
+from va_gpt.checkpoints.vagpt import load_checkpoint, save_checkpoint
 from va_gpt.config import load_preset
-from va_gpt.models.vagpt import Sample, from_preset
+from va_gpt.demo import has_checkpoint
+from va_gpt.models.classifier import AnomalyClassifier
+from va_gpt.models.vagpt import Sample
 
 PRESET = load_preset("tiny")
 S = PRESET.encoder.image_size
-
-
-@pytest.fixture(autouse=True)
-def _cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("VAGPT_CACHE_DIR", str(tmp_path / "cache"))
-
-
-@pytest.fixture(scope="module")
-def model():
-    return from_preset(PRESET, seed=3).eval()
 
 
 def sample(answer=None):
@@ -51,15 +37,15 @@ def sample(answer=None):
 def test_round_trip_through_s3_gives_identical_outputs(model, s3_store):
     url = s3_store.url("test_load/ckpt")
     so = s3_store.storage_options()
-    # the classifier is stored generically (state dict + JSON config): any module will do
-    clf = torch.nn.Sequential(torch.nn.Linear(40, 16), torch.nn.GELU(), torch.nn.Linear(16, 1))
-    clf.register_buffer("feature_mean", torch.randn(40))
-    clf_cfg = {"in_features": 40, "classifier": dataclasses.asdict(PRESET.classifier)}
+    # the classifier is bundled as its own checkpoint folder (checkpoints/classifier.py)
+    clf = AnomalyClassifier(40, PRESET.classifier).eval()
+    clf.fit_normalisation(torch.randn(30, 40))
+    clf_cfg = checkpoint_config(clf, {"top_k": PRESET.sets.top_k})
     version = save_checkpoint(model, url, so, classifier=clf, classifier_config=clf_cfg, overwrite=True)
     assert version.startswith("tiny-")
     fs = s3_store.filesystem()
     names = {p.split("test_load/ckpt/")[1] for p in fs.find(url)}
-    assert {"checkpoint.json", "preset.yaml", "projector.safetensors", "classifier.safetensors"} <= names
+    assert {"checkpoint.json", "preset.yaml", "projector.safetensors", "classifier/config.json"} <= names
     assert {"llm/config.json", "llm/model.safetensors", "encoder/model.safetensors"} <= names
 
     ck = load_checkpoint(url, so, device="cpu")
@@ -73,15 +59,12 @@ def test_round_trip_through_s3_gives_identical_outputs(model, s3_store):
     assert torch.equal(a.loss, b.loss)
     assert model.generate_batch([sample()], 5) == loaded.generate_batch([sample()], 5)
 
-    # the classifier comes back as a state dict + config, rebuildable by its owner
-    assert ck.classifier_config == clf_cfg
-    clf2 = torch.nn.Sequential(torch.nn.Linear(40, 16), torch.nn.GELU(), torch.nn.Linear(16, 1))
-    clf2.register_buffer("feature_mean", torch.zeros(40))
-    clf2.load_state_dict(ck.classifier_state)
+    # the bundled classifier loads from the checkpoint's URL
+    assert has_classifier(url, so)
+    clf2, cfg = load_classifier(url, so)
+    assert cfg == clf_cfg
     for k, v in clf.state_dict().items():
         assert torch.equal(v, clf2.state_dict()[k]), k
-    state, cfg = load_classifier_state(url, so)
-    assert cfg == clf_cfg and state.keys() == clf.state_dict().keys()
 
     # fetched once: a second load reuses the cached folder
     assert load_checkpoint(url, so).local_dir == ck.local_dir
@@ -141,33 +124,6 @@ def test_mismatched_shape_names_tensor_file_and_shapes(model, tmp_path):
         load_checkpoint(str(local))
 
 
-@pytest.mark.timeout(120)
-def test_local_model_dir_resolves_folders_urls_and_hub_ids(model, s3_store, tmp_path):
-    folder = tmp_path / "enc"
-    model.vision.model.save_pretrained(folder)
-    assert local_model_dir(str(folder)) == str(folder)
-    assert local_model_dir(f"file://{folder}") == str(folder)
-    fs = s3_store.filesystem()
-    url = s3_store.url("test_load/encoder")
-    for name in os.listdir(folder):
-        fs.put_file(str(folder / name), f"{url}/{name}")
-    fetched = local_model_dir(url, s3_store.storage_options())
-    assert fetched != str(folder) and sorted(os.listdir(fetched)) == sorted(os.listdir(folder))
-    assert local_model_dir(url, s3_store.storage_options()) == fetched  # cached
-    from transformers import Dinov2Model
-
-    enc = Dinov2Model.from_pretrained(fetched)
-    for k, v in model.vision.model.state_dict().items():
-        assert torch.equal(v, enc.state_dict()[k]), k
-    assert local_model_dir("facebook/dinov2-base") == "facebook/dinov2-base"
-    with pytest.raises(CheckpointError, match="no such local model folder"):
-        local_model_dir(str(tmp_path / "absent"))
-    empty = tmp_path / "empty"
-    empty.mkdir()
-    with pytest.raises(CheckpointError, match=r"LLM: cannot load from folder .*empty"):
-        from_pretrained_clear(Dinov2Model, str(empty), "LLM")
-
-
 @pytest.mark.timeout(30)
 def test_checkpoint_meta_lists_every_file(model, tmp_path):
     save_checkpoint(model, str(tmp_path / "c"), model_version="v-test")
@@ -179,8 +135,6 @@ def test_checkpoint_meta_lists_every_file(model, tmp_path):
 
 def test_make_run_finds_a_demo_vagpt_only_when_its_save_finished(model, tmp_path):
     """`make run` turns summaries on when WORK/models/<preset>/vagpt holds a complete checkpoint."""
-    from va_gpt.demo import has_checkpoint
-
     folder = tmp_path / "models" / "demo" / "vagpt"
     assert not has_checkpoint(folder)
     save_checkpoint(model, str(folder))

@@ -1,0 +1,119 @@
+"""Anomaly classifier training: the MIL ranking loss, training on crafted and synthetic-video features."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from va_gpt.checkpoints.build import build_encoder
+from va_gpt.config import ClassifierConfig, load_preset
+from va_gpt.models.classifier import num_features
+from va_gpt.synthetic.training import synthetic_video
+from va_gpt.train.classifier import TrainConfig, frame_auc, mil_ranking_loss, train_classifier, video_features
+
+CFG = ClassifierConfig(hidden_size=16, num_layers=2, kernel_size=3, dropout=0.0, use_cls=False)
+
+
+def ref_mil(sa, ma, sn, mn, margin, ws, wp):
+    hinge = []
+    for i in range(len(sa)):
+        a = max(float(sa[i, t]) for t in range(sa.shape[1]) if ma[i, t])
+        for j in range(len(sn)):
+            n = max(float(sn[j, t]) for t in range(sn.shape[1]) if mn[j, t])
+            hinge.append(max(0.0, margin - a + n))
+    smooth, sparse = [], []
+    for i in range(len(sa)):
+        real = [float(sa[i, t]) for t in range(sa.shape[1]) if ma[i, t]]
+        steps = [(real[t + 1] - real[t]) ** 2 for t in range(len(real) - 1)]
+        smooth.append(sum(steps) / max(1, len(steps)))
+        sparse.append(sum(real) / len(real))
+    return np.mean(hinge) + ws * np.mean(smooth) + wp * np.mean(sparse)
+
+
+@pytest.mark.timeout(30)
+def test_mil_loss_matches_loop():
+    g = torch.Generator().manual_seed(0)
+    sa, sn = torch.rand(3, 7, generator=g), torch.rand(4, 7, generator=g)
+    ma = torch.tensor([[1] * 7, [1] * 4 + [0] * 3, [1] + [0] * 6], dtype=torch.bool)
+    mn = torch.tensor([[1] * 7, [1] * 2 + [0] * 5, [1] * 6 + [0], [1] * 7], dtype=torch.bool)
+    sa[1, 5] = 5.0  # padding: must be ignored
+    sn[1, 6] = 5.0
+    got = mil_ranking_loss(sa, ma, sn, mn, 0.8, 0.3, 0.2)
+    assert float(got) == pytest.approx(ref_mil(sa, ma, sn, mn, 0.8, 0.3, 0.2), rel=1e-5)
+
+
+def crafted_videos(n, seed, T=24, F=6):
+    """Normal videos: noise. Anomalous: a burst of 6 frames where feature 0 is shifted by +2."""
+    rng = np.random.default_rng(seed)
+    feats, labels, frame_labels = [], [], []
+    for i in range(n):
+        x = rng.normal(size=(T, F)).astype(np.float32)
+        y = np.zeros(T, int)
+        if i % 2:
+            s = rng.integers(0, T - 6)
+            x[s : s + 6, 0] += 2.0
+            y[s : s + 6] = 1
+        feats.append(x)
+        labels.append(i % 2)
+        frame_labels.append(y)
+    return feats, labels, frame_labels
+
+
+@pytest.mark.timeout(60)
+def test_mil_training_separates_frames_on_crafted_features():
+    tr = crafted_videos(60, seed=0)
+    te = crafted_videos(30, seed=1)
+    # seed 1: an initialisation whose untrained scores are at chance on this data
+    untrained = train_classifier(tr[0], tr[1], CFG, TrainConfig(steps=0, seed=1))
+    trained = train_classifier(tr[0], tr[1], CFG, TrainConfig(steps=150, seed=1))
+    auc0 = frame_auc(untrained, te[0], te[2])
+    auc = frame_auc(trained, te[0], te[2])
+    assert auc0 < 0.6 and auc > 0.75, (auc0, auc)
+
+
+@pytest.mark.timeout(60)
+def test_training_input_errors():
+    f, y, _ = crafted_videos(4, seed=0)
+    with pytest.raises(ValueError, match="anomalous and normal"):
+        train_classifier(f, [1] * 4, CFG, TrainConfig(steps=1))
+    with pytest.raises(ValueError, match="labels"):
+        train_classifier(f, y[:3], CFG, TrainConfig(steps=1))
+
+
+MOTION_KINDS = ("fighting", "running", "explosion", "collision")
+
+
+@pytest.mark.timeout(150)
+def test_trained_on_synthetic_video_separates_anomalous_frames_on_held_out_seeds():
+    """Short MIL training on synthetic footage (video-level labels only) with the tiny preset's
+    random encoder: SETS difference statistics carry the signal. Motion anomalies only; the
+    static kinds (falling, abandoned_object) barely change frame differences in `previous`
+    mode, the paper's named weak spot (jobs/train_classifier.py reports them per kind)."""
+    preset = load_preset("tiny")
+    encoder = build_encoder(preset.encoder)
+
+    def data(n, seed0):
+        feats, labels, frame_labels = [], [], []
+        for j in range(n):
+            kind = MOTION_KINDS[(j // 2) % len(MOTION_KINDS)] if j % 2 else None
+            v = synthetic_video(seed0 + j, kind, preset.encoder.image_size, duration_s=20.0)
+            assert v.frames.shape == (40, 56, 56, 3) and np.allclose(np.diff(v.t), 0.5)
+            assert v.frame_labels.any() == (kind is not None)
+            feats.append(video_features(encoder, v.frames, preset.sets, preset.classifier.use_cls))
+            labels.append(int(kind is not None))
+            frame_labels.append(v.frame_labels)
+        return feats, labels, frame_labels
+
+    train, test = data(40, 0), data(32, 10_000)  # held-out seeds: other cameras and people
+    assert train[0][0].shape == (40, num_features(preset.encoder.hidden_size, use_cls=False))
+    steps = TrainConfig(steps=300)
+    untrained = train_classifier(train[0], train[1], preset.classifier, TrainConfig(steps=0))
+    model = train_classifier(train[0], train[1], preset.classifier, steps)
+    swapped = train_classifier(train[0], [1 - y for y in train[1]], preset.classifier, steps)
+    auc0, auc = frame_auc(untrained, test[0], test[2]), frame_auc(model, test[0], test[2])
+    auc_swapped = frame_auc(swapped, test[0], test[2])
+    # Measured: untrained 0.70 (motion statistics already rank frames a little), trained 0.76,
+    # trained with the video labels swapped 0.32: what it learns comes from the labels.
+    assert auc > 0.72 and auc > auc0 + 0.03, (auc0, auc)
+    assert auc_swapped < 0.5, auc_swapped

@@ -1,0 +1,150 @@
+"""The anomaly classifier's checkpoint: one folder format, one save, one load.
+
+A classifier folder (local path or any fsspec URL) holds::
+
+    model.safetensors   the state dict (float32), written first
+    config.json         format, version, in_features, the ClassifierConfig and the
+                        feature description; written LAST (a folder with it is complete)
+
+A VA-GPT checkpoint bundles its classifier as the same folder under
+`classifier/` (checkpoints/vagpt.py); `load_classifier` takes either URL.
+VA-GPT checkpoints written before that kept the same two parts at their root
+as `classifier.json` + `classifier.safetensors`; those still load.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import tempfile
+from pathlib import Path
+
+import torch
+from safetensors.torch import load as load_safetensors
+from safetensors.torch import save_file
+
+from va_gpt.checkpoints.tensors import check_shapes
+from va_gpt.config import ClassifierConfig, from_dict
+from va_gpt.io.filesystem import filesystem
+from va_gpt.models.classifier import FEATURE_STATS, AnomalyClassifier
+
+FORMAT = "va-gpt-anomaly-classifier"
+FORMAT_VERSION = 1
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.safetensors"
+BUNDLED = "classifier"  # the folder of a VA-GPT checkpoint that holds its classifier
+# (folder, config file, weights file) inside the URL, tried in order: a classifier folder,
+# a VA-GPT checkpoint, a VA-GPT checkpoint of the earlier layout.
+LAYOUTS = (
+    ("", CONFIG_FILE, WEIGHTS_FILE),
+    (BUNDLED, CONFIG_FILE, WEIGHTS_FILE),
+    ("", "classifier.json", "classifier.safetensors"),
+)
+
+
+def checkpoint_config(model: AnomalyClassifier, features: dict | None = None) -> dict:
+    """The JSON config stored with the weights. `features` describes how the inputs were made
+    (top_k, reference, use_cls, encoder identity...); the visual stage checks it against its own."""
+    return {
+        "format": FORMAT,
+        "version": FORMAT_VERSION,
+        "in_features": model.in_features,
+        "classifier": dataclasses.asdict(model.cfg),
+        "features": {"stats": list(FEATURE_STATS), "transform": "log1p", **(features or {})},
+    }
+
+
+def checkpoint_state(model: AnomalyClassifier) -> dict[str, torch.Tensor]:
+    """The weights as stored: float32, CPU, contiguous."""
+    return {k: v.detach().float().cpu().contiguous() for k, v in model.state_dict().items()}
+
+
+def write_classifier(folder: Path, state: dict[str, torch.Tensor], config: dict) -> list[str]:
+    """Write a classifier folder locally from its parts; returns the file names in upload order."""
+    if not isinstance(config, dict) or config.get("format") != FORMAT:
+        raise ValueError(f"classifier config must be a checkpoint_config dict (format {FORMAT!r})")
+    folder.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().float().cpu().contiguous() for k, v in state.items()}
+    save_file(state, folder / WEIGHTS_FILE, metadata={"format": FORMAT})
+    (folder / CONFIG_FILE).write_text(json.dumps(config, indent=1))
+    return [WEIGHTS_FILE, CONFIG_FILE]
+
+
+def save_classifier(
+    model: AnomalyClassifier, url: str, features: dict | None = None, storage_options: dict | None = None
+) -> None:
+    """Write the classifier folder at `url` (local path or fsspec URL): written to a local temp
+    folder, then uploaded, config.json last."""
+    fs, path = filesystem(url, storage_options)
+    with tempfile.TemporaryDirectory() as tmp:
+        names = write_classifier(Path(tmp), checkpoint_state(model), checkpoint_config(model, features))
+        fs.makedirs(path, exist_ok=True)
+        for name in names:
+            fs.put_file(str(Path(tmp) / name), f"{path}/{name}")
+
+
+def classifier_from_parts(
+    state: dict[str, torch.Tensor], config: dict, config_url: str, weights_url: str
+) -> AnomalyClassifier:
+    """Rebuild a classifier from its config dict and state dict; errors name the file at fault."""
+    where = config_url
+    if not isinstance(config, dict) or config.get("format") != FORMAT:
+        got = config.get("format") if isinstance(config, dict) else type(config).__name__
+        raise ValueError(f"{where}: format is {got!r}, expected {FORMAT!r}")
+    for key in ("in_features", "classifier"):
+        if key not in config:
+            raise ValueError(f"{where}: missing key {key!r}")
+    cls_cfg = from_dict(ClassifierConfig, config["classifier"], f"{where}:classifier")
+    model = AnomalyClassifier(int(config["in_features"]), cls_cfg)
+    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    folder, name = weights_url.rsplit("/", 1) if "/" in weights_url else (".", weights_url)
+    check_shapes({k: (tuple(v.shape), name) for k, v in state.items()}, expected, folder, strict=True)
+    model.load_state_dict(state)
+    return model.eval()
+
+
+def _layout(fs, path: str) -> tuple[str, str] | None:
+    """(config path, weights path) of the classifier at `path`, per LAYOUTS; None when there is none."""
+    for folder, config, weights in LAYOUTS:
+        base = f"{path}/{folder}" if folder else path
+        if fs.exists(f"{base}/{config}"):
+            return f"{base}/{config}", f"{base}/{weights}"
+    return None
+
+
+def has_classifier(url: str, storage_options: dict | None = None) -> bool:
+    """Whether `url` is a classifier folder or a VA-GPT checkpoint that bundles one."""
+    fs, path = filesystem(url, storage_options)
+    return _layout(fs, path.rstrip("/")) is not None
+
+
+def load_classifier(
+    url: str, storage_options: dict | None = None, device: str = "cpu"
+) -> tuple[AnomalyClassifier, dict]:
+    """Read a classifier folder, or the classifier bundled in a VA-GPT checkpoint, from `url`
+    -> (model in eval mode, its config dict)."""
+    fs, path = filesystem(url, storage_options)
+    path, base = path.rstrip("/"), url.rstrip("/")
+    found = _layout(fs, path)
+    if found is None:
+        raise FileNotFoundError(f"classifier checkpoint {url}: missing {base}/{CONFIG_FILE}")
+    config_path, weights_path = found
+    config_url, weights_url = base + config_path[len(path) :], base + weights_path[len(path) :]
+    if not fs.exists(weights_path):
+        raise FileNotFoundError(f"classifier checkpoint {url}: missing {weights_url}")
+    try:
+        config = json.loads(fs.cat_file(config_path))
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{config_url}: not valid JSON ({e})") from e
+    state = load_safetensors(fs.cat_file(weights_path))
+    model = classifier_from_parts(state, config, config_url, weights_url)
+    return model.to(device), config
+
+
+def classifier_parts(url: str | None, storage_options: dict | None = None) -> tuple:
+    """(state dict, config) of the classifier at `url`, to bundle into a VA-GPT checkpoint;
+    (None, None) without one."""
+    if not url:
+        return None, None
+    model, config = load_classifier(url, storage_options)
+    return checkpoint_state(model), config
