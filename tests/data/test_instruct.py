@@ -9,11 +9,13 @@ import os
 import shutil
 import subprocess
 import sys
+from collections import Counter
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+import ray
 
 from jobs import build_instructions
 from va_gpt.data import benchmarks
@@ -22,7 +24,8 @@ from va_gpt.io.archive import video_id_for
 from va_gpt.io.errors import StorageError
 from va_gpt.io.filesystem import join, read_bytes
 from va_gpt.pipeline.describe import DESCRIBE_QUESTION, parse_fields
-from va_gpt.synthetic import generate as synthetic
+from va_gpt.synthetic.archive import generate_archive
+from va_gpt.taxonomy import display
 
 BENCH = I.default_annotations()
 UCF = BENCH / "ucf_crime" / "Temporal_Anomaly_Annotation.txt"
@@ -37,7 +40,7 @@ CFG = I.RecordConfig(seed=0, test_fraction=0.2)
 def archive(tmp_path_factory):
     """2 cameras x 2 videos of 8 s at 160x120: explosion, abandoned object, collision, one normal."""
     url = str(tmp_path_factory.mktemp("instruct") / "archive")
-    truth = synthetic.generate_archive(
+    truth = generate_archive(
         url, cameras=2, videos_per_camera=2, duration_s=8.0, width=160, height=120, seed=3
     )
     return url, truth
@@ -101,10 +104,10 @@ def test_synthetic_records_fit_the_schema_and_cover_every_task(archive, synth_re
             assert tasks == sorted(I.TASKS)
             assert all(r["kind"] == v.label for r in recs)
             judgement = next(r for r in recs if r["task"] == "judgement")
-            assert _answer(judgement).startswith("Yes.") and I.kind_text(v.label) in _answer(judgement)
+            assert _answer(judgement).startswith("Yes.") and display(v.label) in _answer(judgement)
             desc = next(r for r in recs if r["task"] == "description")
             fields = parse_fields(_answer(desc))  # the describe stage reads the answer format
-            assert fields["judgement"] == I.kind_text(v.label)
+            assert fields["judgement"] == display(v.label)
             assert v.events[0].caption.rstrip(".") in fields["description"]
             assert fields["analysis"] == I.SYNTHETIC_ANALYSIS[v.label].rstrip(".")
             # the question names the event, the clip is the event with pad_s of context
@@ -143,7 +146,7 @@ def test_temporal_answers_carry_the_truth_seconds(archive, synth_records, bench_
     for r in synth_records + bench_records["ucf_crime"] + bench_records["xd_violence"]:
         if r["task"] != "temporal":
             continue
-        merged = I._merge(r["events"])
+        merged = I.merge(r["events"])
         spans = " and ".join(f"from {s:.1f}s to {e:.1f}s" for s, e in merged)
         assert _answer(r) == f"The anomaly happens {spans}."
     t = {r["video"]: r for r in synth_records if r["task"] == "temporal"}
@@ -239,8 +242,6 @@ def test_deterministic(archive, synth_records):
 
 @pytest.mark.timeout(30)
 def test_real_files_counts_match_the_parsed_annotations(bench_records):
-    from collections import Counter
-
     ucf = benchmarks.parse_ucf_temporal(UCF)
     xd = benchmarks.parse_xd_annotations(XD)
     hivau = benchmarks.parse_hivau(HIVAU)
@@ -287,7 +288,7 @@ def test_real_files_counts_match_the_parsed_annotations(bench_records):
     for r in bench_records["hivau"]:
         if r["task"] in ("description", "analysis"):
             f = parse_fields(_answer(r))
-            assert f["judgement"] == ("normal" if r["kind"] == "normal" else I.kind_text(r["kind"]))
+            assert f["judgement"] == ("normal" if r["kind"] == "normal" else display(r["kind"]))
             assert ("description" in f) == (r["task"] == "description") and "analysis" in f
     abuse = next(
         r for r in bench_records["hivau"] if r["video_id"] == "Abuse028_x264" and r["task"] == "description"
@@ -483,8 +484,6 @@ def test_cli_with_scores(tmp_path, archive, capsys):
 
 @pytest.mark.timeout(90)
 def test_ray_matches_local(tmp_path, tmp_path_factory, archive):
-    import ray
-
     os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
     os.environ["RAY_AUTH_MODE"] = "disabled"
     arch_url, _ = archive
@@ -506,3 +505,33 @@ def test_ray_matches_local(tmp_path, tmp_path_factory, archive):
         for fmt in ("parquet", "jsonl"):
             name = f"{split}/records.{fmt}"
             assert (tmp_path / "ray_out" / name).read_bytes() == (tmp_path / "local" / name).read_bytes()
+
+
+@pytest.mark.timeout(60)
+def test_plain_style_for_the_demo(archive):
+    """The demo's records come from the same builder in its plain style: one text per kind, the
+    describe stage's own question, a jittered extra description, a described normal stretch."""
+    _, truth = archive
+    recs = I.synthetic_records(truth, "test", style="plain", mc_variants=3)
+    for r in recs:
+        I.validate_record(r)
+    assert {r["split"] for r in recs} == {"test"} and len({r["id"] for r in recs}) == len(recs)
+    for v in truth.videos:
+        mine = [r for r in recs if r["video"] == truth.video_url(v.key)]
+        desc = [r for r in mine if r["task"] == "description"]
+        if v.label == "normal":
+            assert len(desc) == 1 and parse_fields(_answer(desc[0]))["judgement"] == "normal"
+            assert desc[0]["clip_end_s"] - desc[0]["clip_start_s"] < v.duration_s
+        else:
+            assert len(desc) == 2 and len({_answer(r) for r in desc}) == 1
+            assert all(
+                r["conversations"][0]["value"].startswith("<video>\nDescribe the abnormal event")
+                for r in desc
+            )
+            assert "It happens" not in _answer(desc[0])
+            assert parse_fields(_answer(desc[0]))["judgement"] == display(v.label)
+            assert 1 <= sum(r["task"] == "mc_temporal" for r in mine) <= 3
+    varied = I.synthetic_records(truth, "train", style="varied")
+    assert varied == I.build_records(I.items_from_synthetic(truth), I.RecordConfig(test_fraction=0.0))
+    with pytest.raises(ValueError, match="style"):
+        I.synthetic_records(truth, "train", style="fancy")
