@@ -3,7 +3,7 @@
 A `va_gpt.synthetic.scene` scene is rendered at its native fps, every
 native_fps / fps-th frame kept (the decode stage's sampling), each frame
 resized to the encoder input with the serving path's own resize
-(va_gpt.video.preprocess), and the frames labelled from the scene's events.
+(va_gpt.video.preprocess), and each kept frame labelled as its native frame (Scene.frame_labels).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ class SyntheticVideo:
     kind: str | None  # the injected anomaly, None for a normal video
     frames: np.ndarray  # uint8 [T, S, S, 3] at the decode fps, resized to the encoder input
     t: np.ndarray  # [T] seconds
-    frame_labels: np.ndarray  # [T] 1 inside an event [start_s, end_s), else 0
+    frame_labels: np.ndarray  # [T] 1 where an event covers the frame, else 0
 
 
 def synthetic_video(
@@ -35,14 +35,11 @@ def synthetic_video(
     native_fps: float = 30.0,
 ) -> SyntheticVideo:
     """Render a scene at `native_fps`, keep every native_fps / fps-th frame (the decode stage's
-    sampling), resize to the encoder input as serving does, and label frames from its events."""
+    sampling), resize to the encoder input as serving does, and label the kept frames."""
     scene = make_scene(seed, kind, duration_s=duration_s, width=width, height=height, fps=native_fps)
     step = native_fps / fps
     idx = np.unique(np.round(np.arange(0, len(scene), step)).astype(int))
     idx = idx[idx < len(scene)]
     t = idx / native_fps
     frames = resize_frames(np.stack([scene.frame(int(i)) for i in idx]), image_size)
-    labels = np.zeros(len(idx), np.int64)
-    for e in scene.events:
-        labels[(t >= e.start_s) & (t < e.end_s)] = 1
-    return SyntheticVideo(kind, frames, t, labels)
+    return SyntheticVideo(kind, frames, t, scene.frame_labels()[idx].astype(np.int64))
