@@ -33,7 +33,7 @@ lint: setup
 	$(BIN)/ruff format --check va_gpt jobs schemas tests
 
 run: setup
-	$(BIN)/vagpt demo --work $(WORK)
+	$(BIN)/python -u -m va_gpt.cli demo --work $(WORK)
 
 bench: setup
 	$(BIN)/python -u jobs/bench.py --work $(WORK)/bench

@@ -9,6 +9,7 @@ import pytest
 
 from va_gpt.cli import build_parser, main
 from va_gpt.cli.common import parse_date, parse_dates
+from va_gpt.synthetic.truth import load_truth
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMANDS = ("synth", "nightly", "query", "train-classifier", "train", "instruct", "eval", "store", "demo")
@@ -86,6 +87,21 @@ def test_query_prints_a_table_and_names_bad_sql(tmp_path, capsys):
     assert "n" in out and "(1 row)" in out
     assert main(["query", "DELETE FROM videos", "--results", str(results)]) == 1
     assert "read-only" in capsys.readouterr().err
+
+
+@pytest.mark.timeout(120)
+def test_synth_writes_an_archive_and_names_bad_kinds(tmp_path, capsys):
+    out = tmp_path / "arch"
+    args = ["--num-cameras", "1", "--videos-per-camera", "2", "--duration", "2", "--width", "160"]
+    args += ["--height", "120", "--fps", "10", "--seed", "4", "--start-date", "2026-11-21"]
+    assert main(["synth", str(out), *args]) == 0
+    truth = load_truth(str(out))
+    assert [v.key for v in truth.videos] == sorted(p.relative_to(out).as_posix() for p in out.rglob("*.mp4"))
+    assert all(v.date == "2026-11-21" for v in truth.videos)
+    assert (out / "_truth" / "Temporal_Anomaly_Annotation.txt").read_text().count("\n") == 2
+    assert "ground truth" in capsys.readouterr().out
+    assert main(["synth", str(out), "--kinds", "fighting,teleport"]) == 2
+    assert "teleport" in capsys.readouterr().err
 
 
 @pytest.mark.timeout(60)

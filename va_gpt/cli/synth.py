@@ -36,6 +36,7 @@ def register(sub) -> None:
 
 def run(args) -> int:
     from va_gpt.io.credentials import storage_options_for
+    from va_gpt.io.errors import StorageError
     from va_gpt.synthetic.anomalies import ALL_KINDS
     from va_gpt.synthetic.archive import generate_archive
     from va_gpt.synthetic.truth import ArchiveTruth
@@ -58,7 +59,7 @@ def run(args) -> int:
             start_time=args.start_time,
             gop=args.gop,
         )
-    except ValueError as exc:
+    except (ValueError, StorageError) as exc:
         print(f"vagpt synth: error: {exc}", file=sys.stderr)
         return 2
     for v in truth.videos:
