@@ -89,7 +89,7 @@ def register(sub) -> None:
 
 
 def _records(args, split: str, so):
-    from va_gpt.train.data import DatasetError, read_records
+    from va_gpt.data.records import DatasetError, read_records
 
     recs = read_records(args.records, split, so, video_root=args.video_root)
     if args.source:
@@ -137,7 +137,7 @@ def evaluate(args) -> dict:
         from va_gpt.checkpoints.vagpt import load_checkpoint
         from va_gpt.eval.ablation import default_settings, run_ablation
         from va_gpt.eval.qa import evaluate_model, qa_records
-        from va_gpt.train.data import SampleBuilder, scores_for_records
+        from va_gpt.train.samples import SampleBuilder, scores_for_records
 
         cso, rso = _so(args.checkpoint, args), _so(args.records, args)
         ck = load_checkpoint(args.checkpoint, cso)
@@ -185,9 +185,9 @@ def evaluate(args) -> dict:
 def run(args) -> int:
     from va_gpt.checkpoints.fetch import CheckpointError
     from va_gpt.data.benchmarks import AnnotationError
+    from va_gpt.data.records import DatasetError
     from va_gpt.eval.errors import EvaluationError
     from va_gpt.lake.query import QueryError
-    from va_gpt.train.data import DatasetError
 
     setup_logging(logging.WARNING, "%(levelname)s %(name)s: %(message)s")
     logging.getLogger("va_gpt.eval").setLevel(logging.INFO)

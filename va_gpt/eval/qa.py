@@ -10,9 +10,9 @@ another source's records.
 
 from __future__ import annotations
 
+from va_gpt.data.records import gold_letter, option_texts, record_answer
 from va_gpt.eval.errors import EvaluationError
 from va_gpt.ops.text_metrics import QAResult, bleu, qa_accuracy, rouge_l
-from va_gpt.train.data import gold_letter, option_texts, record_answer
 
 TEMPORAL_TASKS = ("mc_temporal", "temporal")
 SUMMARY_TASKS = ("description",)

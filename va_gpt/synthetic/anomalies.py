@@ -22,18 +22,11 @@ from va_gpt.synthetic.actors import BAGS, CARS, Actor, Bag, Debris, Fire, Person
 from va_gpt.synthetic.camera import Layout
 from va_gpt.synthetic.motion import clamp, edge_x, smooth, walk, zone_y
 from va_gpt.synthetic.raster import ELLIPSE, scaled
+from va_gpt.taxonomy import SYNTHETIC_KINDS, SYNTHETIC_UCF_CLASSES
 
-ALL_KINDS: tuple[str, ...] = ("fighting", "falling", "running", "explosion", "collision", "abandoned_object")
-
-#: class names written to the UCF-Crime style annotation (UCF-Crime's own names where it has one)
-UCF_CLASSES: dict[str, str] = {
-    "fighting": "Fighting",
-    "falling": "Falling",
-    "running": "Running",
-    "explosion": "Explosion",
-    "collision": "RoadAccidents",
-    "abandoned_object": "AbandonedObject",
-}
+ALL_KINDS: tuple[str, ...] = SYNTHETIC_KINDS  # the anomaly kinds (va_gpt.taxonomy)
+# UCF-Crime-style class per kind, as the truth files write it
+UCF_CLASSES: dict[str, str] = SYNTHETIC_UCF_CLASSES
 NORMAL_CLASS = "Normal"
 
 # nominal event lengths in seconds (shortened to fit short videos); None = to the end
