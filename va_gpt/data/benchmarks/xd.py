@@ -60,21 +60,13 @@ def _xd_name(path, number: int, raw: str) -> tuple[str, tuple[str, ...]]:
     return name, codes
 
 
-@dataclass(frozen=True)
-class XdAnnotation:
-    """A line of XD-Violence ``annotations.txt``.
-
-    name: video stem (a trailing ``.mp4`` on the line is dropped; ``raw_name``
-    keeps the line's spelling); codes: label codes decoded from the name, e.g.
-    ``("B1", "B2")``; events: half-open frame ranges at 24 fps, file order.
-    """
+class _XdVideo:
+    """What both XD-Violence line types derive from their name's codes and their events."""
 
     name: str
-    raw_name: str
     codes: tuple[str, ...]
     events: tuple[tuple[int, int], ...]
-    line: int
-    fps: float = XD_FPS
+    fps: float
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -96,6 +88,23 @@ class XdAnnotation:
 
 
 @dataclass(frozen=True)
+class XdAnnotation(_XdVideo):
+    """A line of XD-Violence ``annotations.txt``.
+
+    name: video stem (a trailing ``.mp4`` on the line is dropped; ``raw_name``
+    keeps the line's spelling); codes: label codes decoded from the name, e.g.
+    ``("B1", "B2")``; events: half-open frame ranges at 24 fps, file order.
+    """
+
+    name: str
+    raw_name: str
+    codes: tuple[str, ...]
+    events: tuple[tuple[int, int], ...]
+    line: int
+    fps: float = XD_FPS
+
+
+@dataclass(frozen=True)
 class XdSegment:
     """One class-tagged segment of ``annotations_multiclasses.txt``: ``[start, end)`` frames at 24 fps."""
 
@@ -109,7 +118,7 @@ class XdSegment:
 
 
 @dataclass(frozen=True)
-class XdMulticlassAnnotation:
+class XdMulticlassAnnotation(_XdVideo):
     """A line of XD-Violence ``annotations_multiclasses.txt``.
 
     segments keep the file's order. In the real file segments can overlap, be
@@ -126,25 +135,8 @@ class XdMulticlassAnnotation:
     fps: float = XD_FPS
 
     @property
-    def labels(self) -> tuple[str, ...]:
-        return tuple(XD_LABELS[c] for c in self.codes if c != "A")
-
-    @property
-    def is_anomalous(self) -> bool:
-        return self.codes != ("A",)
-
-    @property
     def events(self) -> tuple[tuple[int, int], ...]:
         return tuple((s.start, s.end) for s in self.segments)
-
-    @property
-    def events_s(self) -> tuple[tuple[float, float], ...]:
-        return frames_to_seconds(self.events, self.fps)
-
-    def to_video(self) -> VideoAnnotation:
-        return VideoAnnotation(
-            name=self.name, source="xd_violence", labels=self.labels, fps=self.fps, events_s=self.events_s
-        )
 
 
 def parse_xd_annotations(path: str | os.PathLike) -> list[XdAnnotation]:
