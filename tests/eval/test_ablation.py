@@ -8,12 +8,15 @@ import torch
 
 from va_gpt.checkpoints.build import from_preset
 from va_gpt.config import load_preset
+from va_gpt.data.instruct.make import synthetic_records
+from va_gpt.data.records import record_texts
 from va_gpt.eval.ablation import AblationSetting, option_candidates, run_ablation, scored_choices
 from va_gpt.eval.qa import qa_metrics
 from va_gpt.models.vagpt import Sample
 from va_gpt.synthetic.archive import generate_archive
-from va_gpt.train.data import SampleBuilder, ScoreCache, record_texts, synthetic_records
-from va_gpt.train.vagpt import TrainConfig, train
+from va_gpt.train.config import TrainConfig
+from va_gpt.train.samples import SampleBuilder, ScoreCache
+from va_gpt.train.vagpt import train
 
 
 @pytest.fixture(autouse=True, scope="module")

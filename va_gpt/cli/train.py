@@ -143,7 +143,7 @@ def run_classifier(args) -> int:
 
 def _setup_train_logging() -> None:
     setup_logging(fmt="%(asctime)s %(name)s: %(message)s")
-    for name in ("va_gpt.train.vagpt", "va_gpt.train.data", log.name):
+    for name in ("va_gpt.train.vagpt", "va_gpt.train.samples", log.name):
         logging.getLogger(name).setLevel(logging.INFO)
 
 
@@ -174,18 +174,15 @@ def run_train(args) -> int:
 
 
 def _train_stage(args) -> int:
+    from va_gpt.checkpoints.classifier import classifier_parts
     from va_gpt.checkpoints.fetch import CheckpointError
     from va_gpt.config import ConfigError, load_preset
+    from va_gpt.data.records import DatasetError, read_records, record_texts
     from va_gpt.io.credentials import storage_options_for
-    from va_gpt.train.data import DatasetError, SampleBuilder, read_records, record_texts, scores_for_records
-    from va_gpt.train.vagpt import (
-        TrainConfig,
-        TrainError,
-        classifier_parts,
-        initial_model,
-        resume_training,
-        train,
-    )
+    from va_gpt.train.config import TrainConfig, TrainError
+    from va_gpt.train.initial import initial_model
+    from va_gpt.train.samples import SampleBuilder, scores_for_records
+    from va_gpt.train.vagpt import resume_training, train
 
     try:
         preset = load_preset(args.preset)

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from va_gpt.data.records import gold_letter, option_texts, record_answer
 from va_gpt.eval.ablation_report import ablation_markdown, ablation_plot
 from va_gpt.eval.errors import EvaluationError
 from va_gpt.eval.qa import qa_metrics, qa_records
@@ -32,8 +33,11 @@ from va_gpt.models.vagpt import (
 )
 from va_gpt.ops.sets import num_selected
 from va_gpt.ops.text_metrics import parse_choice
-from va_gpt.train.data import gold_letter, option_texts, record_answer
-from va_gpt.train.vagpt import TrainConfig, answer_nll, encoder_cache, text_only, train, with_settings
+from va_gpt.train.config import TrainConfig
+from va_gpt.train.encoder_cache import encoder_cache
+from va_gpt.train.initial import with_settings
+from va_gpt.train.losses import answer_nll, text_only
+from va_gpt.train.vagpt import train
 
 log = logging.getLogger(__name__)
 

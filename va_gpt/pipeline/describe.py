@@ -34,7 +34,14 @@ import re
 
 import numpy as np
 
+from va_gpt.checkpoints.build import from_preset
+from va_gpt.checkpoints.vagpt import load_checkpoint
 from va_gpt.config import Preset, load_preset
+from va_gpt.models.vagpt import Sample, uniform_indices
+from va_gpt.ops.tetg import check_scores
+from va_gpt.taxonomy import parse_kind
+from va_gpt.video.clips import decode_window
+from va_gpt.video.errors import DecodeError
 
 PROMPT_VERSION = "describe-v1"
 DESCRIBE_QUESTION = (
@@ -45,26 +52,6 @@ DESCRIBE_QUESTION = (
 PASSTHROUGH = ("camera_id", "date")
 FIELDS = ("judgement", "description", "analysis")
 
-# Text pattern -> canonical label (UCF-Crime classes and XD-Violence names, lower case).
-LABEL_PATTERNS: dict[str, str] = {
-    r"road ?accidents?|traffic accident|collision|crash(?:es|ed)?": "road accident",
-    r"car accidents?": "car accident",
-    r"fight(?:s|ing)?|brawl": "fighting",
-    r"shoot(?:s|ing)?|gunshots?|gunfire": "shooting",
-    r"shoplift(?:s|ing)?": "shoplifting",
-    r"steal(?:s|ing)?|theft": "stealing",
-    r"robbery|robbed|robbing": "robbery",
-    r"burglary|break-in": "burglary",
-    r"explosions?|explod(?:es|ed|ing)": "explosion",
-    r"arson": "arson",
-    r"assault(?:s|ed)?": "assault",
-    r"abuse[sd]?": "abuse",
-    r"arrest(?:s|ed)?": "arrest",
-    r"vandalism|vandali[sz](?:e|es|ed|ing)": "vandalism",
-    r"riot(?:s|ing)?": "riot",
-    r"normal": "normal",
-}
-_LABEL_RE = [(re.compile(rf"\b(?:{p})\b", re.IGNORECASE), label) for p, label in LABEL_PATTERNS.items()]
 _FIELD_RE = re.compile(r"\b(judgement|judgment|description|analysis)\s*:", re.IGNORECASE)
 
 
@@ -82,20 +69,13 @@ def parse_fields(text: str) -> dict[str, str]:
 
 
 def parse_label(text: str, fields: dict[str, str] | None = None) -> str | None:
-    """The anomaly kind a summary names: from its judgement when present, else the whole text.
-
-    The earliest mention wins ("a fight, then a robbery" -> fighting); None when no known kind is named.
-    "car accident" beats the generic "road accident" patterns when both match the same words.
-    """
+    """The anomaly kind a summary names (`va_gpt.taxonomy.parse_kind`): from its judgement when
+    present, else the whole text; None when no known kind is named."""
     fields = parse_fields(text) if fields is None else fields
     for source in ([fields["judgement"]] if "judgement" in fields else []) + [text]:
-        hits = []
-        for rx, label in _LABEL_RE:
-            m = rx.search(source)
-            if m:
-                hits.append((m.start(), -(m.end() - m.start()), label))
-        if hits:
-            return min(hits)[2]
+        kind = parse_kind(source)
+        if kind is not None:
+            return kind
     return None
 
 
@@ -119,14 +99,10 @@ class Describe:
         self.max_new_tokens = max_new_tokens
         self.pad_s = pad_s
         if checkpoint_url is not None:
-            from va_gpt.checkpoints.load import load_checkpoint
-
             rt = self.preset.runtime
             ck = load_checkpoint(checkpoint_url, storage_options, device=rt.device, dtype=rt.dtype)
             self.model, self.model_version = ck.model, ck.model_version
         else:
-            from va_gpt.models.vagpt import from_preset
-
             self.model = from_preset(self.preset)
             self.model_version = f"{self.preset.name}-random"
         self.model.eval()
@@ -135,9 +111,6 @@ class Describe:
 
     def sample(self, row: dict):
         """One interval row -> a VA-GPT Sample (frames re-decoded around the interval)."""
-        from va_gpt.models.vagpt import Sample, uniform_indices
-        from va_gpt.video.decode import decode_window
-
         cfg = self.model.config
         start, end = float(row["start_s"]), float(row["end_s"])
         if not np.isfinite(start) or not np.isfinite(end) or end < start:
@@ -173,9 +146,6 @@ class Describe:
     # -- batch ---------------------------------------------------------------------------------
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        from va_gpt.ops.tetg import check_scores
-        from va_gpt.video.decode import DecodeError
-
         n = len(batch["video_id"])
         texts: list[str] = [""] * n
         errors: list[str | None] = [None] * n

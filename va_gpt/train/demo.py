@@ -22,22 +22,20 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from va_gpt.checkpoints.classifier import save_classifier
+from va_gpt.checkpoints.build import build_encoder
+from va_gpt.checkpoints.classifier import classifier_parts, save_classifier
 from va_gpt.config import load_preset
+from va_gpt.data.instruct.demo import synthetic_instruction_set
+from va_gpt.data.records import read_records, record_answer, record_question, record_texts
 from va_gpt.io.credentials import storage_options_for
-from va_gpt.models.dinov2 import DinoEncoder
 from va_gpt.pipeline.visual import feature_spec
 from va_gpt.synthetic.anomalies import ALL_KINDS
+from va_gpt.synthetic.training import synthetic_video
 from va_gpt.train import classifier as tc
-from va_gpt.train.data import (
-    SampleBuilder,
-    read_records,
-    record_answer,
-    record_question,
-    record_texts,
-    synthetic_instruction_set,
-)
-from va_gpt.train.vagpt import TrainConfig, classifier_parts, evaluate_loss, initial_model, train
+from va_gpt.train.config import TrainConfig
+from va_gpt.train.initial import initial_model
+from va_gpt.train.samples import SampleBuilder
+from va_gpt.train.vagpt import evaluate_loss, train
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +67,7 @@ def classifier_dataset(
     feats, labels, frame_labels, kinds = [], [], [], []
     for j in range(n):
         kind = cycle[(j // 2) % len(cycle)] if j % 2 else None
-        v = tc.synthetic_video(
+        v = synthetic_video(
             seed0 + j,
             kind,
             preset.encoder.image_size,
@@ -100,12 +98,10 @@ def train_synthetic_classifier(
 ) -> dict:
     """Train the TETG classifier on synthetic footage, save it to `out` (any fsspec URL) and
     return the report: frame AUC on held-out seeds, overall and per kind, and timings."""
-    from sklearn.metrics import roc_auc_score  # the eval extra
+    from sklearn.metrics import roc_auc_score  # noqa: PLC0415 (the eval extra, not on a nightly host)
 
     preset = load_preset(preset_name)
-    encoder = DinoEncoder.from_config(
-        preset.encoder, device=preset.runtime.device, dtype=preset.runtime.dtype
-    )
+    encoder = build_encoder(preset.encoder, preset.runtime.device, preset.runtime.dtype)
     t0 = time.time()
     train_set = classifier_dataset(preset, encoder, train_videos, seed * 1_000_000, duration_s, width, height)
     test = classifier_dataset(
@@ -145,13 +141,14 @@ def train_synthetic_classifier(
 
 def demo_records(work: str | Path, builder: str = "auto", **kwargs) -> dict[str, str]:
     """The demo's VA-Instruction set under WORK (videos in WORK/synthetic, records in
-    WORK/instruct-<builder>): see va_gpt.train.data.synthetic_instruction_set. Returns {split: URL}."""
-    if builder == "auto":  # the full builder (va_gpt/data/instruct.py); "minimal" is train/data.py's own
+    WORK/instruct-<builder>): see va_gpt.data.instruct.demo.synthetic_instruction_set. Returns {split: URL}.
+    builder: "minimal" = the builder's plain style, "instruct" (or "auto") = its varied style."""
+    if builder == "auto":
         builder = "instruct"
     return synthetic_instruction_set(
         str(Path(work) / f"instruct-{builder}"),
         videos_url=str(Path(work) / "synthetic"),
-        builder=builder,
+        style="plain" if builder == "minimal" else "varied",
         **kwargs,
     )
 
