@@ -1,5 +1,6 @@
 """The Kubernetes manifests parse and run the job's real entry point with real arguments."""
 
+import json
 import shlex
 from pathlib import Path
 
@@ -58,8 +59,6 @@ def test_cronjob_submits_the_rayjob_manifest_nightly():
 
 @pytest.mark.timeout(30)
 def test_deepspeed_configs_parse():
-    import json
-
     for name in ("zero2.json", "zero3.json"):
         cfg = json.loads((INFRA / "deepspeed" / name).read_text())
         assert cfg["zero_optimization"]["stage"] in (2, 3)
