@@ -4,9 +4,19 @@ Always bound to 127.0.0.1, always with `-master.telemetry=false` (SeaweedFS
 reports home by default), always with access keys: pyarrow's S3 writer stores
 corrupted objects on SeaweedFS when it writes anonymously.
 
-    with ObjectStore(data_dir) as store:
-        fs = store.filesystem()
-        fs.pipe(store.url("archive/cam01/x.mp4"), b"...")
+Only the S3 port is meant for clients. What the project does not use is off
+(WebDAV, admin UI, Iceberg and Lance catalogs, metrics). The ports `weed mini`
+always opens take free random ports on 127.0.0.1, so two stores run side by
+side; the volume and filer HTTP ports refuse object reads, listings and
+writes without a JWT signed with keys generated at each start
+(`security.toml`, which weed reads from its working directory, the data dir).
+Still answering without auth, on loopback only, because `weed mini` has no
+switch for them: the master HTTP port (cluster status, file-id assignment,
+volume growth; no object data), the admin HTTP port (/health and /metrics
+once the UI is off), the volume server's /status, and the gRPC ports
+(`-whiteList` would also lock out the S3 gateway, `-admin.password` does not
+cover /health and /metrics, gRPC mTLS needs a certificate authority).
+`s3.json` and `security.toml` hold secrets and are written mode 0600.
 
 `python -m va_gpt.io.objectstore start|stop|status DIR` runs it in the background
 for `make run` (infra/objectstore.sh wraps that).
@@ -16,6 +26,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -29,6 +40,17 @@ ACCESS_KEY = "vagpt-local"
 SECRET_KEY = "vagpt-local-secret"
 DEFAULT_BUCKET = "vagpt"
 DEFAULT_S3_PORT = 18333
+# The ports besides S3 that `weed mini` always opens; each gets a free one.
+_INTERNAL_PORTS = (
+    "master",
+    "master.grpc",
+    "volume",
+    "volume.grpc",
+    "filer",
+    "filer.grpc",
+    "admin",
+    "s3.grpc",
+)
 
 
 class ObjectStoreError(RuntimeError):
@@ -49,6 +71,22 @@ def _port_open(port: int) -> bool:
     with socket.socket() as s:
         s.settimeout(0.2)
         return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write a secrets file readable by its owner only (0600, also when it existed with a wider mode)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+
+
+def _security_toml() -> str:
+    """SeaweedFS security config: fresh JWT keys for volume and filer HTTP, reads and writes; no UI pages."""
+    sections = ["jwt.signing", "jwt.signing.read", "jwt.filer_signing", "jwt.filer_signing.read"]
+    out = [f'[{name}]\nkey = "{secrets.token_hex(32)}"\nexpires_after_seconds = 60\n' for name in sections]
+    out.append("[access]\nui = false\n")
+    return "\n".join(out)
 
 
 @dataclass(frozen=True)
@@ -96,10 +134,10 @@ class ObjectStore:
         used: set[int] = set()
         self.s3_port = s3_port or _free_port(used)
         used.add(self.s3_port)
-        self.ports = {
-            name: _free_port(used | {self.s3_port})
-            for name in ("master", "volume", "filer", "admin", "metrics")
-        }
+        self.ports: dict[str, int] = {}
+        for name in _INTERNAL_PORTS:
+            self.ports[name] = _free_port(used)
+            used.add(self.ports[name])
         self.proc: subprocess.Popen | None = None
         self.endpoint = Endpoint(f"http://127.0.0.1:{self.s3_port}", bucket=bucket)
 
@@ -117,12 +155,16 @@ class ObjectStore:
             "-master.telemetry=false",
             f"-s3.config={self.data_dir / 's3.json'}",
             f"-s3.port={self.s3_port}",
-            f"-master.port={p['master']}",
-            f"-volume.port={p['volume']}",
-            f"-filer.port={p['filer']}",
-            f"-admin.port={p['admin']}",
-            f"-metricsPort={p['metrics']}",
+            f"-s3.port.grpc={p['s3.grpc']}",
+            # Off: what the project does not use. Port 0 disables Iceberg and Lance
+            # (their fixed defaults 8181/9101 also collide between two stores).
+            "-s3.port.iceberg=0", "-s3.port.lance=0",
             "-admin.ui=false", "-webdav=false",
+            # Always started by `weed mini`: free ports, loopback only; volume and
+            # filer HTTP need a JWT (security.toml), gRPC and master HTTP do not.
+            *(f"-{name}.port={p[name]}" for name in ("master", "volume", "filer", "admin")),
+            # (the admin gRPC port stays at admin + 10000: weed's worker dials that, whatever the flag says)
+            *(f"-{name}.port.grpc={p[name + '.grpc']}" for name in ("master", "volume", "filer")),
             f"-bucket={self.bucket}",
         ]  # fmt: skip
 
@@ -137,10 +179,15 @@ class ObjectStore:
                 }
             ]
         }
-        (self.data_dir / "s3.json").write_text(json.dumps(identities))
+        _write_private(self.data_dir / "s3.json", json.dumps(identities))
+        _write_private(self.data_dir / "security.toml", _security_toml())
         log = open(self.data_dir / "weed.log", "ab")
         self.proc = subprocess.Popen(
-            self.command(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            self.command(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            cwd=self.data_dir,  # where weed finds security.toml
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
