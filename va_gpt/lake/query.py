@@ -8,6 +8,17 @@ views instead of duplicating them.
 S3 (the embedded SeaweedFS store included) goes through DuckDB's httpfs
 extension, loaded from the duckdb-ext-httpfs package (DuckDB's own `INSTALL`
 would download it); other fsspec URLs through a registered fsspec filesystem.
+
+A query may read the committed result files and nothing else. DuckDB itself
+enforces that, not string filters: once the views exist, `connect` sets
+`allowed_paths` to exactly the committed Parquet files, turns
+`enable_external_access` off (no other file, URL, glob, ATTACH, INSTALL or
+LOAD), disables Python replacement scans and extension autoloading, and locks
+the configuration so no statement can undo it. S3 keys live in a DuckDB
+secret (CREATE SECRET), never in settings, and secrets cannot be shown
+unredacted. What DuckDB cannot refuse on its own is a write to an allowed
+path (COPY TO a committed file) or into the in-memory catalog: `check_read_only`
+accepts only SELECT, and EXPLAIN [ANALYZE] of a SELECT.
 """
 
 from __future__ import annotations
@@ -24,7 +35,14 @@ from schemas.tables import TABLES
 from va_gpt.io.credentials import resolve_s3
 from va_gpt.lake.commit import committed_files
 
-READ_ONLY_STATEMENTS = {"SELECT", "EXPLAIN"}
+# Settings fixed at connect time; `lock_configuration` then freezes every setting.
+_CONNECT_CONFIG = {
+    "allow_persistent_secrets": False,  # no ~/.duckdb/stored_secrets
+    "allow_unredacted_secrets": False,  # duckdb_secrets(redact := false) refused
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+    "python_enable_replacements": False,  # FROM some_python_variable
+}
 
 
 class QueryError(ValueError):
@@ -50,26 +68,42 @@ def _configure_s3(con: duckdb.DuckDBPyConnection, storage_options: dict | None) 
             "install the matching duckdb-ext-httpfs package (make setup)"
         )
     con.execute(f"LOAD '{ext}'")
-    parts = ["TYPE s3", f"REGION '{region}'"]
+    parts = ["TYPE s3", f"REGION {_sql_str(region)}"]
     if key and secret:
-        parts += [f"KEY_ID '{key}'", f"SECRET '{secret}'"]
+        parts += [f"KEY_ID {_sql_str(key)}", f"SECRET {_sql_str(secret)}"]
     if endpoint:
         u = urlparse(endpoint)
         parts += [
-            f"ENDPOINT '{u.netloc}'",
+            f"ENDPOINT {_sql_str(u.netloc)}",
             "URL_STYLE 'path'",
             f"USE_SSL {'true' if u.scheme == 'https' else 'false'}",
         ]
     con.execute(f"CREATE OR REPLACE SECRET vagpt_s3 ({', '.join(parts)})")
 
 
+def _sql_str(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
 def _sql_list(urls: list[str]) -> str:
-    return "[" + ", ".join("'" + u.replace("'", "''") + "'" for u in urls) + "]"
+    return "[" + ", ".join(_sql_str(u) for u in urls) + "]"
+
+
+def _lock_down(con: duckdb.DuckDBPyConnection, readable: list[str]) -> None:
+    """From here on `con` reads `readable` (the views' files) and nothing else, and its settings are frozen."""
+    con.execute("SET allowed_directories = []")
+    con.execute(f"SET allowed_paths = {_sql_list(readable)}")
+    con.execute("SET enable_external_access = false")
+    con.execute("SET lock_configuration = true")
 
 
 def connect(results_url: str, storage_options: dict | None = None) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB connection with the four result views over `results_url`."""
-    con = duckdb.connect()
+    """An in-memory DuckDB connection with the four result views over `results_url`.
+
+    The connection can read the committed result files and nothing else (see
+    the module docstring); its configuration is locked.
+    """
+    con = duckdb.connect(config=dict(_CONNECT_CONFIG))
     scheme = urlparse(results_url).scheme
     if scheme in ("s3", "s3a"):
         _configure_s3(con, storage_options)
@@ -77,9 +111,11 @@ def connect(results_url: str, storage_options: dict | None = None) -> duckdb.Duc
         import fsspec
 
         con.register_filesystem(fsspec.filesystem(scheme, **(storage_options or {})))
+    readable: list[str] = []
     for table, schema in TABLES.items():
         files = committed_files(results_url, table, storage_options=storage_options)
         files = [f[len("file://") :] if f.startswith("file://") else f for f in files]
+        readable += files
         if files:
             con.execute(
                 f"CREATE VIEW {table}_all AS SELECT * FROM read_parquet({_sql_list(files)}, union_by_name = true, hive_partitioning = false)"
@@ -96,10 +132,35 @@ def connect(results_url: str, storage_options: dict | None = None) -> duckdb.Duc
         con.execute(
             f"CREATE VIEW {table} AS SELECT t.* FROM {table}_all t SEMI JOIN latest_runs USING (video_id, run_id)"
         )
+    _lock_down(con, readable)
     return con
 
 
+def _explained(query_text: str) -> str:
+    """The statement an EXPLAIN [ANALYZE] [(options)] statement explains."""
+    tokens = duckdb.tokenize(query_text)  # comments are not tokens
+    i = 1  # tokens[0] is EXPLAIN
+    if i < len(tokens) and query_text[tokens[i][0] :].upper().startswith(("ANALYZE", "ANALYSE")):
+        i += 1
+    if i < len(tokens) and query_text[tokens[i][0]] == "(":
+        depth = 0
+        while i < len(tokens):
+            ch = query_text[tokens[i][0]]
+            if tokens[i][1] == duckdb.token_type.operator and ch in "()":
+                depth += 1 if ch == "(" else -1
+            i += 1
+            if depth == 0:
+                break
+    if i >= len(tokens):
+        raise QueryError("EXPLAIN of nothing")
+    return query_text[tokens[i][0] :]
+
+
 def check_read_only(sql: str) -> None:
+    """Refuse anything but SELECT statements and EXPLAIN [ANALYZE] of a SELECT.
+
+    EXPLAIN ANALYZE runs the statement it explains, so that statement is checked too.
+    """
     try:
         statements = duckdb.extract_statements(sql)
     except duckdb.Error as e:
@@ -108,8 +169,20 @@ def check_read_only(sql: str) -> None:
         raise QueryError("empty SQL")
     for st in statements:
         kind = st.type.name
-        if kind not in READ_ONLY_STATEMENTS:
-            raise QueryError(f"only read-only queries are allowed (SELECT, EXPLAIN); got {kind}")
+        if kind == "EXPLAIN":
+            try:
+                inner = duckdb.extract_statements(_explained(st.query))
+            except duckdb.Error as e:
+                raise QueryError(f"cannot parse SQL: {e}") from e
+            kind = "EXPLAIN " + ", ".join(i.type.name for i in inner)
+            if len(inner) != 1 or inner[0].type.name != "SELECT":
+                raise QueryError(
+                    f"only read-only queries are allowed (SELECT, EXPLAIN [ANALYZE] SELECT); got {kind}"
+                )
+        elif kind != "SELECT":
+            raise QueryError(
+                f"only read-only queries are allowed (SELECT, EXPLAIN [ANALYZE] SELECT); got {kind}"
+            )
 
 
 def query(results_url: str, sql: str, storage_options: dict | None = None) -> pa.Table:
@@ -118,6 +191,12 @@ def query(results_url: str, sql: str, storage_options: dict | None = None) -> pa
     con = connect(results_url, storage_options)
     try:
         return con.execute(sql).fetch_arrow_table()
+    except duckdb.PermissionException as e:
+        raise QueryError(
+            "query refused: a query may read only the views "
+            f"{', '.join(TABLES)} (no other files, URLs, globs, extensions or settings): "
+            + str(e).split("\n")[0].strip()
+        ) from e
     except duckdb.Error as e:
         # DuckDB appends a native stack trace to internal errors: the first lines say what happened.
         raise QueryError("query failed: " + str(e).split("\n\nStack Trace")[0].strip()) from e
