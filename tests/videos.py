@@ -227,6 +227,18 @@ def write_garbled(path: str | Path, src: str | Path, seed: int = 0) -> Path:
     return path
 
 
+def write_random_after_ftyp(path: str | Path, src: str | Path, seed: int = 0, n: int = 4096) -> Path:
+    """`src`'s `ftyp` box followed by `n` random bytes (control characters included):
+    an MP4 signature on a file that is noise after it."""
+    data = Path(src).read_bytes()
+    ftyp_size = int.from_bytes(data[:4], "big")
+    assert data[4:8] == b"ftyp", "src must start with its ftyp box"
+    noise = np.random.default_rng(seed).integers(0, 256, n, dtype=np.uint8).tobytes()
+    path = Path(path)
+    path.write_bytes(data[:ftyp_size] + noise)
+    return path
+
+
 def vfr_times(n_frames: int, seed: int = 0, lo_ms: int = 20, hi_ms: int = 70) -> list[float]:
     """Irregular frame times: gaps drawn uniformly from [lo_ms, hi_ms] milliseconds."""
     rng = np.random.default_rng(seed)

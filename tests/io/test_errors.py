@@ -7,7 +7,7 @@ import pytest
 
 from tests.io.storage_fixtures import client_error
 from va_gpt.io.archive import list_archive
-from va_gpt.io.errors import StorageError, TransientStorageError, is_transient, storage_error
+from va_gpt.io.errors import StorageError, TransientStorageError, is_forbidden, is_transient, storage_error
 from va_gpt.io.filesystem import read_bytes
 
 
@@ -33,6 +33,24 @@ def test_error_classification():
     not_found.__cause__ = client_error("NoSuchKey", 404)
     err = storage_error(not_found, "s3://b/k", "read")
     assert type(err) is StorageError and "read: not found" in err.reason
+
+
+@pytest.mark.timeout(30)
+def test_forbidden_is_permanent_and_only_5xx_429_are_transient():
+    """403 in any spelling is `forbidden`, never retried; 5xx, 429 and SlowDown are transient."""
+    for code in ("AccessDenied", "403", "Forbidden", "SignatureDoesNotMatch", "InvalidAccessKeyId"):
+        err = client_error(code, 403)
+        assert is_forbidden(err) and not is_transient(err), code
+    # s3fs: a 403 on HEAD has Code "403" and becomes a PermissionError raised from the ClientError.
+    wrapped = PermissionError("Forbidden")
+    wrapped.__cause__ = client_error("403", 403)
+    assert is_forbidden(wrapped) and not is_transient(wrapped)
+    assert "forbidden" in storage_error(wrapped, "s3://b/k", "read").reason
+    for code, status in (("SlowDown", 503), ("ServiceUnavailable", 503), ("TooManyRequests", 429), ("X", 500)):
+        err = client_error(code, status)
+        assert is_transient(err) and not is_forbidden(err), code
+    assert not is_forbidden(client_error("NoSuchKey", 404))
+    assert not is_forbidden(botocore.exceptions.ReadTimeoutError(endpoint_url="http://x"))
 
 
 @pytest.mark.timeout(60)

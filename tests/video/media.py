@@ -60,6 +60,8 @@ class Media:
             out = videos.write_bogus_codec(path.with_suffix(".mp4"), self("cfr30"))
         elif name == "garbled":
             out = videos.write_garbled(path.with_suffix(".mp4"), self("cfr30"))
+        elif name == "random_after_ftyp":
+            out = videos.write_random_after_ftyp(path.with_suffix(".mp4"), self("cfr30"))
         elif name == "cut_mp4":  # moov at the end, cut off: nothing decodes
             out = videos.truncate(self("gop15"), path.with_suffix(".mp4"), 0.6)
         elif name == "cut_frag":  # fragmented mp4: the first fragments survive

@@ -51,7 +51,8 @@ def test_s3_missing_object_and_bad_credentials(s3_store, media):
     bad = dict(opts, secret="wrong-secret")
     with pytest.raises(DecodeError) as e:
         list(iter_clips(put, fps=2, clip_len=4, size=SIZE, storage_options=bad))
-    assert e.value.kind == "storage" and put in e.value.message
+    # SeaweedFS answers 403 (SignatureDoesNotMatch): permanent, its own kind, never retried as `storage`.
+    assert e.value.kind == "forbidden" and put in e.value.message and "403" in e.value.message
 
 
 # ---- typed errors --------------------------------------------------------------------
@@ -68,6 +69,7 @@ def test_s3_missing_object_and_bad_credentials(s3_store, media):
         ("bogus_codec", "unsupported_codec"),
         ("cut_mp4", "truncated"),
         ("garbled", "corrupt"),
+        ("random_after_ftyp", "corrupt"),
     ],
 )
 def test_bad_inputs_raise_typed_errors(media, name, kind):
@@ -82,6 +84,7 @@ def test_bad_inputs_raise_typed_errors(media, name, kind):
         assert err.kind == kind, err.message
         assert err.uri == uri and uri in err.message and uri in str(err)
         assert "Traceback" not in err.message
+        assert err.message.isprintable(), repr(err.message)  # no raw file bytes
         assert err.__cause__ is None  # the library exception is not chained in
     if kind not in ("missing", "empty", "not_video"):
         assert kind in KINDS

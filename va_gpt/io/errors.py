@@ -87,7 +87,40 @@ def _client_error_is_transient(exc: botocore.exceptions.ClientError) -> bool:
     response = getattr(exc, "response", None) or {}
     code = str(response.get("Error", {}).get("Code", ""))
     status = response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+    if status == 403 or code in _FORBIDDEN_S3_CODES:
+        return False
     return code in _TRANSIENT_S3_CODES or status >= 500 or status == 429 or code.startswith("5")
+
+
+# S3 error codes that mean "this key may not read this object": permanent until someone changes a policy.
+_FORBIDDEN_S3_CODES = {
+    "403",
+    "AccessDenied",
+    "Forbidden",
+    "AllAccessDisabled",
+    "InvalidAccessKeyId",
+    "SignatureDoesNotMatch",
+    "AccountProblem",
+}
+
+
+def is_forbidden(exc: BaseException) -> bool:
+    """True when `exc` (or what it was raised from) is a permission error: HTTP 403, an S3
+    AccessDenied-type code, PermissionError, EACCES/EPERM. Never transient: retrying the same
+    request with the same credentials gets the same answer."""
+    for e in _exception_chain(exc):
+        if isinstance(e, PermissionError):
+            return True
+        if isinstance(e, botocore.exceptions.ClientError):
+            response = getattr(e, "response", None) or {}
+            code = str(response.get("Error", {}).get("Code", ""))
+            status = response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+            return status == 403 or code in _FORBIDDEN_S3_CODES
+        if isinstance(e, aiohttp.ClientResponseError):
+            return e.status == 403
+        if isinstance(e, OSError) and e.errno in (errno.EACCES, errno.EPERM):
+            return True
+    return False
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -116,8 +149,8 @@ def _describe(exc: BaseException, transient: bool) -> str:
         kind = "temporary failure (connection, timeout or busy server), retryable"
     elif isinstance(exc, FileNotFoundError):
         kind = "not found"
-    elif isinstance(exc, PermissionError):
-        kind = "access denied"
+    elif is_forbidden(exc):
+        kind = "access denied (forbidden: these credentials may not read it; permanent, not retried)"
     else:
         kind = "failed"
     return f"{kind} ({type(exc).__name__}: {exc})"

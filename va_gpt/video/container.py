@@ -22,6 +22,7 @@ import av
 import fsspec
 import numpy as np
 
+from va_gpt.io.errors import is_forbidden
 from va_gpt.video.errors import DecodeError, plain
 
 # Decoder threads per video. FFmpeg's frame+slice threads (thread_type AUTO) used 0-15%
@@ -78,6 +79,20 @@ def _magic(head: bytes) -> str | None:
     return None
 
 
+def box_name(fourcc: bytes) -> str | None:
+    """An MP4 box type as text when it is one (four printable ASCII characters, or \xa9 + three), else None.
+
+    Random bytes read as a box header are never printed: they may hold control characters.
+    """
+    if len(fourcc) != 4:
+        return None
+    first = fourcc[:1] if fourcc[:1] != b"\xa9" else b"a"
+    text = (first + fourcc[1:]).decode("latin-1")
+    if not all(c.isascii() and (c.isalnum() or c in " -_") for c in text):
+        return None
+    return fourcc.decode("latin-1")
+
+
 def mp4_cut(f, size: int) -> str | None:
     """If an MP4's top-level boxes run past the end of the file, say so (a cut upload)."""
     pos, boxes = 0, 0
@@ -88,7 +103,9 @@ def mp4_cut(f, size: int) -> str | None:
             if len(hdr) < 8:
                 break
             box_size = int.from_bytes(hdr[:4], "big")
-            name = hdr[4:8].decode("latin-1")
+            name = box_name(hdr[4:8])
+            if name is None:
+                return None  # not a box header: garbage after the boxes, not a cut upload
             if box_size == 1 and len(hdr) >= 16:
                 box_size = int.from_bytes(hdr[8:16], "big")
             elif box_size == 0:  # extends to end of file
@@ -136,6 +153,8 @@ class Video:
         """A non-FFmpeg exception raised while reading the object (through PyAV's I/O callbacks)."""
         if isinstance(exc, FileNotFoundError):
             return self.error("missing", f"object disappeared while reading ({plain(exc)})")
+        if is_forbidden(exc):
+            return self.error("forbidden", f"access denied while reading (HTTP 403: {plain(exc)})")
         return self.error("storage", f"reading failed: {type(exc).__name__}: {plain(exc)}")
 
     # -- open ----------------------------------------------------------------------------
@@ -169,6 +188,10 @@ class Video:
         except (FileNotFoundError, IsADirectoryError) as e:
             raise self.error("missing", f"no such object ({plain(e)})") from None
         except Exception as e:
+            if is_forbidden(e):
+                raise self.error(
+                    "forbidden", f"access denied: these credentials may not read it (HTTP 403: {plain(e)})"
+                ) from None
             raise self.error("storage", f"could not open: {type(e).__name__}: {plain(e)}") from None
         try:
             size = getattr(self.f, "size", None)

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 KINDS = (
     "missing",  # the object does not exist
-    "storage",  # the object store / network failed while reading it
+    "storage",  # the object store / network failed while reading it (transient: retried)
+    "forbidden",  # the credentials may not read the object (HTTP 403): permanent
     "empty",  # zero bytes
     "not_video",  # not a media container at all
     "no_video_stream",  # a media file without video (e.g. audio only)
