@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: videos.decoded_s
 
 BOX = pa.list_(pa.float32(), 4)  # (x0, y0, x1, y1), normalised to [0, 1] of the frame
 
@@ -31,7 +31,10 @@ VIDEOS = pa.schema(
         pa.field("camera_id", pa.string(), nullable=False),
         pa.field("date", pa.string(), nullable=False),  # YYYY-MM-DD, camera-local
         pa.field("start_time", pa.timestamp("ms")),  # camera-local wall clock of the first frame, if known
-        pa.field("duration_s", pa.float64()),
+        pa.field("duration_s", pa.float64()),  # what the container header claims
+        # Seconds of video actually decoded: duration_s for a complete video, the end of the
+        # last decoded sample for a partial one (a cut file claiming 10 s may hold 3.3), null on error.
+        pa.field("decoded_s", pa.float64()),
         pa.field("fps", pa.float64()),  # native average frame rate
         pa.field("frames_sampled", pa.int64()),
         pa.field("status", pa.string(), nullable=False),  # ok | partial | <error kind>

@@ -11,7 +11,7 @@ from datetime import datetime
 import pytest
 
 from tests.io.storage_fixtures import DAY, Backend
-from va_gpt.io.archive import ArchiveObject, list_archive
+from va_gpt.io.archive import ArchiveObject, Skipped, list_archive, scan_archive
 from va_gpt.io.errors import StorageError, TransientStorageError
 
 
@@ -113,6 +113,68 @@ def test_list_custom_pattern_with_time(backend, caplog):
         ("2026-11-21", "cam_08", datetime(2026, 11, 21, 0, 0, 1), (("site", "north"), ("time", "000001"))),
     ]
     assert "246000" in caplog.text
+
+
+@pytest.mark.timeout(120)
+def test_every_skipped_key_is_reported_with_why(backend):
+    urls = _fill_default_archive(backend)
+    backend.put("archive/cam03/2026-11-21/120000.MP4")  # upper-case extension: an mp4
+    listing = scan_archive(backend.url("archive"), storage_options=backend.options)
+    assert any(o.uri.endswith("cam03/2026-11-21/120000.MP4") for o in listing.objects)
+    assert len(listing.objects) == 6
+    reasons = {s.key: s.reason for s in listing.skipped}
+    assert set(reasons) == {
+        "cam01/2026-13-40/220000.mp4",
+        "cam01/2026-11-21/notes.txt",
+        "cam01/2026-11-21/sub/x.mp4",
+        "README.md",
+    }
+    assert "2026-13-40" in reasons["cam01/2026-13-40/220000.mp4"]
+    assert "4 path segment(s)" in reasons["cam01/2026-11-21/sub/x.mp4"]
+    assert (
+        "'.txt'" in reasons["cam01/2026-11-21/notes.txt"] and "{ext}" in reasons["cam01/2026-11-21/notes.txt"]
+    )
+    assert "1 path segment(s)" in reasons["README.md"]
+    assert Skipped("README.md", reasons["README.md"]).to_dict() == {
+        "key": "README.md",
+        "reason": reasons["README.md"],
+    }
+    # Out of tonight's dates or cameras is not "skipped": it is simply not wanted.
+    assert {
+        s.key
+        for s in scan_archive(backend.url("archive"), storage_options=backend.options, dates=[DAY]).skipped
+    } == set(reasons) - {"cam01/2026-13-40/220000.mp4"}
+    assert urls  # (the helper's URLs are not needed here)
+
+
+@pytest.mark.timeout(120)
+def test_pattern_extensions_any_case_several_or_ext(backend):
+    for key in (
+        "a/cam01/2026-11-21/x.mov",
+        "a/cam01/2026-11-21/y.MKV",
+        "a/cam01/2026-11-21/z.Mp4",
+        "a/cam01/2026-11-21/w.txt",
+    ):
+        backend.put(key)
+    root = backend.url("a")
+
+    def names(pattern):
+        listing = scan_archive(root, pattern=pattern, storage_options=backend.options)
+        return sorted(o.uri.rsplit("/", 1)[1] for o in listing.objects), sorted(
+            s.key.rsplit("/", 1)[1] for s in listing.skipped
+        )
+
+    assert names("{camera_id}/{date}/{name}.{ext}") == (["x.mov", "y.MKV", "z.Mp4"], ["w.txt"])
+    assert names("{camera_id}/{date}/{name}.{mov|mkv}") == (["x.mov", "y.MKV"], ["w.txt", "z.Mp4"])
+    assert names("{camera_id}/{date}/{name}.mp4") == (["z.Mp4"], ["w.txt", "x.mov", "y.MKV"])
+    (obj,) = [
+        o
+        for o in scan_archive(
+            root, pattern="{camera_id}/{date}/{name}.{ext}", storage_options=backend.options
+        ).objects
+        if o.uri.endswith(".mov")
+    ]
+    assert dict(obj.fields) == {"ext": "mov", "name": "x"}
 
 
 @pytest.mark.timeout(30)

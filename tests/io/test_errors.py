@@ -46,7 +46,12 @@ def test_forbidden_is_permanent_and_only_5xx_429_are_transient():
     wrapped.__cause__ = client_error("403", 403)
     assert is_forbidden(wrapped) and not is_transient(wrapped)
     assert "forbidden" in storage_error(wrapped, "s3://b/k", "read").reason
-    for code, status in (("SlowDown", 503), ("ServiceUnavailable", 503), ("TooManyRequests", 429), ("X", 500)):
+    for code, status in (
+        ("SlowDown", 503),
+        ("ServiceUnavailable", 503),
+        ("TooManyRequests", 429),
+        ("X", 500),
+    ):
         err = client_error(code, status)
         assert is_transient(err) and not is_forbidden(err), code
     assert not is_forbidden(client_error("NoSuchKey", 404))

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from va_gpt.config import load_preset
-from va_gpt.pipeline.run import Job, decode_videos
+from va_gpt.pipeline.run import TRANSIENT_KINDS, Job, decode_videos, run_local
 
 
 def _batch(uri: str) -> dict[str, np.ndarray]:
@@ -16,16 +16,49 @@ def _batch(uri: str) -> dict[str, np.ndarray]:
 
 
 @pytest.mark.timeout(120)
-def test_transient_storage_error_is_retried_then_reported(s3_store, media, caplog):
-    url = s3_store.url("test_run/retry/a.mp4")
+def test_transient_storage_error_is_retried_then_reported(caplog):
+    url = "s3://vagpt/test_run/retry/a.mp4"
+    down = {  # nothing listens on port 9: connection refused, a transient error
+        "key": "k",
+        "secret": "s",
+        "client_kwargs": {"endpoint_url": "http://127.0.0.1:9", "region_name": "us-east-1"},
+        "config_kwargs": {"retries": {"max_attempts": 1}, "connect_timeout": 2},
+    }
+    job = Job(preset=load_preset("tiny"), storage_options=down, describe=False, retries=2, retry_delay_s=0.01)
+    with caplog.at_level(logging.WARNING, logger="va_gpt.io.retry"):
+        rows = list(decode_videos(_batch(url), job))
+    (row,) = rows
+    assert row["error_kind"][0] == "storage" and url in row["error_message"][0]
+    assert len([r for r in caplog.records if r.name == "va_gpt.io.retry"]) == 2  # 3 attempts
+
+
+@pytest.mark.timeout(120)
+def test_forbidden_is_its_own_kind_and_not_retried(s3_store, media, caplog):
+    """SeaweedFS answers a request signed with the wrong secret with 403: permanent, no retries."""
+    url = s3_store.url("test_run/forbidden/a.mp4")
     s3_store.filesystem().put(str(media("cfr30")), url)
     bad = dict(s3_store.storage_options(), secret="wrong-secret")
     job = Job(preset=load_preset("tiny"), storage_options=bad, describe=False, retries=2, retry_delay_s=0.01)
     with caplog.at_level(logging.WARNING, logger="va_gpt.io.retry"):
         rows = list(decode_videos(_batch(url), job))
     (row,) = rows
-    assert row["error_kind"][0] == "storage" and url in row["error_message"][0]
-    assert len([r for r in caplog.records if r.name == "va_gpt.io.retry"]) == 2  # 3 attempts
+    assert row["error_kind"][0] == "forbidden" and url in row["error_message"][0]
+    assert row["error_kind"][0] not in TRANSIENT_KINDS
+    assert not [r for r in caplog.records if r.name == "va_gpt.io.retry"]
+
+
+@pytest.mark.timeout(300)
+def test_partial_video_records_decoded_seconds_next_to_the_claimed_duration(media):
+    job = Job(preset=load_preset("tiny"), describe=False)
+    cut, whole = str(media.bad("cut_frag")), str(media("cfr30"))
+    results, _ = run_local([{"video_id": "cut", "uri": cut}, {"video_id": "whole", "uri": whole}], job)
+    by_id = {r["video_id"]: r for r in results}
+    r = by_id["cut"]
+    assert r["status"] == "partial"
+    assert r["decoded_s"] < r["duration_s"] - 0.25  # the header claims more than decoded
+    assert r["decoded_s"] == pytest.approx(r["t"][-1] + 1.0 / r["fps"])
+    w = by_id["whole"]
+    assert w["status"] == "ok" and w["decoded_s"] == pytest.approx(w["duration_s"])
 
 
 @pytest.mark.timeout(60)

@@ -19,8 +19,12 @@ from va_gpt.io.filesystem import filesystem, find_files, is_local, url_of
 logger = logging.getLogger(__name__)
 
 DEFAULT_PATTERN = "{camera_id}/{date}/{name}.mp4"
-_FIELD = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_BRACES = re.compile(r"\{([^{}]*)\}")
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_ALTERNATIVES = re.compile(r"[A-Za-z0-9]+(?:\|[A-Za-z0-9]+)+")
 _REQUIRED_FIELDS = ("camera_id", "date")
+# What `{ext}` accepts (any case): the containers the decoder reads.
+VIDEO_EXTENSIONS = ("mp4", "m4v", "mov", "mkv", "webm", "avi", "ts", "mts", "m2ts", "flv", "mpg", "mpeg")
 
 
 def video_id_for(uri: str) -> str:
@@ -57,28 +61,64 @@ class ArchiveObject:
 
 
 def _compile_pattern(pattern: str) -> re.Pattern[str]:
-    """A regex with one named group per `{field}`; a field matches one path segment or part of one."""
+    """A regex with one named group per `{field}`; a field matches one path segment or part of one.
+
+    `{ext}` is the file extension, one of VIDEO_EXTENSIONS; `{mp4|mov|mkv}` is one of the listed
+    words without a field. Both, and the literal text of the last path segment from its first
+    dot on (the `.mp4` of `{name}.mp4`), match in any case: `.MP4` is an mp4.
+    """
     names: list[str] = []
     regex: list[str] = []
     pos = 0
-    for m in _FIELD.finditer(pattern):
-        literal = pattern[pos : m.start()]
-        if "{" in literal or "}" in literal:
-            raise ValueError(f"archive pattern {pattern!r}: bad brace in {literal!r}")
-        name = m.group(1)
-        if name in names:
-            raise ValueError(f"archive pattern {pattern!r}: field {{{name}}} appears twice")
-        names.append(name)
-        regex += [re.escape(literal), f"(?P<{name}>[^/]+)"]
+    last_segment = pattern.rfind("/") + 1
+    for m in _BRACES.finditer(pattern):
+        regex.append(_literal(pattern, pattern[pos : m.start()], pos, last_segment))
+        body = m.group(1)
+        if body == "ext":
+            names.append(body)
+            regex.append(f"(?P<ext>(?i:{'|'.join(VIDEO_EXTENSIONS)}))")
+        elif _IDENT.fullmatch(body):
+            if body in names:
+                raise ValueError(f"archive pattern {pattern!r}: field {{{body}}} appears twice")
+            names.append(body)
+            regex.append(f"(?P<{body}>[^/]+)")
+        elif _ALTERNATIVES.fullmatch(body):
+            regex.append(f"(?i:{'|'.join(re.escape(w) for w in body.split('|'))})")
+        else:
+            raise ValueError(
+                f"archive pattern {pattern!r}: bad brace {{{body}}}: neither a field name nor alternatives like {{mp4|mov}}"
+            )
         pos = m.end()
-    tail = pattern[pos:]
-    if "{" in tail or "}" in tail:
-        raise ValueError(f"archive pattern {pattern!r}: bad brace in {tail!r}")
-    regex.append(re.escape(tail))
+    regex.append(_literal(pattern, pattern[pos:], pos, last_segment))
     missing = [n for n in _REQUIRED_FIELDS if n not in names]
     if missing:
         raise ValueError(f"archive pattern {pattern!r}: needs field(s) {['{' + n + '}' for n in missing]}")
     return re.compile("".join(regex))
+
+
+def _literal(pattern: str, text: str, start: int, last_segment: int) -> str:
+    """Regex for literal pattern text at `start`; from the last segment's first dot on, any case."""
+    if "{" in text or "}" in text:
+        raise ValueError(f"archive pattern {pattern!r}: bad brace in {text!r}")
+    dot = pattern.find(".", last_segment)
+    if dot < 0 or start + len(text) <= dot:
+        return re.escape(text)
+    cut = max(0, dot - start)
+    return re.escape(text[:cut]) + (f"(?i:{re.escape(text[cut:])})" if text[cut:] else "")
+
+
+def _why_no_match(key: str, pattern: str) -> str:
+    """Why `key` does not fit `pattern`, in words."""
+    want, got = pattern.count("/") + 1, key.count("/") + 1
+    if got != want:
+        return f"has {got} path segment(s), the pattern {pattern!r} has {want}"
+    tail = pattern.rsplit("/", 1)[-1]
+    ext = tail[tail.rfind(".") :] if "." in tail else ""
+    name = key.rsplit("/", 1)[-1]
+    if ext and "{" not in ext and not name.lower().endswith(ext.lower()):
+        got_ext = name[name.rfind(".") :] if "." in name else "no extension"
+        return f"extension {got_ext!r} is not the pattern's {ext!r} (use {{ext}} in --pattern for any video)"
+    return f"does not match the pattern {pattern!r}"
 
 
 def _parse_date(value: str) -> str | None:
@@ -139,24 +179,39 @@ def _version_tag(fs: fsspec.AbstractFileSystem, path: str, info: dict) -> str:
     return f"{mtime}-{info.get('size', 0)}"
 
 
-def _object_from_key(key: str, uri: str, size: int, etag: str, match: re.Match[str]) -> ArchiveObject | None:
-    """An ArchiveObject for a key that matched the pattern, or None (with a warning) when its date/time is bad."""
+def _object_from_key(key: str, uri: str, size: int, etag: str, match: re.Match[str]) -> ArchiveObject | str:
+    """An ArchiveObject for a key that matched the pattern, or why it is skipped (a bad date/time)."""
     values = match.groupdict()
     day = _parse_date(values["date"])
     if day is None:
-        logger.warning("skipping %s: date %r in key %r is not a valid YYYY-MM-DD", uri, values["date"], key)
-        return None
+        return f"date {values['date']!r} is not a valid YYYY-MM-DD"
     hms = None
     if "time" in values:
         hms = _parse_hhmmss(values["time"])
         if hms is None:
-            logger.warning("skipping %s: time %r in key %r is not a valid HHMMSS", uri, values["time"], key)
-            return None
+            return f"time {values['time']!r} is not a valid HHMMSS"
     elif "name" in values:
         hms = _parse_hhmmss(values["name"])  # a name that is not HHMMSS just means "no start time"
     start = datetime.fromisoformat(day).replace(hour=hms[0], minute=hms[1], second=hms[2]) if hms else None
     extra = tuple(sorted((k, v) for k, v in values.items() if k not in ("camera_id", "date")))
     return ArchiveObject(uri, size, etag, values["camera_id"], day, start, extra)
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A listed object that is not processed, and why (it does not fit the pattern, a bad date...)."""
+
+    key: str  # relative to the archive root
+    reason: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"key": self.key, "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class Listing:
+    objects: list[ArchiveObject]
+    skipped: list[Skipped]
 
 
 def list_archive(
@@ -168,12 +223,32 @@ def list_archive(
 ) -> list[ArchiveObject]:
     """The videos under archive root `url` whose key (relative to `url`) matches `pattern`.
 
+    `scan_archive(...).objects`; see there. The skipped keys are logged as warnings.
+    """
+    listing = scan_archive(url, pattern, storage_options, dates, cameras)
+    for s in listing.skipped:
+        logger.warning("skipping %s/%s: %s", url.rstrip("/"), s.key, s.reason)
+    return listing.objects
+
+
+def scan_archive(
+    url: str,
+    pattern: str = DEFAULT_PATTERN,
+    storage_options: dict | None = None,
+    dates: Sequence[str | date] | tuple[str | date, str | date] | None = None,
+    cameras: Iterable[str] | None = None,
+) -> Listing:
+    """The videos under archive root `url` whose key matches `pattern`, and every other listed object.
+
     `pattern` names fields in braces; `{camera_id}` and `{date}` (YYYY-MM-DD)
     are required, `{time}` (HHMMSS) or a 6-digit `{name}` gives the start
-    time, other fields are kept in `ArchiveObject.fields`. Keys that do not
-    match are ignored; keys with an invalid date or time are skipped with a
-    warning. `dates` is a list of dates or an inclusive (start, end) tuple;
-    `cameras` a list of camera ids. Sorted by (date, camera_id, uri).
+    time, `{ext}` any video extension, `{mp4|mov}` one of those words; other
+    fields are kept in `ArchiveObject.fields`. Extensions match in any case.
+    A key that does not match, or has an invalid date or time, is a `Skipped`
+    with the reason: nothing listed disappears silently. Keys outside `dates`
+    (a list, or an inclusive (start, end) tuple) or `cameras` are not wanted
+    tonight, so they are neither objects nor skipped. Objects sorted by
+    (date, camera_id, uri), skipped by key.
 
     Raises StorageError naming `url` when the archive root does not exist.
     """
@@ -187,13 +262,15 @@ def list_archive(
         with mapped_errors(url, "list archive"):
             if not fs.exists(root):
                 raise StorageError(url, "archive root does not exist (no such bucket, prefix or folder)")
-    objects = []
+    objects: list[ArchiveObject] = []
+    skipped: list[Skipped] = []
     for path, info in found.items():
         if info.get("type", "file") != "file" or not path.startswith(root + "/"):
             continue
         key = path[len(root) + 1 :]
         match = regex.fullmatch(key)
         if match is None:
+            skipped.append(Skipped(key, _why_no_match(key, pattern)))
             continue
         if not keep_camera(match["camera_id"]) or not keep_date(match["date"]):
             # Filter before parsing so out-of-range keys cost nothing and warn about nothing.
@@ -201,6 +278,10 @@ def list_archive(
         obj = _object_from_key(
             key, url_of(fs, path), int(info.get("size") or 0), _version_tag(fs, path, info), match
         )
-        if obj is not None:
+        if isinstance(obj, str):
+            skipped.append(Skipped(key, obj))
+        else:
             objects.append(obj)
-    return sorted(objects, key=lambda o: (o.date, o.camera_id, o.uri))
+    return Listing(
+        sorted(objects, key=lambda o: (o.date, o.camera_id, o.uri)), sorted(skipped, key=lambda s: s.key)
+    )

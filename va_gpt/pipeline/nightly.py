@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import ray
 
 from va_gpt.config import Preset, to_dict
-from va_gpt.io.archive import list_archive
+from va_gpt.io.archive import Skipped, scan_archive
 from va_gpt.io.errors import StorageError
 from va_gpt.io.filesystem import join, read_bytes
 from va_gpt.lake.commit import publish
@@ -81,12 +81,26 @@ class NightlySummary:
     footage_hours: float
     wall_s: float
     committed: bool
+    # Listed objects that are not processed, and why (key does not fit the pattern, bad date...).
+    skipped_keys: list[Skipped] = field(default_factory=list)
 
     @property
     def hours_per_hour(self) -> float:
         return self.footage_hours / (self.wall_s / 3600.0) if self.wall_s > 0 else 0.0
 
     def render(self) -> str:
+        return self._render_run() + self._render_skipped()
+
+    def _render_skipped(self, show: int = 20) -> str:
+        if not self.skipped_keys:
+            return ""
+        lines = [f"\n{len(self.skipped_keys)} listed object(s) not processed:"]
+        lines += [f"  {s.key}: {s.reason}" for s in self.skipped_keys[:show]]
+        if len(self.skipped_keys) > show:
+            lines.append(f"  ... and {len(self.skipped_keys) - show} more (all in the run record)")
+        return "\n".join(lines)
+
+    def _render_run(self) -> str:
         if not self.processed:
             return f"nothing to do: {self.listed} objects listed, all already processed (use --force to redo)"
         return (
@@ -121,7 +135,10 @@ def _model_version(args: NightlyArgs) -> str:
 def run_nightly(args: NightlyArgs) -> NightlySummary:
     t0 = time.monotonic()
     so = args.storage_options
-    objects = list_archive(args.archive, args.pattern, so, dates=args.dates, cameras=args.cameras)
+    listing = scan_archive(args.archive, args.pattern, so, dates=args.dates, cameras=args.cameras)
+    objects, skipped_keys = listing.objects, listing.skipped
+    for s in skipped_keys:
+        log.warning("not processed: %s: %s", s.key, s.reason)
     manifest_url = join(args.results, MANIFEST_NAME)
     manifest = Manifest.load(manifest_url, so)
     model_version = _model_version(args)
@@ -131,7 +148,7 @@ def run_nightly(args: NightlyArgs) -> NightlySummary:
     skipped = len(objects) - len(todo)
     if not todo:
         return NightlySummary(
-            None, len(objects), 0, skipped, 0, 0, 0, 0, 0, 0.0, time.monotonic() - t0, False
+            None, len(objects), 0, skipped, 0, 0, 0, 0, 0, 0.0, time.monotonic() - t0, False, skipped_keys
         )
 
     run_id = args.run_id or dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
@@ -176,7 +193,12 @@ def run_nightly(args: NightlyArgs) -> NightlySummary:
     supersedes = [
         f"date={d}/camera_id={c}" for (d, c), uris in done_per_part.items() if uris == listed_per_part[(d, c)]
     ]
-    meta = {"pipeline_version": PIPELINE_VERSION, "model_version": model_version, "videos": len(results)}
+    meta = {
+        "pipeline_version": PIPELINE_VERSION,
+        "model_version": model_version,
+        "videos": len(results),
+        "skipped": {"count": len(skipped_keys), "objects": [s.to_dict() for s in skipped_keys]},
+    }
     publish(args.results, run_id, staged, meta=meta, supersedes=supersedes, storage_options=so)
 
     status = {r["video_id"]: r["status"] for r in results}
@@ -186,10 +208,11 @@ def run_nightly(args: NightlyArgs) -> NightlySummary:
 
     ok = sum(s == "ok" for s in status.values())
     partial = sum(s == "partial" for s in status.values())
+    # Footage actually analysed: a cut file counts what decoded, not what its header claims.
     hours = sum(
-        r["duration_s"]
+        r["decoded_s"]
         for r in results
-        if r["status"] in ("ok", "partial") and r["duration_s"] == r["duration_s"]
+        if r["status"] in ("ok", "partial") and r.get("decoded_s") == r.get("decoded_s")
     )
     return NightlySummary(
         run_id=run_id,
@@ -204,4 +227,5 @@ def run_nightly(args: NightlyArgs) -> NightlySummary:
         footage_hours=hours / 3600.0,
         wall_s=time.monotonic() - t0,
         committed=True,
+        skipped_keys=skipped_keys,
     )

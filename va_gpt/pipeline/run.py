@@ -215,12 +215,14 @@ def summarize_video(batch: dict[str, np.ndarray], job: Job) -> dict[str, np.ndar
     if not np.isfinite(duration) and len(t):
         duration = float(t[-1])
     fps = info.get("native_fps")
+    decoded = _decoded_seconds(status, t, duration, fps)
     result = {
         "video_id": video_id,
         "uri": str(rows[0]["uri"]),
         "status": status,
         "error_message": message,
         "duration_s": duration,
+        "decoded_s": decoded,
         "fps": float(fps) if fps is not None and np.isfinite(float(fps)) else np.nan,
         "frames_sampled": int(len(t)),
         "t": t,
@@ -229,6 +231,18 @@ def summarize_video(batch: dict[str, np.ndarray], job: Job) -> dict[str, np.ndar
         "intervals": json.dumps(intervals),
     }
     return {k: _column([v]) for k, v in result.items()}
+
+
+def _decoded_seconds(status: str, t: np.ndarray, duration: float, fps) -> float:
+    """Seconds of the video that decoded: the whole `duration` for a complete video, the end of
+    the last sampled frame for a partial one (never more than the container claims); NaN on error."""
+    if status not in ("ok", "partial") or not len(t):
+        return float("nan")
+    frame = 1.0 / float(fps) if fps is not None and np.isfinite(float(fps)) and float(fps) > 0 else 0.0
+    end = float(t[-1]) + frame
+    if status == "ok" and np.isfinite(duration):
+        return max(duration, float(t[-1]))
+    return min(end, duration) if np.isfinite(duration) else end
 
 
 def interval_rows(results: Iterable[dict]) -> list[dict]:

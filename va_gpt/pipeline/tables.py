@@ -27,6 +27,10 @@ def _ts(start: dt.datetime | None, seconds: float) -> dt.datetime | None:
     return None if start is None else start + dt.timedelta(seconds=float(seconds))
 
 
+def _finite(x) -> float | None:
+    return None if x is None or x != x else float(x)
+
+
 def build_tables(
     objects_by_id, results, summaries, *, run_id, model_version, processed_at
 ) -> dict[str, list[dict]]:
@@ -45,6 +49,7 @@ def build_tables(
                 **part,
                 "start_time": obj.start_time,
                 "duration_s": r["duration_s"] if r["duration_s"] == r["duration_s"] else None,
+                "decoded_s": _finite(r.get("decoded_s")),
                 "fps": r["fps"] if r["fps"] == r["fps"] else None,
                 "frames_sampled": r["frames_sampled"],
                 "status": r["status"],
@@ -80,7 +85,9 @@ def build_tables(
                     "peak_score": iv["peak_score"],
                     "mean_score": iv["mean_score"],
                     "box": iv["box"],
-                    "label": label_by_interval.get((r["video_id"], iv["interval_id"])),
+                    # The classifier's kind head names every interval; the describe text only
+                    # when the interval has no kind (a classifier without a kind head).
+                    "label": iv.get("label") or label_by_interval.get((r["video_id"], iv["interval_id"])),
                     "run_id": run_id,
                 }
             )
