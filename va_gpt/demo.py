@@ -8,7 +8,8 @@
    summaries land in the results;
 5. run the nightly job on a local Ray; a rerun adds nothing (the manifest);
 6. print the example queries' results and how the intervals match the injected events;
-7. stop the store.
+7. write the night's HTML report (vagpt report) to WORK/report and print its path;
+8. stop the store.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from va_gpt.io.filesystem import exists, join
 from va_gpt.io.objectstore import ObjectStore
 from va_gpt.lake.query import query
 from va_gpt.pipeline.nightly import NightlyArgs, run_nightly
+from va_gpt.report.build import write_report
 from va_gpt.synthetic.archive import generate_archive
 from va_gpt.synthetic.truth import load_truth
 from va_gpt.train.demo import train_demo, train_synthetic_classifier
@@ -81,7 +83,7 @@ def run_demo(
     preset_name: str = "demo",
     vagpt: str = "train",
 ) -> int:
-    """Steps 1-7 above. `vagpt`: train | auto | off (see the module docstring)."""
+    """Steps 1-8 above. `vagpt`: train | auto | off (see the module docstring)."""
     work = Path(work).resolve()
     t_start = time.monotonic()
     store = ObjectStore(work / "objectstore")
@@ -135,6 +137,12 @@ def run_demo(
         for r in rows.to_pylist():
             found.setdefault(r["uri"], []).append((r["start_s"], r["end_s"]))
         print(match_report(truth, archive, found))
+        nights = (
+            query(results, "SELECT DISTINCT date FROM videos ORDER BY date", so).column("date").to_pylist()
+        )
+        for day in nights:
+            index = write_report(results, day, str(work / "report"), storage_options=so)
+            print(f"\nreport: {index} (open it in a browser; `vagpt report` writes one for any night)")
         print(f"\nmake run: done in {time.monotonic() - t_start:.0f} s (results stay in {store.data_dir})")
     finally:
         store.stop()

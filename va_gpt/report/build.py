@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
+from urllib.parse import urlparse
 
 from va_gpt.io.errors import StorageError
 from va_gpt.io.filesystem import join, write_bytes
@@ -46,10 +47,13 @@ def write_report(
     """Write the report of `date` under `out` and return the URL of its index page.
 
     `storage_options` are for `results` (and the source objects), `out_storage_options`
-    for `out` (default: the same). Raises ReportError for a results URL without results.
+    for `out` (default: the same when `out` is on the same kind of store, e.g. both s3://,
+    else none). Raises ReportError for a results URL without results.
     """
     night = load_night(results, date, cameras, storage_options)
-    out_so = storage_options if out_storage_options is None else out_storage_options
+    out_so = out_storage_options
+    if out_so is None and urlparse(out).scheme == urlparse(results).scheme:
+        out_so = storage_options
     root = join(out, night.date)
 
     def put(rel: str, data: bytes) -> None:
