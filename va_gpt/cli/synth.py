@@ -30,6 +30,14 @@ def register(sub) -> None:
     )
     p.add_argument("--normal-fraction", type=float, default=1 / 3, help="fraction of videos with no event")
     p.add_argument("--gop", type=int, default=None, help="frames per GOP (default: 2 s)")
+    p.add_argument(
+        "--domain-split",
+        choices=["train", "val", "test", "out_of_range"],
+        default=None,
+        help="randomize each video's look (light, weather, shake, resolution, fps, codec, GOP; "
+        "overrides --width/--height/--fps/--codec/--gop) from this split's ranges; "
+        "out_of_range: resolution, darkness and shake outside training (default: none, plain renders)",
+    )
     add_endpoint(p)
     p.set_defaults(run=run)
 
@@ -58,6 +66,7 @@ def run(args) -> int:
             storage_options=storage_options_for(args.url, args.endpoint),
             start_time=args.start_time,
             gop=args.gop,
+            domain_split=args.domain_split,
         )
     except (ValueError, StorageError) as exc:
         print(f"vagpt synth: error: {exc}", file=sys.stderr)

@@ -9,6 +9,11 @@
 - ``collision``: two cars speed toward each other, crash and stop; smoke rises.
 - ``abandoned_object``: a person puts a bag down and walks away; the bag stays
   still until the end (a static anomaly: its event runs to the end of the video).
+
+A domain-randomized scene also varies how each kind looks
+(:class:`va_gpt.synthetic.domain.Look`, drawn from its own seed stream): the
+actors' size, how fast it unfolds, how violent it is and how long it lasts.
+``Look()`` (all 1.0) is the original look.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import numpy as np
 
 from va_gpt.synthetic.actors import BAGS, CARS, Actor, Bag, Debris, Fire, Person, Smoke, Static, Vehicle
 from va_gpt.synthetic.camera import Layout
+from va_gpt.synthetic.domain import Look
 from va_gpt.synthetic.motion import clamp, edge_x, smooth, walk, zone_y
 from va_gpt.synthetic.raster import ELLIPSE, scaled
 from va_gpt.taxonomy import SYNTHETIC_KINDS, SYNTHETIC_UCF_CLASSES
@@ -40,6 +46,9 @@ NOMINAL_S: dict[str, float | None] = {
 }
 
 
+_PLAIN = Look()  # the original look of every kind
+
+
 @dataclass
 class _Ctx:
     rng: np.random.Generator
@@ -48,6 +57,7 @@ class _Ctx:
     fps: float
     s: int
     e: int
+    look: Look = _PLAIN
 
     @property
     def W(self):
@@ -112,7 +122,7 @@ def _build_fighting(c: _Ctx):
     fr = np.arange(c.s, c.e)
     m = len(fr)
     win = max(2, int(round(c.fps / 10)))
-    jx = smooth(rng.normal(0, 1, (m, 2)), win) * 0.35 * h
+    jx = smooth(rng.normal(0, 1, (m, 2)), win) * 0.35 * h * c.look.intensity
     jy = smooth(rng.normal(0, 1, (m, 2)), win) * 0.03 * h
     shove = np.cumsum(rng.normal(0, 0.02 * h, m))
     shove = shove - np.linspace(0, shove[-1], m)  # ends where it started
@@ -143,7 +153,7 @@ def _build_falling(c: _Ctx):
     c.arrive(p, (px, py), c.s, -f, rng.uniform(1.0, 1.4), zone)
     h = L.person_h(py) * p.hscale
     length = c.e - c.s
-    t_fall = max(2, int(round(min(0.6 * c.fps, 0.4 * length))))
+    t_fall = max(2, int(round(min(0.6 * c.fps / c.look.speed, 0.4 * length))))
     rest_arms = np.array([-f * 0.6, -f * 2.7])
     rest_legs = np.array([0.15 * f, -0.1 * f])
     for k in range(c.n - c.s):
@@ -192,7 +202,7 @@ def _build_running(c: _Ctx):
         p.legs[idle] = 0.0
         p.arms[idle] = 0.0
         side = 1.0 if ox > 0 else -1.0
-        run = rng.uniform(5.0, 7.0)
+        run = rng.uniform(5.0, 7.0) * c.look.speed
         steps = c.n - c.s
         kk = np.arange(steps)
         u = np.minimum(1.0, kk / ramp)
@@ -217,7 +227,7 @@ def _build_explosion(c: _Ctx):
     rng, L = c.rng, c.layout
     py = float(rng.uniform(L.y_road0 + 0.1 * (L.y_road1 - L.y_road0), L.near_walk[1]))
     px = c.W * rng.uniform(0.2, 0.8)
-    R = 0.85 * L.person_h(py)
+    R = 0.85 * L.person_h(py) * c.look.intensity
     length = c.e - c.s
     grow = max(2, int(round(min(0.3 * c.fps, 0.15 * length))))
     fade = max(2, int(round(min(0.6 * c.fps, 0.2 * length))))
@@ -246,7 +256,7 @@ def _build_collision(c: _Ctx):
     a = Vehicle("car_a", "anomaly", L, names[ca], c.n, +1.0)
     b = Vehicle("car_b", "anomaly", L, names[cb], c.n, -1.0)
     length = c.e - c.s
-    t_app = max(2, int(round(min(1.2 * c.fps, 0.45 * length))))
+    t_app = max(2, int(round(min(1.2 * c.fps / c.look.speed, 0.45 * length))))
     imp = c.s + t_app
     xc = c.W * rng.uniform(0.38, 0.62)
     spin_a, spin_b = rng.uniform(0.08, 0.16), rng.uniform(0.1, 0.2)
@@ -364,13 +374,26 @@ _BUILDERS = {
 
 
 def build(
-    kind: str, rng: np.random.Generator, layout: Layout, n: int, fps: float, s: int, e: int
+    kind: str,
+    rng: np.random.Generator,
+    layout: Layout,
+    n: int,
+    fps: float,
+    s: int,
+    e: int,
+    look: Look = _PLAIN,
 ) -> tuple[list[Actor], list[Actor], dict, int, int]:
     """The actors of a `kind` event planned for frames [s, e) of an n-frame video.
 
     Returns (the new actors, those that make the event, caption context, s, e);
     a builder may shorten the event (``running`` ends when the group has left).
     """
-    ctx = _Ctx(rng, layout, n, fps, s, e)
+    ctx = _Ctx(rng, layout, n, fps, s, e, look)
     new, event_actors, cap = _BUILDERS[kind](ctx)
+    if look.size != 1.0:  # bigger or smaller people and bags (the default leaves them untouched)
+        for a in new:
+            if isinstance(a, Person):
+                a.hscale *= look.size
+            elif isinstance(a, Bag):
+                a.w, a.h = a.w * look.size, a.h * look.size
     return new, event_actors, cap, ctx.s, ctx.e

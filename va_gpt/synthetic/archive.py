@@ -11,6 +11,7 @@ import numpy as np
 
 from va_gpt.io.filesystem import filesystem, write_bytes
 from va_gpt.synthetic.anomalies import ALL_KINDS
+from va_gpt.synthetic.domain import SPLITS, sample_domain
 from va_gpt.synthetic.mp4 import write_mp4
 from va_gpt.synthetic.scene import make_scene
 from va_gpt.synthetic.truth import ArchiveTruth, VideoTruth
@@ -51,6 +52,7 @@ def generate_archive(
     gop: int | None = None,
     crf: int = 23,
     event_start: tuple[float, float] | None = None,
+    domain_split: str | None = None,
 ) -> ArchiveTruth:
     """Write a night of synthetic camera footage and its ground truth under `url`.
 
@@ -65,6 +67,12 @@ def generate_archive(
     `event_start`: (lo, hi) fractions of the video an event starts within, drawn per video
     (default: the scene's own 25-45%). Question sets want a wide range, so that *when* cannot be
     guessed without watching.
+    `domain_split`: None renders every video plainly at `width` x `height`, `fps`, `codec`,
+    `gop`, `crf`; "train", "val", "test" or "out_of_range" draws one
+    :class:`va_gpt.synthetic.domain.Domain` per video from the seed, and *its* resolution,
+    fps, codec, GOP and crf replace those arguments (the truth records each video's domain
+    and hard negatives). The split is mixed into the video seeds, so the splits of one
+    `seed` hold different videos.
     """
     kinds = tuple(anomaly_kinds)
     if event_start is not None and not 0.0 <= event_start[0] <= event_start[1] < 1.0:
@@ -74,6 +82,8 @@ def generate_archive(
         raise ValueError(f"unknown anomaly kinds {bad}; expected a subset of {ALL_KINDS}")
     if not 0.0 <= normal_fraction <= 1.0:
         raise ValueError(f"normal_fraction must be in [0, 1], got {normal_fraction}")
+    if domain_split is not None and domain_split not in SPLITS:
+        raise ValueError(f"unknown domain split {domain_split!r}; expected one of {SPLITS} or None")
     if cameras < 1 or videos_per_camera < 1:
         raise ValueError("cameras and videos_per_camera must be >= 1")
     _dt.date.fromisoformat(date)
@@ -94,12 +104,26 @@ def generate_archive(
             key = f"{cam}/{date}/{times[c][k]}.mp4"
             vseed = int(np.random.SeedSequence([seed, c, k]).generate_state(1)[0])
             cseed = int(np.random.SeedSequence([seed, c, 1 << 20]).generate_state(1)[0])
+            dom, v_codec, v_gop, v_crf = None, codec, gop, crf
+            if domain_split is not None:
+                vseed = int(
+                    np.random.SeedSequence([seed, c, k, 1 + SPLITS.index(domain_split)]).generate_state(1)[0]
+                )
+                dom = sample_domain(np.random.default_rng([vseed, 23]), domain_split)
+                v_codec, v_gop, v_crf = dom.codec, dom.gop, dom.crf
             start_s = None
             if kind is not None and event_start is not None:
                 u = np.random.default_rng([vseed, 17]).uniform(*event_start)
                 start_s = round(float(u) * duration_s, 1)
-            scene = make_scene(vseed, kind, duration_s, width, height, fps, start_s, camera_seed=cseed)
-            write_mp4(scene, f"{url}/{key}", codec=codec, gop=gop, storage_options=storage_options, crf=crf)
+            if dom is None:
+                scene = make_scene(vseed, kind, duration_s, width, height, fps, start_s, camera_seed=cseed)
+            else:
+                scene = make_scene(
+                    vseed, kind, duration_s, event_start_s=start_s, camera_seed=cseed, domain=dom
+                )
+            write_mp4(
+                scene, f"{url}/{key}", codec=v_codec, gop=v_gop, storage_options=storage_options, crf=v_crf
+            )
             t = times[c][k]
             videos.append(
                 VideoTruth(
@@ -110,13 +134,15 @@ def generate_archive(
                     duration_s=scene.duration_s,
                     fps=scene.fps,
                     num_frames=scene.num_frames,
-                    width=width,
-                    height=height,
-                    codec=codec,
+                    width=scene.width,
+                    height=scene.height,
+                    codec=v_codec,
                     seed=vseed,
                     camera_seed=cseed,
                     label=scene.label,
                     events=list(scene.events),
+                    domain=dom,
+                    distractors=list(scene.distractors),
                 )
             )
     videos.sort(key=lambda v: v.key)

@@ -23,11 +23,12 @@ class Layout:
     far_walk: tuple[float, float]  # feet y range on the far sidewalk
     near_walk: tuple[float, float]
     lanes: tuple[float, float]  # vehicle ground y of the far and near lane
+    scale: float = 1.0  # x the people's (and cars') pixel height: camera height / focal length
 
     def person_h(self, y: float) -> float:
         """Pixel height of a 1.7 m person whose feet are at image row y (simple ground-plane perspective)."""
         t = (y - self.y_build) / (self.height - self.y_build)
-        return self.height * (0.055 + 0.11 * min(max(t, 0.0), 1.2))
+        return self.height * (0.055 + 0.11 * min(max(t, 0.0), 1.2)) * self.scale
 
     def px_per_m(self, y: float) -> float:
         return self.person_h(y) / _PERSON_M
@@ -50,11 +51,17 @@ def _smooth_noise(rng: np.random.Generator, h: int, w: int, cells: int) -> np.nd
 
 
 @functools.lru_cache(maxsize=4)
-def camera_view(camera_seed: int, width: int, height: int) -> tuple[np.ndarray, np.ndarray, Layout]:
-    """(background float32 [H, W, 3], sensor-noise bank int8 [K, H+pad, W+pad, 3], layout) for a camera."""
+def camera_view(
+    camera_seed: int, width: int, height: int, horizon: float = 0.0, scale: float = 1.0
+) -> tuple[np.ndarray, np.ndarray, Layout]:
+    """(background float32 [H, W, 3], sensor-noise bank int8 [K, H+pad, W+pad, 3], layout) for a camera.
+
+    `horizon` shifts the street down (+) or up (-) by that fraction of the height (a lower or higher
+    camera), `scale` multiplies the people's pixel height; the defaults are the original view.
+    """
     rng = np.random.default_rng([camera_seed, 101])
     W, H = width, height
-    y_b = H * rng.uniform(0.30, 0.40)
+    y_b = H * (rng.uniform(0.30, 0.40) + horizon)
     y_r0 = y_b + H * rng.uniform(0.075, 0.10)
     y_r1 = y_r0 + H * rng.uniform(0.22, 0.27)
     far_h, near_h = y_r0 - y_b, H - y_r1
@@ -67,6 +74,7 @@ def camera_view(camera_seed: int, width: int, height: int) -> tuple[np.ndarray, 
         far_walk=(y_b + 0.3 * far_h, y_r0 - 0.1 * far_h),
         near_walk=(y_r1 + 0.2 * near_h, H - 0.06 * near_h),
         lanes=(y_r0 + 0.42 * (y_r1 - y_r0), y_r0 + 0.88 * (y_r1 - y_r0)),
+        scale=float(scale),
     )
     img = np.zeros((H, W, 3), np.float32)
     yy = np.arange(H, dtype=np.float32)[:, None]

@@ -9,12 +9,17 @@ from va_gpt.synthetic.camera import Layout
 from va_gpt.synthetic.motion import clamp, edge_x, walk, zone_y
 
 
-def normal_people(rng: np.random.Generator, layout: Layout, n: int, fps: float) -> list[Person]:
+def normal_people(
+    rng: np.random.Generator, layout: Layout, n: int, fps: float, density: float = 1.0
+) -> list[Person]:
+    """The passers-by of an n-frame video; `density` multiplies how many are in view at once."""
     W, H = layout.width, layout.height
     concurrency = int(rng.integers(2, 6))
     mid_y = (layout.far_walk[0] + layout.near_walk[1]) / 2
     cross_s = W / (1.25 * layout.px_per_m(mid_y))  # typical time to cross the frame
     spacing = cross_s / concurrency
+    if density != 1.0:  # (the default keeps the original arithmetic: the same people)
+        spacing /= density
     duration = n / fps
     t = -cross_s * rng.uniform(0.8, 1.0)
     people = []

@@ -24,6 +24,13 @@ through that scale. The lighting gain per video is between evening (0.7) and
 day (1.0) with a slow drift; fire is emissive (not dimmed). `normal` scenes
 have no vehicles: cars appear only in the `collision` anomaly.
 
+Domains: ``make_scene(..., domain=d)`` renders the video under a
+:class:`va_gpt.synthetic.domain.Domain` (its resolution and fps; light, noise,
+shake, weather... as :mod:`va_gpt.synthetic.effects` post-processing; camera
+height and crowd density as scene changes; a varied look of the anomaly; hard
+negatives in normal videos, :mod:`va_gpt.synthetic.distractors`). With
+``domain=None`` (the default) every pixel is what it was before domains.
+
 Times: an event covers ``[start_s, end_s)``, native frames ``round(start_s * fps) ..
 round(end_s * fps) - 1``. Boxes: ``(x0, y0, x1, y1)`` pixels, ``x1``/``y1``
 exclusive (``frame[y0:y1, x0:x1]``), clipped to the frame.
@@ -36,11 +43,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from va_gpt.synthetic import anomalies
+from va_gpt.synthetic import anomalies, distractors
 from va_gpt.synthetic.actors import Actor
 from va_gpt.synthetic.anomalies import ALL_KINDS, NOMINAL_S
 from va_gpt.synthetic.camera import NOISE_PAD, camera_view
 from va_gpt.synthetic.captions import caption
+from va_gpt.synthetic.domain import Domain, Look, sample_look
+from va_gpt.synthetic.effects import Effects, view_offsets
 from va_gpt.synthetic.motion import smooth
 from va_gpt.synthetic.pedestrians import normal_people
 from va_gpt.synthetic.raster import composite, shift_box, union
@@ -98,7 +107,8 @@ class Scene:
     """A synthetic video: random-access frames, ground-truth events and per-frame actor boxes.
 
     Attributes: `seed`, `camera_seed`, `anomaly` (kind or None), `label`, `width`,
-    `height`, `fps`, `num_frames`, `duration_s`, `events` (list of Event).
+    `height`, `fps`, `num_frames`, `duration_s`, `events` (list of Event), `domain`
+    (Domain or None), `distractors` (names of the hard negatives in a normal video).
     """
 
     def __init__(
@@ -116,15 +126,22 @@ class Scene:
         gain,
         actors,
         events,
+        domain: Domain | None = None,
+        effects: Effects | None = None,
+        distractors: tuple[str, ...] = (),
     ):
         self.seed = seed
         self.camera_seed = camera_seed
         self.anomaly = anomaly
         self.fps = float(fps)
         self.num_frames = int(num_frames)
-        self.width = layout.width
-        self.height = layout.height
+        margin = 0 if effects is None else effects.margin  # the render is larger by this on every side
+        self.width = layout.width - 2 * margin
+        self.height = layout.height - 2 * margin
         self.events: list[Event] = events
+        self.domain = domain
+        self.distractors = tuple(distractors)
+        self._fx = effects
         self._layout = layout
         self._bg = background
         self._noise = noise
@@ -161,12 +178,20 @@ class Scene:
         if not 0 <= i < self.num_frames:
             raise IndexError(f"frame {i} out of range [0, {self.num_frames})")
         gain = np.float32(self._gain[i])
-        canvas = self._bg * gain
+        fx, W, H = self._fx, self.width, self.height
+        ox, oy = (0, 0) if fx is None else (int(v) for v in fx.offsets[i])  # the view into the render
+        canvas = self._bg[oy : oy + H, ox : ox + W] * gain
         for a in self._visible(i):
             r, dx, dy = self._raster(a, i)
-            composite(canvas, r, dx, dy, 1.0 if a.emissive else float(gain))
+            composite(canvas, r, dx - ox, dy - oy, 1.0 if a.emissive else float(gain))
         k, dy, dx = self._noise_sel[i]
-        canvas += self._noise[k, dy : dy + self.height, dx : dx + self.width]
+        noise = self._noise[k, dy : dy + H, dx : dx + W]
+        if fx is None:
+            canvas += noise
+        else:
+            fx.headlights(canvas, i, ox, oy)
+            canvas += noise * fx.noise_gain
+            canvas = fx.post(canvas, i)
         np.clip(canvas, 0.0, 255.0, out=canvas)
         return canvas.astype(np.uint8)
 
@@ -202,7 +227,7 @@ class Scene:
             self._cache.clear()
             self._cache_bytes = 0
         n = len(self._cache)
-        r, dx, dy = actor.raster(i, self.width, self.height, self._cache)
+        r, dx, dy = actor.raster(i, self._layout.width, self._layout.height, self._cache)
         if len(self._cache) > n and r is not None:
             self._cache_bytes += r.nbytes
         return r, dx, dy
@@ -210,7 +235,10 @@ class Scene:
     def _box(self, actor: Actor, i: int):
         """Pixel box (x0, y0, x1, y1) of what `actor` draws in frame i, or None."""
         r, dx, dy = self._raster(actor, i)
-        return None if r is None else shift_box(r.bbox, dx, dy, self.width, self.height)
+        if r is None:
+            return None
+        ox, oy = (0, 0) if self._fx is None else (int(v) for v in self._fx.offsets[i])
+        return shift_box(r.bbox, dx - ox, dy - oy, self.width, self.height)
 
     def __repr__(self) -> str:
         return (
@@ -223,12 +251,13 @@ def make_scene(
     seed: int,
     anomaly: str | None,
     duration_s: float = 30.0,
-    width: int = 640,
-    height: int = 480,
-    fps: float = 30.0,
+    width: int | None = None,
+    height: int | None = None,
+    fps: float | None = None,
     event_start_s: float | None = None,
     *,
     camera_seed: int | None = None,
+    domain: Domain | None = None,
 ) -> Scene:
     """Build a deterministic synthetic video.
 
@@ -237,8 +266,10 @@ def make_scene(
     camera share a view. `anomaly` is one of ALL_KINDS or None for a normal
     video. `event_start_s` places the event (default: 25-45% into the video);
     event lengths are nominal (4-6 s) and shortened to fit short videos;
-    `abandoned_object` runs to the end.
+    `abandoned_object` runs to the end. `width`, `height`, `fps` default to 640x480 at
+    30 fps, or the `domain`'s (passing a different value with a domain is an error).
     """
+    width, height, fps = _size(width, height, fps, domain)
     if anomaly is not None and anomaly not in ALL_KINDS:
         raise ValueError(f"unknown anomaly kind {anomaly!r}; expected one of {ALL_KINDS} or None")
     if width < 32 or height < 32:
@@ -249,9 +280,23 @@ def make_scene(
     n = int(round(duration_s * fps))
     if n < 2:
         raise ValueError(f"duration_s={duration_s} at fps={fps} gives fewer than 2 frames")
-    background, noise, layout = camera_view(camera_seed, int(width), int(height))
+    fx, hard, look = None, distractors.Plan(), Look()
+    if domain is None:
+        background, noise, layout = camera_view(camera_seed, int(width), int(height))
+    else:  # own seed streams ([seed, 7..9]): the draws below are the same with or without a domain
+        if anomaly is None:
+            hard = distractors.plan(seed, domain, n)
+        else:
+            look = sample_look(np.random.default_rng([seed, 8, ALL_KINDS.index(anomaly)]))
+        off, margin = view_offsets(domain, np.random.default_rng([seed, 7]), n, hard.burst)
+        fx = Effects(domain, seed, n, off, margin, hard.light_step)
+        background, noise, layout = camera_view(
+            camera_seed, width + 2 * margin, height + 2 * margin, domain.horizon, domain.person_scale
+        )
+        fx.add_headlights(layout)
 
-    people = normal_people(np.random.default_rng([seed, 2]), layout, n, fps)
+    density = 1.0 if domain is None else domain.crowd
+    people = normal_people(np.random.default_rng([seed, 2]), layout, n, fps, density)
 
     rng = np.random.default_rng([seed, 3])
     noise_sel = np.stack(
@@ -268,8 +313,11 @@ def make_scene(
     amp, period, phase = rng.uniform(0.02, 0.06), rng.uniform(40, 120), rng.uniform(0, 2 * np.pi)
     wander = smooth(np.cumsum(rng.normal(0, 0.0015, n)), max(1, int(fps)))
     gain = (base * (1 + amp * np.sin(2 * np.pi * t / period + phase)) + wander).astype(np.float32)
+    if fx is not None:
+        gain = gain * fx.light
 
     actors: list[Actor] = list(people)
+    actors.extend(distractors.actors(hard, seed, layout, n, fps) if hard.names else [])
     if anomaly is not None:
         kind_idx = ALL_KINDS.index(anomaly)
         arng = np.random.default_rng([seed, 5, kind_idx])
@@ -285,10 +333,10 @@ def make_scene(
             e = n
         else:
             room = n - s - max(1, int(round(0.1 * n)))
-            e = s + max(1, min(int(round(nominal * fps)), room))
+            e = s + max(1, min(int(round(nominal * look.duration * fps)), room))
         if e - s < max(4, int(round(0.3 * fps))):
             raise ValueError(f"no room for a {anomaly} event starting at {start:g} s in a {dur:g} s video")
-        new, event_actors, cap, s, e = anomalies.build(anomaly, arng, layout, n, fps, s, e)
+        new, event_actors, cap, s, e = anomalies.build(anomaly, arng, layout, n, fps, s, e, look)
         actors.extend(new)
         event_spec = (anomaly, kind_idx, s, e, event_actors, cap)
 
@@ -305,6 +353,9 @@ def make_scene(
         gain=gain,
         actors=actors,
         events=[],
+        domain=domain,
+        effects=fx,
+        distractors=tuple(hard.names),
     )
     if anomaly is not None:
         kind, kind_idx, s, e, event_actors, cap = event_spec
@@ -313,7 +364,25 @@ def make_scene(
         if box is None:
             raise AssertionError(f"{anomaly} event has no visible pixels (seed {seed})")
         text = caption(
-            np.random.default_rng([seed, 6, kind_idx]), anomaly, box, layout.width, layout.height, cap
+            np.random.default_rng([seed, 6, kind_idx]), anomaly, box, scene.width, scene.height, cap
         )
         scene.events.append(Event(anomaly, s / fps, e / fps, tuple(int(v) for v in box), text))
     return scene
+
+
+def _size(width, height, fps, domain: Domain | None) -> tuple[int, int, float]:
+    """The frame size and rate: the arguments, else the domain's, else 640x480 at 30 fps."""
+    if domain is None:
+        return (
+            int(640 if width is None else width),
+            int(480 if height is None else height),
+            float(fps or 30.0),
+        )
+    for name, v, dv in (
+        ("width", width, domain.width),
+        ("height", height, domain.height),
+        ("fps", fps, domain.fps),
+    ):
+        if v is not None and v != dv:
+            raise ValueError(f"{name}={v} contradicts the domain's {name}={dv}; pass one or the other")
+    return domain.width, domain.height, domain.fps

@@ -6,7 +6,11 @@
   videos are ``Normal -1 -1 -1 -1``. ``name`` is the object key relative to the
   archive URL, ``{camera_id}/{date}/{HHMMSS}.mp4``.
 - ``{url}/_truth/events.json`` holds the same and more per video (camera, start
-  time, fps, frame count, label, events with seconds, frames, box, caption).
+  time, fps, frame count, label, events with seconds, frames, box, caption);
+  a domain-randomized video also has ``domain`` (every knob of its
+  :class:`va_gpt.synthetic.domain.Domain`) and ``distractors`` (the hard
+  negatives of a normal video, :mod:`va_gpt.synthetic.distractors`). Videos
+  without a domain have neither key, as before.
 
 Times: an event covers ``[start_s, end_s)``; with ``s = start_s * fps`` and
 ``e = end_s * fps`` (integers) it covers native frames ``s .. e-1``. Boxes:
@@ -23,6 +27,7 @@ import numpy as np
 
 from va_gpt.io.filesystem import filesystem
 from va_gpt.synthetic.anomalies import NORMAL_CLASS, UCF_CLASSES
+from va_gpt.synthetic.domain import Domain
 from va_gpt.synthetic.scene import Event, Scene, frame_labels, make_scene
 
 
@@ -44,6 +49,8 @@ class VideoTruth:
     camera_seed: int
     label: str  # anomaly kind or "normal"
     events: list[Event] = field(default_factory=list)
+    domain: Domain | None = None  # None: the plain renderer
+    distractors: list[str] = field(default_factory=list)  # hard negatives of a normal video
 
     @property
     def start(self) -> _dt.datetime:
@@ -65,7 +72,7 @@ class VideoTruth:
         return "  ".join([self.key, self.ucf_class, *map(str, vals)]) + "  "
 
     def to_dict(self) -> dict:
-        return {
+        d = {
             "key": self.key,
             "camera_id": self.camera_id,
             "date": self.date,
@@ -83,6 +90,10 @@ class VideoTruth:
             "class": self.ucf_class,
             "events": [ev.to_dict(self.fps) for ev in self.events],
         }
+        if self.domain is not None:  # (plain videos keep the original record)
+            d["domain"] = self.domain.to_dict()
+            d["distractors"] = list(self.distractors)
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> VideoTruth:
@@ -101,12 +112,20 @@ class VideoTruth:
             camera_seed=int(d["camera_seed"]),
             label=d["label"],
             events=[Event.from_dict(e) for e in d["events"]],
+            # a record without "domain" is a plain video (archives from before domains)
+            domain=Domain.from_dict(d["domain"]) if "domain" in d else None,
+            distractors=list(d["distractors"]) if "domain" in d else [],
         )
 
     def scene(self) -> Scene:
         """Rebuild the Scene this video was rendered from (same frames, before encoding)."""
         anomaly = None if self.label == "normal" else self.label
         start = self.events[0].start_s if self.events else None
+        if self.domain is not None:  # size and rate come from the domain
+            return make_scene(
+                self.seed, anomaly, self.duration_s, None, None, None, start,
+                camera_seed=self.camera_seed, domain=self.domain,
+            )  # fmt: skip
         return make_scene(
             self.seed,
             anomaly,

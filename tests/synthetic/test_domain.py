@@ -1,0 +1,182 @@
+"""Domain randomization: the plain path is unchanged, the splits' ranges, night/IR, shake, hard negatives,
+randomized archives (HEVC, 16:9) that decode at their recorded size and rate, determinism.
+
+Scenes are small (160x120 .. 320x240) and a few seconds long.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+
+import numpy as np
+import pytest
+
+from tests.synthetic.mp4s import decode
+from va_gpt.synthetic.anomalies import ALL_KINDS
+from va_gpt.synthetic.archive import generate_archive
+from va_gpt.synthetic.distractors import HARD_NEGATIVES
+from va_gpt.synthetic.domain import OUT_OF_RANGE, SPLITS, TRAIN_RANGES, Domain, sample_domain
+from va_gpt.synthetic.mp4 import write_mp4
+from va_gpt.synthetic.scene import make_scene
+from va_gpt.synthetic.truth import load_truth
+
+# sha256 of the plain renders below, computed before domains existed: the default path must not move a pixel
+PLAIN_SHA256 = "3d724432dc57badbb3e4224c6a0d2e20237efdbf19904736626cbea731c00c27"
+
+
+def _calm(**kw) -> Domain:
+    """A training domain with every effect off, then `kw` switched on: one knob at a time."""
+    d = sample_domain(np.random.default_rng(0), "train", size=(160, 120), fps=10.0)
+    off = dict(
+        time_of_day="day", darkness=0.0, infrared=False, color_cast=(1.0, 1.0, 1.0), noise_gain=1.0,
+        exposure_drift=0.0, gain_jumps_per_min=0.0, headlights_per_min=0.0, shake=0.0, pan=0.0,
+        weather="clear", blur=0, blocking=0.0, horizon=0.0, person_scale=1.0, crowd=1.0, hard_negative_p=0.0,
+    )  # fmt: skip
+    return dataclasses.replace(d, **{**off, **kw})
+
+
+@pytest.mark.timeout(120)
+def test_plain_path_renders_the_same_pixels_as_before_domains():
+    h = hashlib.sha256()
+    for kind in (None, "fighting", "collision", "explosion"):
+        sc = make_scene(5, kind, 2.0, 160, 120, fps=10.0, camera_seed=3)
+        assert sc.domain is None and sc.distractors == ()
+        for f in sc.frames():
+            h.update(f.tobytes())
+        h.update(json.dumps([e.to_dict() for e in sc.events]).encode())
+    assert h.hexdigest() == PLAIN_SHA256
+
+
+def test_splits_stay_in_their_ranges_and_out_of_range_is_outside_training():
+    for split in SPLITS:
+        rng = np.random.default_rng(SPLITS.index(split))
+        doms = [sample_domain(rng, split) for _ in range(300)]
+        for d in doms:
+            assert d.width % 2 == 0 and d.height % 2 == 0 and d.fps in (15.0, 20.0, 25.0, 30.0)
+            assert d.codec in ("h264", "hevc") and 1 <= d.gop <= 4 * d.fps and 20 <= d.crf <= 32
+            assert Domain.from_dict(json.loads(json.dumps(d.to_dict()))) == d
+            assert (d.width * 3 == d.height * 4) or abs(d.width / d.height - 16 / 9) < 0.01
+            knobs = {"height": d.height, "darkness": d.darkness, "shake": d.shake}
+            for name, v in knobs.items():
+                lo, hi = (OUT_OF_RANGE if split == "out_of_range" else TRAIN_RANGES)[name]
+                assert lo <= v <= hi, (split, name, v)
+                if split == "out_of_range":  # never a value training can draw
+                    tlo, thi = TRAIN_RANGES[name]
+                    assert not tlo <= v <= thi, (name, v)
+        if split != "out_of_range":  # the whole training world shows up
+            assert {d.time_of_day for d in doms} == {"day", "dusk", "night"}
+            assert {d.weather for d in doms} == {"clear", "rain", "snow"}
+            assert any(d.infrared for d in doms) and {d.codec for d in doms} == {"h264", "hevc"}
+            assert {d.width * 3 == d.height * 4 for d in doms} == {True, False}  # 4:3 and 16:9
+    # pinning the size and rate (in-memory training clips) changes nothing else
+    a = sample_domain(np.random.default_rng(5), "val")
+    b = sample_domain(np.random.default_rng(5), "val", size=(160, 120), fps=10.0)
+    assert dataclasses.replace(b, width=a.width, height=a.height, fps=a.fps, gop=a.gop) == a
+    with pytest.raises(ValueError, match="split"):
+        sample_domain(np.random.default_rng(0), "holdout")
+
+
+@pytest.mark.timeout(120)
+def test_night_is_dark_and_infrared_is_grayscale():
+    day = make_scene(3, None, 1.0, domain=_calm())
+    night = make_scene(3, None, 1.0, domain=_calm(time_of_day="night", darkness=0.78, noise_gain=3.0))
+    ir = make_scene(3, None, 1.0, domain=_calm(time_of_day="night", darkness=0.78, infrared=True))
+    lum = lambda sc: np.mean([sc.frame(i).mean() for i in (0, 5)])  # noqa: E731
+    assert lum(night) < 0.35 * lum(day)
+    f = ir.frame(4).astype(int)
+    assert np.array_equal(f[..., 0], f[..., 1]) and np.array_equal(f[..., 1], f[..., 2])
+    assert lum(ir) > 1.5 * lum(night)  # the IR illuminator lifts the scene
+    with pytest.raises(ValueError, match="contradicts"):
+        make_scene(3, None, 1.0, 320, 240, domain=_calm())
+
+
+@pytest.mark.timeout(120)
+def test_shake_moves_the_whole_frame_without_black_borders():
+    sc = make_scene(8, None, 3.0, domain=_calm(shake=1.3, pan=2.0))
+    off, m = sc._fx.offsets, sc._fx.margin
+    assert m >= 2 and np.ptp(off[:, 0]) >= 3 and np.ptp(off[:, 1]) >= 2
+    bg = sc.background().astype(np.float32)  # the enlarged render's background
+    assert bg.shape == (120 + 2 * m, 160 + 2 * m, 3)
+    for i in range(0, sc.num_frames, 3):
+        f = sc.frame(i).astype(np.float32)
+        assert min(f[0].mean(), f[-1].mean(), f[:, 0].mean(), f[:, -1].mean()) > 20  # no black border
+        # the frame is the background seen through the recorded view: that offset fits best
+        err = {
+            (ox, oy): np.abs(f / f.mean() - (v := bg[oy : oy + 120, ox : ox + 160]) / v.mean()).mean()
+            for ox in range(2 * m + 1)
+            for oy in range(2 * m + 1)
+        }
+        assert min(err, key=err.get) == tuple(int(v) for v in off[i])
+
+
+@pytest.mark.timeout(120)
+def test_hard_negatives_are_normal_videos_with_all_zero_labels():
+    sc = make_scene(4, None, 6.0, domain=_calm(hard_negative_p=1.0))
+    assert sc.distractors == HARD_NEGATIVES and sc.events == [] and sc.label == "normal"
+    assert sc.frame_labels().sum() == 0 and sc.frame_labels().shape == (60,)
+    names = {name for i in range(sc.num_frames) for name, role, _ in sc.actor_boxes(i) if role == "normal"}
+    assert {"fast_car", "door", "crowd00"} <= names
+    assert sc._fx.light.max() / sc._fx.light.min() > 1.2  # the lighting change
+    plain = make_scene(4, None, 6.0, domain=_calm())
+    assert plain.distractors == () and np.ptp(plain._fx.light) == 0
+    for kind in ALL_KINDS:  # anomalies keep one event and get none; each kind's look varies
+        a = make_scene(4, kind, 6.0, domain=_calm(hard_negative_p=1.0))
+        assert a.distractors == () and len(a.events) == 1 and a.frame_labels().sum() > 0
+
+
+@pytest.mark.timeout(300)
+def test_hevc_16x9_domain_mp4_decodes_at_its_size_and_rate(tmp_path):
+    d = _calm(width=320, height=180, fps=15.0, codec="hevc", gop=10, weather="rain", shake=0.3, blocking=0.3)
+    sc = make_scene(2, "explosion", 2.0, domain=d)
+    write_mp4(sc, str(tmp_path / "v.mp4"), codec=d.codec, gop=d.gop, crf=d.crf)
+    name, rate, _, frames, keys = decode(str(tmp_path / "v.mp4"))
+    assert name == "hevc" and rate == 15 and len(frames) == 30 and keys == [0, 10, 20]
+    assert frames[12].shape == (180, 320, 3)
+    assert np.abs(frames[12].astype(int) - sc.frame(12).astype(int)).mean() < 8
+
+
+@pytest.mark.timeout(400)
+def test_randomized_archives_record_their_domains_decode_and_repeat(tmp_path):
+    kw = dict(cameras=2, videos_per_camera=2, duration_s=1.5, seed=4, normal_fraction=0.5)
+    truth = generate_archive(str(tmp_path / "a"), domain_split="out_of_range", **kw)
+    again = generate_archive(str(tmp_path / "b"), domain_split="out_of_range", **kw)
+    for v, w in zip(truth.videos, again.videos, strict=True):
+        assert (tmp_path / "a" / v.key).read_bytes() == (
+            tmp_path / "b" / w.key
+        ).read_bytes()  # same seed, same bytes
+        d = v.domain
+        assert (
+            d is not None
+            and d.split == "out_of_range"
+            and (v.width, v.height, v.fps) == (d.width, d.height, d.fps)
+        )
+        name, rate, _, frames, _ = decode(str(tmp_path / "a" / v.key))
+        assert name == d.codec and rate == d.fps and frames[0].shape == (d.height, d.width, 3)
+        assert len(frames) == v.num_frames == round(1.5 * d.fps)
+        if v.label == "normal":
+            assert v.frame_labels().sum() == 0
+    back = load_truth(str(tmp_path / "a"))
+    assert back.to_dict() == truth.to_dict()
+    doc = json.loads((tmp_path / "a" / "_truth" / "events.json").read_text())
+    assert all({"domain", "distractors"} <= set(v) for v in doc["videos"])
+    lines = (tmp_path / "a" / "_truth" / "Temporal_Anomaly_Annotation.txt").read_text().splitlines()
+    assert len(lines) == 4 and all(len(line.split()) == 6 for line in lines)  # the UCF format, unchanged
+    sc = back.videos[0].scene()  # a record rebuilds its scene, domain and all
+    assert (sc.width, sc.height, sc.domain) == (
+        back.videos[0].width,
+        back.videos[0].height,
+        back.videos[0].domain,
+    )
+    # the training split draws other videos from the same seed; plain archives have no domain keys
+    train = generate_archive(
+        str(tmp_path / "t"), domain_split="train", **{**kw, "cameras": 1, "duration_s": 3.0}
+    )
+    assert [v.seed for v in train.videos] != [v.seed for v in truth.videos]
+    assert all(v.domain.split == "train" and 240 <= v.height <= 720 for v in train.videos)
+    generate_archive(str(tmp_path / "p"), width=64, height=48, fps=10.0, **{**kw, "duration_s": 3.0})
+    doc = json.loads((tmp_path / "p" / "_truth" / "events.json").read_text())
+    assert not any({"domain", "distractors"} & set(v) for v in doc["videos"])
+    with pytest.raises(ValueError, match="domain split"):
+        generate_archive(str(tmp_path / "x"), domain_split="holdout", **kw)

@@ -1,0 +1,124 @@
+"""Hard negatives of a normal domain-randomized video: things that look eventful and are not anomalies.
+
+- ``shake``: a 0.5-1.5 s burst of camera shake (someone bumps the pole, wind).
+- ``lighting``: the light steps by x0.55-0.8 or x1.3-1.6 over 0.1-1 s (lights switched, a cloud)
+  and stays there.
+- ``crowd``: a group of 6-10 people walking together along a sidewalk at a normal pace.
+- ``fast_car``: one car driving through at 12-20 m/s (43-72 km/h), no crash.
+- ``door``: a building door swings open onto a lit interior for 2-4 s and closes.
+
+Each is drawn with probability ``domain.hard_negative_p`` from the video seed
+(``default_rng([seed, 9])``), only for normal videos: their frame labels stay
+all zero, and ``Scene.distractors`` / the truth's ``distractors`` name them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from va_gpt.synthetic.actors import CARS, Actor, Person, Vehicle
+from va_gpt.synthetic.camera import Layout
+from va_gpt.synthetic.domain import Domain
+from va_gpt.synthetic.motion import edge_x, walk
+from va_gpt.synthetic.raster import RECT
+
+HARD_NEGATIVES = ("shake", "lighting", "crowd", "fast_car", "door")
+
+
+@dataclass
+class Plan:
+    """Which hard negatives a video gets; the effect ones' parameters (frames, px, light factor)."""
+
+    names: list[str] = field(default_factory=list)
+    burst: tuple[int, int, float] | None = None  # (start, end, jitter std px)
+    light_step: tuple[int, int, float] | None = None  # (frame, ramp frames, light factor)
+    times: dict[str, int] = field(default_factory=dict)  # start frame of each actor distractor
+
+
+def plan(seed: int, domain: Domain, n: int) -> Plan:
+    """Draw the hard negatives of an n-frame normal video (each always draws its parameters)."""
+    rng = np.random.default_rng([seed, 9])
+    fps, p = domain.fps, Plan()
+    for name in HARD_NEGATIVES:
+        on = rng.random() < domain.hard_negative_p
+        start = int(rng.uniform(0.1, 0.7) * n)
+        length = max(2, int(rng.uniform(0.5, 1.5) * fps))
+        amp = rng.uniform(0.4, 1.0) / 100.0 * domain.width  # burst std, px: within training shake x2
+        ramp = max(1, int(rng.uniform(0.1, 1.0) * fps))
+        factor = rng.uniform(0.55, 0.8) if rng.random() < 0.5 else rng.uniform(1.3, 1.6)
+        if not on:
+            continue
+        p.names.append(name)
+        if name == "shake":
+            p.burst = (start, min(n, start + length), float(amp))
+        elif name == "lighting":
+            p.light_step = (start, ramp, float(factor))
+        else:
+            p.times[name] = start
+    return p
+
+
+class Door(Actor):
+    """A building door at the street (feet row y): closed, or swung open onto a lit interior."""
+
+    def __init__(self, x: float, y: float, h: float, opening: np.ndarray):
+        self.name, self.role = "door", "normal"
+        self.x, self.y, self.w, self.h, self.opening = x, y, 0.45 * h, 1.2 * h, opening
+
+    def depth(self, i):
+        return self.y - 0.5  # behind anyone on the far sidewalk
+
+    def prims(self, i):
+        u = float(self.opening[i])
+        cx, cy, w, h = self.x, self.y - 0.6 * self.h, self.w, self.h
+        out = [(cx, cy, 0.5 * w + 1, 0.5 * h + 1, 0.0, RECT, (40, 36, 34), 1.0)]  # frame
+        if u > 0:
+            out.append((cx, cy, 0.5 * w, 0.5 * h, 0.0, RECT, (235, 210, 150), 1.0))  # lit interior
+        pw = 0.5 * w * (1.0 - u)  # the panel foreshortens as it swings open
+        if pw > 0.3:
+            out.append((cx - 0.5 * w + pw, cy, pw, 0.5 * h, 0.0, RECT, (95, 70, 50), 1.0))
+        return out
+
+
+def actors(p: Plan, seed: int, layout: Layout, n: int, fps: float) -> list[Actor]:
+    """The actor hard negatives of plan `p` (role "normal")."""
+    rng = np.random.default_rng([seed, 9, 1])
+    out: list[Actor] = []
+    if "crowd" in p.times:
+        zone = layout.near_walk if rng.random() < 0.6 else layout.far_walk
+        side = 1.0 if rng.random() < 0.5 else -1.0
+        speed = rng.uniform(1.1, 1.4)
+        for k in range(int(rng.integers(6, 11))):
+            pr = Person(f"crowd{k:02d}", "normal", layout, rng, n)
+            y = float(rng.uniform(*zone))
+            lag = int(rng.uniform(0.0, 2.5) * fps)  # a loose group, not a marching column
+            f0 = p.times["crowd"] + lag
+            x, yy, dm = walk(
+                [(edge_x(layout, -side, y), y), (edge_x(layout, side, y), y)], speed, fps, layout, n
+            )
+            frames = np.arange(f0, f0 + n)
+            pr.set_walk(frames, x, yy, dm, phase0=rng.uniform(0, 2 * np.pi))
+            out.append(pr)
+    if "fast_car" in p.times:
+        names = list(CARS)
+        side = 1.0 if rng.random() < 0.5 else -1.0
+        y = layout.lanes[1 if side > 0 else 0]
+        car = Vehicle("fast_car", "normal", layout, names[int(rng.integers(len(names)))], n, side)
+        v = rng.uniform(12.0, 20.0) * layout.px_per_m(y) / fps  # px per frame
+        length = 2.65 * layout.person_h(y)
+        x0 = -length if side > 0 else layout.width + length
+        fr = np.arange(p.times["fast_car"], n)
+        car.x[fr] = x0 + side * v * (fr - fr[0])
+        car.y[fr] = y
+        out.append(car)
+    if "door" in p.times:
+        y = layout.y_build
+        h = layout.person_h(y + 0.3 * (layout.y_road0 - y))
+        s = p.times["door"]
+        swing, hold = max(1, int(0.5 * fps)), int(rng.uniform(2.0, 4.0) * fps)
+        k = np.arange(n) - s
+        opening = np.clip(np.minimum(k / swing, (2 * swing + hold - k) / swing), 0.0, 1.0)
+        out.append(Door(float(rng.uniform(0.1, 0.9) * layout.width), y, h, opening))
+    return out
