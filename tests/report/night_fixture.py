@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow.parquet as pq
 
-from schemas.tables import conform
+from schemas.tables import TABLES, conform
 from tests.videos import write_video
 from va_gpt.io.archive import video_id_for
 from va_gpt.io.filesystem import filesystem, join, write_bytes
@@ -107,7 +107,9 @@ def write_night(
         for cam in sorted({r["camera_id"] for r in rows}):
             url = part_url(results, table, DATE, cam, RUN, 0, staged=True)
             buf = io.BytesIO()
-            pq.write_table(conform(table, [r for r in rows if r["camera_id"] == cam]), buf)
+            # Columns this fixture does not set (added by later schema versions) are null.
+            full = [{n: r.get(n) for n in TABLES[table].names} for r in rows if r["camera_id"] == cam]
+            pq.write_table(conform(table, full), buf)
             write_bytes(url, buf.getvalue(), so)
             staged.setdefault(table, []).append(url)
     publish(results, RUN, staged, meta={"pipeline_version": "1.0", "videos": len(VIDEOS), "wall_s": 12.5},
