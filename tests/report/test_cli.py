@@ -9,7 +9,6 @@ import pytest
 
 from tests.report.night_fixture import DATE
 from va_gpt.cli import report
-from va_gpt.cli.main import main
 
 
 def vagpt_report(argv: list[str]) -> int:
@@ -31,9 +30,7 @@ def test_vagpt_report_prints_the_index_path(local_night, tmp_path, capsys):
 
 
 def test_vagpt_report_without_results_is_a_clear_error(tmp_path, capsys):
-    rc = main(
-        ["report", "--results", str(tmp_path / "nothing"), "--date", DATE, "--out", str(tmp_path / "o")]
-    )
+    rc = vagpt_report(["--results", str(tmp_path / "nothing"), "--date", DATE, "--out", str(tmp_path / "o")])
     assert rc == 1
     err = capsys.readouterr().err
     assert err.startswith("vagpt report: ") and "no committed results" in err and "Traceback" not in err
