@@ -82,6 +82,10 @@ def test_unknown_command_is_a_usage_error(capsys):
 def test_query_prints_a_table_and_names_bad_sql(tmp_path, capsys):
     results = tmp_path / "results"
     results.mkdir()
+    # A root without tables (a typo in --results) is an error, not empty tables.
+    assert main(["query", "SELECT count(*) AS n FROM videos", "--results", str(results)]) == 1
+    assert "has no tables" in capsys.readouterr().err
+    (results / "videos").mkdir()
     assert main(["query", "SELECT count(*) AS n FROM videos", "--results", str(results)]) == 0
     out = capsys.readouterr().out
     assert "n" in out and "(1 row)" in out

@@ -317,7 +317,10 @@ def test_deepspeed_two_steps_on_cpu(dataset, tmp_path):
     proj0 = [p.detach().clone() for p in model.projector.parameters()]
     res = train(
         model, dataset,
-        TrainConfig(stage=1, steps=2, lr=1e-2, batch_size=2, log_every=1, deepspeed="infra/deepspeed/zero2.json"),
+        TrainConfig(
+            stage=1, steps=2, lr=1e-2, batch_size=2, log_every=1, deepspeed="infra/deepspeed/zero2.json",
+            allow_plain_fallback=True,
+        ),
         out=str(tmp_path / "ds"),
     )  # fmt: skip
     if not res.backend.startswith("DeepSpeed"):
@@ -327,7 +330,8 @@ def test_deepspeed_two_steps_on_cpu(dataset, tmp_path):
     assert load_checkpoint(str(tmp_path / "ds")).model is not None
     # and --resume restores the ZeRO optimizer state
     cfg = TrainConfig(
-        stage=1, steps=3, lr=1e-2, batch_size=2, log_every=1, deepspeed="infra/deepspeed/zero2.json"
-    )
+        stage=1, steps=3, lr=1e-2, batch_size=2, log_every=1, deepspeed="infra/deepspeed/zero2.json",
+        allow_plain_fallback=True,
+    )  # fmt: skip
     more = resume_training(PRESET, dataset, cfg, str(tmp_path / "ds"))
     assert more.backend.startswith("DeepSpeed") and more.start_step == 2 and more.step == 3

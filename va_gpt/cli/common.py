@@ -89,3 +89,36 @@ def setup_logging(
 ) -> None:
     """Configure the root logger (a no-op when the caller already did)."""
     logging.basicConfig(level=level, format=fmt)
+
+
+# Folders a results root holds once a nightly run wrote to it.
+RESULT_ROOT_TABLES = ("runs", "videos")
+
+
+def read_sql_arg(text: str) -> str:
+    """A SQL argument: the text itself, or `@file.sql` for a file's content (ConfigError naming a missing file)."""
+    from va_gpt.config import ConfigError
+
+    if not text.startswith("@"):
+        return text
+    try:
+        with open(text[1:], encoding="utf-8") as f:
+            return f.read()
+    except OSError as e:
+        raise ConfigError(f"{text}: cannot read the SQL file ({e.strerror or type(e).__name__})") from None
+
+
+def check_results_root(url: str, endpoint: str | None = None) -> None:
+    """Before a query: credentials for `url`, and a result table there (a typo in --results
+    is an error naming the root, not empty tables with exit 0)."""
+    from va_gpt.io.credentials import require_credentials, storage_options_for
+    from va_gpt.io.errors import StorageError
+    from va_gpt.io.filesystem import exists, join
+
+    require_credentials(url, endpoint)
+    so = storage_options_for(url, endpoint)
+    if not any(exists(join(url, table), so) for table in RESULT_ROOT_TABLES):
+        raise StorageError(
+            url,
+            "the results root has no tables (no runs or videos table there: check --results, or run vagpt nightly)",
+        )

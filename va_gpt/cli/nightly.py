@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import sys
 
 from va_gpt.cli.common import add_command, add_endpoint, add_preset, camera_list, parse_dates, setup_logging
 
@@ -52,36 +51,36 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from va_gpt.config import ConfigError, load_preset
-    from va_gpt.io.credentials import storage_options_for
-    from va_gpt.io.errors import StorageError
+    """Errors (ConfigError, StorageError, CheckpointError, a bad --pattern) go to the one
+    handler in va_gpt.cli.main: `vagpt nightly: error: ...`, no traceback."""
+    from va_gpt.config import load_preset
+    from va_gpt.io.credentials import require_credentials, storage_options_for
     from va_gpt.pipeline.nightly import NightlyArgs, run_nightly
 
     setup_logging()
-    try:
-        preset = load_preset(args.preset)
-        if args.fps is not None:
-            preset = dataclasses.replace(preset, decode=dataclasses.replace(preset.decode, fps=args.fps))
-        summary = run_nightly(
-            NightlyArgs(
-                archive=args.archive,
-                results=args.results,
-                preset=preset,
-                dates=args.date,
-                cameras=args.cameras,
-                pattern=args.pattern,
-                classifier_dir=args.classifier or args.checkpoint,
-                checkpoint_url=args.checkpoint,
-                storage_options=storage_options_for(args.archive, args.endpoint),
-                force=args.force,
-                describe=not args.no_describe,
-                local=args.local,
-                ray_address=args.ray_address,
-                ray_temp_dir=args.ray_temp_dir,
-            )
+    for url in (args.archive, args.results, args.checkpoint, args.classifier):
+        if url:
+            require_credentials(url, args.endpoint)
+    preset = load_preset(args.preset)
+    if args.fps is not None:
+        preset = dataclasses.replace(preset, decode=dataclasses.replace(preset.decode, fps=args.fps))
+    summary = run_nightly(
+        NightlyArgs(
+            archive=args.archive,
+            results=args.results,
+            preset=preset,
+            dates=args.date,
+            cameras=args.cameras,
+            pattern=args.pattern,
+            classifier_dir=args.classifier or args.checkpoint,
+            checkpoint_url=args.checkpoint,
+            storage_options=storage_options_for(args.archive, args.endpoint),
+            force=args.force,
+            describe=not args.no_describe,
+            local=args.local,
+            ray_address=args.ray_address,
+            ray_temp_dir=args.ray_temp_dir,
         )
-    except (ConfigError, StorageError) as e:
-        print(f"vagpt nightly: {e}", file=sys.stderr)
-        return 1
+    )
     print(summary.render())
     return 0

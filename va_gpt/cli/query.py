@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from va_gpt.cli.common import add_command, add_endpoint
+from va_gpt.cli.common import add_command, add_endpoint, check_results_root, read_sql_arg
 
 
 def format_table(table) -> str:
@@ -33,7 +33,8 @@ def run(args) -> int:
     from va_gpt.io.credentials import storage_options_for
     from va_gpt.lake.query import QueryError, query
 
-    sql = open(args.sql[1:]).read() if args.sql.startswith("@") else args.sql
+    sql = read_sql_arg(args.sql)
+    check_results_root(args.results, args.endpoint)
     try:
         table = query(args.results, sql, storage_options_for(args.results, args.endpoint))
     except QueryError as e:

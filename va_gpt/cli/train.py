@@ -104,6 +104,11 @@ def register(sub) -> None:
         help="DeepSpeed JSON config, e.g. infra/deepspeed/zero2.json (default: plain torch)",
     )
     p.add_argument(
+        "--allow-plain-fallback",
+        action="store_true",
+        help="with --deepspeed: train with plain torch when DeepSpeed cannot start here (default: an error)",
+    )
+    p.add_argument(
         "--classifier", default=None, help="TETG anomaly classifier folder / checkpoint URL (default: none)"
     )
     p.add_argument(
@@ -218,6 +223,7 @@ def _train_stage(args) -> int:
             log_every=args.log_every,
             save_every=args.save_every,
             deepspeed=args.deepspeed,
+            allow_plain_fallback=args.allow_plain_fallback,
         )
         cs, cc = (
             classifier_parts(args.classifier, storage_options_for(args.classifier, args.endpoint))

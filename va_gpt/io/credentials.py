@@ -12,6 +12,8 @@ import os
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
+from va_gpt.io.errors import StorageError
+
 DEFAULT_REGION = "us-east-1"
 S3_SCHEMES = ("s3", "s3a")
 
@@ -64,3 +66,34 @@ def storage_options_for(url: str, endpoint: str | None = None) -> dict | None:
     if urlparse(url).scheme not in S3_SCHEMES:
         return None
     return resolve_s3(endpoint=endpoint).storage_options()
+
+
+# Besides the two variables, where boto finds credentials without any (a profile, a Kubernetes
+# service account's web identity, a container role); the instance metadata service is not
+# probed here (it costs a timeout where there is none).
+_OTHER_CREDENTIAL_SOURCES = (
+    "AWS_PROFILE",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_SHARED_CREDENTIALS_FILE",
+)
+NO_CREDENTIALS = (
+    "no S3 credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
+    "(and AWS_ENDPOINT_URL, or --endpoint, for a store that is not AWS)"
+)
+
+
+def require_credentials(url: str, endpoint: str | None = None) -> None:
+    """StorageError naming `url` and the variables to set when an s3:// URL has no credentials
+    anywhere boto would look (checked before any work starts, not after a listing fails)."""
+    if urlparse(url).scheme not in S3_SCHEMES:
+        return
+    creds = resolve_s3(endpoint=endpoint)
+    if creds.key and creds.secret:
+        return
+    if any(os.environ.get(v) for v in _OTHER_CREDENTIAL_SOURCES):
+        return
+    if os.path.exists(os.path.expanduser("~/.aws/credentials")):
+        return
+    raise StorageError(url, NO_CREDENTIALS)

@@ -145,6 +145,11 @@ def is_transient(exc: BaseException) -> bool:
 
 
 def _describe(exc: BaseException, transient: bool) -> str:
+    if any(isinstance(e, botocore.exceptions.NoCredentialsError) for e in _exception_chain(exc)):
+        return (
+            "no S3 credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
+            "(and AWS_ENDPOINT_URL, or --endpoint, for a store that is not AWS)"
+        )
     if transient:
         kind = "temporary failure (connection, timeout or busy server), retryable"
     elif isinstance(exc, FileNotFoundError):

@@ -28,10 +28,11 @@ from dataclasses import dataclass, field
 
 import ray
 
+from va_gpt.checkpoints.fetch import CheckpointError
 from va_gpt.config import Preset, to_dict
 from va_gpt.io.archive import Skipped, scan_archive
 from va_gpt.io.errors import StorageError
-from va_gpt.io.filesystem import join, read_bytes
+from va_gpt.io.filesystem import filesystem, find_files, join, read_bytes
 from va_gpt.lake.commit import publish
 from va_gpt.lake.manifest import Manifest
 from va_gpt.pipeline.raylocal import start_ray
@@ -132,9 +133,29 @@ def _model_version(args: NightlyArgs) -> str:
     return ";".join(parts)
 
 
+def check_model_folders(args: NightlyArgs) -> None:
+    """CheckpointError naming the folder when --classifier or --checkpoint is not a readable
+    folder with files: checked before the listing and before Ray starts, not in an actor
+    after minutes of work."""
+    folders = {args.classifier_dir: "classifier", args.checkpoint_url if args.describe else None: "checkpoint"}
+    for url, what in folders.items():
+        if not url:
+            continue
+        fs, root = filesystem(url, args.storage_options)
+        try:
+            files = find_files(fs, root.rstrip("/"), url, f"list the {what} folder")
+        except StorageError as e:
+            raise CheckpointError(f"{what} folder {url}: cannot be read ({e.reason})") from None
+        if not files:
+            raise CheckpointError(
+                f"{what} folder {url}: no such folder, or it is empty (check --checkpoint/--classifier)"
+            )
+
+
 def run_nightly(args: NightlyArgs) -> NightlySummary:
     t0 = time.monotonic()
     so = args.storage_options
+    check_model_folders(args)
     listing = scan_archive(args.archive, args.pattern, so, dates=args.dates, cameras=args.cameras)
     objects, skipped_keys = listing.objects, listing.skipped
     for s in skipped_keys:

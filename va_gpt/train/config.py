@@ -32,6 +32,9 @@ class TrainConfig:
     log_every: int = 10
     save_every: int = 0  # 0: save only at the end
     deepspeed: str | None = None  # DeepSpeed JSON config path; None -> plain torch
+    # When DeepSpeed was asked for but cannot start here: False (default) is an error,
+    # True trains with plain torch instead (and says so in the result's backend).
+    allow_plain_fallback: bool = False
 
     def validate(self) -> None:
         if self.stage not in (0, 1, 2):

@@ -9,6 +9,7 @@ belongs to the checkpoint beside it.
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import io
 import json
 import logging
@@ -70,6 +71,39 @@ def save_training(
     return version
 
 
+# Modules whose classes a DeepSpeed ZeRO optimizer state pickles (its loss-scaler and config
+# objects); only these are allow-listed, and only classes, never arbitrary callables.
+_STATE_MODULES = ("deepspeed.",)
+
+
+def _load_state(raw: bytes, where: str) -> dict:
+    """A trainer state read with torch's weights-only unpickler, never full unpickling: the file
+    may come from any URL. A DeepSpeed state's own classes are allow-listed by module; any other
+    global is a TrainError naming it."""
+    try:
+        return torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        pass
+    names = torch.serialization.get_unsafe_globals_in_checkpoint(io.BytesIO(raw))
+    bad = [n for n in names if not n.startswith(_STATE_MODULES)]
+    if bad:
+        raise TrainError(f"{where}: refusing to unpickle {bad} (only tensors and DeepSpeed state are read)")
+    allowed = []
+    for name in names:
+        module, _, attr = name.rpartition(".")
+        obj = getattr(importlib.import_module(module), attr, None)
+        if not isinstance(obj, type):
+            raise TrainError(f"{where}: refusing to unpickle {name} (not a class)")
+        allowed.append(obj)
+    log.info(
+        "%s: a DeepSpeed optimizer state, read weights-only with %d DeepSpeed classes allowed",
+        where,
+        len(allowed),
+    )
+    with torch.serialization.safe_globals(allowed):
+        return torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
+
+
 def load_trainer_state(out: str, storage_options: dict | None = None) -> dict:
     """The trainer_state.pt of the checkpoint at `out`, checked against the checkpoint beside it."""
     fs, root = filesystem(out, storage_options)
@@ -79,13 +113,7 @@ def load_trainer_state(out: str, storage_options: dict | None = None) -> dict:
     if not fs.exists(f"{root}/{META}"):
         raise TrainError(f"cannot resume from {out}: the checkpoint's save did not finish (no {META})")
     raw = fs.cat_file(f"{root}/{TRAINER_STATE}")
-    try:
-        state = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:  # a DeepSpeed ZeRO optimizer state holds its own classes
-        log.info(
-            "%s/%s: a DeepSpeed optimizer state, read with full unpickling (our own file)", out, TRAINER_STATE
-        )
-        state = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=False)
+    state = _load_state(raw, f"{out}/{TRAINER_STATE}")
     meta = json.loads(fs.cat_file(f"{root}/{META}"))
     if meta.get("model_version") != state.get("model_version"):
         raise TrainError(

@@ -164,6 +164,11 @@ def train(
             raise
         except Exception as e:  # noqa: BLE001 - any failure to start DeepSpeed: fall back, and say so
             reason = f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"
+            if not cfg.allow_plain_fallback:
+                raise TrainError(
+                    f"DeepSpeed ({cfg.deepspeed}) could not start here ({reason}); "
+                    "pass --allow-plain-fallback to train with plain torch instead"
+                ) from None
             log.warning("DeepSpeed could not initialise here (%s); training with plain torch instead", reason)
             backend = f"{PLAIN}; DeepSpeed failed to start: {reason}"
     if engine is None:

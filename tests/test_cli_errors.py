@@ -1,0 +1,115 @@
+"""Bad input to `vagpt` is one line `vagpt <cmd>: error: <message>` and exit 1/2, before any work
+starts, never a traceback (unless --debug or VAGPT_DEBUG=1 asks for it)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from va_gpt.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+AWS_VARS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ENDPOINT_URL", "AWS_PROFILE")
+
+
+@pytest.fixture
+def no_aws(monkeypatch, tmp_path):
+    for var in (*AWS_VARS, "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_SHARED_CREDENTIALS_FILE", "VAGPT_DEBUG"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.aws/credentials
+
+
+def _error(capsys, status: int, argv: list[str]) -> str:
+    assert main(argv) == status
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert err.startswith(f"vagpt {argv[0]}: error: "), err
+    return err
+
+
+@pytest.mark.timeout(60)
+def test_query_without_credentials_names_the_variables(no_aws, capsys):
+    err = _error(capsys, 1, ["query", "SELECT 1", "--results", "s3://vagpt/results"])
+    assert all(v in err for v in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ENDPOINT_URL"))
+
+
+@pytest.mark.timeout(60)
+def test_query_missing_sql_file_and_a_results_root_without_tables(no_aws, tmp_path, capsys):
+    err = _error(capsys, 2, ["query", f"@{tmp_path}/missing.sql", "--results", str(tmp_path)])
+    assert "missing.sql" in err
+    typo = tmp_path / "resluts"
+    err = _error(capsys, 1, ["query", "SELECT count(*) FROM videos", "--results", str(typo)])
+    assert str(typo) in err and "no tables" in err
+
+
+@pytest.mark.timeout(60)
+def test_train_classifier_unknown_preset(no_aws, tmp_path, capsys):
+    err = _error(capsys, 2, ["train-classifier", "--preset", "nope", "--out", str(tmp_path / "clf")])
+    assert "nope" in err and "preset" in err
+    assert not (tmp_path / "clf").exists()
+
+
+@pytest.mark.timeout(60)
+def test_nightly_wrong_checkpoint_fails_before_listing(no_aws, tmp_path, capsys):
+    archive = tmp_path / "no-archive-either"  # a listing would fail on this: the checkpoint is checked first
+    err = _error(
+        capsys,
+        1,
+        [
+            "nightly",
+            "--archive",
+            str(archive),
+            "--results",
+            str(tmp_path / "r"),
+            "--checkpoint",
+            "/wrong",
+            "--local",
+        ],
+    )
+    assert "/wrong" in err and "checkpoint" in err.lower() and str(archive) not in err
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.timeout(60)
+def test_our_validation_errors_are_usage_errors(no_aws, tmp_path, capsys):
+    (tmp_path / "a").mkdir()
+    err = _error(
+        capsys,
+        2,
+        [
+            "nightly",
+            "--archive",
+            str(tmp_path / "a"),
+            "--results",
+            str(tmp_path / "r"),
+            "--pattern",
+            "{name}.mp4",
+            "--local",
+        ],
+    )
+    assert "camera_id" in err
+
+
+@pytest.mark.timeout(120)
+def test_a_real_process_prints_no_traceback_unless_debug(tmp_path):
+    argv = [
+        sys.executable,
+        "-m",
+        "va_gpt.cli",
+        "nightly",
+        "--archive",
+        str(tmp_path),
+        "--results",
+        str(tmp_path / "r"),
+    ]
+    argv += ["--checkpoint", "/wrong", "--local"]
+    env = {k: v for k, v in os.environ.items() if k != "VAGPT_DEBUG"}
+    done = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=100)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "vagpt nightly: error:" in done.stderr and "/wrong" in done.stderr
+    debug = subprocess.run(argv + ["--debug"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=100)
+    assert debug.returncode != 0 and "Traceback" in debug.stderr and "CheckpointError" in debug.stderr
