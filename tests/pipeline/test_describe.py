@@ -11,7 +11,17 @@ from tests.shared_paths import CAR_ACCIDENT
 from va_gpt.checkpoints.build import from_preset
 from va_gpt.checkpoints.vagpt import save_checkpoint
 from va_gpt.config import load_preset
-from va_gpt.pipeline.describe import PROMPT_VERSION, Describe, parse_fields, parse_label
+from va_gpt.models.structured import max_ngram_repeats
+from va_gpt.pipeline.describe import (
+    ALLOWED_KINDS,
+    PROMPT_VERSION,
+    Describe,
+    choose_kind,
+    parse_fields,
+    parse_label,
+    video_summaries,
+)
+from va_gpt.taxonomy import KINDS
 
 VIDEO = str(CAR_ACCIDENT)  # 4.0 s, 30 fps, 640x480
 PRESET = load_preset("tiny")
@@ -52,6 +62,9 @@ def test_one_text_row_per_interval(stage):
         "interval_id",
         "text",
         "label",
+        "judgement",
+        "description",
+        "analysis",
         "fields",
         "model_version",
         "prompt_version",
@@ -65,6 +78,11 @@ def test_one_text_row_per_interval(stage):
     assert out["prompt_version"].tolist() == [PROMPT_VERSION] * 2
     assert out["model_version"].tolist() == ["tiny-random"] * 2
     assert out["camera_id"].tolist() == ["cam01"] * 2
+    for i in range(2):  # structured: the judgement is one of the taxonomy's kinds, and no 4-gram repeats
+        assert out["text"][i].startswith("Judgement: ") and out["label"][i] in KINDS
+        assert out["judgement"][i] == KINDS[out["label"][i]].display
+        assert 0.0 < json.loads(out["fields"][i])["judgement_p"] <= 1.0
+        assert max_ngram_repeats(out["text"][i]) <= 1
 
 
 @pytest.mark.timeout(120)
@@ -111,8 +129,56 @@ def test_from_checkpoint_on_s3_matches_the_model(s3_store):
     batch = interval_batch(uri=video_url, rows=((3, 1.0, 2.0),))
     out = stage(batch)
     assert out["model_version"].tolist() == [version]
+    free = Describe(PRESET, checkpoint_url=url, storage_options=so, max_new_tokens=6, structured=False)
+    out = free(batch)
     expected = model.generate_batch([stage.sample({k: v[0] for k, v in batch.items()})], 6)
     assert out["text"].tolist() == expected
+
+
+@pytest.mark.timeout(120)
+def test_interval_label_steers_the_judgement(stage):
+    # a random model's own preference, then the same interval with a confident classifier kind
+    batch = interval_batch(rows=((0, 1.0, 2.0),))
+    free = stage(batch)["label"][0]
+    other = next(k for k in ALLOWED_KINDS if k != free)
+    batch["label"] = np.array([other], dtype=object)
+    batch["label_p"] = np.array([0.999999])
+    assert stage(batch)["label"][0] == other
+
+
+def test_choose_kind_prior():
+    kinds = ("fighting", "falling", "normal")
+    ll = np.array([-5.0, -4.0, -9.0])
+    assert choose_kind(ll, kinds)[0] == "falling"
+    assert choose_kind(ll, kinds, "fighting", 0.9)[0] == "fighting"  # log .9 - log .05 > 1 nat
+    assert choose_kind(ll, kinds, "fighting", 0.9, prior_weight=0.0)[0] == "falling"
+    assert choose_kind(ll, kinds, "riot", 0.99)[0] == "falling"  # not an allowed kind: no prior
+    kind, p = choose_kind(ll, kinds)
+    assert abs(p - np.exp(-4) / np.exp([-5.0, -4.0, -9.0]).sum()) < 1e-9
+
+
+def test_video_summaries_one_row_per_video():
+    def row(video, i, label, desc, analysis=None, error=False):
+        f = {"error": "x"} if error else {"judgement": label, "description": desc}
+        return {"video_id": video, "interval_id": i, "label": label, "description": desc,
+                "analysis": analysis, "fields": json.dumps(f), "model_version": "m",
+                "prompt_version": PROMPT_VERSION, "camera_id": "cam01", "date": "2026-11-21"}  # fmt: skip
+
+    rows = [
+        row("a", 1, "falling", "a person falls", "may be hurt"),
+        row("a", 0, "fighting", "two people fight", "violence"),
+        row("a", 2, "normal", "people walk"),
+        row("b", 0, "normal", "people walk"),
+        row("c", 0, None, None, error=True),
+    ]
+    out = {r["video_id"]: r for r in video_summaries(rows)}
+    assert set(out) == {"a", "b"}
+    a = out["a"]
+    assert a["interval_id"] is None and a["label"] == "fighting" and a["camera_id"] == "cam01"
+    assert a["judgement"] == "fighting, falling" and a["analysis"] == "violence"
+    assert a["description"].startswith("interval 0: two people fight; interval 1: a person falls")
+    assert parse_fields(a["text"])["judgement"] == "fighting, falling"
+    assert out["b"]["judgement"] == "normal" and out["b"]["label"] == "normal"
 
 
 def test_parse_fields_and_label():

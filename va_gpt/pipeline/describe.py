@@ -15,11 +15,22 @@ For each row the frames around the interval are decoded again
 projector.max_frames frames spread evenly), the scores inside that window
 become the TETG tokens, and VA-GPT answers DESCRIBE_QUESTION.
 
+Structured decoding (`structured=True`, the default; va_gpt.models.structured): the
+judgement is not generated freely but chosen among the taxonomy's kinds plus "normal"
+(`kinds`) by the model's likelihood of " Judgement: <kind>." given the prompt, plus
+`prior_weight` * log of a prior from the interval's classifier kind when the row carries one
+(`label`, optional `label_p`, default LABEL_P); description and analysis are then generated
+after the forced "Judgement: <kind>. Description:" (so conditioned on it) with 4-gram blocking
+and a repetition penalty, and the text is cut before any repeated word 4-gram. With
+`structured=False` the whole answer is generated greedily (describe-v1).
+
 Output rows, one per input row:
     video_id, interval_id,
-    text            the generated summary ("" when the row failed)
-    label           anomaly kind named by the text (see parse_label), else None
-    fields          JSON: judgement / description / analysis when the text has them;
+    text            the summary ("" when the row failed)
+    label           anomaly kind of the judgement (va_gpt.taxonomy), else None
+    judgement, description, analysis   the fields of the text (None when absent)
+    fields          JSON: the fields, and judgement_p (the chosen kind's share of the
+                    softmax over the kinds' scores) when structured;
                     {"error": "..."} when the row failed (decode error, bad scores)
     model_version, prompt_version
     (camera_id, date when given)
@@ -37,13 +48,14 @@ import numpy as np
 from va_gpt.checkpoints.build import from_preset
 from va_gpt.checkpoints.vagpt import load_checkpoint
 from va_gpt.config import Preset, load_preset
+from va_gpt.models.structured import cut_repeats, generate_after, option_logprobs
 from va_gpt.models.vagpt import Sample, uniform_indices
 from va_gpt.ops.tetg import check_scores
-from va_gpt.taxonomy import parse_kind
+from va_gpt.taxonomy import KINDS, NORMAL, display, parse_kind
 from va_gpt.video.clips import decode_window
 from va_gpt.video.errors import DecodeError
 
-PROMPT_VERSION = "describe-v1"
+PROMPT_VERSION = "describe-v2"  # v2: structured judgement + repetition control (v1: free greedy)
 DESCRIBE_QUESTION = (
     "Describe the abnormal event between {start:.1f}s and {end:.1f}s. Answer as: "
     "Judgement: <the anomaly kind, or normal>. Description: <what happens and when>. "
@@ -51,6 +63,8 @@ DESCRIBE_QUESTION = (
 )
 PASSTHROUGH = ("camera_id", "date")
 FIELDS = ("judgement", "description", "analysis")
+ALLOWED_KINDS: tuple[str, ...] = tuple(KINDS)  # every taxonomy kind, "normal" included
+LABEL_P = 0.6  # prior probability of the interval's classifier kind when the row gives none
 
 _FIELD_RE = re.compile(r"\b(judgement|judgment|description|analysis)\s*:", re.IGNORECASE)
 
@@ -79,6 +93,34 @@ def parse_label(text: str, fields: dict[str, str] | None = None) -> str | None:
     return None
 
 
+def choose_kind(
+    logprobs: np.ndarray,
+    kinds: tuple[str, ...],
+    label: str | None = None,
+    label_p: float | None = None,
+    prior_weight: float = 1.0,
+) -> tuple[str, float]:
+    """The judgement among `kinds` from the LLM's log-likelihoods [K] plus `prior_weight` *
+    log prior, the prior putting `label_p` on the classifier's `label` and the rest evenly on
+    the other kinds (no prior when `label` is not one of `kinds`). Returns (kind, its softmax share)."""
+    score = np.asarray(logprobs, dtype=np.float64).copy()
+    if label in kinds and prior_weight > 0 and len(kinds) > 1:
+        p = float(
+            np.clip(LABEL_P if label_p is None or not np.isfinite(label_p) else label_p, 1e-3, 1 - 1e-3)
+        )
+        prior = np.full(len(kinds), np.log((1.0 - p) / (len(kinds) - 1)))
+        prior[kinds.index(label)] = np.log(p)
+        score += prior_weight * prior
+    post = np.exp(score - score.max())
+    post /= post.sum()
+    i = int(np.argmax(score))
+    return kinds[i], float(post[i])
+
+
+def _present(value) -> bool:
+    return value is not None and not (isinstance(value, float) and not np.isfinite(value))
+
+
 def _row(batch: dict[str, np.ndarray], i: int) -> dict:
     return {k: v[i] for k, v in batch.items()}
 
@@ -93,8 +135,22 @@ class Describe:
         storage_options: dict | None = None,
         max_new_tokens: int = 96,
         pad_s: float = 1.0,
+        structured: bool = True,
+        kinds: tuple[str, ...] = ALLOWED_KINDS,
+        prior_weight: float = 1.0,
+        no_repeat_ngram_size: int = 4,
+        repetition_penalty: float = 1.2,
+        num_beams: int = 1,
     ):
         self.preset = load_preset(preset) if isinstance(preset, str) else preset
+        self.structured = structured
+        self.kinds = tuple(kinds)
+        self.prior_weight = prior_weight
+        self.gen = {
+            "no_repeat_ngram_size": no_repeat_ngram_size,
+            "repetition_penalty": repetition_penalty,
+            "num_beams": num_beams,
+        }
         self.storage_options = storage_options
         self.max_new_tokens = max_new_tokens
         self.pad_s = pad_s
@@ -161,28 +217,56 @@ class Describe:
                 errors[i] = (
                     f"{type(e).__name__}: {e} (video {row['video_id']}, interval {row['interval_id']})"
                 )
+        shares: dict[int, float] = {}
         bs = max(1, self.preset.runtime.batch_size)
         for j in range(0, len(ready), bs):
             chunk = ready[j : j + bs]
-            outs = self.model.generate_batch([s for _, s in chunk], self.max_new_tokens)
-            for (i, _), text in zip(chunk, outs):
-                texts[i] = text
+            if not self.structured:
+                outs = self.model.generate_batch([s for _, s in chunk], self.max_new_tokens)
+                for (i, _), text in zip(chunk, outs):
+                    texts[i] = text
+                continue
+            prefixes = []
+            for i, s in chunk:
+                row = _row(batch, i)
+                label = row.get("label") if _present(row.get("label")) else None
+                kind, shares[i] = choose_kind(
+                    option_logprobs(self.model, s, [display(k) for k in self.kinds]),
+                    self.kinds,
+                    label,
+                    row.get("label_p"),
+                    self.prior_weight,
+                )
+                prefixes.append(f"Judgement: {display(kind)}. Description:")
+            outs = generate_after(
+                self.model, [s for _, s in chunk], prefixes, self.max_new_tokens, **self.gen
+            )
+            for (i, _), prefix, text in zip(chunk, prefixes, outs):
+                texts[i] = cut_repeats(f"{prefix} {text}".strip(), 4)
 
         labels: list[str | None] = []
         fields: list[str] = []
-        for text, err in zip(texts, errors):
+        cols: dict[str, list] = {k: [] for k in FIELDS}
+        for i, (text, err) in enumerate(zip(texts, errors)):
+            f = parse_fields(text) if err is None else {}
+            for k in FIELDS:
+                cols[k].append(f.get(k))
             if err is not None:
                 labels.append(None)
                 fields.append(json.dumps({"error": err}))
                 continue
-            f = parse_fields(text)
             labels.append(parse_label(text, f))
-            fields.append(json.dumps(f, sort_keys=True))
+            fields.append(
+                json.dumps(
+                    {**f, **({"judgement_p": round(shares[i], 4)} if i in shares else {})}, sort_keys=True
+                )
+            )
         out = {
             "video_id": np.asarray(batch["video_id"]),
             "interval_id": np.asarray(batch["interval_id"]),
             "text": np.array(texts, dtype=object),
             "label": np.array(labels, dtype=object),
+            **{k: np.array(v, dtype=object) for k, v in cols.items()},
             "fields": np.array(fields, dtype=object),
             "model_version": np.array([self.model_version] * n, dtype=object),
             "prompt_version": np.array([PROMPT_VERSION] * n, dtype=object),
@@ -191,3 +275,44 @@ class Describe:
             if k in batch:
                 out[k] = np.asarray(batch[k])
         return out
+
+
+def video_summaries(rows: list[dict]) -> list[dict]:
+    """Interval summary rows (Describe's output, any videos) -> one whole-video summary row per
+    video with a described interval (interval_id None), composed from its intervals in time
+    order (no extra model call): judgement = the anomaly kinds named ("normal" when every
+    interval was judged normal), description = each interval's description with its interval
+    id, analysis = the first anomalous interval's analysis. Rows that failed are left out."""
+    by_video: dict[str, list[dict]] = {}
+    for r in rows:
+        if r.get("interval_id") is None or "error" in json.loads(r.get("fields") or "{}"):
+            continue
+        by_video.setdefault(str(r["video_id"]), []).append(r)
+    out = []
+    for rs in by_video.values():
+        rs = sorted(rs, key=lambda r: int(r["interval_id"]))
+        kinds = [r.get("label") or NORMAL for r in rs]
+        named = list(dict.fromkeys(k for k in kinds if k != NORMAL))
+        judgement = ", ".join(display(k) for k in named) if named else NORMAL
+        parts = [f"interval {int(r['interval_id'])}: {r['description']}" for r in rs if r.get("description")]
+        description = "; ".join(parts) or None
+        analysis = next(
+            (r.get("analysis") for r, k in zip(rs, kinds) if k != NORMAL and r.get("analysis")), None
+        )
+        f = {"judgement": judgement, "description": description, "analysis": analysis}
+        text = " ".join(f"{k.capitalize()}: {v}." for k, v in f.items() if v)
+        row = {
+            "video_id": rs[0]["video_id"],
+            "interval_id": None,
+            "text": text,
+            "label": named[0] if named else NORMAL,
+            **f,
+            "fields": json.dumps({k: v for k, v in f.items() if v}, sort_keys=True),
+            "model_version": rs[0].get("model_version"),
+            "prompt_version": rs[0].get("prompt_version"),
+        }
+        for k in PASSTHROUGH:
+            if k in rs[0]:
+                row[k] = rs[0][k]
+        out.append(row)
+    return out

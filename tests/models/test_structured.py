@@ -1,0 +1,73 @@
+"""Structured answers: option likelihoods equal a plain teacher-forced pass, generation after a
+forced prefix, and the n-gram repetition guard."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from va_gpt.checkpoints.build import from_preset
+from va_gpt.config import load_preset
+from va_gpt.models.structured import cut_repeats, generate_after, max_ngram_repeats, option_logprobs
+from va_gpt.models.vagpt import KIND_ANSWER, Sample
+
+PRESET = load_preset("tiny")
+S = PRESET.encoder.image_size
+
+
+@pytest.fixture(scope="module")
+def model():
+    return from_preset(PRESET).eval()
+
+
+def sample(T=3, seed=0):
+    frames = np.random.default_rng(seed).integers(0, 256, (T, S, S, 3), dtype=np.uint8)
+    t = 10.0 + 0.5 * np.arange(T)
+    return Sample(frames, t, "What happens?", scores=np.linspace(0.1, 0.9, T))
+
+
+def reference_logprob(model, s: Sample, option: str) -> float:
+    """log P(" Judgement: option." | prompt) from one teacher-forced forward (the training path)."""
+    with torch.no_grad():
+        out = model([dataclasses.replace(s, answer=f"Judgement: {option}.")])
+    b = out.batch
+    lp = F.log_softmax(out.logits[0, :-1].float(), -1)
+    ids = b.token_ids[0, 1:]
+    ans = (b.kinds[0, 1:] == KIND_ANSWER) & (ids != model.tokenizer.eos_token_id)
+    return float(lp[ans].gather(-1, ids[ans][:, None]).sum())
+
+
+@pytest.mark.timeout(120)
+def test_option_logprobs_match_teacher_forcing(model):
+    s = sample()
+    options = ["fighting", "abandoned object", "normal", "road accident"]
+    got = option_logprobs(model, s, options)
+    want = [reference_logprob(model, s, o) for o in options]
+    assert got.shape == (4,) and np.all(got < 0)
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-3)
+
+
+@pytest.mark.timeout(120)
+def test_generate_after_prefix_batches_like_singles(model):
+    a, b = sample(3, 0), sample(2, 1)
+    prefixes = ["Judgement: fighting. Description:", "Judgement: normal. Description:"]
+    both = generate_after(model, [a, b], prefixes, max_new_tokens=6)
+    assert all(isinstance(x, str) for x in both)
+    assert both[1] == generate_after(model, [b], prefixes[1:], max_new_tokens=6)[0]
+    with pytest.raises(ValueError, match="prefixes"):
+        generate_after(model, [a], prefixes, max_new_tokens=2)
+
+
+def test_cut_repeats_and_max_ngram_repeats():
+    loop = "Description: a person may be a bag may be a bag may be a bag"
+    assert max_ngram_repeats(loop) == 3
+    cut = cut_repeats(loop)
+    assert cut == "Description: a person may be a bag"
+    assert max_ngram_repeats(cut) <= 1
+    clean = "Judgement: fighting. Description: two people fight. Analysis: violence is dangerous."
+    assert cut_repeats(clean) == clean and max_ngram_repeats(clean) == 1
+    assert max_ngram_repeats("too short") == 0

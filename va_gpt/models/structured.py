@@ -1,0 +1,155 @@
+"""Structured answers from a VA-GPT: a judgement chosen among given phrases, the rest generated after it.
+
+A small LLM trained for minutes loops ("may be a bag may be a bag") and names kinds it was never
+shown; free greedy decoding of "Judgement: <kind>" is where summaries go wrong first. Here:
+
+- :func:`option_logprobs`: the log-likelihood log P(" Judgement: <option>." | prompt) of each
+  allowed option (one prompt prefill, its KV cache repeated over the options, one batched pass);
+- :func:`generate_after`: generation continued after a forced answer prefix (" Judgement: x.
+  Description:"), so description and analysis are conditioned on the chosen judgement, with
+  n-gram blocking and a repetition penalty;
+- :func:`cut_repeats` (pure text): the text cut before the first word n-gram that repeats, the
+  hard guarantee that no summary repeats a 4-gram whatever the decoder did.
+
+The model stays a `VAGPT` (va_gpt.models.vagpt): these functions only read its `sequence`
+(the same prompt layout as training) and call its LLM.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from va_gpt.models.vagpt import VAGPT, Sample
+
+_WORD = re.compile(r"\S+")
+
+
+def _prompt(model: VAGPT, sample: Sample) -> torch.Tensor:
+    """The prompt embeddings [L, H] of a generation sample (the training layout without the answer)."""
+    if sample.answer is not None:
+        raise ValueError("generation samples must have answer=None")
+    embeds, _, _ = model.sequence(sample)
+    return embeds
+
+
+def _ids(model: VAGPT, text: str) -> list[int]:
+    return model.tokenizer(text, add_special_tokens=False).input_ids
+
+
+@torch.no_grad()
+def option_logprobs(
+    model: VAGPT, sample: Sample, options: list[str], template: str = " Judgement: {}."
+) -> np.ndarray:
+    """[len(options)] float64: log P(template.format(option) | prompt) summed over its tokens.
+
+    The answer starts right after " ASSISTANT:" with a space, as in training (VAGPT.sequence),
+    so the template carries the leading space. The prompt is prefilled once; its KV cache is
+    repeated over the options, which run as one right-padded batch.
+    """
+    if not options:
+        raise ValueError("no options to score")
+    prompt = _prompt(model, sample)  # [Lp, H]
+    Lp = len(prompt)
+    out = model.llm(inputs_embeds=prompt[None], use_cache=True)
+    first = F.log_softmax(out.logits[0, -1].float(), -1)  # [V]: the first answer token
+    cache = out.past_key_values
+    seqs = [_ids(model, template.format(o)) for o in options]
+    n, Lo = len(seqs), max(len(s) for s in seqs)
+    ids = torch.full((n, Lo), model.tokenizer.pad_token_id, dtype=torch.long, device=model.device)
+    mask = torch.zeros(n, Lo, dtype=torch.long, device=model.device)
+    for i, s in enumerate(seqs):
+        ids[i, : len(s)] = torch.tensor(s, device=model.device)
+        mask[i, : len(s)] = 1
+    total = first[ids[:, 0]].double()  # [n]
+    if Lo > 1:
+        cache.batch_repeat_interleave(n)
+        attn = torch.cat([torch.ones(n, Lp, dtype=torch.long, device=model.device), mask], 1)
+        pos = (Lp + torch.arange(Lo, device=model.device))[None].expand(n, -1)
+        logits = model.llm(
+            inputs_embeds=model.llm.get_input_embeddings()(ids),
+            attention_mask=attn,
+            position_ids=pos,
+            past_key_values=cache,
+            use_cache=True,
+        ).logits  # [n, Lo, V]: position j predicts token j + 1
+        lp = F.log_softmax(logits[:, :-1].float(), -1).gather(-1, ids[:, 1:, None])[..., 0]  # [n, Lo-1]
+        total = total + (lp.double() * mask[:, 1:]).sum(-1)
+    return total.cpu().numpy()
+
+
+@torch.no_grad()
+def generate_after(
+    model: VAGPT,
+    samples: list[Sample],
+    prefixes: list[str],
+    max_new_tokens: int = 64,
+    no_repeat_ngram_size: int = 4,
+    repetition_penalty: float = 1.2,
+    num_beams: int = 1,
+) -> list[str]:
+    """The continuation of each sample's answer after its forced `prefix` (left-padded batch,
+    `llm.generate` on inputs_embeds; greedy, or beam search with num_beams > 1). The prefix is
+    embedded as the answer's first tokens, so what follows is conditioned on it."""
+    if len(samples) != len(prefixes):
+        raise ValueError(f"{len(samples)} samples but {len(prefixes)} prefixes")
+    emb = model.llm.get_input_embeddings()
+    seqs = []
+    for s, p in zip(samples, prefixes):
+        ids = torch.tensor(_ids(model, " " + p.strip()), dtype=torch.long, device=model.device)
+        seqs.append(torch.cat([_prompt(model, s), emb(ids)]))
+    L, H = max(len(e) for e in seqs), seqs[0].shape[-1]
+    embeds = seqs[0].new_zeros(len(seqs), L, H)
+    mask = torch.zeros(len(seqs), L, dtype=torch.long, device=model.device)
+    for b, e in enumerate(seqs):
+        embeds[b, L - len(e) :], mask[b, L - len(e) :] = e, 1
+    if L + max_new_tokens > model.config.llm.max_position:
+        max_new_tokens = max(1, model.config.llm.max_position - L)
+    with warnings.catch_warnings():  # the penalties apply to the new tokens only: that is the intent here
+        warnings.filterwarnings("ignore", message=r".*with `inputs_embeds` and without `input_ids`.*")
+        out = model.llm.generate(
+            inputs_embeds=embeds,
+            attention_mask=mask,
+            max_new_tokens=max_new_tokens,
+            do_sample=False,
+            num_beams=num_beams,
+            no_repeat_ngram_size=no_repeat_ngram_size,
+            repetition_penalty=repetition_penalty,
+            pad_token_id=model.tokenizer.pad_token_id,
+            eos_token_id=model.tokenizer.eos_token_id,
+            bos_token_id=model.tokenizer.bos_token_id,
+        )  # [B, new]: with inputs_embeds only, generate returns just the new tokens
+    return [t.strip() for t in model.tokenizer.batch_decode(out, skip_special_tokens=True)]
+
+
+def _words(text: str) -> list[str]:
+    return [w.lower().strip(".,;:!?") for w in _WORD.findall(text)]
+
+
+def max_ngram_repeats(text: str, n: int = 4) -> int:
+    """The most times any word n-gram occurs in `text` (case and edge punctuation ignored); 0 when
+    the text has fewer than n words, 1 when no n-gram repeats."""
+    w = _words(text)
+    counts: dict[tuple[str, ...], int] = {}
+    for i in range(len(w) - n + 1):
+        g = tuple(w[i : i + n])
+        counts[g] = counts.get(g, 0) + 1
+    return max(counts.values(), default=0)
+
+
+def cut_repeats(text: str, n: int = 4) -> str:
+    """`text` cut before the first word n-gram that already occurred (then stripped of a dangling
+    separator): the result repeats no n-gram."""
+    spans = [m.span() for m in _WORD.finditer(text)]
+    w = _words(text)
+    seen: set[tuple[str, ...]] = set()
+    for i in range(len(w) - n + 1):
+        g = tuple(w[i : i + n])
+        if g in seen:
+            return text[: spans[i][0]].rstrip(" ,;:")
+        seen.add(g)
+    return text
