@@ -112,6 +112,9 @@ def _why_no_match(key: str, pattern: str) -> str:
     want, got = pattern.count("/") + 1, key.count("/") + 1
     if got != want:
         return f"has {got} path segment(s), the pattern {pattern!r} has {want}"
+    name = key.rsplit("/", 1)[-1]
+    if "{ext}" in pattern and name.rpartition(".")[2].lower() not in VIDEO_EXTENSIONS:
+        return f"extension {name[name.rfind('.') :] if '.' in name else 'none'!r} is not a video extension {{ext}} accepts"
     tail = pattern.rsplit("/", 1)[-1]
     ext = tail[tail.rfind(".") :] if "." in tail else ""
     name = key.rsplit("/", 1)[-1]

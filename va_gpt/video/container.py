@@ -223,9 +223,14 @@ class Video:
                     f"{c.format.name} file has no video stream (only {len(audios)} audio stream(s), "
                     f"codec {audios[0].codec_context.name if audios[0].codec_context else 'unknown'})",
                 )
-            if self.magic is None or not c.streams:
+            if self.magic is None:
                 raise self.error(
                     "not_video", f"not a video file (no audio or video streams; read as {c.format.name})"
+                )
+            if not c.streams:
+                raise self.error(
+                    "no_video_stream",
+                    f"{c.format.name} file holds no streams at all (a recording that never wrote a frame)",
                 )
             raise self.error("no_video_stream", f"{c.format.name} file has no video stream")
         v = videos[0]
