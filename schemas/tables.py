@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-SCHEMA_VERSION = 2  # 2: videos.decoded_s
+SCHEMA_VERSION = 3  # 2: videos.decoded_s; 3: summaries.kind, judgement, description, analysis
 
 BOX = pa.list_(pa.float32(), 4)  # (x0, y0, x1, y1), normalised to [0, 1] of the frame
 
@@ -88,6 +88,12 @@ SUMMARIES = pa.schema(
         pa.field("date", pa.string(), nullable=False),
         pa.field("text", pa.string(), nullable=False),
         pa.field("fields", pa.string()),  # JSON: judgement / description / analysis when present
+        # The summary's parts (va_gpt.pipeline.describe): kind is the judgement's anomaly kind
+        # through va_gpt.taxonomy.parse_kind ("normal" included), null when it names none.
+        pa.field("kind", pa.string()),
+        pa.field("judgement", pa.string()),
+        pa.field("description", pa.string()),
+        pa.field("analysis", pa.string()),
         pa.field("model_version", pa.string(), nullable=False),
         pa.field("prompt_version", pa.string(), nullable=False),
         pa.field("run_id", pa.string(), nullable=False),

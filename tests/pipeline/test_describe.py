@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
+from schemas.tables import conform
 from tests.shared_paths import CAR_ACCIDENT
 from va_gpt.checkpoints.build import from_preset
 from va_gpt.checkpoints.vagpt import save_checkpoint
@@ -21,6 +23,7 @@ from va_gpt.pipeline.describe import (
     parse_label,
     video_summaries,
 )
+from va_gpt.pipeline.tables import build_tables
 from va_gpt.taxonomy import KINDS
 
 VIDEO = str(CAR_ACCIDENT)  # 4.0 s, 30 fps, 640x480
@@ -195,3 +198,18 @@ def test_parse_fields_and_label():
     assert parse_label("Judgement: normal. Description: people walk.") == "normal"
     assert parse_label("something blurry moves") is None
     assert parse_fields("no structure here") == {}
+
+
+def test_summaries_table_has_the_fields_kind_and_a_whole_video_row():
+    obj = SimpleNamespace(camera_id="cam01", date="2026-11-21")
+    rows = [
+        {"video_id": "a", "interval_id": 0, "text": "Judgement: fighting. Description: two people fight.",
+         "label": "fighting", "judgement": "fighting", "description": "two people fight", "analysis": None,
+         "fields": json.dumps({"judgement": "fighting", "description": "two people fight"}),
+         "model_version": "m", "prompt_version": PROMPT_VERSION},
+    ]  # fmt: skip
+    tables = build_tables({"a": obj}, [], rows, run_id="r1", model_version="m", processed_at=None)
+    table = conform("summaries", tables["summaries"]).to_pylist()
+    assert [r["interval_id"] for r in table] == [0, None]
+    assert all(r["kind"] == "fighting" and r["judgement"] == "fighting" for r in table)
+    assert table[1]["description"] == "interval 0: two people fight" and table[1]["text"]

@@ -118,7 +118,10 @@ def test_end_to_end_on_ray_writes_all_four_tables_to_schema(s3_store, archive, p
         assert r["ts"].hour == 22  # the archive's night starts at 22:00:00
     # Describe ran on exactly the intervals found.
     n_int = _count(results, so, "intervals")
-    assert _count(results, so, "summaries") == n_int == summary.intervals
+    assert _count(results, so, "summaries WHERE interval_id IS NOT NULL") == n_int == summary.intervals
+    # ... plus one whole-video summary (interval_id NULL) per video with an interval.
+    with_intervals = _count(results, so, "(SELECT DISTINCT video_id FROM intervals)")
+    assert _count(results, so, "summaries WHERE interval_id IS NULL") == with_intervals
     # The example queries run against it.
     for name in sorted(os.listdir(QUERIES)):
         with open(os.path.join(QUERIES, name)) as f:

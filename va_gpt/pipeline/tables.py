@@ -19,7 +19,7 @@ from schemas.tables import conform
 from va_gpt.io.filesystem import write_bytes
 from va_gpt.io.retry import retry
 from va_gpt.lake.commit import part_url
-from va_gpt.pipeline.describe import PROMPT_VERSION
+from va_gpt.pipeline.describe import PROMPT_VERSION, video_summaries
 from va_gpt.pipeline.run import PIPELINE_VERSION
 
 
@@ -91,7 +91,7 @@ def build_tables(
                     "run_id": run_id,
                 }
             )
-    for s in summaries:
+    for s in [*summaries, *video_summaries(summaries)]:  # + a whole-video row per video
         obj = objects_by_id[s["video_id"]]
         tables["summaries"].append(
             {
@@ -101,6 +101,10 @@ def build_tables(
                 "date": obj.date,
                 "text": s["text"],
                 "fields": s.get("fields"),
+                "kind": s.get("label"),
+                "judgement": s.get("judgement"),
+                "description": s.get("description"),
+                "analysis": s.get("analysis"),
                 "model_version": s.get("model_version") or model_version,
                 "prompt_version": s.get("prompt_version") or PROMPT_VERSION,
                 "run_id": run_id,
