@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-import io
 
 import numpy as np
-import pyarrow.parquet as pq
 
-from schemas.tables import conform
 from va_gpt.io.archive import video_id_for
-from va_gpt.io.filesystem import write_bytes
-from va_gpt.lake.commit import part_url, publish
+from va_gpt.pipeline.tables import write_run
 
 RUN = "20261121T220000Z-test01"
 FPS = 30.0
@@ -67,16 +63,7 @@ def write_results(root: str, videos=VIDEOS, intervals=None, uri_prefix="s3://arc
                 dict(video_id=vid, interval_id=k, **part, start_s=a, end_s=b, start_time=None, end_time=None,
                      peak_score=0.9, mean_score=0.7, box=[0.0, 0.0, 1.0, 1.0], label=None, run_id=RUN)
             )  # fmt: skip
-    staged = {}
-    for table, rows in tables.items():
-        if not rows:
-            continue
-        url = part_url(root, table, "2026-11-21", "cam01", RUN, 0, staged=True)
-        buf = io.BytesIO()
-        pq.write_table(conform(table, rows), buf)
-        write_bytes(url, buf.getvalue())
-        staged[table] = [url]
-    publish(root, RUN, staged)
+    write_run(root, RUN, {t: rows for t, rows in tables.items() if rows})
     return curves
 
 

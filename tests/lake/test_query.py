@@ -8,22 +8,19 @@ import os
 import urllib.parse
 
 import duckdb
-import fsspec
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
 from schemas.tables import TABLES
-from va_gpt.lake.commit import part_url, publish
 from va_gpt.lake.query import QueryError, check_read_only, connect, query
+from va_gpt.pipeline.tables import commit_tables, write_run
 
 DAY = "2026-11-21"
 REFUSED = "a query may read only the views"
 
 
-def _videos_row(video_id: str, run_id: str) -> pa.Table:
-    row = {name: None for name in TABLES["videos"].names}
-    row.update(
+def _videos_row(video_id: str, run_id: str) -> dict:
+    return dict(
         video_id=video_id,
         uri=f"s3://archive/cam01/{video_id}.mp4",
         etag="e",
@@ -36,30 +33,17 @@ def _videos_row(video_id: str, run_id: str) -> pa.Table:
         run_id=run_id,
         processed_at=dt.datetime(2026, 11, 22, tzinfo=dt.UTC),
     )
-    return pa.Table.from_pylist([row], schema=TABLES["videos"])
-
-
-def _write(url: str, table: pa.Table, options: dict | None) -> None:
-    fs, path = fsspec.core.url_to_fs(url, **(options or {}))
-    fs.makedirs(fs._parent(path), exist_ok=True)
-    with fs.open(path, "wb") as f:
-        pq.write_table(table, f)
 
 
 @pytest.fixture
 def results(backend):
-    """A results root with one committed run (two videos), an uncommitted staged file,
-    and an archive object next to it that queries must not reach."""
+    """A results root with one committed run (two videos), a later run that committed its
+    table writes but not its `runs` row, and an archive object that queries must not reach."""
     root = backend.url("results")
     run = "20261122T000000Z-r1"
-    staged = part_url(root, "videos", DAY, "cam01", run, 0, staged=True)
-    _write(staged, pa.concat_tables([_videos_row("v1", run), _videos_row("v2", run)]), backend.options)
-    publish(root, run, {"videos": [staged]}, storage_options=backend.options)
-    _write(
-        part_url(root, "videos", DAY, "cam01", "20261123T000000Z-r2", 0, staged=True),
-        _videos_row("v3", "20261123T000000Z-r2"),
-        backend.options,
-    )
+    write_run(root, run, {"videos": [_videos_row("v1", run), _videos_row("v2", run)]}, backend.options)
+    half = "20261123T000000Z-r2"
+    commit_tables(root, {"videos": [_videos_row("v3", half)]}, ["v3"], backend.options)
     archive = backend.put("archive/cam01/secret.mp4", b"not for analysts")
     return backend, root, archive
 
@@ -68,7 +52,7 @@ def test_result_views_still_query(results):
     backend, root, _ = results
     got = query(root, "SELECT video_id FROM videos ORDER BY video_id", backend.options)
     assert got.column("video_id").to_pylist() == ["v1", "v2"]
-    for table in TABLES:
+    for table in (*TABLES, "runs", "review"):
         assert query(root, f"SELECT count(*) AS n FROM {table}", backend.options).num_rows == 1
     plan = query(root, "EXPLAIN ANALYZE SELECT count(*) FROM videos", backend.options)
     assert plan.num_rows == 1
@@ -76,7 +60,7 @@ def test_result_views_still_query(results):
 
 def _bypasses(root: str, archive: str) -> list[str]:
     path = lambda url: url[len("file://") :] if url.startswith("file://") else url  # noqa: E731
-    staged_glob = path(root).rstrip("/") + "/_staging/*/videos/*/*/*.parquet"
+    # (Files inside the table folders are readable: that is where the Delta tables live.)
     return [
         "SELECT * FROM read_csv('/etc/passwd')",
         "SELECT * FROM read_text('/etc/passwd')",
@@ -86,8 +70,7 @@ def _bypasses(root: str, archive: str) -> list[str]:
         "SELECT * FROM sniff_csv('/etc/passwd')",
         f"SELECT size FROM read_blob('{path(archive)}')",
         f"SELECT * FROM glob('{path(root)}/*')",
-        f"SELECT * FROM read_parquet('{staged_glob}')",  # uncommitted rows
-        f"SELECT * FROM parquet_metadata('{staged_glob}')",
+        f"SELECT * FROM read_json('{path(root)}/_manifest/_delta_log/*.json')",  # not a view's table
     ]
 
 

@@ -1,7 +1,7 @@
 """A small committed night for the report tests, written the way nightly writes one.
 
 Real source videos (tests/videos.py: every frame shows its index) and the four tables
-(schemas/tables.py) committed as one run (va_gpt.lake.commit.publish):
+(schemas/tables.py) committed as one run (va_gpt.pipeline.tables.write_run):
 
     cam01  v0  12 s  ok      intervals 0 (fight, 3-6 s, peak 4.5 s) and 1 (fall, 8-10 s)
     cam01  v1  12 s  ok      no interval (normal footage)
@@ -13,17 +13,15 @@ Real source videos (tests/videos.py: every frame shows its index) and the four t
 from __future__ import annotations
 
 import datetime as dt
-import io
 from dataclasses import dataclass
 
 import numpy as np
-import pyarrow.parquet as pq
 
-from schemas.tables import TABLES, conform
+from schemas.tables import TABLES
 from tests.videos import write_video
 from va_gpt.io.archive import video_id_for
 from va_gpt.io.filesystem import filesystem, join, write_bytes
-from va_gpt.lake.commit import part_url, publish
+from va_gpt.pipeline.tables import write_run
 
 DATE = "2026-11-21"
 RUN = "20261122T030000Z-rep001"
@@ -102,18 +100,9 @@ def write_night(
                 dict(video_id=vid, interval_id=k, **part, text=f"A {label.replace('_', ' ')} near the <gate> & door.",
                      fields=None, model_version="tiny;test", prompt_version="p1", run_id=RUN)
             )  # fmt: skip
-    staged: dict[str, list[str]] = {}
-    for table, rows in tables.items():
-        for cam in sorted({r["camera_id"] for r in rows}):
-            url = part_url(results, table, DATE, cam, RUN, 0, staged=True)
-            buf = io.BytesIO()
-            # Columns this fixture does not set (added by later schema versions) are null.
-            full = [{n: r.get(n) for n in TABLES[table].names} for r in rows if r["camera_id"] == cam]
-            pq.write_table(conform(table, full), buf)
-            write_bytes(url, buf.getvalue(), so)
-            staged.setdefault(table, []).append(url)
-    publish(results, RUN, staged, meta={"pipeline_version": "1.0", "videos": len(VIDEOS), "wall_s": 12.5},
-            storage_options=so)  # fmt: skip
+    # Columns this fixture does not set (added by later schema versions) are null.
+    full = {t: [{n: r.get(n) for n in TABLES[t].names} for r in rows] for t, rows in tables.items()}
+    write_run(results, RUN, full, so)
     if drop_source:
         fs, path = filesystem(uris["v2"], so)
         fs.rm(path)

@@ -1,8 +1,10 @@
-"""`vagpt nightly`: process the new or changed footage of an archive into Parquet results."""
+"""`vagpt nightly`: process the new or changed footage of an archive into Delta Lake result tables."""
 
 from __future__ import annotations
 
 import dataclasses
+import sys
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from va_gpt.cli.common import add_command, add_endpoint, add_preset, camera_list, parse_dates, setup_logging
 
@@ -47,6 +49,16 @@ def register(sub) -> None:
     p.add_argument("--force", action="store_true", help="reprocess objects already in the manifest")
     p.add_argument("--no-describe", action="store_true", help="skip the VA-GPT summaries")
     p.add_argument("--local", action="store_true", help="run in this process without Ray (debugging)")
+    p.add_argument(
+        "--camera-tz", action="append", default=[], metavar="CAM=ZONE",
+        help="a camera's IANA time zone (cam01=Europe/Paris), repeatable; key times are that "
+        "camera's wall clock, stored with UTC start/end (default UTC)",
+    )  # fmt: skip
+    p.add_argument(
+        "--vacuum-hours", type=float, default=None, metavar="N",
+        help="after the run, delete table files no version younger than N hours needs "
+        "(time travel to older runs stops working; default: keep everything)",
+    )  # fmt: skip
     p.set_defaults(run=run)
 
 
@@ -58,6 +70,7 @@ def run(args) -> int:
     from va_gpt.pipeline.nightly import NightlyArgs, run_nightly
 
     setup_logging()
+    camera_tz = parse_camera_tz(args.camera_tz)
     for url in (args.archive, args.results, args.checkpoint, args.classifier):
         if url:
             require_credentials(url, args.endpoint)
@@ -80,7 +93,31 @@ def run(args) -> int:
             local=args.local,
             ray_address=args.ray_address,
             ray_temp_dir=args.ray_temp_dir,
+            camera_tz=camera_tz,
         )
     )
     print(summary.render())
+    if args.vacuum_hours is not None:
+        from va_gpt.lake.delta import vacuum
+
+        try:
+            removed = vacuum(args.results, args.vacuum_hours, storage_options_for(args.results, args.endpoint))
+            print(f"vacuum: {sum(map(len, removed.values()))} unused file(s) deleted")
+        except Exception as e:  # the run committed: a failed cleanup is reported, not an exit 1
+            print(f"vagpt nightly: vacuum failed (the run committed): {e}", file=sys.stderr)
     return 0
+
+
+def parse_camera_tz(values: list[str]) -> dict[str, str]:
+    """`cam=Zone` items -> {camera_id: zone}; the zone is after the last `=` (`cam=1=UTC`)."""
+    from va_gpt.config import ConfigError
+
+    out: dict[str, str] = {}
+    for value in values:
+        cam, _, zone = value.rpartition("=")
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ConfigError(f"--camera-tz {value!r}: want CAM=ZONE with an IANA zone like Europe/Paris") from None
+        out[cam] = zone
+    return out

@@ -25,6 +25,10 @@ def register(sub) -> None:
         help="a SELECT over the views videos, frame_scores, intervals, summaries; @file.sql reads a file",
     )
     p.add_argument("--results", required=True, help="results URL (s3://..., file://..., or a path)")
+    p.add_argument(
+        "--as-of-run", default=None, metavar="RUN_ID",
+        help="time travel: read the tables as that committed run left them (see SELECT * FROM runs)",
+    )  # fmt: skip
     add_endpoint(p)
     p.set_defaults(run=run)
 
@@ -36,7 +40,7 @@ def run(args) -> int:
     sql = read_sql_arg(args.sql)
     check_results_root(args.results, args.endpoint)
     try:
-        table = query(args.results, sql, storage_options_for(args.results, args.endpoint))
+        table = query(args.results, sql, storage_options_for(args.results, args.endpoint), args.as_of_run)
     except QueryError as e:
         print(f"vagpt query: {e}", file=sys.stderr)
         return 1

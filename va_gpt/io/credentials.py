@@ -48,6 +48,24 @@ class S3Credentials:
             out["AWS_ENDPOINT_URL"] = self.endpoint_url
         return out
 
+    def delta_options(self) -> dict[str, str]:
+        """delta-rs (deltalake) storage options: object_store's AWS keys.
+
+        AWS S3 itself needs only keys and region (conditional PUT is native);
+        another S3 store (SeaweedFS, MinIO, Ceph) gets its endpoint, plain HTTP
+        when the endpoint is http://, and `AWS_CONDITIONAL_PUT=etag`, the
+        compare-and-swap that lets two writers commit to one table safely.
+        """
+        out = {"AWS_REGION": self.region}
+        if self.key and self.secret:
+            out.update(AWS_ACCESS_KEY_ID=self.key, AWS_SECRET_ACCESS_KEY=self.secret)
+        if self.endpoint_url:
+            out["AWS_ENDPOINT_URL"] = self.endpoint_url
+            out["AWS_CONDITIONAL_PUT"] = "etag"
+            if self.endpoint_url.startswith("http://"):
+                out["AWS_ALLOW_HTTP"] = "true"
+        return out
+
 
 def resolve_s3(storage_options: dict | None = None, endpoint: str | None = None) -> S3Credentials:
     """The S3 credentials to use: `endpoint`, then `storage_options` (fsspec form), then the AWS variables."""

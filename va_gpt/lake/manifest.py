@@ -1,22 +1,22 @@
 """The processed-object manifest: which (uri, etag, pipeline_version) a run already processed.
 
-A nightly run lists the archive, diffs it against the manifest
-(`Manifest.diff`) and processes only new or changed objects.
+A Delta table `{results}/_manifest` (schemas/tables.py MANIFEST), one row per
+uri. A nightly run lists the archive, diffs it against the manifest
+(`Manifest.diff`) and processes only new or changed objects. `save` writes the
+recorded entries in one commit that replaces those uris' rows, so saving the
+same entries twice (a retry, a rerun) never duplicates them.
 """
 
 from __future__ import annotations
 
-import json
+import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
+from schemas.tables import conform
 from va_gpt.io.archive import ArchiveObject
-from va_gpt.io.errors import StorageError, mapped_errors
-from va_gpt.io.filesystem import filesystem, write_bytes
-
-MANIFEST_FORMAT = "va-gpt-manifest"
-MANIFEST_VERSION = 1
+from va_gpt.io.errors import StorageError
+from va_gpt.lake.delta import open_table, replace_rows
 
 
 @dataclass(frozen=True)
@@ -27,8 +27,9 @@ class ManifestEntry:
     etag: str
     size: int
     pipeline_version: str
+    status: str
     run_id: str
-    recorded_at: str  # UTC ISO-8601
+    recorded_at: dt.datetime  # UTC
 
 
 @dataclass(frozen=True)
@@ -45,19 +46,18 @@ class ManifestDiff:
 
 
 class Manifest:
-    """Which (uri, etag, pipeline_version) have been processed, one entry per uri, in a JSON object.
+    """Which (uri, etag, pipeline_version) have been processed, one entry per uri.
 
-    Single writer: the nightly driver loads it, diffs, runs, records and
-    saves. `save` replaces the object atomically, so a crash leaves the old
-    manifest, never a truncated one.
+    Single writer: the nightly driver loads it, diffs, runs, records and saves.
     """
 
     def __init__(
-        self, url: str, storage_options: dict | None = None, entries: dict[str, ManifestEntry] | None = None
+        self, results_url: str, storage_options: dict | None = None, entries: dict[str, ManifestEntry] | None = None
     ):
-        self.url = url
+        self.results_url = results_url
         self.storage_options = storage_options
         self.entries: dict[str, ManifestEntry] = dict(entries or {})
+        self._pending: set[str] = set()
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -69,17 +69,15 @@ class Manifest:
         return self.entries.get(uri)
 
     @classmethod
-    def load(cls, url: str, storage_options: dict | None = None) -> Manifest:
-        """The manifest at `url`; an empty one when it does not exist yet. A corrupt file is a StorageError."""
-        fs, path = filesystem(url, storage_options)
+    def load(cls, results_url: str, storage_options: dict | None = None) -> Manifest:
+        """The manifest of `results_url`; an empty one when it does not exist yet."""
         try:
-            with mapped_errors(url, "read manifest"):
-                raw = fs.cat_file(path)
-        except StorageError as exc:
-            if isinstance(exc.__cause__, FileNotFoundError):
-                return cls(url, storage_options)
-            raise
-        return cls(url, storage_options, _parse_manifest(url, raw))
+            table = open_table(results_url, "manifest", storage_options)
+            rows = [] if table is None else table.to_pyarrow_table().to_pylist()
+        except OSError as exc:  # delta-rs raises OSError subclasses for storage failures
+            raise StorageError(results_url, f"cannot read the manifest table: {exc}") from exc
+        entries = {r["uri"]: ManifestEntry(**r) for r in rows}
+        return cls(results_url, storage_options, entries)
 
     def diff(self, objects: Iterable[ArchiveObject], pipeline_version: str) -> ManifestDiff:
         new, changed, unchanged = [], [], []
@@ -93,38 +91,29 @@ class Manifest:
                 unchanged.append(obj)
         return ManifestDiff(new, changed, unchanged)
 
-    def record(self, objects: Iterable[ArchiveObject], pipeline_version: str, run_id: str) -> None:
-        """Mark `objects` as processed by `run_id` (in memory; `save` writes it)."""
-        now = datetime.now(UTC).isoformat()
-        for obj in objects:
-            self.entries[obj.uri] = ManifestEntry(obj.uri, obj.etag, obj.size, pipeline_version, run_id, now)
+    def record(
+        self,
+        objects: Iterable[ArchiveObject],
+        pipeline_version: str,
+        run_id: str,
+        status: dict[str, str] | None = None,
+    ) -> None:
+        """Mark `objects` as processed by `run_id` (in memory; `save` writes them).
 
-    def to_json(self) -> bytes:
-        doc = {
-            "format": MANIFEST_FORMAT,
-            "format_version": MANIFEST_VERSION,
-            "entries": [vars(self.entries[uri]) for uri in sorted(self.entries)],
-        }
-        return json.dumps(doc, indent=1).encode("utf-8")
+        `status`: video_id -> the video's status in the run (default "ok").
+        """
+        now = dt.datetime.now(dt.UTC)
+        now = now.replace(microsecond=now.microsecond // 1000 * 1000)  # stored in ms
+        for obj in objects:
+            st = (status or {}).get(obj.video_id, "ok")
+            self.entries[obj.uri] = ManifestEntry(obj.uri, obj.etag, obj.size, pipeline_version, st, run_id, now)
+            self._pending.add(obj.uri)
 
     def save(self) -> None:
-        write_bytes(self.url, self.to_json(), self.storage_options)
-
-
-def _parse_manifest(url: str, raw: bytes) -> dict[str, ManifestEntry]:
-    def corrupt(why: str) -> StorageError:
-        return StorageError(url, f"corrupt manifest: {why}; fix or delete the file to reprocess everything")
-
-    try:
-        doc = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise corrupt(f"not valid JSON ({exc})") from exc
-    if not isinstance(doc, dict) or doc.get("format") != MANIFEST_FORMAT:
-        raise corrupt(f"not a {MANIFEST_FORMAT} document")
-    if doc.get("format_version") != MANIFEST_VERSION:
-        raise corrupt(f"format_version {doc.get('format_version')!r}, this code reads {MANIFEST_VERSION}")
-    try:
-        entries = [ManifestEntry(**e) for e in doc["entries"]]
-    except (KeyError, TypeError) as exc:
-        raise corrupt(f"bad entries ({exc})") from exc
-    return {e.uri: e for e in entries}
+        """One commit replacing the rows of the entries recorded since load (retried; idempotent)."""
+        if not self._pending:
+            return
+        uris = sorted(self._pending)
+        rows = conform("manifest", [vars(self.entries[u]) for u in uris])
+        replace_rows(self.results_url, "manifest", rows, "uri", uris, self.storage_options)
+        self._pending.clear()

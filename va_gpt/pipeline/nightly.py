@@ -1,17 +1,20 @@
-"""One night's run: list -> diff against the manifest -> pipeline -> Parquet -> commit.
+"""One night's run: list -> diff against the manifest -> pipeline -> Delta commits -> runs row -> manifest.
 
     summary = run_nightly(NightlyArgs(archive=..., results=..., dates=("2026-11-21",)))
 
 Idempotent: objects already in the manifest with the same etag and pipeline
 version are skipped, so a rerun of the same night adds nothing. `force` (or a
 new pipeline version, or a changed object) reprocesses; the new rows carry a
-new run_id and replace the old ones in the query views, and partitions the run
-rewrote completely are superseded in the commit record as well.
+new run_id and replace the old rows of those videos (one Delta commit per table).
 
-A video that fails is a `videos` row with its error. A transient storage error
-that outlasts the retries is written too but left out of the manifest, so the
-next night tries that object again. Nothing is visible to readers until the
-commit marker is written (va_gpt.lake.commit.publish).
+A video that fails is a `videos` row with its error; so is a key whose camera id
+cannot be a partition value (status `bad_key`). A transient storage error that
+outlasts the retries is written too but left out of the manifest, so the next
+night tries that object again. The `runs` row is the run's commit point: readers
+pin the table versions it records (va_gpt.lake.query), so they see the previous
+run until it exists. The manifest is written after it; when that write fails the
+run still counts as committed (exit 0), and the next night reprocesses those
+objects, replacing their rows rather than duplicating them.
 """
 
 from __future__ import annotations
@@ -22,26 +25,25 @@ import json
 import logging
 import time
 import uuid
-from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import ray
 
+from schemas.tables import conform
 from va_gpt.checkpoints.fetch import CheckpointError
 from va_gpt.config import Preset, to_dict
 from va_gpt.io.archive import Skipped, scan_archive
 from va_gpt.io.errors import StorageError
 from va_gpt.io.filesystem import filesystem, find_files, join, read_bytes
-from va_gpt.lake.commit import publish
+from va_gpt.io.retry import retry
+from va_gpt.lake.delta import append_rows
 from va_gpt.lake.manifest import Manifest
 from va_gpt.pipeline.raylocal import start_ray
 from va_gpt.pipeline.run import PIPELINE_VERSION, TRANSIENT_KINDS, Job, run_local, run_ray
-from va_gpt.pipeline.tables import build_tables, write_staged
+from va_gpt.pipeline.tables import bad_key_result, build_tables, commit_tables, run_row
 
 log = logging.getLogger(__name__)
-
-MANIFEST_NAME = "_manifest.json"
 
 
 @dataclass
@@ -63,8 +65,9 @@ class NightlyArgs:
     ray_temp_dir: str | None = None
     ray_resources: dict = field(default_factory=dict)
     run_id: str | None = None
-    # Called after the files are staged, before the commit marker: tests use it to
-    # simulate a run killed at the worst moment.
+    camera_tz: dict[str, str] = field(default_factory=dict)  # camera_id -> IANA zone (default UTC)
+    # Called after the result tables' commits, before the `runs` row: tests use it to
+    # simulate a run killed at the worst moment, or to read while a run is half done.
     before_publish: Callable[[], None] | None = None
 
 
@@ -84,13 +87,21 @@ class NightlySummary:
     committed: bool
     # Listed objects that are not processed, and why (key does not fit the pattern, bad date...).
     skipped_keys: list[Skipped] = field(default_factory=list)
+    untimed_keys: list[str] = field(default_factory=list)  # processed, but the key gives no start time
+    manifest_error: str | None = None  # the run committed; the manifest write after it failed
 
     @property
     def hours_per_hour(self) -> float:
         return self.footage_hours / (self.wall_s / 3600.0) if self.wall_s > 0 else 0.0
 
     def render(self) -> str:
-        return self._render_run() + self._render_skipped()
+        out = self._render_run() + self._render_skipped()
+        if self.untimed_keys:
+            out += f"\n{len(self.untimed_keys)} key(s) give no start time (start_time null): "
+            out += ", ".join(self.untimed_keys[:10]) + (" ..." if len(self.untimed_keys) > 10 else "")
+        if self.manifest_error:
+            out += f"\nmanifest not updated ({self.manifest_error}): the next night redoes these videos"
+        return out
 
     def _render_skipped(self, show: int = 20) -> str:
         if not self.skipped_keys:
@@ -160,8 +171,8 @@ def run_nightly(args: NightlyArgs) -> NightlySummary:
     objects, skipped_keys = listing.objects, listing.skipped
     for s in skipped_keys:
         log.warning("not processed: %s: %s", s.key, s.reason)
-    manifest_url = join(args.results, MANIFEST_NAME)
-    manifest = Manifest.load(manifest_url, so)
+    started_at = dt.datetime.now(dt.UTC)
+    manifest = Manifest.load(args.results, so)
     model_version = _model_version(args)
     version_key = f"{PIPELINE_VERSION}|{model_version}"
     diff = manifest.diff(objects, version_key)
@@ -181,11 +192,15 @@ def run_nightly(args: NightlyArgs) -> NightlySummary:
         describe=args.describe,
         ray=args.ray_resources,
     )
-    rows = [{"video_id": o.video_id, "uri": o.uri} for o in todo]
+    bad_keys = [o for o in todo if bad_key_result(o) is not None]
+    rows = [{"video_id": o.video_id, "uri": o.uri} for o in todo if o not in bad_keys]
+    t_listed = time.monotonic()
     log.info(
         "run %s: %d objects to process (%d listed, %d already done)", run_id, len(todo), len(objects), skipped
     )
-    if args.local:
+    if not rows:
+        results, summaries = [], []
+    elif args.local:
         results, summaries = run_local(rows, job)
     else:
         started = start_ray(args.ray_address, args.ray_temp_dir)
@@ -195,38 +210,25 @@ def run_nightly(args: NightlyArgs) -> NightlySummary:
             if started:
                 ray.shutdown()
 
+    results = list(results) + [bad_key_result(o) for o in bad_keys]
+    t_pipeline = time.monotonic()
     by_id = {o.video_id: o for o in todo}
     processed_at = dt.datetime.now(dt.UTC)
     tables = build_tables(
-        by_id, results, summaries, run_id=run_id, model_version=model_version, processed_at=processed_at
+        by_id,
+        results,
+        summaries,
+        run_id=run_id,
+        model_version=model_version,
+        processed_at=processed_at,
+        camera_tz=args.camera_tz,
     )
-    staged = write_staged(args.results, run_id, tables, so)
+    versions = commit_tables(args.results, tables, [o.video_id for o in todo], so)
     if args.before_publish:
         args.before_publish()
-
-    # A partition this run rewrote completely replaces older runs' files of that partition.
-    listed_per_part = defaultdict(set)
-    for o in objects:
-        listed_per_part[(o.date, o.camera_id)].add(o.uri)
-    done_per_part = defaultdict(set)
-    for o in todo:
-        done_per_part[(o.date, o.camera_id)].add(o.uri)
-    supersedes = [
-        f"date={d}/camera_id={c}" for (d, c), uris in done_per_part.items() if uris == listed_per_part[(d, c)]
-    ]
-    meta = {
-        "pipeline_version": PIPELINE_VERSION,
-        "model_version": model_version,
-        "videos": len(results),
-        "skipped": {"count": len(skipped_keys), "objects": [s.to_dict() for s in skipped_keys]},
-    }
-    publish(args.results, run_id, staged, meta=meta, supersedes=supersedes, storage_options=so)
-
     status = {r["video_id"]: r["status"] for r in results}
     retry_later = [o for o in todo if status.get(o.video_id) in TRANSIENT_KINDS]
-    manifest.record([o for o in todo if o not in retry_later], version_key, run_id)
-    manifest.save()
-
+    untimed = sorted(o.uri for o in todo if o.start_time is None)
     ok = sum(s == "ok" for s in status.values())
     partial = sum(s == "partial" for s in status.values())
     # Footage actually analysed: a cut file counts what decoded, not what its header claims.
@@ -235,7 +237,7 @@ def run_nightly(args: NightlyArgs) -> NightlySummary:
         for r in results
         if r["status"] in ("ok", "partial") and r.get("decoded_s") == r.get("decoded_s")
     )
-    return NightlySummary(
+    summary = NightlySummary(
         run_id=run_id,
         listed=len(objects),
         processed=len(todo),
@@ -249,4 +251,23 @@ def run_nightly(args: NightlyArgs) -> NightlySummary:
         wall_s=time.monotonic() - t0,
         committed=True,
         skipped_keys=skipped_keys,
+        untimed_keys=untimed,
     )
+    stages = {
+        "list": t_listed - t0,
+        "pipeline": t_pipeline - t_listed,
+        "commit": time.monotonic() - t_pipeline,
+    }
+    row = run_row(summary, started_at, stages, PIPELINE_VERSION, model_version, versions)
+    # The commit point: retried, idempotent only in effect (a duplicate row of one run is harmless,
+    # readers take the latest), and a failure here fails the run: nothing of it is pinned.
+    retry(lambda: append_rows(args.results, "runs", conform("runs", [row]), so))
+    # Bookkeeping after the commit: a failure must not fail a committed run.
+    manifest.record([o for o in todo if o not in retry_later], version_key, run_id, status)
+    try:
+        manifest.save()
+    except Exception as exc:
+        log.error("run %s committed, but the manifest write failed (next night redoes it): %s", run_id, exc)
+        summary.manifest_error = str(exc).split("\n")[0]
+    summary.wall_s = time.monotonic() - t0
+    return summary

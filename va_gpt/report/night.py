@@ -14,12 +14,26 @@ import numpy as np
 
 from va_gpt.io.archive import as_iso_date
 from va_gpt.io.errors import StorageError
-from va_gpt.lake.commit import RunCommit, committed_runs
+from va_gpt.lake.delta import runs as committed_runs
 from va_gpt.lake.query import QueryError, connect
 
 
 class ReportError(ValueError):
     pass
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """One row of the `runs` table: its id, when it committed, and the other columns as `meta`."""
+
+    run_id: str
+    committed_at: str
+    meta: dict
+
+    @classmethod
+    def from_row(cls, row: dict) -> RunInfo:
+        meta = {k: v for k, v in row.items() if k not in ("run_id", "finished_at")}
+        return cls(row["run_id"], row["finished_at"].isoformat(), meta)
 
 
 @dataclass
@@ -29,7 +43,7 @@ class Night:
     videos: list[dict]  # `videos` rows of the night, by camera, start time, uri
     scores: dict[str, tuple[np.ndarray, np.ndarray]]  # video_id -> (t, score), sorted by t
     intervals: list[dict]  # `intervals` rows + uri, summary, summary_fields, peak_t, video_start
-    runs: list[RunCommit]  # the committed runs whose rows are shown
+    runs: list[RunInfo]  # the committed runs (the `runs` table)
     other_dates: list[str] = field(default_factory=list)  # nights that do have results
 
     @property
@@ -66,12 +80,12 @@ def load_night(
     except ValueError as e:
         raise ReportError(f"--date {date!r}: {e}") from None
     try:
-        runs = committed_runs(results, storage_options)
-    except StorageError as e:
+        runs = [RunInfo.from_row(r) for r in committed_runs(results, storage_options)]
+    except (StorageError, OSError) as e:
         raise ReportError(f"cannot read results at {results}: {e}") from e
     if not runs:
         raise ReportError(
-            f"{results} holds no committed results (no run markers under {results.rstrip('/')}/_runs/): "
+            f"{results} holds no committed results (no rows in the Delta table {results.rstrip('/')}/runs): "
             "not a results folder, or `vagpt nightly` has not committed a run there yet"
         )
     try:

@@ -1,0 +1,5 @@
+-- The intervals to look at first: every interval with its video and summary, highest peak first,
+-- with absolute UTC times and the camera's zone.
+SELECT camera_id, start_utc, end_utc, camera_tz, round(peak_score, 3) AS peak, label, summary, uri
+FROM review
+LIMIT 50
