@@ -68,8 +68,12 @@ class ClassifierConfig:
 @dataclass(frozen=True)
 class IntervalConfig:
     smooth_s: float  # moving-average window, seconds
-    high: float  # hysteresis: an interval starts above this score
-    low: float  # ... and continues while above this one
+    # Hysteresis: an interval starts above `high` and continues while above `low`. A trained
+    # classifier's checkpoint carries these (and the other three) calibrated on validation
+    # footage, and its values win; the preset's are used only for a classifier without
+    # calibration (random weights): null = ops.intervals.UNCALIBRATED.
+    high: float | None
+    low: float | None
     min_len_s: float
     merge_gap_s: float
 
@@ -229,7 +233,9 @@ def validate(p: Preset, where: str = "preset") -> None:
         bad("sets.reference", f"must be previous | background, got {p.sets.reference!r}")
     if not 0 <= p.sets.background_momentum < 1:
         bad("sets.background_momentum", f"must be in [0, 1), got {p.sets.background_momentum}")
-    if not 0 <= p.intervals.low <= p.intervals.high <= 1:
+    if (p.intervals.low is None) != (p.intervals.high is None):
+        bad("intervals", "give both high and low, or neither (null: the classifier's calibration)")
+    if p.intervals.low is not None and not 0 <= p.intervals.low <= p.intervals.high <= 1:
         bad("intervals", f"need 0 <= low <= high <= 1, got low={p.intervals.low} high={p.intervals.high}")
     if p.tetg.encoding not in ("text", "embedding", "none"):
         bad("tetg.encoding", f"must be text | embedding | none, got {p.tetg.encoding!r}")

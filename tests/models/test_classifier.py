@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from va_gpt.config import ClassifierConfig, load_preset, preset_names
-from va_gpt.models.classifier import AnomalyClassifier, frame_features, num_features
+from va_gpt.models.classifier import KINDS, AnomalyClassifier, frame_features, num_features
+from va_gpt.taxonomy import NORMAL, SYNTHETIC_KINDS, display, parse_kind
 
 CFG = ClassifierConfig(hidden_size=16, num_layers=2, kernel_size=3, dropout=0.0, use_cls=False)
 
@@ -21,16 +22,35 @@ def test_shapes_probabilities_and_features():
     m = model()
     p = m(torch.randn(3, 20, 6) * 10)
     assert p.shape == (3, 20) and (p >= 0).all() and (p <= 1).all()
+    logit, kind = m.outputs(torch.randn(3, 20, 6))
+    assert logit.shape == (3, 20) and kind.shape == (3, 20, len(KINDS))
     with pytest.raises(ValueError, match=r"\[B, T, 6\]"):
         m(torch.randn(3, 20, 5))
-    cls, diff = torch.randn(4, 8), torch.rand(4, 16)
-    f = frame_features(cls, diff, 0.25, use_cls=True)
-    assert f.shape == (4, num_features(8, use_cls=True)) == (4, 12)
+    cls, patches = torch.randn(4, 8), torch.randn(4, 16, 8)
+    f = frame_features(cls, patches, patches[0], (4, 4), use_cls=True)
+    assert f.shape == (4, num_features(8, use_cls=True)) == (4, 8 + 18 + 16)
     assert torch.equal(f[:, :8], cls)
-    torch.testing.assert_close(f[:, 8], torch.log1p(diff.mean(1)))
-    stats = frame_features(cls, diff, 0.25, use_cls=False)
-    assert stats.shape == (4, num_features(8, use_cls=False)) == (4, 4)
-    torch.testing.assert_close(stats, f[:, 8:])
+    ev = frame_features(cls, patches, patches[0], (4, 4), use_cls=False)
+    assert ev.shape == (4, num_features(8, use_cls=False))
+    torch.testing.assert_close(ev, f[:, 8:])
+
+
+def test_the_kind_head_is_the_taxonomy():
+    """The head's classes are normal + the taxonomy's synthetic kinds, and parse_kind reads each back."""
+    assert KINDS == (NORMAL, *SYNTHETIC_KINDS)
+    assert model().kind_head.out_features == len(KINDS)
+    for kind in KINDS:
+        assert parse_kind(display(kind)) == kind
+        assert parse_kind(f"Judgement: {display(kind)}.") == kind
+
+
+def test_no_blind_start():
+    """Replicate padding: a video whose evidence is the same on every frame gets the same score on
+    every frame, the first ones included (zero padding scored the first R - 1 frames differently)."""
+    m = model()
+    x = torch.randn(1, 1, 6).expand(1, 20, 6)
+    p = m(x)[0]
+    torch.testing.assert_close(p, p[-1].expand(20))
 
 
 @pytest.mark.timeout(30)
@@ -48,16 +68,16 @@ def test_causal_with_the_stated_receptive_field():
 
 
 @pytest.mark.timeout(30)
-def test_score_stream_equals_one_pass():
+def test_a_window_with_its_context_scores_like_one_pass():
     m = model()
+    R = m.receptive_field
     x = torch.randn(40, 6)
-    whole = m(x[None])[0]
-    ctx, parts = None, []
+    whole, whole_kind = m(x[None])[0], torch.softmax(m.outputs(x[None])[1][0], -1)
     for a, b in [(0, 3), (3, 10), (10, 11), (11, 40)]:  # include clips shorter than the receptive field
-        p, ctx = m.score_stream(x[a:b], ctx)
-        parts.append(p)
-        assert len(ctx) <= m.receptive_field - 1
-    torch.testing.assert_close(torch.cat(parts), whole, rtol=1e-5, atol=1e-6)
+        c = max(0, a - (R - 1))
+        p, k = m.score_window(x[c:b], b - a)
+        torch.testing.assert_close(p, whole[a:b], rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(k, whole_kind[a:b], rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.timeout(30)

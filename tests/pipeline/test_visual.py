@@ -11,8 +11,8 @@ import torch
 
 from va_gpt.checkpoints.classifier import save_classifier
 from va_gpt.config import load_preset
-from va_gpt.models.classifier import AnomalyClassifier, num_features
-from va_gpt.pipeline.visual import Visual, feature_spec
+from va_gpt.models.classifier import KINDS, AnomalyClassifier, num_features
+from va_gpt.pipeline.visual import Visual, context_frames, feature_spec
 from va_gpt.train.classifier import predict, video_features
 
 TINY = load_preset("tiny")
@@ -42,26 +42,29 @@ def moving_video(T, seed=0):
     return np.clip(np.stack(frames), 0, 255).astype(np.uint8)
 
 
-def clip_rows(video, vid="v", fps=2.0, clip_len=L, uri="s3://bucket/v.mp4"):
-    """Split a video like the decode stage: clip 0 has no overlap, later clips start with the
-    previous clip's last frame."""
+def clip_rows(video, vid="v", fps=2.0, clip_len=L, uri="s3://bucket/v.mp4", context=None):
+    """Split a video like the decode stage (va_gpt.video.clips.iter_clips): clip 0 holds the first
+    clip_len frames, later clips the next clip_len - 1, each after the `context` frames before it
+    (default: the classifier's receptive field), and every clip carries the video's first frame."""
+    context = context_frames(TINY.classifier) if context is None else context
     rows, start, c = [], 0, 0
-    while True:
-        a = start if c == 0 else start - 1
-        b = min(len(video), a + clip_len)
+    while start < len(video):
+        n_new = clip_len if c == 0 else clip_len - 1
+        a = max(0, start - context)
+        b = min(len(video), start + n_new)
         rows.append(
             dict(
                 video_id=vid,
                 clip_index=c,
                 frames=video[a:b],
                 t=np.arange(a, b) / fps,
-                first_is_overlap=c > 0,
+                context=start - a,
+                reference=video[0],
                 uri=uri,
             )
         )
-        if b >= len(video):
-            return rows
         start, c = b, c + 1
+    return rows
 
 
 def batch_of(rows):
@@ -87,20 +90,33 @@ def rows_of(batch):
 @pytest.mark.timeout(60)
 def test_output_columns_shapes_and_order(stage):
     video = moving_video(22)
-    rows = clip_rows(video)  # clips of 8, 8 (7 new), 8 (7 new) -> 8 + 7 + 7 = 22 frames
-    assert [len(r["frames"]) for r in rows] == [8, 8, 8]
+    rows = clip_rows(video)  # new frames 8 + 7 + 7 = 22, later clips after their context frames
+    C = context_frames(TINY.classifier)
+    assert [r["context"] for r in rows] == [0, C, C]
     shuffled = [rows[2], rows[0], rows[1]]
     out = stage(batch_of(shuffled))
-    assert set(out) == {"video_id", "clip_index", "uri", "t", "score", "diff_energy", "box", "selected"}
+    assert set(out) == {
+        "video_id",
+        "clip_index",
+        "uri",
+        "t",
+        "score",
+        "kind_prob",
+        "diff_energy",
+        "box",
+        "selected",
+    }
     assert out["clip_index"].tolist() == [2, 0, 1]  # input order kept
     assert list(out["uri"]) == ["s3://bucket/v.mp4"] * 3
     k = 4  # ceil(0.25 * 16)
     for i, r in enumerate(shuffled):
-        n_new = len(r["frames"]) - int(r["first_is_overlap"])
+        n_new = len(r["frames"]) - r["context"]
         t = out["t"][i]
-        np.testing.assert_array_equal(t, r["t"][1:] if r["first_is_overlap"] else r["t"])
+        np.testing.assert_array_equal(t, r["t"][r["context"] :])
         assert out["score"][i].shape == (n_new,) and out["score"][i].dtype == np.float32
         assert ((out["score"][i] >= 0) & (out["score"][i] <= 1)).all()
+        kp = out["kind_prob"][i]
+        assert kp.shape == (n_new, len(KINDS)) and np.allclose(kp.sum(1), 1, atol=1e-5)
         assert out["diff_energy"][i].shape == (n_new,) and out["diff_energy"][i].dtype == np.float32
         box = out["box"][i]
         assert box.shape == (n_new, 4) and box.dtype == np.float32
@@ -114,91 +130,62 @@ def test_output_columns_shapes_and_order(stage):
         assert (np.diff(sel, axis=1) > 0).all() and sel.min() >= 0 and sel.max() < 16
     # all 22 frames scored exactly once
     assert sorted(np.concatenate(list(out["t"])).tolist()) == (np.arange(22) / 2.0).tolist()
-    # the very first frame of the video has nothing to compare with
+    # SETS: the very first frame of the video has nothing before it
     assert out["diff_energy"][1][0] == 0 and (out["diff_energy"][1][1:] > 0).all()
 
 
-@pytest.mark.timeout(60)
+def _scores_by_clip(outs):
+    got = {}
+    for o in outs:
+        for r in rows_of(o):
+            got[int(r["clip_index"])] = r
+    return {
+        k: np.concatenate([got[c][k] for c in sorted(got)])
+        for k in ("t", "score", "kind_prob", "diff_energy", "box", "selected")
+    }
+
+
+@pytest.mark.timeout(120)
 @pytest.mark.parametrize("reference", ["previous", "background"])
-def test_clips_in_order_equal_one_pass_over_the_video(reference):
+def test_scores_do_not_depend_on_actors_or_order(reference):
+    """One actor in order, three actors with the clips dealt out and shuffled, and one pass over the
+    whole video give the same scores: each clip carries the context it needs."""
     preset = with_sets(TINY, reference=reference)
     preset = dataclasses.replace(preset, classifier=dataclasses.replace(preset.classifier, num_layers=2))
-    video = moving_video(30, seed=1)
-    whole = Visual(preset)(batch_of(clip_rows(video, clip_len=30)))
-    rows = clip_rows(video)
-    stage = Visual(preset)
-    # two batches, the second one out of order inside the batch: rows are sorted per video
-    parts = [stage(batch_of(rows[:2])), stage(batch_of([rows[3], rows[2], rows[4]]))]
-    got = {}
-    for p in parts:
-        for r in rows_of(p):
-            got[int(r["clip_index"])] = r
-    cat = {
-        k: np.concatenate([got[c][k] for c in sorted(got)])
-        for k in ("t", "score", "diff_energy", "box", "selected")
-    }
-    np.testing.assert_array_equal(cat["t"], whole["t"][0])
-    np.testing.assert_allclose(cat["diff_energy"], whole["diff_energy"][0], rtol=1e-4, atol=1e-4)
-    np.testing.assert_allclose(cat["score"], whole["score"][0], rtol=1e-4, atol=1e-5)
-    np.testing.assert_array_equal(cat["selected"], whole["selected"][0])
-    np.testing.assert_allclose(cat["box"], whole["box"][0])
-
-
-@pytest.mark.timeout(60)
-def test_a_clip_out_of_order_starts_fresh():
-    preset = with_sets(TINY, reference="background")
-    video = moving_video(30, seed=2)
-    rows = clip_rows(video)
-    in_order = Visual(preset)
-    outs = [in_order(batch_of([r])) for r in rows[:3]]
-    skipped = Visual(preset)
-    skipped(batch_of([rows[0]]))
-    jumped = skipped(batch_of([rows[2]]))  # clip 1 never came: no state carried
-    alone = Visual(preset)(batch_of([rows[2]]))
-    np.testing.assert_allclose(jumped["diff_energy"][0], alone["diff_energy"][0], rtol=1e-5)
-    np.testing.assert_allclose(jumped["score"][0], alone["score"][0], rtol=1e-5)
-    # ... and it differs from the in-order result, which remembers the background
-    assert not np.allclose(outs[2]["diff_energy"][0], alone["diff_energy"][0], rtol=1e-3)
-
-
-@pytest.mark.timeout(60)
-def test_a_new_static_object_stays_selected_in_background_mode():
-    """A bright object appears in one patch at frame 5 and stays; the clips are processed in order."""
-    rng = np.random.default_rng(3)
-    bg = rng.integers(60, 180, (S, S, 3)).astype(np.float32)
-    T = 29
-    video = np.stack([bg + rng.normal(0, 2, bg.shape) for _ in range(T)])
-    video[5:, 28:42, 14:28] = [250, 250, 40]  # patch row 2, col 1 -> index 9
-    video = np.clip(video, 0, 255).astype(np.uint8)
-    res = {}
-    for reference in ("previous", "background"):
-        stage = Visual(with_sets(TINY, reference=reference))
-        outs = [stage(batch_of([r])) for r in clip_rows(video)]
-        sel = np.concatenate([o["selected"][0] for o in outs])  # [T, k]
-        box = np.concatenate([o["box"][0] for o in outs])
-        res[reference] = (np.array([9 in s for s in sel]), box)
-    prev_hit, _ = res["previous"]
-    bg_hit, bg_box = res["background"]
-    assert prev_hit[5] and bg_hit[5]
-    assert bg_hit[5:].all()  # every frame after the drop, across 4 clips
-    assert prev_hit[6:].mean() < 0.5  # only by chance among noise
-    # The box follows the object, the patch (col 1, row 2) = (0.25, 0.5, 0.5, 0.75) in normalised
-    # coordinates: it always contains it and mostly is exactly it (a selected neighbour touched
-    # by the encoder's attention can join the group).
-    after = bg_box[5:]
-    assert ((after[:, :2] <= [0.25, 0.5]) & (after[:, 2:] >= [0.5, 0.75])).all()
-    assert (after == [0.25, 0.5, 0.5, 0.75]).all(1).mean() > 0.5
+    C = context_frames(preset.classifier)
+    assert C == 7
+    video = moving_video(40, seed=1)
+    whole = _scores_by_clip([Visual(preset)(batch_of(clip_rows(video, clip_len=40, context=C)))])
+    rows = clip_rows(video, context=C)
+    assert len(rows) == 6
+    one = Visual(preset)
+    in_order = _scores_by_clip([one(batch_of([r])) for r in rows])
+    actors = [Visual(preset) for _ in range(3)]
+    order = np.random.default_rng(0).permutation(len(rows))
+    dealt = _scores_by_clip(
+        [actors[j % 3](batch_of([rows[i]])) for j, i in enumerate(order)]
+        + [actors[0](batch_of([rows[order[0]], rows[order[3]]]))]  # a batch of two, out of order
+    )
+    for got in (in_order, dealt):
+        np.testing.assert_array_equal(got["t"], whole["t"])
+        np.testing.assert_allclose(got["score"], whole["score"], rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(got["kind_prob"], whole["kind_prob"], rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(dealt["score"], in_order["score"], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(dealt["diff_energy"], in_order["diff_energy"], rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(dealt["selected"], in_order["selected"])
+    if reference == "previous":  # SETS's previous-frame map is clip-local too: same as one pass
+        np.testing.assert_allclose(in_order["diff_energy"], whole["diff_energy"], rtol=1e-4, atol=1e-4)
+        np.testing.assert_array_equal(in_order["selected"], whole["selected"])
 
 
 @pytest.mark.timeout(60)
 def test_single_frame_video_and_ragged_batch(stage):
-    one = dict(
-        video_id="one", clip_index=0, frames=moving_video(1), t=np.array([0.0]), first_is_overlap=False
-    )
+    one = dict(video_id="one", clip_index=0, frames=moving_video(1), t=np.array([0.0]), context=0)
     short = clip_rows(moving_video(5), vid="short")[0]  # 5 frames, no overlap
     long = clip_rows(moving_video(8), vid="long")[0]
     for r in (short, long):
         r.pop("uri")
+        r.pop("reference")  # a clip without context is the video start: frames[0] is the reference
     out = stage(batch_of([one, short, long]))
     assert out["t"].dtype == object  # ragged: 1, 5, 8 frames
     assert [len(s) for s in out["score"]] == [1, 5, 8]
@@ -214,9 +201,10 @@ def test_bad_clips_are_clear_errors(stage):
         (dict(frames=np.zeros((8, S, S), np.uint8)), "uint8"),
         (
             dict(frames=good[1]["frames"][:1], t=good[1]["t"][:1]),
-            "at least one new frame after its overlap frame",
+            f"at least one new frame after its {context_frames(TINY.classifier)} context frame",
         ),
-        (dict(frames=good[0]["frames"][:0], t=good[0]["t"][:0], first_is_overlap=False), "0 frame"),
+        (dict(frames=good[0]["frames"][:0], t=good[0]["t"][:0], context=0), "0 frame"),
+        (dict(reference=np.zeros((8, 8, 3), np.uint8)), "reference must be uint8"),
         (dict(t=np.full(len(good[1]["t"]), np.nan)), "finite timestamps"),
         (dict(t=good[1]["t"][:2]), "finite timestamps"),  # 3 frames, 2 timestamps
     ]
@@ -259,17 +247,23 @@ def test_loads_a_trained_classifier_and_checks_its_features(tmp_path, stage):
     a, b = loaded(batch)["score"][0], stage(batch)["score"][0]
     assert not np.allclose(a, b)
     # the same classifier applied by hand to the stage's features
-    feats = video_features(stage.encoder, batch["frames"][0], TINY.sets, TINY.classifier.use_cls)
-    np.testing.assert_allclose(a, predict(clf.eval(), feats), rtol=1e-5)
+    feats = video_features(stage.encoder, batch["frames"][0], TINY.classifier.use_cls)
+    np.testing.assert_allclose(a, predict(clf.eval(), feats), rtol=1e-4, atol=1e-5)
 
-    other = with_sets(TINY, reference="background")
-    with pytest.raises(ValueError, match="reference='previous', this preset has 'background'"):
+    other = dataclasses.replace(TINY, decode=dataclasses.replace(TINY.decode, fps=3.0))
+    with pytest.raises(ValueError, match="fps=2.0, this preset has 3.0"):
         Visual(other, url)
+    old = feature_spec(TINY, stage.encoder)
+    old.pop("recipe")
+    save_classifier(clf, url, old)
+    with pytest.raises(ValueError, match="retrain"):
+        Visual(TINY, url)
     spec = feature_spec(TINY, stage.encoder)
     spec["encoder_weights"] = [2 * w + 0.01 for w in spec["encoder_weights"]]
     save_classifier(clf, url, spec)
     with pytest.raises(ValueError, match="different encoder"):
         Visual(TINY, url)
     wide = dataclasses.replace(TINY, classifier=dataclasses.replace(TINY.classifier, use_cls=True))
-    with pytest.raises(ValueError, match="takes 4 features per frame, this preset makes 36"):
+    n = num_features(TINY.encoder.hidden_size, False)
+    with pytest.raises(ValueError, match=f"takes {n} features per frame, this preset makes {n + 32}"):
         Visual(wide, url)

@@ -100,7 +100,7 @@ def test_trained_on_synthetic_video_separates_anomalous_frames_on_held_out_seeds
             v = synthetic_video(seed0 + j, kind, preset.encoder.image_size, duration_s=20.0)
             assert v.frames.shape == (40, 56, 56, 3) and np.allclose(np.diff(v.t), 0.5)
             assert v.frame_labels.any() == (kind is not None)
-            feats.append(video_features(encoder, v.frames, preset.sets, preset.classifier.use_cls))
+            feats.append(video_features(encoder, v.frames, preset.classifier.use_cls))
             labels.append(int(kind is not None))
             frame_labels.append(v.frame_labels)
         return feats, labels, frame_labels

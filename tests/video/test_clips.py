@@ -58,6 +58,26 @@ def test_clip_overlap_and_lengths(media, clip_len):
         assert c.partial is False
 
 
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("context", [0, 1, 3, 7])
+def test_clips_carry_their_context_and_the_reference(media, context):
+    """Each clip after the first starts with the `context` samples before its own (all there are
+    near the start); the new frames partition the video as with one overlap frame; every clip
+    carries the video's first sample as its reference."""
+    base, t, frames = decode_all(media("cfr30"), fps=3.0, clip_len=3)  # 9 samples
+    clips = list(iter_clips(str(media("cfr30")), fps=3.0, clip_len=3, size=SIZE, context=context))
+    assert len(clips) == len(base)
+    new = np.concatenate([c.t[c.context :] for c in clips])
+    np.testing.assert_array_equal(new, t)
+    start = 0
+    for c, b in zip(clips, base):
+        assert c.context == min(context, start) and c.first_is_overlap == (c.context > 0)
+        np.testing.assert_array_equal(c.t[c.context :], b.t[b.context :])
+        np.testing.assert_array_equal(c.frames[: c.context], frames[start - c.context : start])
+        np.testing.assert_array_equal(c.reference, frames[0])
+        start += len(c.t) - c.context
+
+
 @pytest.mark.timeout(60)
 def test_single_sample_video_gives_one_frame_clip(media):
     clips = list(iter_clips(str(media("one_frame")), fps=2.0, clip_len=4, size=SIZE))

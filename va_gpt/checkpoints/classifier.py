@@ -3,8 +3,11 @@
 A classifier folder (local path or any fsspec URL) holds::
 
     model.safetensors   the state dict (float32), written first
-    config.json         format, version, in_features, the ClassifierConfig and the
-                        feature description; written LAST (a folder with it is complete)
+    config.json         format, version, in_features, the ClassifierConfig, the kind head's
+                        kinds, the feature description, and the interval calibration
+                        (smooth_s, high, low, min_len_s, merge_gap_s tuned on validation
+                        footage; the interval stage uses it over the preset's values);
+                        written LAST (a folder with it is complete)
 
 A VA-GPT checkpoint bundles its classifier as the same folder under
 `classifier/` (checkpoints/vagpt.py); `load_classifier` takes either URL.
@@ -26,10 +29,10 @@ from safetensors.torch import save_file
 from va_gpt.checkpoints.tensors import check_shapes
 from va_gpt.config import ClassifierConfig, from_dict
 from va_gpt.io.filesystem import filesystem
-from va_gpt.models.classifier import FEATURE_STATS, AnomalyClassifier
+from va_gpt.models.classifier import AnomalyClassifier
 
 FORMAT = "va-gpt-anomaly-classifier"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: evidence features, kind head, calibration (1: difference statistics only)
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 BUNDLED = "classifier"  # the folder of a VA-GPT checkpoint that holds its classifier
@@ -42,15 +45,20 @@ LAYOUTS = (
 )
 
 
-def checkpoint_config(model: AnomalyClassifier, features: dict | None = None) -> dict:
+def checkpoint_config(
+    model: AnomalyClassifier, features: dict | None = None, calibration: dict | None = None
+) -> dict:
     """The JSON config stored with the weights. `features` describes how the inputs were made
-    (top_k, reference, use_cls, encoder identity...); the visual stage checks it against its own."""
+    (recipe, use_cls, encoder identity...); the visual stage checks it against its own.
+    `calibration`: interval settings tuned on validation (va_gpt.ops.intervals.resolve_intervals)."""
     return {
         "format": FORMAT,
         "version": FORMAT_VERSION,
         "in_features": model.in_features,
         "classifier": dataclasses.asdict(model.cfg),
-        "features": {"stats": list(FEATURE_STATS), "transform": "log1p", **(features or {})},
+        "kinds": list(model.kinds),
+        "features": dict(features or {}),
+        "calibration": dict(calibration) if calibration else None,
     }
 
 
@@ -71,13 +79,19 @@ def write_classifier(folder: Path, state: dict[str, torch.Tensor], config: dict)
 
 
 def save_classifier(
-    model: AnomalyClassifier, url: str, features: dict | None = None, storage_options: dict | None = None
+    model: AnomalyClassifier,
+    url: str,
+    features: dict | None = None,
+    storage_options: dict | None = None,
+    calibration: dict | None = None,
 ) -> None:
     """Write the classifier folder at `url` (local path or fsspec URL): written to a local temp
     folder, then uploaded, config.json last."""
     fs, path = filesystem(url, storage_options)
     with tempfile.TemporaryDirectory() as tmp:
-        names = write_classifier(Path(tmp), checkpoint_state(model), checkpoint_config(model, features))
+        names = write_classifier(
+            Path(tmp), checkpoint_state(model), checkpoint_config(model, features, calibration)
+        )
         fs.makedirs(path, exist_ok=True)
         for name in names:
             fs.put_file(str(Path(tmp) / name), f"{path}/{name}")
@@ -91,11 +105,16 @@ def classifier_from_parts(
     if not isinstance(config, dict) or config.get("format") != FORMAT:
         got = config.get("format") if isinstance(config, dict) else type(config).__name__
         raise ValueError(f"{where}: format is {got!r}, expected {FORMAT!r}")
-    for key in ("in_features", "classifier"):
+    if config.get("version", 1) < FORMAT_VERSION:
+        raise ValueError(
+            f"{where}: classifier format version {config.get('version', 1)} (difference statistics, "
+            f"no kind head) is no longer served; retrain it with `vagpt train-classifier`"
+        )
+    for key in ("in_features", "classifier", "kinds"):
         if key not in config:
             raise ValueError(f"{where}: missing key {key!r}")
     cls_cfg = from_dict(ClassifierConfig, config["classifier"], f"{where}:classifier")
-    model = AnomalyClassifier(int(config["in_features"]), cls_cfg)
+    model = AnomalyClassifier(int(config["in_features"]), cls_cfg, tuple(config["kinds"]))
     expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     folder, name = weights_url.rsplit("/", 1) if "/" in weights_url else (".", weights_url)
     check_shapes({k: (tuple(v.shape), name) for k, v in state.items()}, expected, folder, strict=True)
@@ -148,3 +167,15 @@ def classifier_parts(url: str | None, storage_options: dict | None = None) -> tu
         return None, None
     model, config = load_classifier(url, storage_options)
     return checkpoint_state(model), config
+
+
+def read_classifier_config(url: str, storage_options: dict | None = None) -> dict:
+    """Only the config.json of the classifier at `url` (no weights): its kinds and calibration."""
+    fs, path = filesystem(url, storage_options)
+    found = _layout(fs, path.rstrip("/"))
+    if found is None:
+        raise FileNotFoundError(f"classifier checkpoint {url}: missing {url.rstrip('/')}/{CONFIG_FILE}")
+    try:
+        return json.loads(fs.cat_file(found[0]))
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{url}: classifier config is not valid JSON ({e})") from e

@@ -126,3 +126,37 @@ def scores_to_intervals(
                 )
         out.append(Interval(start, end, float(seg.max()), float(seg.mean()), box))
     return out
+
+
+UNCALIBRATED = (0.5, 0.25)  # (high, low) for a classifier without calibration: random weights only
+CALIBRATED_KEYS = ("smooth_s", "high", "low", "min_len_s", "merge_gap_s")
+
+
+def resolve_intervals(cfg: IntervalConfig, calibration: dict | None) -> IntervalConfig:
+    """The interval settings to use: a classifier checkpoint's `calibration` (tuned on
+    validation footage, stored by va_gpt.checkpoints.classifier) wins key by key over the
+    preset's `cfg`; without one, the preset's, with UNCALIBRATED for null thresholds."""
+    values = {k: getattr(cfg, k) for k in CALIBRATED_KEYS}
+    for k, v in (calibration or {}).items():
+        if k in values and v is not None:
+            values[k] = float(v)
+    if values["high"] is None or values["low"] is None:
+        values["high"], values["low"] = UNCALIBRATED
+    return IntervalConfig(**values)
+
+
+def interval_label(
+    t: np.ndarray, kind_prob: np.ndarray | None, kinds: tuple[str, ...], start_s: float, end_s: float
+) -> tuple[str | None, float | None]:
+    """t [T], kind_prob [T, K] over `kinds` -> (the anomaly kind (never kinds[0], `normal`) with
+    the highest mean probability over the frames with start_s <= t < end_s, that mean
+    probability renormalised over the anomaly kinds); (None, None) without kind probabilities."""
+    if kind_prob is None or len(kinds) < 2:
+        return None, None
+    kp = np.asarray(kind_prob, dtype=np.float64).reshape(len(t), -1)
+    inside = (np.asarray(t) >= start_s - 1e-9) & (np.asarray(t) < end_s - 1e-9)
+    if kp.shape[1] != len(kinds) or not inside.any():
+        return None, None
+    mean = kp[inside].mean(0)[1:]
+    best = int(np.argmax(mean))
+    return kinds[1 + best], float(mean[best] / max(mean.sum(), 1e-12))

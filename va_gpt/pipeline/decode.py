@@ -17,6 +17,8 @@ OUTPUT_COLUMNS = (
     "frames",
     "t",
     "first_is_overlap",
+    "context",
+    "reference",
     "partial",
     "is_last",
     "error_kind",
@@ -35,7 +37,9 @@ class Decode:
     """Ray Data `map_batches` callable: rows with `uri` and `video_id` -> one batch per clip.
 
     Output columns (OUTPUT_COLUMNS): video_id, uri, clip_index, frames uint8
-    [1, T, size, size, 3], t float64 [1, T], first_is_overlap, partial, is_last,
+    [1, T, size, size, 3], t float64 [1, T], first_is_overlap, context (leading frames of
+    earlier clips: `context` of them, fewer at the video start), reference uint8
+    [1, size, size, 3] (the video's first sample), partial, is_last,
     error_kind, error_message, and video facts (duration_s, native_fps, codec, width,
     height, has_audio, strategy). Other input columns are carried through unchanged.
 
@@ -54,8 +58,10 @@ class Decode:
         strategy: str = "auto",
         storage_options: dict | None = None,
         threads: int = DEFAULT_THREADS,
+        context: int = 1,
     ):
         check_args(fps, size, clip_len, strategy)
+        self.context = int(context)
         self.fps = float(fps)
         self.clip_len = int(clip_len)
         self.size = int(size)
@@ -64,9 +70,10 @@ class Decode:
         self.threads = threads
 
     @classmethod
-    def from_config(cls, cfg, size: int, storage_options: dict | None = None) -> Decode:
-        """From a `va_gpt.config.DecodeConfig` and the encoder's image size."""
-        return cls(cfg.fps, cfg.clip_len, size, cfg.strategy, storage_options)
+    def from_config(cls, cfg, size: int, storage_options: dict | None = None, context: int = 1) -> Decode:
+        """From a `va_gpt.config.DecodeConfig`, the encoder's image size and the context frames
+        the visual stage needs (va_gpt.pipeline.visual.context_frames)."""
+        return cls(cfg.fps, cfg.clip_len, size, cfg.strategy, storage_options, context=context)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> Iterator[dict[str, np.ndarray]]:
         for col in ("uri", "video_id"):
@@ -90,6 +97,7 @@ class Decode:
                 storage_options=self.storage_options,
                 video_id=video_id,
                 threads=self.threads,
+                context=self.context,
             ):
                 next_index = clip.index + 1
                 yield self._clip_row(clip, carry)
@@ -124,6 +132,8 @@ class Decode:
             frames=clip.frames[None],
             t=clip.t[None],
             first_is_overlap=np.asarray([clip.first_is_overlap]),
+            context=np.asarray([clip.context], np.int64),
+            reference=clip.reference[None],
             partial=np.asarray([clip.partial]),
             is_last=np.asarray([clip.is_last]),
             error_kind=None,
@@ -147,6 +157,8 @@ class Decode:
             frames=np.zeros((1, 0, s, s, 3), np.uint8),
             t=np.zeros((1, 0), np.float64),
             first_is_overlap=np.asarray([False]),
+            context=np.asarray([0], np.int64),
+            reference=np.zeros((1, s, s, 3), np.uint8),
             partial=np.asarray([False]),
             is_last=np.asarray([True]),
             error_kind=kind,

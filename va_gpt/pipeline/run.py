@@ -27,12 +27,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import ray
 
-from va_gpt.config import Preset
+from va_gpt.checkpoints.classifier import read_classifier_config
+from va_gpt.config import IntervalConfig, Preset
 from va_gpt.io.retry import retry
-from va_gpt.ops.intervals import scores_to_intervals
+from va_gpt.models.classifier import KINDS
+from va_gpt.ops.intervals import interval_label, resolve_intervals, scores_to_intervals
 from va_gpt.pipeline.decode import Decode
 from va_gpt.pipeline.describe import Describe
-from va_gpt.pipeline.visual import Visual
+from va_gpt.pipeline.visual import CONSUMED, Visual, context_frames
 
 PIPELINE_VERSION = "1.0"
 
@@ -40,7 +42,7 @@ PIPELINE_VERSION = "1.0"
 TRANSIENT_KINDS = ("storage",)
 
 # Columns the Visual stage adds; error rows get empty arrays of the same shapes.
-SCORE_COLUMNS = ("t", "score", "diff_energy", "box")
+SCORE_COLUMNS = ("t", "score", "kind_prob", "diff_energy", "box")
 
 
 @dataclass(frozen=True)
@@ -103,7 +105,12 @@ def decode_videos(batch: dict[str, np.ndarray], job: Job) -> Iterator[dict[str, 
     `storage`), and the nightly job leaves the object out of the manifest so the
     next night retries it.
     """
-    decode = Decode.from_config(job.preset.decode, job.preset.encoder.image_size, job.storage_options)
+    decode = Decode.from_config(
+        job.preset.decode,
+        job.preset.encoder.image_size,
+        job.storage_options,
+        context=context_frames(job.preset.classifier),
+    )
     for row in _rows(batch):
         one = {k: np.asarray([v], dtype=object) for k, v in row.items()}
 
@@ -148,10 +155,11 @@ class VisualStage:
             scored = _rows(self.visual(_batch(ok)))
             out += [{k: v for k, v in r.items() if k != "selected"} for r in scored]
         for r in bad:
-            r = {k: v for k, v in r.items() if k not in ("frames", "first_is_overlap")}
+            r = {k: v for k, v in r.items() if k not in CONSUMED}
             r.update(
                 t=np.zeros(0, np.float64),
                 score=np.zeros(0, np.float32),
+                kind_prob=np.zeros((0, len(KINDS)), np.float32),
                 diff_energy=np.zeros(0, np.float32),
                 box=np.zeros((0, 4), np.float32),
             )
@@ -161,11 +169,25 @@ class VisualStage:
         return {k: _column([r.get(k) for r in out]) for k in keys}
 
 
-def summarize_video(batch: dict[str, np.ndarray], job: Job) -> dict[str, np.ndarray]:
-    """All score rows of ONE video -> one result row: status, frame scores, intervals.
+def interval_settings(job: Job) -> tuple[IntervalConfig, tuple[str, ...]]:
+    """The interval settings (the classifier checkpoint's calibration over the preset's
+    values, va_gpt.ops.intervals.resolve_intervals) and the kind head's kinds."""
+    if job.classifier_dir is None:
+        return resolve_intervals(job.preset.intervals, None), KINDS
+    config = read_classifier_config(job.classifier_dir, job.storage_options)
+    return resolve_intervals(job.preset.intervals, config.get("calibration")), tuple(config["kinds"])
 
-    Used by `group_by_video` for both `run_local` and `run_ray`.
+
+def summarize_video(
+    batch: dict[str, np.ndarray], job: Job, settings: tuple[IntervalConfig, tuple[str, ...]] | None = None
+) -> dict[str, np.ndarray]:
+    """All score rows of ONE video -> one result row: status, frame scores, intervals (each
+    labelled with the kind head's most probable anomaly kind over it).
+
+    Used by `group_by_video` for both `run_local` and `run_ray`; `settings` as
+    `interval_settings(job)` gives them (read once per run, not per video).
     """
+    cfg, kinds = settings or interval_settings(job)
     rows = sorted(_rows(batch), key=lambda r: int(r["clip_index"]))
     video_id = str(rows[0]["video_id"])
     errors = [r for r in rows if _is_error(r)]
@@ -186,6 +208,11 @@ def summarize_video(batch: dict[str, np.ndarray], job: Job) -> dict[str, np.ndar
         if clips
         else np.zeros((0, 4), np.float32)
     )
+    kind_prob = (
+        np.concatenate([np.asarray(r["kind_prob"], np.float32).reshape(len(r["t"]), -1) for r in clips])
+        if clips and all("kind_prob" in r for r in clips)
+        else None
+    )
     partial = any(bool(r.get("partial")) for r in clips)
     if errors:
         # A video with any error row failed, even if clips came before (a storage error mid-file).
@@ -199,7 +226,8 @@ def summarize_video(batch: dict[str, np.ndarray], job: Job) -> dict[str, np.ndar
         status, message = "ok", None
     intervals = []
     if status in ("ok", "partial") and len(t):
-        for i, iv in enumerate(scores_to_intervals(t, score, job.preset.intervals, box)):
+        for i, iv in enumerate(scores_to_intervals(t, score, cfg, box)):
+            label, label_p = interval_label(t, kind_prob, kinds, iv.start_s, iv.end_s)
             intervals.append(
                 {
                     "interval_id": i,
@@ -208,6 +236,8 @@ def summarize_video(batch: dict[str, np.ndarray], job: Job) -> dict[str, np.ndar
                     "peak_score": float(iv.peak_score),
                     "mean_score": float(iv.mean_score),
                     "box": None if iv.box is None else [float(x) for x in iv.box],
+                    "label": label,  # the kind head's, for the table and describe's prior
+                    "label_p": label_p,
                 }
             )
     info = (clips or rows)[0]
@@ -259,6 +289,8 @@ def interval_rows(results: Iterable[dict]) -> list[dict]:
                     "end_s": iv["end_s"],
                     "t": np.asarray(r["t"], np.float64),
                     "score": np.asarray(r["score"], np.float64),
+                    "label": iv.get("label"),
+                    "label_p": iv.get("label_p"),
                 }
             )
     return rows
@@ -349,7 +381,10 @@ def group_by_video(score_rows: Iterable[dict], job: Job) -> list[dict]:
     groups: dict[str, list[dict]] = {}
     for row in score_rows:
         groups.setdefault(str(row["video_id"]), []).append(row)
-    return [_plain(r) for rows in groups.values() for r in _rows(summarize_video(_batch(rows), job))]
+    settings = interval_settings(job)
+    return [
+        _plain(r) for rows in groups.values() for r in _rows(summarize_video(_batch(rows), job, settings))
+    ]
 
 
 def describe_dataset(todo: list[dict], job: Job):

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from va_gpt.synthetic.domain import sample_domain
 from va_gpt.synthetic.scene import make_scene
 from va_gpt.video.preprocess import resize_frames
 
@@ -33,10 +34,21 @@ def synthetic_video(
     width: int = 160,
     height: int = 120,
     native_fps: float = 30.0,
+    domain_split: str | None = None,
 ) -> SyntheticVideo:
     """Render a scene at `native_fps`, keep every native_fps / fps-th frame (the decode stage's
-    sampling), resize to the encoder input as serving does, and label the kept frames."""
-    scene = make_scene(seed, kind, duration_s=duration_s, width=width, height=height, fps=native_fps)
+    sampling), resize to the encoder input as serving does, and label the kept frames.
+    `domain_split` (train | val | test | out_of_range, va_gpt.synthetic.domain): a randomized
+    look drawn from the seed (light, night, shake, weather, hard negatives), rendered at
+    `width` x `height` and `native_fps` all the same; None: the plain renderer."""
+    domain = None
+    if domain_split is not None:
+        rng = np.random.default_rng([seed, 29])
+        domain = sample_domain(rng, domain_split, size=(width, height), fps=native_fps)
+    if domain is None:
+        scene = make_scene(seed, kind, duration_s=duration_s, width=width, height=height, fps=native_fps)
+    else:
+        scene = make_scene(seed, kind, duration_s=duration_s, domain=domain)
     step = native_fps / fps
     idx = np.unique(np.round(np.arange(0, len(scene), step)).astype(int))
     idx = idx[idx < len(scene)]

@@ -1,11 +1,8 @@
 """The demo models, trained on synthetic footage: the TETG anomaly classifier and the small VA-GPT.
 
-`train_synthetic_classifier` renders synthetic camera videos (half normal, half
-with one of the anomaly kinds in turn), samples them at the preset's decode fps,
-extracts per-frame features with the preset's encoder + SETS exactly as the
-visual stage does, trains with the MIL ranking loss from video-level labels only,
-saves the checkpoint and reports the frame AUC on held-out seeds, overall and
-per anomaly kind (each kind's videos against the normal test videos).
+`train_synthetic_classifier` (va_gpt.train.synthetic_classifier, re-exported here):
+frame-level training on synthetic footage, interval calibration on validation videos,
+and the held-out report.
 
 `train_demo` trains the small demo VA-GPT (stages 0, 1 and 2) on a synthetic
 VA-Instruction set, a few minutes on CPU; `make run` calls it when no demo
@@ -19,27 +16,21 @@ import os
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
-from va_gpt.checkpoints.build import build_encoder
-from va_gpt.checkpoints.classifier import classifier_parts, save_classifier
+from va_gpt.checkpoints.classifier import classifier_parts
 from va_gpt.config import load_preset
 from va_gpt.data.instruct.demo import synthetic_instruction_set
 from va_gpt.data.records import read_records, record_answer, record_question, record_texts
-from va_gpt.io.credentials import storage_options_for
-from va_gpt.pipeline.visual import feature_spec
-from va_gpt.synthetic.anomalies import ALL_KINDS
-from va_gpt.synthetic.training import synthetic_video
-from va_gpt.train import classifier as tc
 from va_gpt.train.config import TrainConfig
 from va_gpt.train.initial import initial_model
 from va_gpt.train.samples import SampleBuilder
+from va_gpt.train.synthetic_classifier import TEST_SEED_OFFSET, train_synthetic_classifier
 from va_gpt.train.vagpt import evaluate_loss, train
 
 log = logging.getLogger(__name__)
 
-TEST_SEED_OFFSET = 100_000  # held-out videos use seeds (and so cameras) the training never saw
+__all__ = ["TEST_SEED_OFFSET", "cpu_threads", "demo_records", "train_demo", "train_synthetic_classifier"]
 
 
 def cpu_threads(requested: int | None = None) -> int:
@@ -55,85 +46,7 @@ def cpu_threads(requested: int | None = None) -> int:
     return torch.get_num_threads()
 
 
-# -- the anomaly classifier ------------------------------------------------------------------------
-
-
-def classifier_dataset(
-    preset, encoder, n: int, seed0: int, duration_s: float, width: int = 160, height: int = 120, kinds_=None
-):
-    """n synthetic videos, every other one normal, the others cycling through `kinds_` (default all):
-    (features [T, D] per video, video labels, frame labels, kinds)."""
-    cycle = tuple(kinds_ or ALL_KINDS)
-    feats, labels, frame_labels, kinds = [], [], [], []
-    for j in range(n):
-        kind = cycle[(j // 2) % len(cycle)] if j % 2 else None
-        v = synthetic_video(
-            seed0 + j,
-            kind,
-            preset.encoder.image_size,
-            fps=preset.decode.fps,
-            duration_s=duration_s,
-            width=width,
-            height=height,
-        )
-        feats.append(tc.video_features(encoder, v.frames, preset.sets, preset.classifier.use_cls))
-        labels.append(int(kind is not None))
-        frame_labels.append(v.frame_labels)
-        kinds.append(kind)
-    return feats, labels, frame_labels, kinds
-
-
-def train_synthetic_classifier(
-    preset_name: str,
-    out: str,
-    *,
-    train_videos: int = 120,
-    test_videos: int = 48,
-    duration_s: float = 20.0,
-    steps: int = 300,
-    width: int = 160,
-    height: int = 120,
-    seed: int = 0,
-    endpoint: str | None = None,
-) -> dict:
-    """Train the TETG classifier on synthetic footage, save it to `out` (any fsspec URL) and
-    return the report: frame AUC on held-out seeds, overall and per kind, and timings."""
-    from sklearn.metrics import roc_auc_score  # noqa: PLC0415 (the eval extra, not on a nightly host)
-
-    preset = load_preset(preset_name)
-    encoder = build_encoder(preset.encoder, preset.runtime.device, preset.runtime.dtype)
-    t0 = time.time()
-    train_set = classifier_dataset(preset, encoder, train_videos, seed * 1_000_000, duration_s, width, height)
-    test = classifier_dataset(
-        preset, encoder, test_videos, seed * 1_000_000 + TEST_SEED_OFFSET, duration_s, width, height
-    )
-    t_feat = time.time() - t0
-    t0 = time.time()
-    model = tc.train_classifier(
-        train_set[0], train_set[1], preset.classifier, tc.TrainConfig(steps=steps, seed=seed)
-    )
-    t_train = time.time() - t0
-
-    scores = [tc.predict(model, f) for f in test[0]]
-    y = np.concatenate(test[2])
-    report = {
-        "preset": preset.name,
-        "train_videos": train_videos,
-        "test_videos": test_videos,
-        "frame_auc": float(roc_auc_score(y, np.concatenate(scores))),
-        "frame_auc_by_kind": {},
-        "feature_seconds": round(t_feat, 1),
-        "train_seconds": round(t_train, 1),
-    }
-    for kind in sorted({k for k in test[3] if k is not None}):
-        idx = [i for i, k in enumerate(test[3]) if k in (kind, None)]
-        report["frame_auc_by_kind"][kind] = float(
-            roc_auc_score(np.concatenate([test[2][i] for i in idx]), np.concatenate([scores[i] for i in idx]))
-        )
-    features = {**feature_spec(preset, encoder), "trained_on": "synthetic", "frame_auc": report["frame_auc"]}
-    save_classifier(model, out, features, storage_options_for(out, endpoint))
-    report["saved_to"] = out
-    return report
+# -- the anomaly classifier: va_gpt.train.synthetic_classifier (train_synthetic_classifier) ----------
 
 
 # -- the demo VA-GPT -------------------------------------------------------------------------------

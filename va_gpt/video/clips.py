@@ -46,11 +46,13 @@ class Clip:
     index: int
     frames: np.ndarray  # uint8 [T, size, size, 3] RGB
     t: np.ndarray  # float64 [T], seconds from video start (the frames' own timestamps)
-    first_is_overlap: bool  # frames[0] is the previous clip's last frame
+    first_is_overlap: bool  # frames[0] is the previous clip's last frame (context > 0)
     partial: bool  # the video was damaged after these frames (only ever on the last clip)
     is_last: bool
     info: VideoInfo
     summary: VideoSummary | None = None  # on the last clip only
+    context: int = 0  # leading frames that belong to earlier clips (scored there, context here)
+    reference: np.ndarray | None = None  # uint8 [size, size, 3]: the video's first sample
 
 
 def check_args(fps: float, size: int, clip_len: int | None = None, strategy: str = "auto") -> None:
@@ -75,14 +77,23 @@ def iter_clips(
     storage_options: dict | None = None,
     video_id: str | None = None,
     threads: int = DEFAULT_THREADS,
+    context: int = 1,
 ) -> Iterator[Clip]:
     """Sampled, resized clips of one video, as a generator (memory: one clip).
 
-    Each clip after the first starts with the previous clip's last frame. All clips have
-    `clip_len` frames except the last, which has at least 2 (a video with a single
-    sample gives one 1-frame clip). Raises DecodeError (see module docstring).
+    Clip 0 holds the first `clip_len` samples, every later clip the next `clip_len - 1`
+    (at least 1 for the last), whatever `context` is. Each clip after the first starts
+    with the `context` samples before its own (fewer near the video start: all there are),
+    so a stage that needs history (a difference to the previous frame, the classifier's
+    receptive field) has it in the clip and never depends on which worker saw the clip
+    before. With context=1 every clip but the last has `clip_len` frames, the first one
+    shared with the previous clip (a video with a single sample gives one 1-frame clip).
+    Every clip also carries `reference`, the video's first sample (the background the
+    static-change evidence compares with, va_gpt.ops.evidence). Raises DecodeError.
     """
     check_args(fps, size, clip_len, strategy)
+    if context < 0:
+        raise ValueError(f"context must be >= 0 frames, got {context}")
     video_id = uri if video_id is None else video_id
     with Video(uri, storage_options, threads) as vid:
         run = Run(choose_strategy(vid, fps) if strategy == "auto" else strategy)
@@ -92,33 +103,41 @@ def iter_clips(
         pending: Clip | None = None
         index = 0
         samples = 0
+        ctx = 0  # leading context frames in buf_f
+        reference = None
 
-        def make(first_overlap: bool) -> Clip:
+        def make() -> Clip:
             return Clip(
                 video_id=video_id,
                 uri=uri,
                 index=index,
                 frames=np.stack(buf_f),
                 t=np.asarray(buf_t, dtype=np.float64),
-                first_is_overlap=first_overlap,
+                first_is_overlap=ctx > 0,
                 partial=False,
                 is_last=False,
                 info=info,
+                context=ctx,
+                reference=reference,
             )
 
         sampler = Sampler(fps)
         for t, frame in sampled_frames(vid, sampler, run):
             samples += 1
             arr = frame_to_rgb(frame, size)
+            if reference is None:
+                reference = arr
             if pending is not None:
                 yield pending
                 pending = None
             buf_f.append(arr)
             buf_t.append(t)
-            if len(buf_f) == clip_len:
-                pending = make(index > 0)
+            if len(buf_f) - ctx == (clip_len if index == 0 else clip_len - 1):
+                pending = make()
                 index += 1
-                buf_f, buf_t = buf_f[-1:], buf_t[-1:]
+                keep = min(context, len(buf_f))
+                buf_f, buf_t = (buf_f[-keep:], buf_t[-keep:]) if keep else ([], [])
+                ctx = keep
         if run.error is not None:
             if pending is not None:
                 yield pending
@@ -126,12 +145,12 @@ def iter_clips(
         if samples == 0:
             raise zero_frames_error(vid, run)
         partial = run.damage is not None
-        if pending is not None and len(buf_f) <= 1:
+        if pending is not None and len(buf_f) <= ctx:
             last = pending
         else:
             if pending is not None:
                 yield pending
-            last = make(index > 0)
+            last = make()
             index += 1
         summary = VideoSummary(
             strategy=run.strategy,

@@ -1,0 +1,129 @@
+"""Interval calibration on validation videos, stored with the classifier and used by the interval stage;
+a small classifier trained with frame labels gives no whole-video intervals on shaking or dark footage."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from va_gpt.checkpoints.build import build_encoder
+from va_gpt.checkpoints.classifier import load_classifier, save_classifier
+from va_gpt.config import IntervalConfig, load_preset
+from va_gpt.models.classifier import KINDS, AnomalyClassifier
+from va_gpt.ops.intervals import UNCALIBRATED, resolve_intervals, scores_to_intervals
+from va_gpt.pipeline.run import Job, interval_settings, summarize_video
+from va_gpt.synthetic.training import synthetic_video
+from va_gpt.train.calibrate import calibrate_intervals, label_intervals
+from va_gpt.train.classifier import TrainConfig, predict, train_classifier, video_features
+from va_gpt.train.synthetic_classifier import hard_look
+
+TINY = load_preset("tiny")
+
+
+def test_label_intervals():
+    t = np.arange(10) / 2.0
+    assert label_intervals(t, np.array([0, 1, 1, 0, 0, 0, 1, 1, 1, 1])) == [(0.5, 1.5), (3.0, 5.0)]
+    assert label_intervals(t, np.zeros(10)) == []
+
+
+def test_calibration_finds_the_scale_of_the_scores():
+    """Events score 0.2-0.3 over a 0.05 floor: hand-set thresholds (0.5) find nothing; calibrated ones
+    recover every event and nothing in the normal videos."""
+    rng = np.random.default_rng(0)
+    t = np.arange(40) / 2.0
+    videos, truth = [], []
+    for i in range(12):
+        s = 0.05 + 0.01 * rng.random(40)
+        events = []
+        if i % 2:
+            a = int(rng.integers(5, 25))
+            s[a : a + 8] = 0.2 + 0.1 * rng.random(8)
+            events = [(t[a], t[a] + 4.0)]
+        videos.append((t, s))
+        truth.append(events)
+    cal, metrics = calibrate_intervals(videos, truth)
+    assert set(cal) == {"smooth_s", "high", "low", "min_len_s", "merge_gap_s"}
+    assert cal["high"] < 0.2 and cal["low"] <= cal["high"]  # below the events, whatever their scale
+    assert metrics["by_iou"]["0.5"]["recall"] == 1.0 and metrics["false_per_normal"] == 0.0
+    assert not scores_to_intervals(*videos[1], resolve_intervals(TINY.intervals, None))  # 0.6 / 0.4
+
+
+@pytest.mark.timeout(60)
+def test_calibration_is_stored_with_the_classifier_and_used_by_the_interval_stage(tmp_path):
+    stage_preset = load_preset("demo")
+    assert stage_preset.intervals.high is None  # no hand-set thresholds in the preset
+    clf = AnomalyClassifier(10, TINY.classifier)
+    cal = {"smooth_s": 0.0, "high": 0.2, "low": 0.1, "min_len_s": 0.5, "merge_gap_s": 0.5}
+    url = str(tmp_path / "clf")
+    save_classifier(clf, url, {"recipe": "x"}, calibration=cal)
+    assert json.loads((tmp_path / "clf" / "config.json").read_text())["calibration"] == cal
+    assert load_classifier(url)[1]["kinds"] == list(KINDS)
+
+    job = Job(preset=stage_preset, classifier_dir=url, describe=False)
+    cfg, kinds = interval_settings(job)
+    assert cfg == IntervalConfig(**cal) and kinds == KINDS
+    uncal, _ = interval_settings(Job(preset=stage_preset, describe=False))
+    assert (uncal.high, uncal.low) == UNCALIBRATED
+
+    t = np.arange(20) / 2.0
+    score = np.full(20, 0.05, np.float32)
+    score[6:12] = 0.3  # above the calibrated 0.2, below the uncalibrated 0.5
+    kind_prob = np.zeros((20, len(KINDS)), np.float32)
+    kind_prob[:, 0] = 1.0
+    kind_prob[6:12] = np.eye(len(KINDS))[KINDS.index("falling")]
+    row = {
+        "video_id": np.array(["v"], dtype=object),
+        "uri": np.array(["file:///v.mp4"], dtype=object),
+        "clip_index": np.array([0]),
+        "t": np.array([t], dtype=object),
+        "score": np.array([score], dtype=object),
+        "kind_prob": np.array([kind_prob], dtype=object),
+        "diff_energy": np.array([score], dtype=object),
+        "box": np.array([np.zeros((20, 4), np.float32)], dtype=object),
+        "duration_s": np.array([10.0]),
+        "native_fps": np.array([2.0]),
+    }
+    (calibrated,) = json.loads(summarize_video(row, job)["intervals"][0])
+    assert (calibrated["start_s"], calibrated["end_s"]) == (3.0, 6.0) and calibrated["label"] == "falling"
+    assert json.loads(summarize_video(row, Job(preset=stage_preset, describe=False))["intervals"][0]) == []
+
+
+@pytest.mark.timeout(240)
+def test_shaking_and_dark_normal_videos_get_no_whole_video_interval():
+    """A small classifier trained with frame labels (tiny preset, 28 videos, some shaking, dark or
+    flickering) and calibrated on validation videos: a shaking normal video and a dark one are not
+    one long interval (raw motion energy is high on every frame of the shaking one)."""
+    encoder = build_encoder(TINY.encoder)
+
+    def data(n, seed0):
+        out = {"f": [], "t": [], "y": [], "kind": []}
+        for j in range(n):
+            kind = ("fighting", "running", "explosion", "collision")[(j // 2) % 4] if j % 2 else None
+            v = synthetic_video(seed0 + j, kind, TINY.encoder.image_size, duration_s=20.0)
+            frames = hard_look(
+                v.frames, ("plain", "shake", "night", "flicker")[j % 4], np.random.default_rng(j)
+            )
+            out["f"].append(video_features(encoder, frames, False))
+            out["t"].append(v.t)
+            out["y"].append(v.frame_labels)
+            out["kind"].append(kind)
+        return out
+
+    train, val = data(28, 0), data(12, 5_000)
+    model = train_classifier(
+        train["f"], [int(k is not None) for k in train["kind"]], TINY.classifier, TrainConfig(steps=300),
+        frame_labels=train["y"], kinds=train["kind"],
+    )  # fmt: skip
+    cal, _ = calibrate_intervals(
+        [(t, predict(model, f)) for t, f in zip(val["t"], val["f"])],
+        [label_intervals(t, y) for t, y in zip(val["t"], val["y"])],
+    )
+    cfg = IntervalConfig(**cal)
+    for look, seed in (("shake", 9_001), ("night", 9_002)):
+        v = synthetic_video(seed, None, TINY.encoder.image_size, duration_s=20.0)
+        frames = hard_look(v.frames, look, np.random.default_rng(seed))
+        found = scores_to_intervals(v.t, predict(model, video_features(encoder, frames, False)), cfg)
+        covered = sum(iv.end_s - iv.start_s for iv in found)
+        assert covered < 0.5 * 20.0, (look, found)

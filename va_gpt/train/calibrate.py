@@ -1,0 +1,96 @@
+"""Calibrating the interval stage on validation videos: thresholds, smoothing, min length, merge gap.
+
+The classifier's probabilities are not calibrated event detectors: where to cut them into
+intervals is learned here, on held-out validation videos, and stored with the classifier
+checkpoint (va_gpt.checkpoints.classifier, "calibration"); the interval stage uses it over the
+preset's values (va_gpt.ops.intervals.resolve_intervals).
+
+`calibrate_intervals` grid-searches va_gpt.ops.intervals.scores_to_intervals' five settings:
+`high` over quantiles of the pooled validation scores (so any score scale works: the raw
+motion energy baseline is calibrated the same way), `low` as a fraction of `high`, and a few
+smoothing windows, minimum lengths and merge gaps. Objective: the event F1 at tIoU 0.5 plus
+half the F1 at 0.3 and at 0.7, minus half the false intervals per normal video.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+from va_gpt.config import IntervalConfig
+from va_gpt.ops.intervals import scores_to_intervals
+from va_gpt.ops.metrics import interval_precision_recall
+
+HIGH_QUANTILES = (0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95)
+LOW_FRACTIONS = (0.5, 0.75, 1.0)
+SMOOTH_S = (0.0, 1.0, 2.0)
+MIN_LEN_S = (0.5, 1.0, 2.0)
+MERGE_GAP_S = (0.5, 1.5, 3.0)
+FALSE_PENALTY = 0.5  # objective cost of one false interval per normal video
+
+
+def label_intervals(t: np.ndarray, labels: np.ndarray) -> list[tuple[float, float]]:
+    """t [T], 0/1 labels [T] -> the (start_s, end_s) runs of 1s; a frame covers [t_i, t_{i+1})."""
+    t = np.asarray(t, dtype=np.float64)
+    y = np.asarray(labels).astype(bool)
+    step = float(np.median(np.diff(t))) if len(t) > 1 else 0.0
+    end = np.concatenate([t[1:], [t[-1] + step]]) if len(t) else t
+    m = np.concatenate([[False], y, [False]])
+    edges = np.flatnonzero(m[1:] != m[:-1])
+    return [(float(t[a]), float(end[b - 1])) for a, b in zip(edges[::2], edges[1::2])]
+
+
+def interval_scores(
+    videos: list[tuple[np.ndarray, np.ndarray]], truth: list[list[tuple[float, float]]], cfg: IntervalConfig
+) -> dict:
+    """videos: (t [T], scores [T]) each; truth: its event intervals -> recall / precision / F1 per
+    tIoU (0.3, 0.5, 0.7) and false intervals per normal video."""
+    pred = {
+        str(i): [(iv.start_s, iv.end_s) for iv in scores_to_intervals(t, s, cfg)]
+        for i, (t, s) in enumerate(videos)
+    }
+    gt = {str(i): g for i, g in enumerate(truth)}
+    res = interval_precision_recall(pred, gt, (0.3, 0.5, 0.7))
+    normal = [str(i) for i, g in enumerate(truth) if not g]
+    false = sum(len(pred[v]) for v in normal) / max(1, len(normal))
+    return {
+        "by_iou": {
+            f"{k:.1f}": {"recall": r.recall, "precision": r.precision, "f1": r.f1} for k, r in res.items()
+        },
+        "false_per_normal": false,
+    }
+
+
+def _objective(m: dict) -> float:
+    f = m["by_iou"]
+    return f["0.5"]["f1"] + 0.5 * (f["0.3"]["f1"] + f["0.7"]["f1"]) - FALSE_PENALTY * m["false_per_normal"]
+
+
+def calibrate_intervals(
+    videos: list[tuple[np.ndarray, np.ndarray]], truth: list[list[tuple[float, float]]]
+) -> tuple[dict, dict]:
+    """Validation videos (t, scores) and their event intervals -> (calibration dict: smooth_s,
+    high, low, min_len_s, merge_gap_s; its validation metrics)."""
+    if not videos or len(videos) != len(truth):
+        raise ValueError(f"need validation videos with truth, got {len(videos)} and {len(truth)}")
+    pooled = np.concatenate([np.asarray(s, np.float64) for _, s in videos])
+    highs = sorted({float(np.quantile(pooled, q)) for q in HIGH_QUANTILES})
+    best = None
+    for high, frac, smooth, min_len, gap in itertools.product(
+        highs, LOW_FRACTIONS, SMOOTH_S, MIN_LEN_S, MERGE_GAP_S
+    ):
+        cfg = IntervalConfig(smooth_s=smooth, high=high, low=high * frac, min_len_s=min_len, merge_gap_s=gap)
+        m = interval_scores(videos, truth, cfg)
+        score = _objective(m)
+        if best is None or score > best[0] + 1e-12:
+            best = (score, cfg, m)
+    _, cfg, metrics = best
+    calibration = {
+        "smooth_s": cfg.smooth_s,
+        "high": cfg.high,
+        "low": cfg.low,
+        "min_len_s": cfg.min_len_s,
+        "merge_gap_s": cfg.merge_gap_s,
+    }
+    return calibration, metrics
