@@ -10,6 +10,7 @@ from datetime import datetime
 
 import pytest
 
+import va_gpt.io.archive as archive
 from tests.io.storage_fixtures import DAY, Backend
 from va_gpt.io.archive import ArchiveObject, Skipped, list_archive, scan_archive
 from va_gpt.io.errors import StorageError, TransientStorageError
@@ -211,3 +212,38 @@ def test_file_url_and_plain_path_list_the_same(tmp_path):
     as_url = list_archive(f"file://{tmp_path}")
     assert plain == as_url and len(plain) == 1
     assert plain[0].uri == f"file://{tmp_path}/cam01/2026-11-21/220000.mp4"
+
+
+@pytest.mark.timeout(120)
+def test_listing_is_narrowed_to_the_wanted_prefixes(backend, monkeypatch):
+    """With --date/--cameras only `{camera}/{date}/` is listed recursively: a bad key under another
+    date is never listed (so not reported), and the videos are those of a whole-archive listing."""
+    _fill_default_archive(backend)
+    backend.put("archive/cam01/2026-11-19/oops.txt")  # another date: skipped only by a full listing
+    root = backend.url("archive")
+    full = scan_archive(root, storage_options=backend.options)
+    assert "cam01/2026-11-19/oops.txt" in {s.key for s in full.skipped}
+
+    listed: list[str] = []
+    real = archive.find_files
+    monkeypatch.setattr(archive, "find_files", lambda fs, path, *a: listed.append(path) or real(fs, path, *a))
+    for dates, cameras in (
+        (["2026-11-21"], None),
+        (("2026-11-20", "2026-11-21"), ["cam01"]),
+        (None, ["cam02"]),
+    ):
+        listed.clear()
+        narrowed = scan_archive(root, storage_options=backend.options, dates=dates, cameras=cameras)
+        keep = archive._date_filter(dates)
+        assert narrowed.objects == [
+            o for o in full.objects if keep(o.date) and (cameras is None or o.camera_id in cameras)
+        ]
+        assert "cam01/2026-11-19/oops.txt" not in {s.key for s in narrowed.skipped}
+        assert listed and all(p.rstrip("/") != root.split("://")[-1].rstrip("/") for p in listed)
+    assert sorted(p.rsplit("/archive/", 1)[1] for p in listed) == ["cam02"]
+    # A pattern whose folders give no wanted value is listed whole, as before.
+    listed.clear()
+    scan_archive(
+        root, pattern="{name}/{camera_id}_{date}.mp4", storage_options=backend.options, dates=["2026-11-21"]
+    )
+    assert len(listed) == 1

@@ -8,7 +8,7 @@ import os
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import fsspec
@@ -23,6 +23,9 @@ _BRACES = re.compile(r"\{([^{}]*)\}")
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _ALTERNATIVES = re.compile(r"[A-Za-z0-9]+(?:\|[A-Za-z0-9]+)+")
 _REQUIRED_FIELDS = ("camera_id", "date")
+# Listing prefixes to narrow a listing to (more: list the whole archive instead).
+MAX_PREFIXES = 5000
+_KNOWN = ("camera_id", "date")
 # What `{ext}` accepts (any case): the containers the decoder reads.
 VIDEO_EXTENSIONS = ("mp4", "m4v", "mov", "mkv", "webm", "avi", "ts", "mts", "m2ts", "flv", "mpg", "mpeg")
 
@@ -253,6 +256,12 @@ def scan_archive(
     tonight, so they are neither objects nor skipped. Objects sorted by
     (date, camera_id, uri), skipped by key.
 
+    With `dates` or `cameras` given, only their prefixes are listed when the
+    pattern's folders allow it (`{camera_id}/{date}/...` with dates: one
+    listing of the camera folders, then `{camera}/{date}/` each); keys under
+    other prefixes are never listed, so never skipped either. Files met on the
+    way (a README.md beside the camera folders) are skipped as before.
+
     Raises StorageError naming `url` when the archive root does not exist.
     """
     regex = _compile_pattern(pattern)
@@ -260,13 +269,19 @@ def scan_archive(
     keep_camera = (lambda c: True) if cameras is None else set(cameras).__contains__
     fs, root = filesystem(url, storage_options)
     root = root.rstrip("/")
-    found = find_files(fs, root, url, "list archive")
-    if not found:
+    skipped: list[Skipped] = []
+    prefixes = _narrowed_prefixes(fs, root, url, pattern, cameras, dates, skipped)
+    if prefixes is None:
+        found = find_files(fs, root, url, "list archive")
+    else:
+        found = {}
+        for prefix in prefixes:
+            found.update(_find_under(fs, f"{root}/{prefix}".rstrip("/"), url))
+    if not found and not skipped:
         with mapped_errors(url, "list archive"):
             if not fs.exists(root):
                 raise StorageError(url, "archive root does not exist (no such bucket, prefix or folder)")
     objects: list[ArchiveObject] = []
-    skipped: list[Skipped] = []
     for path, info in found.items():
         if info.get("type", "file") != "file" or not path.startswith(root + "/"):
             continue
@@ -288,3 +303,100 @@ def scan_archive(
     return Listing(
         sorted(objects, key=lambda o: (o.date, o.camera_id, o.uri)), sorted(skipped, key=lambda s: s.key)
     )
+
+
+def _find_under(fs: fsspec.AbstractFileSystem, path: str, url: str) -> dict[str, dict]:
+    """`find_files` under one prefix; a prefix that does not exist holds nothing."""
+    try:
+        return find_files(fs, path, url, "list archive")
+    except StorageError as exc:
+        if isinstance(exc.__cause__, FileNotFoundError):
+            return {}
+        raise
+
+
+def _wanted_dates(dates: Any) -> list[str] | None:
+    """The dates `dates` names (None: every date, or a range too long to enumerate)."""
+    if dates is None:
+        return None
+    if isinstance(dates, str | date):
+        dates = [dates]
+    if isinstance(dates, tuple) and len(dates) == 2:
+        start, end = (date.fromisoformat(as_iso_date(d)) for d in dates)
+        days = (end - start).days + 1
+        return (
+            [(start + timedelta(n)).isoformat() for n in range(max(0, days))]
+            if days <= MAX_PREFIXES
+            else None
+        )
+    return sorted({as_iso_date(d) for d in dates})
+
+
+def _narrowed_prefixes(
+    fs: fsspec.AbstractFileSystem,
+    root: str,
+    url: str,
+    pattern: str,
+    cameras: Iterable[str] | None,
+    dates: Any,
+    skipped: list[Skipped],
+) -> list[str] | None:
+    """Folders (relative to `root`, each ending in "/") that hold every wanted key, or None: list it all.
+
+    The pattern's folder segments are filled in from the front: literal text as is,
+    `{camera_id}`/`{date}` (and segments such as `cam-{camera_id}`) from `cameras`/`dates`,
+    any other segment from a listing of the folders at that level (files met there
+    cannot match the pattern: they are added to `skipped`). Stops after the last
+    segment a wanted value fills; None when none does or the prefixes would be too many.
+    """
+    known: dict[str, list[str]] = {}
+    if cameras is not None:
+        known["camera_id"] = sorted(set(cameras))
+    wanted = _wanted_dates(dates)
+    if wanted is not None:
+        known["date"] = wanted
+    if any("/" in v or not v for vs in known.values() for v in vs):
+        return None
+    segments = pattern.split("/")[:-1]
+    used = [
+        i for i, seg in enumerate(segments) if (names := _BRACES.findall(seg)) and set(names) <= set(known)
+    ]
+    if not used:
+        return None
+    prefixes = [""]
+    for seg in segments[: used[-1] + 1]:
+        names = _BRACES.findall(seg)
+        if not names:
+            prefixes = [p + seg + "/" for p in prefixes]
+        elif set(names) <= set(known):
+            fills = [seg]
+            for name in dict.fromkeys(names):
+                fills = [f.replace("{" + name + "}", v) for f in fills for v in known[name]]
+            prefixes = [p + f + "/" for p in prefixes for f in fills]
+        else:
+            prefixes = [p + d + "/" for p in prefixes for d in _folders(fs, root, p, url, pattern, skipped)]
+        if len(prefixes) > MAX_PREFIXES:
+            return None
+    return prefixes
+
+
+def _folders(
+    fs: fsspec.AbstractFileSystem, root: str, prefix: str, url: str, pattern: str, skipped: list[Skipped]
+) -> list[str]:
+    """Names of the folders directly under `root/prefix`; files there go to `skipped` (too shallow)."""
+    path = f"{root}/{prefix}".rstrip("/")
+    with mapped_errors(url, "list archive"):
+        fs.invalidate_cache(path)
+        try:
+            entries = fs.ls(path, detail=True)
+        except FileNotFoundError:
+            return []
+    out = []
+    for e in entries:
+        name = e["name"].rstrip("/").rsplit("/", 1)[-1]
+        if e.get("type") == "directory":
+            out.append(name)
+        elif e["name"].startswith(root + "/"):
+            key = e["name"][len(root) + 1 :]
+            skipped.append(Skipped(key, _why_no_match(key, pattern)))
+    return sorted(out)
