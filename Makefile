@@ -11,7 +11,7 @@ export TORCH_EXTENSIONS_DIR := $(CURDIR)/.torch_extensions
 export TOKENIZERS_PARALLELISM := false
 export HF_HUB_OFFLINE := 1
 
-.PHONY: setup test run bench lint clean
+.PHONY: setup test run bench lint clean faults
 
 setup: $(STAMP)
 
@@ -37,6 +37,9 @@ run: setup
 
 bench: setup
 	$(BIN)/python -u jobs/bench.py --work $(WORK)/bench
+
+faults: setup
+	$(BIN)/python -u jobs/faults.py --work $(WORK)/faults
 
 clean:
 	rm -rf $(WORK) .pytest_cache
