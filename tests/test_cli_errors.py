@@ -89,9 +89,22 @@ def test_our_validation_errors_are_usage_errors(no_aws, tmp_path, capsys):
             "--pattern",
             "{name}.mp4",
             "--local",
+            "--allow-random-weights",
         ],
     )
     assert "camera_id" in err
+
+
+@pytest.mark.timeout(60)
+def test_nightly_refuses_random_weights_unless_allowed(no_aws, tmp_path, capsys):
+    """Without a trained classifier and VA-GPT the results mean nothing: a usage error, nothing written."""
+    (tmp_path / "a").mkdir()
+    base = ["nightly", "--archive", str(tmp_path / "a"), "--results", str(tmp_path / "r"), "--local"]
+    err = _error(capsys, 2, base)
+    assert "random weights" in err and "--allow-random-weights" in err and "--classifier" in err
+    err = _error(capsys, 2, [*base, "--classifier", str(tmp_path / "clf")])
+    assert "random VA-GPT" in err and "--no-describe" in err
+    assert not (tmp_path / "r").exists()
 
 
 @pytest.mark.timeout(120)

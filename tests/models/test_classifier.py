@@ -28,7 +28,7 @@ def test_shapes_probabilities_and_features():
         m(torch.randn(3, 20, 5))
     cls, patches = torch.randn(4, 8), torch.randn(4, 16, 8)
     f = frame_features(cls, patches, patches[0], (4, 4), use_cls=True)
-    assert f.shape == (4, num_features(8, use_cls=True)) == (4, 8 + 18 + 16)
+    assert f.shape == (4, num_features(8, use_cls=True)) == (4, 8 + 22)
     assert torch.equal(f[:, :8], cls)
     ev = frame_features(cls, patches, patches[0], (4, 4), use_cls=False)
     assert ev.shape == (4, num_features(8, use_cls=False))

@@ -12,6 +12,7 @@ import torch
 from va_gpt.checkpoints.classifier import save_classifier
 from va_gpt.config import load_preset
 from va_gpt.models.classifier import KINDS, AnomalyClassifier, num_features
+from va_gpt.ops.evidence import HISTORY
 from va_gpt.pipeline.visual import Visual, context_frames, feature_spec
 from va_gpt.train.classifier import predict, video_features
 
@@ -153,7 +154,7 @@ def test_scores_do_not_depend_on_actors_or_order(reference):
     preset = with_sets(TINY, reference=reference)
     preset = dataclasses.replace(preset, classifier=dataclasses.replace(preset.classifier, num_layers=2))
     C = context_frames(preset.classifier)
-    assert C == 7
+    assert C == 7 + HISTORY - 1  # receptive field 7 (kernel 3, dilations 1, 2) + per-patch history
     video = moving_video(40, seed=1)
     whole = _scores_by_clip([Visual(preset)(batch_of(clip_rows(video, clip_len=40, context=C)))])
     rows = clip_rows(video, context=C)

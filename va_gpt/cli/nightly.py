@@ -50,6 +50,11 @@ def register(sub) -> None:
     p.add_argument("--no-describe", action="store_true", help="skip the VA-GPT summaries")
     p.add_argument("--local", action="store_true", help="run in this process without Ray (debugging)")
     p.add_argument(
+        "--allow-random-weights", action="store_true",
+        help="run without a trained classifier (no --classifier/--checkpoint) or, when describing, without a "
+        "VA-GPT --checkpoint: the results are then meaningless (tests, throughput runs)",
+    )  # fmt: skip
+    p.add_argument(
         "--camera-tz", action="append", default=[], metavar="CAM=ZONE",
         help="a camera's IANA time zone (cam01=Europe/Paris), repeatable; key times are that "
         "camera's wall clock, stored with UTC start/end (default UTC)",
@@ -62,14 +67,34 @@ def register(sub) -> None:
     p.set_defaults(run=run)
 
 
+def random_weights(args) -> list[str]:
+    """What would run with random weights: a refused run commits untrained results otherwise."""
+    missing = []
+    if not (args.classifier or args.checkpoint):
+        missing.append("no --classifier or --checkpoint: the anomaly classifier would be random")
+    if not args.no_describe and not args.checkpoint:
+        missing.append(
+            "no --checkpoint: the summaries would come from a random VA-GPT (or pass --no-describe)"
+        )
+    return missing
+
+
 def run(args) -> int:
     """Errors (ConfigError, StorageError, CheckpointError, a bad --pattern) go to the one
     handler in va_gpt.cli.main: `vagpt nightly: error: ...`, no traceback."""
-    from va_gpt.config import load_preset
+    from va_gpt.config import ConfigError, load_preset
     from va_gpt.io.credentials import require_credentials, storage_options_for
     from va_gpt.pipeline.nightly import NightlyArgs, run_nightly
 
     setup_logging()
+    missing = random_weights(args)
+    if missing and not args.allow_random_weights:
+        raise ConfigError(
+            "refusing to run with random weights: "
+            + "; ".join(missing)
+            + " (train them: vagpt train-classifier "
+            "/ vagpt train, or pass --allow-random-weights for a run whose results mean nothing)"
+        )
     camera_tz = parse_camera_tz(args.camera_tz)
     for url in (args.archive, args.results, args.checkpoint, args.classifier):
         if url:
@@ -101,7 +126,9 @@ def run(args) -> int:
         from va_gpt.lake.delta import vacuum
 
         try:
-            removed = vacuum(args.results, args.vacuum_hours, storage_options_for(args.results, args.endpoint))
+            removed = vacuum(
+                args.results, args.vacuum_hours, storage_options_for(args.results, args.endpoint)
+            )
             print(f"vacuum: {sum(map(len, removed.values()))} unused file(s) deleted")
         except Exception as e:  # the run committed: a failed cleanup is reported, not an exit 1
             print(f"vagpt nightly: vacuum failed (the run committed): {e}", file=sys.stderr)
@@ -118,6 +145,8 @@ def parse_camera_tz(values: list[str]) -> dict[str, str]:
         try:
             ZoneInfo(zone)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ConfigError(f"--camera-tz {value!r}: want CAM=ZONE with an IANA zone like Europe/Paris") from None
+            raise ConfigError(
+                f"--camera-tz {value!r}: want CAM=ZONE with an IANA zone like Europe/Paris"
+            ) from None
         out[cam] = zone
     return out

@@ -25,7 +25,8 @@ Output rows (one per clip, same order as the input; `frames`, `first_is_overlap`
 
 No state across clips: a clip's scores are a function of the clip alone. With
 `context_frames(classifier)` context frames (the classifier's receptive field R: R - 1
-feature frames of history, plus the frame before those for their motion difference) the
+feature frames of history; each of those needs the HISTORY - 1 frames before it for its
+per-patch history (ops/evidence.py), and the frame before those for the motion difference) the
 scores equal those of one pass over the whole video, whichever actor runs the clip and in
 whatever order (tests/pipeline/test_visual.py). The static-change reference is the video's
 first sample, carried by every clip (va_gpt.video.clips): deterministic, and an object that
@@ -53,6 +54,7 @@ from va_gpt.models.classifier import (
 )
 from va_gpt.models.dinov2 import DinoEncoder
 from va_gpt.ops import sets
+from va_gpt.ops.evidence import HISTORY
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +65,9 @@ CONSUMED = ("frames", "first_is_overlap", "context", "reference")
 
 
 def context_frames(cfg: ClassifierConfig) -> int:
-    """Context frames a clip must carry for scores independent of scheduling: R (see module doc)."""
-    return receptive_field(cfg)
+    """Context frames a clip must carry for scores independent of scheduling: the classifier's
+    receptive field R and the evidence's per-patch history (see the module doc)."""
+    return receptive_field(cfg) + HISTORY - 1
 
 
 @dataclass
