@@ -30,18 +30,20 @@ from dataclasses import dataclass, field
 
 import ray
 
-from schemas.tables import conform
+from schemas.tables import TABLES, conform
 from va_gpt.checkpoints.fetch import CheckpointError
 from va_gpt.config import Preset, to_dict
 from va_gpt.io.archive import Skipped, scan_archive
 from va_gpt.io.errors import StorageError
 from va_gpt.io.filesystem import filesystem, find_files, join, read_bytes
 from va_gpt.io.retry import retry
-from va_gpt.lake.delta import append_rows
+from va_gpt.lake.delta import append_rows, replace_rows
+from va_gpt.lake.files import replace_with_files
 from va_gpt.lake.manifest import Manifest
 from va_gpt.pipeline.raylocal import start_ray
-from va_gpt.pipeline.run import PIPELINE_VERSION, TRANSIENT_KINDS, Job, run_local, run_ray
-from va_gpt.pipeline.tables import bad_key_result, build_tables, commit_tables, run_row
+from va_gpt.pipeline.run import PIPELINE_VERSION, TRANSIENT_KINDS, Job
+from va_gpt.pipeline.stream import Sink, run_stream_local, run_stream_ray
+from va_gpt.pipeline.tables import _partition_camera, bad_key_result, build_tables, run_row
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +150,10 @@ def check_model_folders(args: NightlyArgs) -> None:
     """CheckpointError naming the folder when --classifier or --checkpoint is not a readable
     folder with files: checked before the listing and before Ray starts, not in an actor
     after minutes of work."""
-    folders = {args.classifier_dir: "classifier", args.checkpoint_url if args.describe else None: "checkpoint"}
+    folders = {
+        args.classifier_dir: "classifier",
+        args.checkpoint_url if args.describe else None: "checkpoint",
+    }
     for url, what in folders.items():
         if not url:
             continue
@@ -161,6 +166,21 @@ def check_model_folders(args: NightlyArgs) -> None:
             raise CheckpointError(
                 f"{what} folder {url}: no such folder, or it is empty (check --checkpoint/--classifier)"
             )
+
+
+def _commit(
+    results_url: str, tables: dict, frame_files: list[dict], video_ids: list[str], so
+) -> dict[str, int]:
+    """One Delta commit per result table replacing `video_ids`' rows: frame_scores from the files
+    the workers wrote, the other tables from the driver's small rows. Table -> new version."""
+    versions = {}
+    for table in TABLES:
+        if table == "frame_scores":
+            versions[table] = replace_with_files(results_url, table, frame_files, "video_id", video_ids, so)
+        else:
+            rows = conform(table, tables.get(table, []))
+            versions[table] = replace_rows(results_url, table, rows, "video_id", video_ids, so)
+    return versions
 
 
 def run_nightly(args: NightlyArgs) -> NightlySummary:
@@ -198,14 +218,28 @@ def run_nightly(args: NightlyArgs) -> NightlySummary:
     log.info(
         "run %s: %d objects to process (%d listed, %d already done)", run_id, len(todo), len(objects), skipped
     )
+    # Workers write each video's frame_scores file; the driver gets small per-video rows only.
+    sink = Sink(
+        args.results,
+        run_id,
+        so,
+        {
+            o.video_id: {
+                "camera_id": _partition_camera(o.camera_id),
+                "date": o.date,
+                "start_time": o.start_time,
+            }
+            for o in todo
+        },
+    )
     if not rows:
-        results, summaries = [], []
+        results, summaries, frame_files = [], [], []
     elif args.local:
-        results, summaries = run_local(rows, job)
+        results, summaries, frame_files = run_stream_local(rows, job, sink)
     else:
         started = start_ray(args.ray_address, args.ray_temp_dir)
         try:
-            results, summaries = run_ray(rows, job)
+            results, summaries, frame_files = run_stream_ray(rows, job, sink)
         finally:
             if started:
                 ray.shutdown()
@@ -223,7 +257,7 @@ def run_nightly(args: NightlyArgs) -> NightlySummary:
         processed_at=processed_at,
         camera_tz=args.camera_tz,
     )
-    versions = commit_tables(args.results, tables, [o.video_id for o in todo], so)
+    versions = _commit(args.results, tables, frame_files, [o.video_id for o in todo], so)
     if args.before_publish:
         args.before_publish()
     status = {r["video_id"]: r["status"] for r in results}
