@@ -12,8 +12,11 @@ from va_gpt.cli.common import add_command, add_endpoint, setup_logging
 
 DESCRIPTION = """Evaluate the pipeline and VA-GPT: frame AUC/AP, interval P/R, QA accuracy, BLEU/ROUGE, ablations.
 
-    # (a)+(b) frame-level AUC / AP (both readings) and interval P/R of a nightly results folder
-    vagpt eval --results s3://bucket/results --annotations Temporal_Anomaly_Annotation.txt
+    # (a)+(b) frame-level AUC / AP (both readings) and interval P/R of a nightly results folder,
+    # and the detection table (per kind, false intervals per normal video, kind accuracy; the
+    # raw motion energy as the baseline row, calibrated as the --classifier was)
+    vagpt eval --results s3://bucket/results --annotations Temporal_Anomaly_Annotation.txt \
+        [--classifier s3://models/classifier/demo]
     # (c)+(d) QA accuracy (total / temporal) and BLEU-4 / ROUGE-L of a checkpoint on test records
     vagpt eval --checkpoint s3://models/vagpt/demo --records s3://data/va-instruct --split test \\
         --classifier s3://models/classifier/demo
@@ -119,6 +122,7 @@ def _so(url: str | None, args):
 
 def evaluate(args) -> dict:
     from va_gpt.eval.annotations import load_annotations
+    from va_gpt.eval.detection import detection_report
     from va_gpt.eval.errors import EvaluationError
     from va_gpt.eval.frames import frame_metrics
     from va_gpt.eval.intervals import interval_metrics
@@ -131,6 +135,17 @@ def evaluate(args) -> dict:
         so = _so(args.results, args)
         report["frame"] = frame_metrics(args.results, ann, so).to_dict()
         report["intervals"] = interval_metrics(args.results, ann, so)
+        # The detection table: per kind, false intervals per normal video, kind accuracy, and the
+        # raw motion energy as the baseline row, calibrated as the classifier was (its checkpoint).
+        clf = _classifier_dir(args)
+        baseline = None
+        if clf:
+            from va_gpt.checkpoints.classifier import read_classifier_config
+
+            baseline = (
+                read_classifier_config(clf, _so(clf, args)).get("features", {}).get("diff_energy_calibration")
+            )
+        report["detection"] = detection_report(args.results, ann, so, baseline)
     if args.checkpoint or args.records or args.ablation:
         if not (args.checkpoint and args.records):
             raise EvaluationError("QA / summary metrics and the ablation need --checkpoint and --records")

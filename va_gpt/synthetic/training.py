@@ -23,6 +23,7 @@ class SyntheticVideo:
     frames: np.ndarray  # uint8 [T, S, S, 3] at the decode fps, resized to the encoder input
     t: np.ndarray  # [T] seconds
     frame_labels: np.ndarray  # [T] 1 where an event covers the frame, else 0
+    look: str = "plain"  # the randomized domain's time of day (day | dusk | night), else plain
 
 
 def synthetic_video(
@@ -54,4 +55,5 @@ def synthetic_video(
     idx = idx[idx < len(scene)]
     t = idx / native_fps
     frames = resize_frames(np.stack([scene.frame(int(i)) for i in idx]), image_size)
-    return SyntheticVideo(kind, frames, t, scene.frame_labels()[idx].astype(np.int64))
+    look = "plain" if domain is None else domain.time_of_day
+    return SyntheticVideo(kind, frames, t, scene.frame_labels()[idx].astype(np.int64), look)

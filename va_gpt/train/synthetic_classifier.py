@@ -36,6 +36,7 @@ from va_gpt.train.calibrate import calibrate_intervals, interval_scores, label_i
 
 VAL_SEED_OFFSET = 50_000
 TEST_SEED_OFFSET = 100_000  # held-out videos use seeds (and so cameras) the training never saw
+OOR_SEED_OFFSET = 150_000
 LOOKS = ("plain", "shake", "night", "flicker")
 
 
@@ -65,20 +66,25 @@ def hard_look(frames: np.ndarray, look: str, rng: np.random.Generator) -> np.nda
 
 
 def classifier_dataset(
-    preset, encoder, n: int, seed0: int, duration_s: float, width: int = 160, height: int = 120
-):
-    """n synthetic videos, every other one normal, the others cycling through every kind, every
-    video with a look cycling through LOOKS -> dict of lists: features [T, F], energy [T],
-    t [T], frame_labels [T], kind (None: normal), look."""
+    preset, encoder, n: int, seed0: int, duration_s: float, width: int = 160, height: int = 120,
+    domain_split: str | None = None,
+):  # fmt: skip
+    """n synthetic videos, every other one normal, the others cycling through every kind ->
+    dict of lists: features [T, F], energy [T], t [T], frame_labels [T], kind (None: normal), look.
+    domain_split None: the plain renderer, every video with a look cycling through LOOKS;
+    else va_gpt.synthetic.domain's randomized footage of that split (look = its time of day)."""
     out: dict[str, list] = {k: [] for k in ("features", "energy", "t", "frame_labels", "kind", "look")}
     for j in range(n):
         kind = ALL_KINDS[(j // 2) % len(ALL_KINDS)] if j % 2 else None
-        look = LOOKS[(j // 3) % len(LOOKS)]
         v = synthetic_video(
             seed0 + j, kind, preset.encoder.image_size, fps=preset.decode.fps,
-            duration_s=duration_s, width=width, height=height,
+            duration_s=duration_s, width=width, height=height, domain_split=domain_split,
         )  # fmt: skip
-        frames = hard_look(v.frames, look, np.random.default_rng(seed0 + j))
+        if domain_split is None:
+            look = LOOKS[(j // 3) % len(LOOKS)]
+            frames = hard_look(v.frames, look, np.random.default_rng(seed0 + j))
+        else:
+            look, frames = v.look, v.frames
         feats, energy = tc.video_features(encoder, frames, preset.classifier.use_cls, with_energy=True)
         for k, val in (("features", feats), ("energy", energy), ("t", v.t), ("frame_labels", v.frame_labels),
                        ("kind", kind), ("look", look)):  # fmt: skip
@@ -101,7 +107,7 @@ def detector_report(
         if 0 < ys.sum() < len(ys):
             report["frame_auc_by_kind"][kind] = frame_auc(np.concatenate([scores[i] for i in idx]), ys)
     normal_looks = {}
-    for look in LOOKS:
+    for look in sorted(set(data["look"])):
         idx = [i for i, k in enumerate(data["kind"]) if k is None and data["look"][i] == look]
         n = sum(len(scores_to_intervals(data["t"][i], scores[i], cfg)) for i in idx)
         normal_looks[look] = n / max(1, len(idx))
@@ -137,6 +143,8 @@ def train_synthetic_classifier(
     seed: int = 0,
     endpoint: str | None = None,
     frame_level: bool = True,
+    domain: bool = True,
+    out_of_range_videos: int = 0,
 ) -> dict:
     """Train the TETG classifier on synthetic footage (frame labels, or MIL with frame_level=False),
     calibrate its intervals on validation videos, save it to `out` (any fsspec URL) and return
@@ -146,11 +154,16 @@ def train_synthetic_classifier(
     val_videos = val_videos if val_videos is not None else max(12, train_videos // 3)
     base = seed * 1_000_000
     t0 = time.time()
-    train = classifier_dataset(preset, encoder, train_videos, base, duration_s, width, height)
-    val = classifier_dataset(preset, encoder, val_videos, base + VAL_SEED_OFFSET, duration_s, width, height)
-    test = classifier_dataset(
-        preset, encoder, test_videos, base + TEST_SEED_OFFSET, duration_s, width, height
-    )
+
+    def data(n, offset, split):
+        return classifier_dataset(
+            preset, encoder, n, base + offset, duration_s, width, height, split if domain else None
+        )
+
+    train = data(train_videos, 0, "train")
+    val = data(val_videos, VAL_SEED_OFFSET, "val")
+    test = data(test_videos, TEST_SEED_OFFSET, "test")
+    oor = data(out_of_range_videos, OOR_SEED_OFFSET, "out_of_range") if out_of_range_videos else None
     t_feat = time.time() - t0
     t0 = time.time()
     model = tc.train_classifier(
@@ -182,12 +195,26 @@ def train_synthetic_classifier(
         "classifier": detector_report(test_scores, test_kinds, test, IntervalConfig(**calibration)),
         "diff_energy": detector_report(test["energy"], None, test, IntervalConfig(**energy_cal)),
         "validation": val_metrics,
+        "domain": "randomized (va_gpt.synthetic.domain)" if domain else "plain + shake/night/flicker looks",
         "feature_seconds": round(t_feat, 1),
         "train_seconds": round(t_train, 1),
         "calibrate_seconds": round(t_cal, 1),
     }
+    if oor is not None:
+        sc, kp = run(oor)
+        report["out_of_range"] = {
+            "videos": out_of_range_videos,
+            "classifier": detector_report(sc, kp, oor, IntervalConfig(**calibration)),
+            "diff_energy": detector_report(oor["energy"], None, oor, IntervalConfig(**energy_cal)),
+        }
     report["frame_auc"] = report["classifier"]["frame_auc"]
-    features = {**feature_spec(preset, encoder), "trained_on": "synthetic", "frame_auc": report["frame_auc"]}
+    features = {
+        **feature_spec(preset, encoder),
+        "trained_on": "synthetic",
+        "frame_auc": report["frame_auc"],
+        # the raw motion-energy baseline calibrated on the same validation videos (vagpt eval's baseline row)
+        "diff_energy_calibration": energy_cal,
+    }
     save_classifier(model, out, features, storage_options_for(out, endpoint), calibration=calibration)
     report["saved_to"] = out
     return report

@@ -1,0 +1,43 @@
+"""The detection table of a results folder: per kind, false intervals per normal video, kind accuracy,
+and the raw motion energy as the calibrated baseline row."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.eval.results_fixtures import write_results, write_ucf
+from va_gpt.eval.annotations import load_annotations
+from va_gpt.eval.detection import detection_report, detector_metrics
+
+
+def test_detector_metrics_per_kind_false_intervals_and_kind_accuracy():
+    gt = {"a": [(2.0, 5.0)], "b": [(1.0, 3.0)], "n1": [], "n2": []}
+    kinds = {"a": "fighting", "b": "road accident", "n1": None, "n2": None}
+    pred = {
+        "a": [(2.2, 5.0, "fighting")],  # a hit, kind right
+        "b": [(1.0, 2.0, "collision")],  # IoU 0.5, the synthetic collision is UCF RoadAccidents: right
+        "n1": [(4.0, 5.0, "running"), (6.0, 7.0, "running")],  # two false intervals
+    }
+    row = detector_metrics(pred, gt, kinds)
+    assert row["by_iou"]["0.5"]["recall"] == 1.0 and row["by_iou"]["0.7"]["recall"] == 0.5
+    assert row["recall_0.5_by_kind"] == {"fighting": 1.0, "road accident": 1.0}
+    assert row["false_per_normal"] == 1.0  # 2 false intervals over 2 normal videos
+    assert row["kind_accuracy"] == 1.0 and row["kind_intervals"] == 2
+    pred["a"] = [(2.2, 5.0, "running")]
+    assert detector_metrics(pred, gt, kinds)["kind_accuracy"] == 0.5
+
+
+@pytest.mark.timeout(60)
+def test_detection_report_of_a_results_folder_with_the_energy_baseline(tmp_path):
+    results = str(tmp_path / "results")
+    write_results(results, intervals={"Abuse001_x264": [(2.2, 5.0)], "Normal_Videos_003_x264": [(4.0, 5.0)]})
+    ann = load_annotations(write_ucf(tmp_path / "ann.txt"))
+    cal = {"smooth_s": 0.0, "high": 0.5, "low": 0.5, "min_len_s": 0.5, "merge_gap_s": 0.5}
+    rep = detection_report(results, ann, baseline_calibration=cal)
+    assert rep["n_videos"] == 3 and rep["n_events"] == 3
+    clf, base = rep["classifier"], rep["diff_energy"]
+    assert clf["frame_auc"] > 0.6 and clf["false_per_normal"] == 1.0
+    assert clf["recall_0.5_by_kind"] == {"abuse": 1.0, "arson": 0.0}
+    assert base["frame_auc"] == 0.5 and base["false_per_normal"] == 0.0  # the fixture's energy is flat 0
+    assert base["calibration"] == cal and base["by_iou"]["0.5"]["recall"] == 0.0
+    assert "by_iou" not in detection_report(results, ann)["diff_energy"]  # no calibration: AUC only

@@ -1,0 +1,121 @@
+"""The detection table of a results folder: the classifier's intervals and, as the baseline row,
+the raw motion energy (`frame_scores.diff_energy`) cut into intervals the same calibrated way.
+
+Per detector: frame AUC; event recall / precision / F1 at tIoU 0.3 / 0.5 / 0.7 (greedy
+one-to-one matching, va_gpt.ops.metrics); event recall at 0.5 per kind; false intervals per
+normal video; kind accuracy (the `intervals.label`, from the classifier's kind head, against
+the annotated class of the event the interval overlaps most, on the UCF class scale so the
+synthetic `collision` is `RoadAccidents`). The baseline's intervals come from
+va_gpt.ops.intervals.scores_to_intervals with the `diff_energy_calibration` the classifier was
+trained with (calibrated on the same validation videos as its own thresholds).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from va_gpt.config import IntervalConfig
+from va_gpt.data import benchmarks as bm
+from va_gpt.eval.annotations import match_results
+from va_gpt.lake.query import query
+from va_gpt.ops.intervals import scores_to_intervals
+from va_gpt.ops.metrics import expand_scores_to_frames, frame_auc, interval_precision_recall, temporal_iou
+from va_gpt.taxonomy import SYNTHETIC_UCF_CLASSES, ucf_kind
+
+IOU_THRESHOLDS = (0.3, 0.5, 0.7)
+
+
+def _kind(label: str | None) -> str | None:
+    """A kind or class name on the UCF class scale (lower-case)."""
+    if not label:
+        return None
+    return ucf_kind(SYNTHETIC_UCF_CLASSES.get(label, label))
+
+
+def detector_metrics(
+    pred: dict[str, list[tuple[float, float, str | None]]],
+    gt: dict[str, list[tuple[float, float]]],
+    gt_kind: dict[str, str | None],
+    thresholds=IOU_THRESHOLDS,
+) -> dict:
+    """pred: video -> (start_s, end_s, label) intervals; gt: video -> events; gt_kind: video -> its
+    annotated class (None: normal) -> the table row (without the frame AUC)."""
+    spans = {v: [(a, b) for a, b, _ in p] for v, p in pred.items()}
+    res = interval_precision_recall(spans, gt, thresholds)
+    row = {"by_iou": {f"{k:.1f}": dataclasses.asdict(v) for k, v in res.items()}, "recall_0.5_by_kind": {}}
+    normal = [v for v in gt if not gt[v]]
+    row["false_per_normal"] = sum(len(pred.get(v, [])) for v in normal) / max(1, len(normal))
+    for kind in sorted({k for k in gt_kind.values() if k}):
+        vids = [v for v in gt if gt_kind[v] == kind and gt[v]]
+        r = interval_precision_recall({v: spans.get(v, []) for v in vids}, {v: gt[v] for v in vids}, (0.5,))
+        row["recall_0.5_by_kind"][kind] = r[0.5].recall
+    right = total = 0
+    for v, p in pred.items():
+        if not gt.get(v):
+            continue
+        for a, b, label in p:
+            if max(temporal_iou((a, b), g) for g in gt[v]) > 0 and label is not None:
+                total += 1
+                right += _kind(label) == gt_kind[v]
+    row["kind_accuracy"] = right / total if total else None
+    row["kind_intervals"] = total
+    return row
+
+
+def detection_report(
+    results_url: str,
+    annotations: dict[str, bm.VideoAnnotation],
+    storage_options: dict | None = None,
+    baseline_calibration: dict | None = None,
+) -> dict:
+    """{"classifier": row, "diff_energy": row (when baseline_calibration is given)} over the videos
+    of `results_url` that match an annotation."""
+    videos, m = match_results(results_url, annotations, storage_options)
+    by_id = {v["video_id"]: v for v in videos}
+    fs = query(
+        results_url,
+        "SELECT video_id, t, score, diff_energy FROM frame_scores ORDER BY video_id, t",
+        storage_options,
+    ).to_pydict()
+    curves: dict[str, list[list]] = {}
+    for vid, t, s, e in zip(fs["video_id"], fs["t"], fs["score"], fs["diff_energy"]):
+        c = curves.setdefault(vid, [[], [], []])
+        c[0].append(t), c[1].append(s), c[2].append(e)
+    rows = query(
+        results_url, "SELECT video_id, start_s, end_s, label FROM intervals", storage_options
+    ).to_pylist()
+    pred: dict[str, list] = {vid: [] for vid in m.matched}
+    for r in rows:
+        if r["video_id"] in pred:
+            pred[r["video_id"]].append((r["start_s"], r["end_s"], r["label"]))
+    gt, gt_kind, frames = {}, {}, {"score": [], "diff_energy": [], "y": []}
+    energy_pred: dict[str, list] = {}
+    cal = IntervalConfig(**baseline_calibration) if baseline_calibration else None
+    for vid, ann in m.matched.items():
+        f = float(by_id[vid]["fps"]) if by_id[vid].get("fps") else ann.fps
+        gt[vid] = [(s / f, e / f) for s, e in ann.frame_ranges()]
+        gt_kind[vid] = _kind(ann.labels[0]) if ann.labels else None
+        if vid not in curves:
+            continue
+        t, s, e = (np.asarray(x, np.float64) for x in curves[vid])
+        n = (
+            int(round(float(by_id[vid]["duration_s"]) * f))
+            if by_id[vid].get("duration_s")
+            else int(t[-1] * f) + 1
+        )
+        frames["y"].append(bm.to_frame_labels(ann, n))
+        frames["score"].append(expand_scores_to_frames(t, s, n, f))
+        frames["diff_energy"].append(expand_scores_to_frames(t, e, n, f))
+        if cal is not None:
+            energy_pred[vid] = [(iv.start_s, iv.end_s, None) for iv in scores_to_intervals(t, e, cal)]
+    y = np.concatenate(frames["y"])
+    report = {"n_videos": len(gt), "n_events": sum(map(len, gt.values()))}
+    report["classifier"] = {"frame_auc": frame_auc(np.concatenate(frames["score"]), y)}
+    report["classifier"].update(detector_metrics(pred, gt, gt_kind))
+    report["diff_energy"] = {"frame_auc": frame_auc(np.concatenate(frames["diff_energy"]), y)}
+    if cal is not None:
+        report["diff_energy"].update(detector_metrics(energy_pred, gt, gt_kind))
+        report["diff_energy"]["calibration"] = baseline_calibration
+    return report
