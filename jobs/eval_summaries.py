@@ -1,0 +1,124 @@
+"""How right and readable the describe stage's summaries are on a synthetic archive (issue 12).
+
+Runs the nightly stages in this process (pipeline.run.run_local: decode -> visual -> intervals),
+then the describe stage twice on the same intervals: free greedy decoding (describe-v1) and the
+structured decoding (describe-v2, va_gpt.models.structured). Per mode:
+
+- kind_acc: of the intervals that overlap an injected event, the share whose judgement names the
+  event's kind (va_gpt.taxonomy; the best-overlapping event);
+- normal_ok: of the intervals on normal videos, the share judged "normal";
+- max_4gram: the most times any word 4-gram occurs in one summary (1 = none repeats);
+- bleu / rouge_l: the description against the synthetic truth's caption of the matched event;
+  bleu_plain / rouge_l_plain: the whole summary against the demo's plain-style reference
+  ("Judgement: <kind>. Description: <short text>. Analysis: <short reason>.").
+
+    python jobs/eval_summaries.py --archive DIR --checkpoint WORK/models/demo/vagpt \
+        --classifier WORK/models/demo/classifier [--out report.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+from va_gpt.config import load_preset
+from va_gpt.data.instruct.templates import SHORT_ANALYSIS, SHORT_DESCRIPTION, SHORT_NORMAL, fields_answer
+from va_gpt.io.archive import video_id_for
+from va_gpt.models.structured import max_ngram_repeats
+from va_gpt.ops.text_metrics import bleu, rouge_l
+from va_gpt.pipeline.describe import Describe
+from va_gpt.pipeline.run import Job, _batch, _rows, interval_rows, run_local
+from va_gpt.synthetic.truth import load_truth
+from va_gpt.taxonomy import NORMAL, display
+
+
+def _overlap(a0, a1, b0, b1) -> float:
+    return max(0.0, min(a1, b1) - max(a0, b0))
+
+
+def plain_reference(kind: str | None) -> str:
+    if kind is None:
+        return fields_answer(NORMAL, SHORT_NORMAL, "Nothing abnormal happens; this is ordinary activity")
+    return fields_answer(display(kind), SHORT_DESCRIPTION.get(kind), SHORT_ANALYSIS.get(kind))
+
+
+def evaluate(rows: list[dict], out: list[dict], truth_by_uri: dict) -> dict:
+    kind_hits = kind_n = normal_hits = normal_n = 0
+    cands, refs, cands_plain, refs_plain, reps, examples = [], [], [], [], [], []
+    for r, s in zip(rows, out):
+        v = truth_by_uri[r["uri"]]
+        reps.append(max_ngram_repeats(s["text"]))
+        ev = max(v.events, key=lambda e: _overlap(r["start_s"], r["end_s"], e.start_s, e.end_s), default=None)
+        if ev is not None and _overlap(r["start_s"], r["end_s"], ev.start_s, ev.end_s) > 0:
+            kind_n += 1
+            kind_hits += s["label"] == ev.kind
+            cands.append(s.get("description") or "")
+            refs.append(ev.caption)
+            cands_plain.append(s["text"])
+            refs_plain.append(plain_reference(ev.kind))
+            truth_kind = ev.kind
+        elif not v.events:
+            normal_n += 1
+            normal_hits += s["label"] == NORMAL
+            cands_plain.append(s["text"])
+            refs_plain.append(plain_reference(None))
+            truth_kind = NORMAL
+        else:
+            truth_kind = "(no event overlaps)"
+        if len(examples) < 8:
+            examples.append({"truth": truth_kind, "text": s["text"]})
+    return {
+        "intervals": len(out),
+        "matched": kind_n,
+        "kind_acc": kind_hits / kind_n if kind_n else None,
+        "on_normal_videos": normal_n,
+        "normal_ok": normal_hits / normal_n if normal_n else None,
+        "max_4gram": max(reps, default=0),
+        "summaries_with_repeat": sum(x > 1 for x in reps),
+        "bleu": bleu(cands, refs) if cands else None,
+        "rouge_l": rouge_l(cands, refs) if cands else None,
+        "bleu_plain": bleu(cands_plain, refs_plain) if cands_plain else None,
+        "rouge_l_plain": rouge_l(cands_plain, refs_plain) if cands_plain else None,
+        "examples": examples,
+    }
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--archive", required=True, help="local synthetic archive folder (vagpt synth)")
+    p.add_argument("--checkpoint", required=True, help="VA-GPT checkpoint folder")
+    p.add_argument("--classifier", required=True, help="anomaly classifier folder")
+    p.add_argument("--preset", default="demo")
+    p.add_argument("--out", default=None, help="write the report as JSON here")
+    a = p.parse_args(argv)
+    preset = load_preset(a.preset)
+    truth = load_truth(a.archive)
+    root = a.archive.rstrip("/")
+    truth_by_uri = {f"{root}/{v.key}": v for v in truth.videos}
+    t0 = time.monotonic()
+    job = Job(preset=preset, classifier_dir=a.classifier, checkpoint_url=a.checkpoint, describe=False)
+    results, _ = run_local([{"video_id": video_id_for(u), "uri": u} for u in truth_by_uri], job)
+    rows = interval_rows(results)
+    report: dict = {
+        "videos": len(truth_by_uri),
+        "intervals": len(rows),
+        "scan_seconds": round(time.monotonic() - t0, 1),
+    }
+    for mode, structured in (("free_greedy_v1", False), ("structured_v2", True)):
+        t0 = time.monotonic()
+        stage = Describe(preset, checkpoint_url=a.checkpoint, structured=structured)
+        out = []
+        for i in range(0, len(rows), 4):
+            out += _rows(stage(_batch(rows[i : i + 4])))
+        report[mode] = {**evaluate(rows, out, truth_by_uri), "seconds": round(time.monotonic() - t0, 1)}
+    text = json.dumps(report, indent=2)
+    print(text)
+    if a.out:
+        with open(a.out, "w") as f:
+            f.write(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
