@@ -12,7 +12,18 @@ from va_gpt.cli.common import parse_date, parse_dates
 from va_gpt.synthetic.truth import load_truth
 
 ROOT = Path(__file__).resolve().parents[1]
-COMMANDS = ("synth", "nightly", "query", "train-classifier", "train", "instruct", "eval", "store", "demo")
+COMMANDS = (
+    "synth",
+    "nightly",
+    "query",
+    "report",
+    "train-classifier",
+    "train",
+    "instruct",
+    "eval",
+    "store",
+    "demo",
+)
 
 
 def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:

@@ -2,7 +2,8 @@
 
     vagpt synth URL ...                 write a synthetic camera archive with ground truth
     vagpt nightly --archive --results   run the nightly pipeline over an archive
-    vagpt query "SQL" --results URL     read-only SQL over a results folder
+    vagpt query "SQL" --results URL     read-only SQL over a results folder (--format table|csv|json|parquet)
+    vagpt report --results --date --out  static HTML report of one night (index + a page per camera)
     vagpt train-classifier --out DIR    train the TETG anomaly classifier on synthetic footage
     vagpt instruct --source ... --out   build the VA-Instruction dataset
     vagpt train ... | vagpt eval ...    train VA-GPT / evaluate results and checkpoints
@@ -21,10 +22,10 @@ import os
 import sys
 import traceback
 
-from va_gpt.cli import demo, evaluate, instruct, nightly, query, store, synth, train
+from va_gpt.cli import demo, evaluate, instruct, nightly, query, report, store, synth, train
 from va_gpt.cli.common import HelpFormatter
 
-GROUPS = (synth, nightly, query, train, instruct, evaluate, store, demo)
+GROUPS = (synth, nightly, query, report, train, instruct, evaluate, store, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:

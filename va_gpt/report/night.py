@@ -8,6 +8,7 @@ run is a ReportError that says so, not an empty report.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -22,6 +23,10 @@ class ReportError(ValueError):
     pass
 
 
+RUN_COLUMNS = ("listed", "processed", "ok", "partial", "failed", "skipped_keys", "untimed_keys",
+               "intervals", "footage_hours", "exit_state")  # fmt: skip
+
+
 @dataclass(frozen=True)
 class RunInfo:
     """One row of the `runs` table: its id, when it committed, and the other columns as `meta`."""
@@ -32,7 +37,12 @@ class RunInfo:
 
     @classmethod
     def from_row(cls, row: dict) -> RunInfo:
-        meta = {k: v for k, v in row.items() if k not in ("run_id", "finished_at")}
+        # What an operator reads: counts, footage hours and the run's timings (wall seconds and
+        # one column per stage); table versions and the skipped-key JSON stay in SQL.
+        meta = {k: v for k, v in row.items() if k in RUN_COLUMNS and v is not None}
+        meta["wall_s"] = round((row["finished_at"] - row["started_at"]).total_seconds(), 1)
+        stages = json.loads(row.get("stage_seconds") or "{}")
+        meta.update({f"{stage}_s": round(float(sec), 1) for stage, sec in stages.items()})
         return cls(row["run_id"], row["finished_at"].isoformat(), meta)
 
 

@@ -69,14 +69,18 @@ def _table(head: list[str], rows: list[list[str]], num_from: int = 99) -> str:
     return f"<table><thead><tr>{th}</tr></thead><tbody>{trs}</tbody></table>"
 
 
+def _cell(value) -> str:
+    """A runs-table value as escaped text (timestamps and lists from the runs table included)."""
+    return escape(value if isinstance(value, str) else json.dumps(value, default=str))
+
+
 def _runs_section(night: Night) -> str:
     if not night.runs:
         return ""
     keys = sorted({k for r in night.runs for k in r.meta})
     rows = [
         [f"<code>{escape(r.run_id)}</code>", escape(r.committed_at)]
-        + [escape(json.dumps(r.meta[k]) if not isinstance(r.meta.get(k), str) else r.meta[k]) if k in r.meta else ""
-           for k in keys]
+        + [_cell(r.meta[k]) if k in r.meta else "" for k in keys]
         for r in night.runs
     ]  # fmt: skip
     return "<h2>Runs</h2>" + _table(["run", "committed at (UTC)", *keys], rows)
