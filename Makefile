@@ -11,7 +11,7 @@ export TORCH_EXTENSIONS_DIR := $(CURDIR)/.torch_extensions
 export TOKENIZERS_PARALLELISM := false
 export HF_HUB_OFFLINE := 1
 
-.PHONY: setup test run bench lint clean faults
+.PHONY: setup browser test run bench lint faults clean faults
 
 setup: $(STAMP)
 
@@ -25,7 +25,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --no-build-isolation -e ".[dev]"
 	touch $(STAMP)
 
-test: setup
+# The report's browser test needs Debian's chromium; without it that test is skipped with a message.
+browser:
+	@infra/install_chromium.sh >/dev/null || echo "make: no chromium installed; the report's browser test will be skipped"
+
+test: setup browser
 	$(BIN)/python -m pytest -q
 
 lint: setup
