@@ -11,7 +11,7 @@ export TORCH_EXTENSIONS_DIR := $(CURDIR)/.torch_extensions
 export TOKENIZERS_PARALLELISM := false
 export HF_HUB_OFFLINE := 1
 
-.PHONY: setup browser test run bench lint faults clean faults
+.PHONY: setup browser test run bench lint faults clean
 
 setup: $(STAMP)
 
