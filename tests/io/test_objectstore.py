@@ -7,6 +7,7 @@ import psutil
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+import s3fs
 
 from va_gpt.io.objectstore import ObjectStore
 
@@ -29,8 +30,6 @@ def test_roundtrip_bytes_and_parquet(s3_store):
 
 @pytest.mark.timeout(60)
 def test_anonymous_access_is_refused(s3_store):
-    import s3fs
-
     anon = s3fs.S3FileSystem(anon=True, client_kwargs={"endpoint_url": s3_store.endpoint_url})
     with pytest.raises(PermissionError):
         anon.ls(s3_store.bucket)

@@ -5,10 +5,14 @@ from __future__ import annotations
 import math
 from collections import deque
 
+import numpy as np
 import pytest
 import torch
 
+from va_gpt.config import EncoderConfig
+from va_gpt.models.dinov2 import DinoEncoder
 from va_gpt.ops import sets
+from va_gpt.synthetic.scene import make_scene
 
 # ---------------------------------------------------------------- references
 
@@ -251,12 +255,6 @@ def test_background_mode_on_a_synthetic_abandoned_object():
     DINOv2 at 224 px (16 x 16 patches of 14 px; the bag is smaller than a patch) and the
     paper's K = 25%: long after the drop, previous-frame differences select the bag's patch
     only when a passer-by happens to be near it, background differences nearly always."""
-    import numpy as np
-
-    from va_gpt.config import EncoderConfig
-    from va_gpt.models.dinov2 import DinoEncoder
-    from va_gpt.synthetic.scene import make_scene
-
     size, p = 224, 14
     enc = DinoEncoder.random(EncoderConfig(None, size, p, 64, 2, 2, 2))
     g = size // p

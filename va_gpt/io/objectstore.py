@@ -36,6 +36,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import s3fs
+
 ACCESS_KEY = "vagpt-local"
 SECRET_KEY = "vagpt-local-secret"
 DEFAULT_BUCKET = "vagpt"
@@ -111,8 +113,6 @@ class Endpoint:
         }
 
     def filesystem(self):
-        import s3fs
-
         return s3fs.S3FileSystem(**self.storage_options())
 
     def env(self) -> dict[str, str]:

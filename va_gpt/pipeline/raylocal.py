@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 
+import ray
+from ray._private import ray_constants
+
 
 def _loopback_only() -> None:
     """Make a local Ray bind every service (GCS, raylet, object manager, workers, agents) to loopback.
@@ -14,7 +17,6 @@ def _loopback_only() -> None:
     the constant is set as well (an earlier `import ray` saw the old value);
     the processes Ray starts inherit the variable.
     """
-    from ray._private import ray_constants
 
     os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
     ray_constants.ENABLE_RAY_CLUSTER = False
@@ -28,8 +30,6 @@ def start_ray(address: str | None = None, temp_dir: str | None = None, num_cpus:
     without auth, without the dashboard, and keeps its session files under
     `temp_dir` when given.
     """
-    import ray
-
     if ray.is_initialized():
         return False
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
