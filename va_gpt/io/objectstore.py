@@ -18,8 +18,8 @@ once the UI is off), the volume server's /status, and the gRPC ports
 cover /health and /metrics, gRPC mTLS needs a certificate authority).
 `s3.json` and `security.toml` hold secrets and are written mode 0600.
 
-`python -m va_gpt.io.objectstore start|stop|status DIR` runs it in the background
-for `make run` (infra/objectstore.sh wraps that).
+`vagpt store start|stop|status DIR` (va_gpt/cli/store.py; infra/objectstore.sh wraps it)
+runs it in the background.
 """
 
 from __future__ import annotations
@@ -275,25 +275,3 @@ def stop_background(data_dir: str | Path, timeout: float = 20.0) -> bool:
         pass
     state.unlink(missing_ok=True)
     return True
-
-
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if len(argv) != 2 or argv[0] not in ("start", "stop", "status"):
-        print("usage: python -m va_gpt.io.objectstore start|stop|status DATA_DIR", file=sys.stderr)
-        return 2
-    cmd, data_dir = argv
-    if cmd == "start":
-        ep = start_background(data_dir)
-        print(f"object store up: {ep.endpoint_url} bucket={ep.bucket}")
-    elif cmd == "stop":
-        print("object store stopped" if stop_background(data_dir) else "object store was not running")
-    else:
-        ep = read_endpoint(data_dir)
-        print(f"up: {ep.endpoint_url}" if ep else "down")
-        return 0 if ep else 1
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
