@@ -16,22 +16,12 @@ from va_gpt.config import load_preset
 from va_gpt.lake.delta import open_table, run_versions
 from va_gpt.lake.files import data_files
 from va_gpt.pipeline.nightly import NightlyArgs, run_nightly
-from va_gpt.synthetic.archive import generate_archive
 
 pytestmark = pytest.mark.timeout(300)
 
 # Columns that differ between two runs of the same inputs by design.
 VOLATILE = {"run_id", "processed_at"}
 SORT = ("video_id", "interval_id", "t")
-
-
-@pytest.fixture(scope="module")
-def tiny_archive(tmp_path_factory):
-    url = str(tmp_path_factory.mktemp("stream") / "archive")
-    generate_archive(
-        url, cameras=2, videos_per_camera=2, duration_s=6.0, width=96, height=72, seed=3, normal_fraction=0.25
-    )
-    return url
 
 
 def table_rows(results: str) -> dict[str, list[dict]]:
