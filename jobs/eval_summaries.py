@@ -25,9 +25,9 @@ import time
 from va_gpt.config import load_preset
 from va_gpt.data.instruct.templates import SHORT_ANALYSIS, SHORT_DESCRIPTION, SHORT_NORMAL, fields_answer
 from va_gpt.io.archive import video_id_for
-from va_gpt.models.structured import max_ngram_repeats
+from va_gpt.models.structured import max_ngram_repeats, option_logprobs
 from va_gpt.ops.text_metrics import bleu, rouge_l
-from va_gpt.pipeline.describe import Describe
+from va_gpt.pipeline.describe import Describe, choose_kind
 from va_gpt.pipeline.run import Job, _batch, _rows, interval_rows, run_local
 from va_gpt.synthetic.truth import load_truth
 from va_gpt.taxonomy import NORMAL, display
@@ -84,6 +84,34 @@ def evaluate(rows: list[dict], out: list[dict], truth_by_uri: dict) -> dict:
     }
 
 
+def _truth_kind(r: dict, v) -> str | None:
+    ev = max(v.events, key=lambda e: _overlap(r["start_s"], r["end_s"], e.start_s, e.end_s), default=None)
+    if ev is not None and _overlap(r["start_s"], r["end_s"], ev.start_s, ev.end_s) > 0:
+        return ev.kind
+    return None if v.events else NORMAL
+
+
+def prior_sweep(
+    stage: Describe, rows: list[dict], truth_by_uri: dict, weights=(0.0, 1.0, 2.0, 4.0, 1e6)
+) -> dict:
+    """Judgement accuracy (matched events and normal videos together) per prior weight, from one
+    pass of option likelihoods: 0 = the LLM alone, 1e6 = the interval label alone (where given)."""
+    kinds = stage.kinds
+    scored = []
+    for r in rows:
+        want = _truth_kind(r, truth_by_uri[r["uri"]])
+        if want is None:
+            continue
+        lp = option_logprobs(stage.model, stage.sample(r), [display(k) for k in kinds])
+        label = r.get("label") if isinstance(r.get("label"), str) else None
+        scored.append((want, lp, label, r.get("label_p")))
+    out = {"n": len(scored), "with_label": sum(x[2] is not None for x in scored)}
+    for w in weights:
+        hits = sum(choose_kind(lp, kinds, label, p, w)[0] == want for want, lp, label, p in scored)
+        out[f"w={w:g}"] = hits / len(scored) if scored else None
+    return out
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--archive", required=True, help="local synthetic archive folder (vagpt synth)")
@@ -112,6 +140,8 @@ def main(argv=None) -> int:
         for i in range(0, len(rows), 4):
             out += _rows(stage(_batch(rows[i : i + 4])))
         report[mode] = {**evaluate(rows, out, truth_by_uri), "seconds": round(time.monotonic() - t0, 1)}
+        if structured:
+            report["judgement_by_prior_weight"] = prior_sweep(stage, rows, truth_by_uri)
     text = json.dumps(report, indent=2)
     print(text)
     if a.out:

@@ -58,6 +58,7 @@ def test_generate_after_prefix_batches_like_singles(model):
     both = generate_after(model, [a, b], prefixes, max_new_tokens=6)
     assert all(isinstance(x, str) for x in both)
     assert both[1] == generate_after(model, [b], prefixes[1:], max_new_tokens=6)[0]
+    assert not any("Judgement:" in x for x in both)  # banned by default after the forced judgement
     with pytest.raises(ValueError, match="prefixes"):
         generate_after(model, [a], prefixes, max_new_tokens=2)
 

@@ -91,10 +91,12 @@ def generate_after(
     no_repeat_ngram_size: int = 4,
     repetition_penalty: float = 1.2,
     num_beams: int = 1,
+    banned: tuple[str, ...] = ("Judgement:",),
 ) -> list[str]:
     """The continuation of each sample's answer after its forced `prefix` (left-padded batch,
     `llm.generate` on inputs_embeds; greedy, or beam search with num_beams > 1). The prefix is
-    embedded as the answer's first tokens, so what follows is conditioned on it."""
+    embedded as the answer's first tokens, so what follows is conditioned on it. `banned`: texts
+    the continuation never writes (with and without a leading space: a second "Judgement:")."""
     if len(samples) != len(prefixes):
         raise ValueError(f"{len(samples)} samples but {len(prefixes)} prefixes")
     emb = model.llm.get_input_embeddings()
@@ -119,6 +121,7 @@ def generate_after(
             num_beams=num_beams,
             no_repeat_ngram_size=no_repeat_ngram_size,
             repetition_penalty=repetition_penalty,
+            bad_words_ids=[ids for t in banned for ids in (_ids(model, t), _ids(model, " " + t))] or None,
             pad_token_id=model.tokenizer.pad_token_id,
             eos_token_id=model.tokenizer.eos_token_id,
             bos_token_id=model.tokenizer.bos_token_id,
