@@ -13,9 +13,12 @@ import ray
 
 from schemas.tables import TABLES
 from va_gpt.config import load_preset
+from va_gpt.io.archive import list_archive
 from va_gpt.lake.delta import open_table, run_versions
 from va_gpt.lake.files import data_files
 from va_gpt.pipeline.nightly import NightlyArgs, run_nightly
+from va_gpt.pipeline.run import Job
+from va_gpt.pipeline.stream import Sink, run_stream_local
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -74,3 +77,30 @@ def test_stream_on_ray_writes_the_same_rows_as_local(tiny_archive, tmp_path):
         "/part-w-" in "/" + p.rsplit("/", 1)[-1] or p.startswith("date=")
         for p in data_files(on_ray, "frame_scores")
     )
+
+
+def test_the_driver_gets_small_rows_and_file_specs_only(tiny_archive, tmp_path):
+    """run_stream_local returns what run_stream_ray returns: per-video scalars and JSON, frame
+    scores only as the specs of files already written under the table."""
+    objects = list_archive(tiny_archive)[:2]
+    sink = Sink(
+        str(tmp_path / "results"),
+        "r1",
+        None,
+        {o.video_id: {"camera_id": o.camera_id, "date": o.date, "start_time": o.start_time} for o in objects},
+    )
+    job = Job(preset=load_preset("tiny"), describe=False)
+    results, summaries, files = run_stream_local(
+        [{"video_id": o.video_id, "uri": o.uri} for o in objects], job, sink
+    )
+    assert len(results) == 2 and summaries == []
+    for r in results:
+        assert all(
+            v is None or isinstance(v, str | int | float)
+            for k, v in r.items()
+            if k not in ("t", "score", "diff_energy")
+        )
+        assert list(r["t"]) == list(r["score"]) == list(r["diff_energy"]) == []
+    assert sum(f["num_records"] for f in files) == sum(r["frames_sampled"] for r in results) > 0
+    for f in files:
+        assert os.path.getsize(os.path.join(sink.results, "frame_scores", f["path"])) == f["size"]
