@@ -47,7 +47,7 @@ def test_eval_job_reports_frame_and_interval_metrics(tmp_path, capsys):
     ann = write_ucf(tmp_path / "ann.txt")
     assert job.main(["--results", results, "--annotations", ann, "--out", str(tmp_path / "rep")]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert set(report) == {"frame", "intervals"}
+    assert set(report) == {"frame", "intervals", "detection"}
     assert (
         0 <= report["frame"]["auc"] <= 1
         and "ap_sklearn" in report["frame"]
