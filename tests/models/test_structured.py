@@ -12,7 +12,13 @@ import torch.nn.functional as F
 
 from va_gpt.checkpoints.build import from_preset
 from va_gpt.config import load_preset
-from va_gpt.models.structured import cut_repeats, generate_after, max_ngram_repeats, option_logprobs
+from va_gpt.models.structured import (
+    cut_repeated_fields,
+    cut_repeats,
+    generate_after,
+    max_ngram_repeats,
+    option_logprobs,
+)
 from va_gpt.models.vagpt import KIND_ANSWER, Sample
 
 PRESET = load_preset("tiny")
@@ -72,3 +78,14 @@ def test_cut_repeats_and_max_ngram_repeats():
     clean = "Judgement: fighting. Description: two people fight. Analysis: violence is dangerous."
     assert cut_repeats(clean) == clean and max_ngram_repeats(clean) == 1
     assert max_ngram_repeats("too short") == 0
+
+
+def test_cut_repeated_fields():
+    text = "Judgement: explosion. Description: people fight. Analysis: Judgement is bad. Analysis: again."
+    assert (
+        cut_repeated_fields(text)
+        == "Judgement: explosion. Description: people fight. Analysis: Judgement is bad."
+    )
+    assert cut_repeated_fields("Judgement: x. Judgment: y.") == "Judgement: x."
+    clean = "Judgement: fighting. Description: two people fight. Analysis: violence."
+    assert cut_repeated_fields(clean) == clean

@@ -129,6 +129,21 @@ def generate_after(
     return [t.strip() for t in model.tokenizer.batch_decode(out, skip_special_tokens=True)]
 
 
+_MARK = re.compile(r"\b(judgement|judgment|description|analysis)\s*:", re.IGNORECASE)
+
+
+def cut_repeated_fields(text: str) -> str:
+    """`text` cut before a field mark ("Judgement:", "Description:", "Analysis:") that already
+    occurred: one value per field, as the describe stage's parser reads it."""
+    seen: set[str] = set()
+    for m in _MARK.finditer(text):
+        key = m.group(1).lower().replace("judgment", "judgement")
+        if key in seen:
+            return text[: m.start()].rstrip(" ,;:")
+        seen.add(key)
+    return text
+
+
 def _words(text: str) -> list[str]:
     return [w.lower().strip(".,;:!?") for w in _WORD.findall(text)]
 

@@ -21,8 +21,9 @@ judgement is not generated freely but chosen among the taxonomy's kinds plus "no
 `prior_weight` * log of a prior from the interval's classifier kind when the row carries one
 (`label`, optional `label_p`, default LABEL_P); description and analysis are then generated
 after the forced "Judgement: <kind>. Description:" (so conditioned on it) with 4-gram blocking
-and a repetition penalty, and the text is cut before any repeated word 4-gram. With
-`structured=False` the whole answer is generated greedily (describe-v1).
+and a repetition penalty, and the text is cut before a second mark of a field and before any
+repeated word 4-gram. With `structured=False` the whole answer is generated greedily
+(describe-v1).
 
 Output rows, one per input row:
     video_id, interval_id,
@@ -48,7 +49,7 @@ import numpy as np
 from va_gpt.checkpoints.build import from_preset
 from va_gpt.checkpoints.vagpt import load_checkpoint
 from va_gpt.config import Preset, load_preset
-from va_gpt.models.structured import cut_repeats, generate_after, option_logprobs
+from va_gpt.models.structured import cut_repeated_fields, cut_repeats, generate_after, option_logprobs
 from va_gpt.models.vagpt import Sample, uniform_indices
 from va_gpt.ops.tetg import check_scores
 from va_gpt.taxonomy import KINDS, NORMAL, display, parse_kind
@@ -242,7 +243,7 @@ class Describe:
                 self.model, [s for _, s in chunk], prefixes, self.max_new_tokens, **self.gen
             )
             for (i, _), prefix, text in zip(chunk, prefixes, outs):
-                texts[i] = cut_repeats(f"{prefix} {text}".strip(), 4)
+                texts[i] = cut_repeats(cut_repeated_fields(f"{prefix} {text}".strip()), 4)
 
         labels: list[str | None] = []
         fields: list[str] = []
