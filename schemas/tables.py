@@ -5,20 +5,21 @@ assert the Parquet read back against them, and DuckDB views are created over
 the files they describe. Bump SCHEMA_VERSION on any change to a field's name,
 type or meaning.
 
-Partitioning: every table is written hive-partitioned by `date` and
-`camera_id` (`{table}/date=YYYY-MM-DD/camera_id=X/part-*.parquet`); those two
-columns are part of each schema so a file read on its own is complete.
+Storage: each table is a Delta Lake table `{results}/{table}` (va_gpt/lake/delta.py),
+the four result tables partitioned by `date` and `camera_id` (Delta escapes any
+value, so a camera id like `cam=1` is a valid partition), `runs` by `date`.
+Delta stores timestamps in microseconds; readers get `timestamp[us]` back.
 
 Every row carries the `run_id` that wrote it. A rerun (`--force`, or a changed
-object) writes new rows under a new run; the DuckDB views show, per video, only
-the rows of its latest committed run, so a rerun replaces rather than duplicates.
+object) replaces a video's rows in one Delta commit per table (overwrite with a
+`video_id IN (...)` predicate), so a rerun replaces rather than duplicates.
 """
 
 from __future__ import annotations
 
 import pyarrow as pa
 
-SCHEMA_VERSION = 3  # 2: videos.decoded_s; 3: summaries.kind, judgement, description, analysis
+SCHEMA_VERSION = 3  # 2: videos.decoded_s; 3: Delta tables, camera_tz and UTC times, runs, manifest
 
 BOX = pa.list_(pa.float32(), 4)  # (x0, y0, x1, y1), normalised to [0, 1] of the frame
 
@@ -31,6 +32,8 @@ VIDEOS = pa.schema(
         pa.field("camera_id", pa.string(), nullable=False),
         pa.field("date", pa.string(), nullable=False),  # YYYY-MM-DD, camera-local
         pa.field("start_time", pa.timestamp("ms")),  # camera-local wall clock of the first frame, if known
+        pa.field("camera_tz", pa.string()),  # IANA zone of the camera's clock (--camera-tz; default UTC)
+        pa.field("start_utc", pa.timestamp("ms", tz="UTC")),  # start_time in UTC
         pa.field("duration_s", pa.float64()),  # what the container header claims
         # Seconds of video actually decoded: duration_s for a complete video, the end of the
         # last decoded sample for a partial one (a cut file claiming 10 s may hold 3.3), null on error.
@@ -69,8 +72,11 @@ INTERVALS = pa.schema(
         pa.field("date", pa.string(), nullable=False),
         pa.field("start_s", pa.float64(), nullable=False),
         pa.field("end_s", pa.float64(), nullable=False),
-        pa.field("start_time", pa.timestamp("ms")),
+        pa.field("start_time", pa.timestamp("ms")),  # camera-local wall clock
         pa.field("end_time", pa.timestamp("ms")),
+        pa.field("camera_tz", pa.string()),
+        pa.field("start_utc", pa.timestamp("ms", tz="UTC")),  # absolute; null only for an untimed key
+        pa.field("end_utc", pa.timestamp("ms", tz="UTC")),
         pa.field("peak_score", pa.float32(), nullable=False),
         pa.field("mean_score", pa.float32(), nullable=False),
         pa.field("box", BOX),
@@ -109,6 +115,55 @@ TABLES: dict[str, pa.Schema] = {
 }
 
 
+# Bookkeeping tables beside the four result tables (Delta tables too, see va_gpt/lake/delta.py).
+RUNS = pa.schema(
+    [
+        pa.field("run_id", pa.string(), nullable=False),
+        pa.field("date", pa.string(), nullable=False),  # UTC day the run started, YYYY-MM-DD
+        pa.field("started_at", pa.timestamp("ms", tz="UTC"), nullable=False),
+        pa.field("finished_at", pa.timestamp("ms", tz="UTC"), nullable=False),
+        pa.field("listed", pa.int64(), nullable=False),
+        pa.field("processed", pa.int64(), nullable=False),
+        pa.field("skipped", pa.int64(), nullable=False),  # already processed (manifest)
+        pa.field("ok", pa.int64(), nullable=False),
+        pa.field("partial", pa.int64(), nullable=False),
+        pa.field("failed", pa.int64(), nullable=False),
+        pa.field("retry_next_night", pa.int64(), nullable=False),
+        pa.field("skipped_keys", pa.int64(), nullable=False),  # listed keys not processed (pattern, bad date)
+        pa.field("skipped_detail", pa.string()),  # JSON [{key, reason}]
+        pa.field("untimed_keys", pa.int64(), nullable=False),  # keys whose name gives no start time
+        pa.field("intervals", pa.int64(), nullable=False),
+        pa.field("footage_hours", pa.float64(), nullable=False),
+        pa.field("stage_seconds", pa.string()),  # JSON {stage: seconds}
+        pa.field("pipeline_version", pa.string(), nullable=False),
+        pa.field("model_version", pa.string(), nullable=False),
+        pa.field("exit_state", pa.string(), nullable=False),  # committed
+        # The version of each result table right after this run's commits: readers pin
+        # these, so they see whole runs only (va_gpt.lake.query), and `--as-of-run` reads them.
+        pa.field("videos_version", pa.int64(), nullable=False),
+        pa.field("frame_scores_version", pa.int64(), nullable=False),
+        pa.field("intervals_version", pa.int64(), nullable=False),
+        pa.field("summaries_version", pa.int64(), nullable=False),
+    ],
+    metadata={"table": "runs", "schema_version": str(SCHEMA_VERSION)},
+)
+
+MANIFEST = pa.schema(
+    [
+        pa.field("uri", pa.string(), nullable=False),
+        pa.field("etag", pa.string(), nullable=False),
+        pa.field("size", pa.int64(), nullable=False),
+        pa.field("pipeline_version", pa.string(), nullable=False),  # pipeline|model version key
+        pa.field("status", pa.string(), nullable=False),  # the video's status in that run
+        pa.field("run_id", pa.string(), nullable=False),
+        pa.field("recorded_at", pa.timestamp("ms", tz="UTC"), nullable=False),
+    ],
+    metadata={"table": "manifest", "schema_version": str(SCHEMA_VERSION)},
+)
+
+BOOKKEEPING: dict[str, pa.Schema] = {"runs": RUNS, "manifest": MANIFEST}
+
+
 class SchemaError(ValueError):
     pass
 
@@ -120,7 +175,7 @@ def conform(table_name: str, columns: dict | list[dict]) -> pa.Table:
     naming the table and the column: a writer never lands a file that disagrees
     with the schema.
     """
-    schema = TABLES[table_name]
+    schema = TABLES[table_name] if table_name in TABLES else BOOKKEEPING[table_name]
     if isinstance(columns, list):
         names = schema.names
         for i, row in enumerate(columns):

@@ -7,22 +7,24 @@ works on its own results prefix (and copies of the archive where it mutates it).
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
 import os
 
 import numpy as np
-import pyarrow.parquet as pq
+import pyarrow as pa
 import pytest
 import ray
 
 from schemas.tables import TABLES
 from va_gpt.config import load_preset
-from va_gpt.io.archive import list_archive
-from va_gpt.io.filesystem import filesystem
-from va_gpt.lake.commit import committed_files, committed_runs
+from va_gpt.io.archive import ArchiveObject, list_archive
+from va_gpt.lake.delta import open_table
+from va_gpt.lake.delta import runs as committed_runs
 from va_gpt.lake.query import QueryError, connect, query
 from va_gpt.pipeline.nightly import NightlyArgs, run_nightly
 from va_gpt.pipeline.run import Job, run_local, run_ray
+from va_gpt.pipeline.tables import bad_key_result, build_tables
 from va_gpt.synthetic.archive import generate_archive
 from va_gpt.synthetic.mp4 import write_mp4
 from va_gpt.synthetic.scene import make_scene
@@ -91,16 +93,23 @@ def test_end_to_end_on_ray_writes_all_four_tables_to_schema(s3_store, archive, p
     summary = run_nightly(_args(s3_store, url, results, preset, describe=True))
     assert summary.processed == summary.listed == len(truth.videos) == 6
     assert summary.ok == 6 and summary.failed == 0
-    # Every committed file matches its schema exactly.
+    # Every Delta table has its schema's columns and types (Delta keeps timestamps in microseconds).
+    us = lambda t: pa.timestamp("us", t.tz) if pa.types.is_timestamp(t) else t  # noqa: E731
     for table, schema in TABLES.items():
-        files = committed_files(results, table, storage_options=so)
-        assert files or table == "summaries", table
-        fs, _ = filesystem(results, so)
-        for f in files:
-            with fs.open(f) as fh:
-                got = pq.read_schema(fh)
-            assert got.remove_metadata().equals(schema.remove_metadata()), (table, f)
-            assert got.metadata[b"schema_version"] == schema.metadata[b"schema_version"]
+        got = pa.schema(open_table(results, table, so).schema().to_arrow())
+        assert got.names == schema.names, table
+        for f in schema:
+            want = pa.list_(pa.float32()) if pa.types.is_fixed_size_list(f.type) else us(f.type)
+            assert (
+                pa.types.is_string(got.field(f.name).type)
+                if pa.types.is_string(want)
+                else (
+                    got.field(f.name).type.equals(want)
+                    or (pa.types.is_list(want) and pa.types.is_list(got.field(f.name).type))
+                )
+            ), (table, f.name, got.field(f.name).type)
+    run = committed_runs(results, so)[-1]
+    assert (run["run_id"], run["ok"], run["processed"]) == (summary.run_id, 6, 6)
     videos = query(results, "SELECT * FROM videos ORDER BY uri", so).to_pylist()
     assert {v["status"] for v in videos} == {"ok"}
     assert all(
@@ -137,14 +146,23 @@ def test_second_run_adds_nothing_and_force_replaces(s3_store, archive, preset):
     again = run_nightly(_args(s3_store, url, results, preset, local=True))
     assert again.processed == 0 and again.skipped == first.listed and not again.committed
     assert len(committed_runs(results, so)) == 1
-    forced = run_nightly(_args(s3_store, url, results, preset, local=True, force=True))
+    seen_during = []
+
+    def read_mid_run():  # the forced run's tables are committed, its runs row is not
+        seen_during.append(
+            query(results, "SELECT DISTINCT run_id FROM videos", so).column("run_id").to_pylist()
+        )
+
+    forced = run_nightly(
+        _args(s3_store, url, results, preset, local=True, force=True, before_publish=read_mid_run)
+    )
+    assert seen_during == [[first.run_id]]  # a reader mid-run sees the previous run
     assert forced.processed == first.listed
     assert _count(results, so) == n_videos and _count(results, so, "frame_scores") == n_scores
     runs = query(results, "SELECT DISTINCT run_id FROM videos", so).column("run_id").to_pylist()
     assert runs == [forced.run_id]
-    # The forced run covered whole partitions: the old files are superseded, not just hidden.
-    files = committed_files(results, "videos", storage_options=so)
-    assert all(forced.run_id in f for f in files)
+    # Replaced in the tables themselves, not only hidden by the views.
+    assert set(open_table(results, "videos", so).to_pandas()["run_id"]) == {forced.run_id}
     # A new model version (here: other interval thresholds) reprocesses without --force.
     retuned = dataclasses.replace(preset, intervals=dataclasses.replace(preset.intervals, high=0.7))
     assert run_nightly(_args(s3_store, url, results, retuned, local=True)).processed == first.listed
@@ -240,3 +258,41 @@ def test_code_error_stops_the_run_with_a_clear_message(s3_store, archive, preset
     broken = dataclasses.replace(preset, decode=dataclasses.replace(preset.decode, clip_len=1))
     with pytest.raises(ValueError, match="clip_len"):
         run_nightly(_args(s3_store, url, s3_store.url("test_pipeline/broken"), broken, local=True))
+
+
+def test_odd_camera_ids_untimed_keys_and_camera_time_zones(s3_store, archive, preset):
+    """`cam=1` is a fine Delta partition value; a key with no time is reported, never silently null;
+    a camera's zone turns its wall clock into UTC."""
+    url, _ = archive
+    so = s3_store.storage_options()
+    fs = s3_store.filesystem()
+    src = sorted(o.uri for o in list_archive(url, storage_options=so))[0]
+    copy = s3_store.url("test_pipeline/archive_odd")
+    fs.copy(src, copy + "/cam=1/2026-11-21/220000.mp4")
+    fs.copy(src, copy + "/cam02/2026-11-21/evening.mp4")
+    results = s3_store.url("test_pipeline/odd")
+    summary = run_nightly(
+        _args(s3_store, copy, results, preset, local=True, camera_tz={"cam=1": "Europe/Paris"})
+    )
+    assert summary.processed == 2 and summary.ok == 2
+    assert summary.untimed_keys == [copy + "/cam02/2026-11-21/evening.mp4"]
+    assert "no start time" in summary.render()
+    assert committed_runs(results, so)[-1]["untimed_keys"] == 1
+    rows = {r["camera_id"]: r for r in query(results, "SELECT * FROM videos", so).to_pylist()}
+    assert rows["cam=1"]["camera_tz"] == "Europe/Paris"
+    assert rows["cam=1"]["start_utc"].hour == 21  # 22:00 in Paris in November is 21:00 UTC
+    assert rows["cam02"]["start_time"] is None and rows["cam02"]["camera_tz"] == "UTC"
+
+
+def test_a_camera_id_that_cannot_be_a_partition_is_an_error_row():
+    obj = ArchiveObject("s3://a/cam\t1/2026-11-21/220000.mp4", 1, "e", "cam\t1", "2026-11-21")
+    row = bad_key_result(obj)
+    assert row["status"] == "bad_key" and "cam\\t1" in row["error_message"]
+    assert bad_key_result(ArchiveObject("s3://a/cam=1/x.mp4", 1, "e", "cam=1", "2026-11-21")) is None
+    tables = build_tables(
+        {obj.video_id: obj}, [row], [], run_id="r", model_version="m", processed_at=dt.datetime.now(dt.UTC)
+    )
+    assert (
+        tables["videos"][0]["camera_id"].startswith("_bad_key_")
+        and "\t" not in tables["videos"][0]["camera_id"]
+    )
