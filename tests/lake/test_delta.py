@@ -76,7 +76,9 @@ def test_plain_duckdb_and_deltalake_read_the_tables(backend):
     root, so = backend.url("results"), backend.options
     write_run(root, "r1", {"videos": [_video("a", "r1"), _video("b", "r1", camera_id="cam=1")]}, so)
     con = duckdb.connect()
-    ext = glob.glob(os.path.join(os.path.dirname(duckdb.__file__), "..", "duckdb_ext", "extensions", "*", "*"))[0]
+    ext = glob.glob(
+        os.path.join(os.path.dirname(duckdb.__file__), "..", "duckdb_ext", "extensions", "*", "*")
+    )[0]
     con.execute(f"LOAD '{ext}/delta.duckdb_extension'")
     if backend.name == "s3":
         opts = delta_options(root, so)
@@ -86,7 +88,9 @@ def test_plain_duckdb_and_deltalake_read_the_tables(backend):
             f"CREATE SECRET (TYPE s3, KEY_ID '{opts['AWS_ACCESS_KEY_ID']}', SECRET '{opts['AWS_SECRET_ACCESS_KEY']}', "
             f"REGION 'us-east-1', ENDPOINT '{host}', URL_STYLE 'path', USE_SSL false)"
         )
-    got = con.execute(f"SELECT video_id, camera_id FROM delta_scan('{table_url(root, 'videos')}') ORDER BY 1").fetchall()
+    got = con.execute(
+        f"SELECT video_id, camera_id FROM delta_scan('{table_url(root, 'videos')}') ORDER BY 1"
+    ).fetchall()
     assert got == [("a", "cam01"), ("b", "cam=1")]
     frame = open_table(root, "videos", so).to_pandas()
     assert sorted(frame["video_id"]) == ["a", "b"]

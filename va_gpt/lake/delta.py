@@ -63,7 +63,9 @@ def open_table(
     """The Delta table `name` under `results_url` (at `version`), or None when it does not exist yet."""
     try:
         return DeltaTable(
-            table_url(results_url, name), version=version, storage_options=delta_options(results_url, storage_options)
+            table_url(results_url, name),
+            version=version,
+            storage_options=delta_options(results_url, storage_options),
         )
     except TableNotFoundError:
         return None
@@ -136,7 +138,9 @@ def runs(results_url: str, storage_options: dict | None = None) -> list[dict]:
     return sorted(rows, key=lambda r: (r["finished_at"], r["run_id"]))
 
 
-def run_versions(results_url: str, storage_options: dict | None = None, run_id: str | None = None) -> dict[str, int]:
+def run_versions(
+    results_url: str, storage_options: dict | None = None, run_id: str | None = None
+) -> dict[str, int]:
     """table -> the version to read for a consistent view: the latest run's (or `run_id`'s).
 
     {} when no run committed yet. An unknown `run_id` is a KeyError naming the known ones.

@@ -52,7 +52,10 @@ class Manifest:
     """
 
     def __init__(
-        self, results_url: str, storage_options: dict | None = None, entries: dict[str, ManifestEntry] | None = None
+        self,
+        results_url: str,
+        storage_options: dict | None = None,
+        entries: dict[str, ManifestEntry] | None = None,
     ):
         self.results_url = results_url
         self.storage_options = storage_options
@@ -106,7 +109,9 @@ class Manifest:
         now = now.replace(microsecond=now.microsecond // 1000 * 1000)  # stored in ms
         for obj in objects:
             st = (status or {}).get(obj.video_id, "ok")
-            self.entries[obj.uri] = ManifestEntry(obj.uri, obj.etag, obj.size, pipeline_version, st, run_id, now)
+            self.entries[obj.uri] = ManifestEntry(
+                obj.uri, obj.etag, obj.size, pipeline_version, st, run_id, now
+            )
             self._pending.add(obj.uri)
 
     def save(self) -> None:

@@ -132,7 +132,9 @@ def connect(
     if scheme in ("s3", "s3a"):
         _configure_s3(con, storage_options, results_url)
     elif scheme not in ("", "file"):
-        raise QueryError(f"{results_url}: results on {scheme}:// are not supported by the query views (s3:// or a path)")
+        raise QueryError(
+            f"{results_url}: results on {scheme}:// are not supported by the query views (s3:// or a path)"
+        )
     con.execute(f"LOAD {_sql_str(_extension_path('delta'))}")
     try:
         versions = run_versions(results_url, storage_options, as_of_run)
@@ -145,7 +147,9 @@ def connect(
         root = table_url(results_url, table)
         if table in versions:
             roots.append(root)
-            con.execute(f"ATTACH {_sql_str(root)} AS _{table}_delta (TYPE delta, VERSION {int(versions[table])})")
+            con.execute(
+                f"ATTACH {_sql_str(root)} AS _{table}_delta (TYPE delta, VERSION {int(versions[table])})"
+            )
             con.execute(f"CREATE VIEW {table} AS SELECT * FROM _{table}_delta")
         else:
             _empty_view(con, table, schema)
