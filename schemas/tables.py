@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-SCHEMA_VERSION = 3  # 2: videos.decoded_s; 3: Delta tables, camera_tz and UTC times, runs, manifest
+SCHEMA_VERSION = 4  # 2: videos.decoded_s; 3: Delta tables, camera_tz and UTC times, runs, manifest;
+# 4: intervals.peak_s, keyframe_uri, preview_uri
 
 BOX = pa.list_(pa.float32(), 4)  # (x0, y0, x1, y1), normalised to [0, 1] of the frame
 
@@ -80,6 +81,11 @@ INTERVALS = pa.schema(
         pa.field("peak_score", pa.float32(), nullable=False),
         pa.field("mean_score", pa.float32(), nullable=False),
         pa.field("box", BOX),
+        pa.field("peak_s", pa.float64()),  # time of the highest score inside the interval
+        # The interval's stills under the results root (va_gpt.lake.media.media_url): the peak
+        # frame with the box, and a contact sheet; null when not cut (--no-keyframes, a failed cut).
+        pa.field("keyframe_uri", pa.string()),
+        pa.field("preview_uri", pa.string()),
         pa.field("label", pa.string()),  # anomaly kind from the description, when it names one
         pa.field("run_id", pa.string(), nullable=False),
     ],

@@ -76,6 +76,13 @@ def _classifier(preset_name: str, folder: Path) -> None:
     print(f"classifier: trained in {time.monotonic() - t0:.0f} s -> {folder}")
 
 
+def write_reports(results: str, out: str, so: dict | None = None) -> list[str]:
+    """Step 7: the HTML report of every night under `results` (its cards show the stills the
+    nightly keyframe stage stored); the index pages' URLs."""
+    nights = query(results, "SELECT DISTINCT date FROM videos ORDER BY date", so).column("date").to_pylist()
+    return [write_report(results, day, out, storage_options=so) for day in nights]
+
+
 def run_demo(
     work: str | Path,
     *,
@@ -139,11 +146,7 @@ def run_demo(
         for r in rows.to_pylist():
             found.setdefault(r["uri"], []).append((r["start_s"], r["end_s"]))
         print(match_report(truth, archive, found))
-        nights = (
-            query(results, "SELECT DISTINCT date FROM videos ORDER BY date", so).column("date").to_pylist()
-        )
-        for day in nights:
-            index = write_report(results, day, str(work / "report"), storage_options=so)
+        for index in write_reports(results, str(work / "report"), so):
             print(f"\nreport: {index} (open it in a browser; `vagpt report` writes one for any night)")
         print(f"\nmake run: done in {time.monotonic() - t_start:.0f} s (results stay in {store.data_dir})")
     finally:

@@ -22,8 +22,9 @@ from va_gpt.pipeline.stream import Sink, run_stream_local
 
 pytestmark = pytest.mark.timeout(300)
 
-# Columns that differ between two runs of the same inputs by design.
-VOLATILE = {"run_id", "processed_at"}
+# Columns that differ between two runs of the same inputs by design (the stills' URIs name the
+# results root and the run).
+VOLATILE = {"run_id", "processed_at", "keyframe_uri", "preview_uri"}
 SORT = ("video_id", "interval_id", "t")
 
 
@@ -71,6 +72,11 @@ def test_stream_on_ray_writes_the_same_rows_as_local(tiny_archive, tmp_path):
     assert want["frame_scores"] and want["intervals"] and want["summaries"]
     for name in TABLES:
         assert_same_rows(got[name], want[name], name)
+    # The Ray workers cut every interval's stills (va_gpt.pipeline.keyframes) under its own root.
+    ivs = pa.table(open_table(on_ray, "intervals").to_pyarrow_table()).to_pylist()
+    for iv in ivs:
+        for uri in (iv["keyframe_uri"], iv["preview_uri"]):
+            assert uri.startswith(on_ray) and open(uri, "rb").read(2) == b"\xff\xd8", iv
     # frame_scores is one worker-written file per video, committed in one commit.
     assert len(data_files(on_ray, "frame_scores")) == 4
     assert all(

@@ -48,6 +48,11 @@ def register(sub) -> None:
     add_endpoint(p)
     p.add_argument("--force", action="store_true", help="reprocess objects already in the manifest")
     p.add_argument("--no-describe", action="store_true", help="skip the VA-GPT summaries")
+    p.add_argument(
+        "--no-keyframes",
+        action="store_true",
+        help="skip cutting each interval's keyframe and preview JPEGs (the report cuts them when needed)",
+    )
     p.add_argument("--local", action="store_true", help="run in this process without Ray (debugging)")
     p.add_argument(
         "--allow-random-weights", action="store_true",
@@ -115,6 +120,7 @@ def run(args) -> int:
             storage_options=storage_options_for(args.archive, args.endpoint),
             force=args.force,
             describe=not args.no_describe,
+            keyframes=not args.no_keyframes,
             local=args.local,
             ray_address=args.ray_address,
             ray_temp_dir=args.ray_temp_dir,

@@ -24,7 +24,7 @@ import logging
 from urllib.parse import urlparse
 
 import pyarrow as pa
-from deltalake import DeltaTable, write_deltalake
+from deltalake import DeltaTable, Field, write_deltalake
 from deltalake.exceptions import TableNotFoundError
 
 from schemas.tables import BOOKKEEPING, TABLES
@@ -75,6 +75,7 @@ def ensure_table(results_url: str, name: str, storage_options: dict | None = Non
     """Open table `name`, creating it empty from its schema first when it does not exist."""
     table = open_table(results_url, name, storage_options)
     if table is not None:
+        add_new_columns(table, name)
         return table
     return DeltaTable.create(
         table_url(results_url, name),
@@ -83,6 +84,16 @@ def ensure_table(results_url: str, name: str, storage_options: dict | None = Non
         mode="ignore",  # a concurrent creator won: use its table
         storage_options=delta_options(results_url, storage_options),
     )
+
+
+def add_new_columns(table: DeltaTable, name: str) -> None:
+    """A table created under an older SCHEMA_VERSION gets the nullable columns added since
+    (e.g. intervals.keyframe_uri in 4), in one commit; older rows read them as null."""
+    have = {f.name for f in table.schema().fields}
+    new = [f for f in schema_of(name) if f.name not in have and f.nullable]
+    if new:
+        log.info("table %s: adding columns %s", name, ", ".join(f.name for f in new))
+        table.alter.add_columns([Field.from_arrow(f) for f in new])
 
 
 def _sql_in(values: list[str]) -> str:

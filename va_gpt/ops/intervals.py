@@ -160,3 +160,14 @@ def interval_label(
     mean = kp[inside].mean(0)[1:]
     best = int(np.argmax(mean))
     return kinds[1 + best], float(mean[best] / max(mean.sum(), 1e-12))
+
+
+def peak_time(t: np.ndarray, score: np.ndarray, start_s: float, end_s: float) -> float:
+    """The time of the highest score inside [start_s, end_s]; the middle when no score falls inside."""
+    t, score = np.asarray(t, np.float64), np.asarray(score, np.float64)
+    if len(t):
+        inside = (t >= start_s - 1e-6) & (t <= end_s + 1e-6)
+        if inside.any():
+            idx = np.flatnonzero(inside)
+            return float(t[idx[int(np.argmax(score[idx]))]])
+    return 0.5 * (start_s + end_s)

@@ -62,6 +62,7 @@ class NightlyArgs:
     storage_options: dict | None = None
     force: bool = False
     describe: bool = True
+    keyframes: bool = True  # cut each interval's keyframe + preview JPEGs (va_gpt.pipeline.keyframes)
     local: bool = False  # run_local in this process instead of Ray (debugging)
     ray_address: str | None = None  # None: start a local Ray
     ray_temp_dir: str | None = None
@@ -231,6 +232,7 @@ def run_nightly(args: NightlyArgs) -> NightlySummary:
             }
             for o in todo
         },
+        keyframes=args.keyframes,
     )
     if not rows:
         results, summaries, frame_files = [], [], []

@@ -4,7 +4,9 @@
       .map_batches(decode_videos)                  CPU tasks (va_gpt.pipeline.run)
       .map_batches(VisualStage, ActorPool)         per-clip score rows
       .groupby("video_id").map_groups(per_video)   status, intervals, and the video's frame_scores
-                                                   Parquet file, written by the task itself
+                                                   Parquet file, written by the task itself; each
+                                                   interval's keyframe + preview JPEGs (CPU,
+                                                   va_gpt.pipeline.keyframes), written there too
       .map_batches(DescribeVideos, ActorPool)      describes the videos with intervals, passes the rest
     -> one small row per video to the driver: status, counts, intervals (JSON), the frame file's
        spec (path, size, statistics), summaries (JSON)
@@ -30,6 +32,7 @@ import ray
 from schemas.tables import conform
 from va_gpt.lake.files import write_data_file
 from va_gpt.pipeline.describe import Describe
+from va_gpt.pipeline.keyframes import add_keyframes
 from va_gpt.pipeline.run import (
     Job,
     VisualStage,
@@ -62,6 +65,7 @@ class Sink:
     videos: (
         dict  # video_id -> {"camera_id": partition value, "date": YYYY-MM-DD, "start_time": datetime | None}
     )
+    keyframes: bool = True  # cut each interval's stills (va_gpt.pipeline.keyframes); False: URIs null
 
 
 def _ts(start: dt.datetime | None, seconds: float) -> dt.datetime | None:
@@ -97,6 +101,12 @@ def per_video(batch: dict[str, np.ndarray], job: Job, sink: Sink, settings) -> d
             conform("frame_scores", frame_rows(result, sink)),
             sink.storage_options,
         )
+    meta = sink.videos[result["video_id"]]
+    result["intervals"] = add_keyframes(
+        result["intervals"], uri=result["uri"], t=result["t"], score=result["score"], results=sink.results,
+        run_id=sink.run_id, video_id=result["video_id"], camera_id=meta["camera_id"], date=meta["date"],
+        storage_options=sink.storage_options, cut=sink.keyframes,
+    )  # fmt: skip
     row = {k: result[k] for k in VIDEO_KEYS}
     row["frame_file"] = json.dumps(spec) if spec else ""
     row["summaries"] = "[]"

@@ -157,6 +157,9 @@ def build_tables(
                     "peak_score": iv["peak_score"],
                     "mean_score": iv["mean_score"],
                     "box": iv["box"],
+                    "peak_s": iv.get("peak_s"),
+                    "keyframe_uri": iv.get("keyframe_uri"),
+                    "preview_uri": iv.get("preview_uri"),
                     "label": iv.get("label") or label_by_interval.get((r["video_id"], iv["interval_id"])),
                     "run_id": run_id,
                 }

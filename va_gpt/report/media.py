@@ -3,14 +3,17 @@
     {results}/media/{date}/{camera_id}/{video_id}/{run_id}-{interval_id}_key.jpg
     {results}/media/{date}/{camera_id}/{video_id}/{run_id}-{interval_id}_sheet.jpg
 
-The URLs follow from an `intervals` row alone (`media_url`), so SQL can name them too:
+The nightly keyframe stage (va_gpt.pipeline.keyframes) cuts them and stores their URLs
+in the `intervals` row (`keyframe_uri`, `preview_uri`); the report uses those. The
+URLs also follow from the row alone (va_gpt.lake.media.media_url), so SQL can name them:
 
     SELECT '{results}/media/' || date || '/' || camera_id || '/' || video_id || '/'
            || run_id || '-' || interval_id || '_key.jpg' AS keyframe FROM intervals
 
 The run id is part of the name: a rerun that moves an interval gets new stills, never
-the old run's. `interval_media` reads them when they exist and otherwise cuts them from
-the source object (va_gpt.video.keyframes) and stores them. A source that is gone or
+the old run's. `interval_media` reads the stored ones when they exist (results of runs
+before the keyframe stage, or run with --no-keyframes, have none) and otherwise cuts them
+from the source object (va_gpt.video.keyframes) and stores them. A source that is gone or
 undecodable gives no stills and a note, never an exception.
 """
 
@@ -21,14 +24,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from va_gpt.io.errors import StorageError
-from va_gpt.io.filesystem import exists, join, read_bytes, write_bytes
+from va_gpt.io.filesystem import exists, read_bytes, write_bytes
+from va_gpt.lake.media import KINDS, MEDIA_DIR, media_url
 from va_gpt.video.errors import DecodeError
 from va_gpt.video.keyframes import cut_interval_media
 
 log = logging.getLogger(__name__)
 
-MEDIA_DIR = "media"
-KINDS = ("key", "sheet")
+__all__ = ["KINDS", "MEDIA_DIR", "CardMedia", "interval_media", "media_url", "night_media"]
 
 
 @dataclass(frozen=True)
@@ -38,14 +41,6 @@ class CardMedia:
     key_url: str
     sheet_url: str
     note: str | None = None  # why there are no stills, or why they were not stored
-
-
-def media_url(results: str, row: dict, kind: str) -> str:
-    """Where the `kind` ("key" | "sheet") still of interval `row` lives under `results`."""
-    if kind not in KINDS:
-        raise ValueError(f"media kind {kind!r}: one of {KINDS}")
-    name = f"{row['run_id']}-{int(row['interval_id'])}_{kind}.jpg"
-    return join(results, MEDIA_DIR, row["date"], row["camera_id"], row["video_id"], name)
 
 
 def interval_media(
@@ -61,7 +56,9 @@ def interval_media(
     Read from the results root when there; else cut from `row["uri"]` and, with `store`,
     written there. Never raises for a missing or broken source: the note says what happened.
     """
-    key_url, sheet_url = media_url(results, row, "key"), media_url(results, row, "sheet")
+    # The URLs the keyframe stage stored in the row, else the ones the row names.
+    key_url = row.get("keyframe_uri") or media_url(results, row, "key")
+    sheet_url = row.get("preview_uri") or media_url(results, row, "sheet")
     if not regenerate:
         try:
             if exists(key_url, storage_options) and exists(sheet_url, storage_options):

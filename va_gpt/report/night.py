@@ -17,11 +17,14 @@ from va_gpt.io.archive import as_iso_date
 from va_gpt.io.errors import StorageError
 from va_gpt.lake.delta import runs as committed_runs
 from va_gpt.lake.query import QueryError, connect
+from va_gpt.ops.intervals import peak_time
 
 
 class ReportError(ValueError):
     pass
 
+
+__all__ = ["Night", "ReportError", "RunInfo", "load_night", "peak_time"]
 
 RUN_COLUMNS = ("listed", "processed", "ok", "partial", "failed", "skipped_keys", "untimed_keys",
                "intervals", "footage_hours", "exit_state")  # fmt: skip
@@ -65,16 +68,6 @@ class Night:
 
     def intervals_of(self, camera_id: str) -> list[dict]:
         return [i for i in self.intervals if i["camera_id"] == camera_id]
-
-
-def peak_time(t: np.ndarray, score: np.ndarray, start_s: float, end_s: float) -> float:
-    """The time of the highest score inside [start_s, end_s]; the middle when no score falls inside."""
-    if len(t):
-        inside = (t >= start_s - 1e-6) & (t <= end_s + 1e-6)
-        if inside.any():
-            idx = np.flatnonzero(inside)
-            return float(t[idx[int(np.argmax(score[idx]))]])
-    return 0.5 * (start_s + end_s)
 
 
 def _start_key(v: dict):
@@ -146,8 +139,11 @@ def load_night(
         v = by_id.get(row["video_id"], {})
         row["uri"] = v.get("uri")
         row["video_start"] = v.get("start_time")
-        t, s = scores.get(row["video_id"], (np.zeros(0), np.zeros(0)))
-        row["peak_t"] = peak_time(t, s, row["start_s"], row["end_s"])
+        if row.get("peak_s") is not None:  # stored by the pipeline's keyframe stage
+            row["peak_t"] = float(row["peak_s"])
+        else:  # results from before it
+            t, s = scores.get(row["video_id"], (np.zeros(0), np.zeros(0)))
+            row["peak_t"] = peak_time(t, s, row["start_s"], row["end_s"])
     run_ids = {v["run_id"] for v in videos}
     return Night(
         results=results,

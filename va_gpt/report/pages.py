@@ -144,11 +144,19 @@ def _card(card: Card, n: int) -> str:
     r = card.row
     base = r.get("video_start")
     if card.key_href:
+        # data-stored: the still's URI in the `intervals` row (the copy next to the page is `src`).
+        stored = {
+            k: f' data-stored="{escape(r[k])}"' if r.get(k) else "" for k in ("keyframe_uri", "preview_uri")
+        }
         pics = (
-            f'<img class="keyframe" src="{escape(card.key_href)}" alt="keyframe at the peak, region boxed">'
+            f'<img class="keyframe" src="{escape(card.key_href)}"{stored["keyframe_uri"]}'
+            ' alt="keyframe at the peak, region boxed">'
         )
         if card.sheet_href:
-            pics += f'<img class="sheet" src="{escape(card.sheet_href)}" alt="contact sheet of the interval">'
+            pics += (
+                f'<img class="sheet" src="{escape(card.sheet_href)}"{stored["preview_uri"]}'
+                ' alt="contact sheet of the interval">'
+            )
     else:
         pics = "<div class='nokey'>No keyframe.</div>"
     note = f"<p class='bad note'>{escape(card.note)}</p>" if card.note else ""
