@@ -115,6 +115,10 @@ class RuntimeConfig:
     dtype: str  # float32 | bfloat16 | float16
     batch_size: int  # clips per visual-stage batch
     num_gpus: float  # per GPU actor; fractional lets small models share one GPU
+    # Visual stage: a frame whose every encoder patch differs from the last encoded frame of
+    # its clip by at most this mean absolute pixel value (0-255) reuses that frame's encoding
+    # (va_gpt.pipeline.visual.static_frames). 0: every frame is encoded.
+    skip_static: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -139,14 +143,19 @@ def _is_dataclass_type(tp: Any) -> bool:
 def from_dict(cls: type, data: Any, where: str = "config") -> Any:
     """Build dataclass `cls` from a nested dict, strictly.
 
-    Every field must be present and no other key may be; nested dataclasses
+    Every field without a default must be present and no other key may be; nested dataclasses
     recurse. `where` names the source in error messages (file path + key path).
     """
     if not isinstance(data, dict):
         raise ConfigError(f"{where}: expected a mapping for {cls.__name__}, got {type(data).__name__}")
     hints = typing.get_type_hints(cls)
     names = [f.name for f in dataclasses.fields(cls)]
-    missing = [n for n in names if n not in data]
+    optional = {
+        f.name
+        for f in dataclasses.fields(cls)
+        if f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
+    }
+    missing = [n for n in names if n not in data and n not in optional]
     unknown = [k for k in data if k not in names]
     if missing:
         raise ConfigError(f"{where}: missing key(s) {missing} for {cls.__name__}")
@@ -154,6 +163,8 @@ def from_dict(cls: type, data: Any, where: str = "config") -> Any:
         raise ConfigError(f"{where}: unknown key(s) {unknown} for {cls.__name__} (fields: {names})")
     kwargs = {}
     for n in names:
+        if n not in data:  # optional: the dataclass default
+            continue
         tp = hints[n]
         value = data[n]
         if _is_dataclass_type(tp):
@@ -255,6 +266,11 @@ def validate(p: Preset, where: str = "preset") -> None:
         bad("vision_tower.kind", f"must be shared | clip, got {p.vision_tower.kind!r}")
     if p.projector.kind not in ("mlp2x_gelu", "linear"):
         bad("projector.kind", f"must be mlp2x_gelu | linear, got {p.projector.kind!r}")
+    if not p.runtime.skip_static >= 0:
+        bad(
+            "runtime.skip_static",
+            f"must be >= 0 (mean abs pixel difference, 0-255), got {p.runtime.skip_static}",
+        )
     if p.runtime.dtype not in ("float32", "bfloat16", "float16"):
         bad("runtime.dtype", f"must be float32 | bfloat16 | float16, got {p.runtime.dtype!r}")
     if p.runtime.num_gpus < 0:

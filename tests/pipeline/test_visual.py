@@ -106,6 +106,7 @@ def test_output_columns_shapes_and_order(stage):
         "diff_energy",
         "box",
         "selected",
+        "encoded",
     }
     assert out["clip_index"].tolist() == [2, 0, 1]  # input order kept
     assert list(out["uri"]) == ["s3://bucket/v.mp4"] * 3

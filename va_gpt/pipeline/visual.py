@@ -19,7 +19,8 @@ Output rows (one per clip, same order as the input; `frames`, `first_is_overlap`
     diff_energy float32 [T'] (mean SETS difference to the previous frame: the raw motion
     energy baseline), box float32 [T', 4] ((x0, y0, x1, y1) in [0, 1] of the frame: the
     connected group of selected patches with the largest summed difference), selected
-    int16 [T', k] (raster patch indices, ascending). T' = T - context: context frames are
+    int16 [T', k] (raster patch indices, ascending), encoded bool [T'] (False: the frame reused
+    an earlier frame's encoding, runtime.skip_static). T' = T - context: context frames are
     encoded again here (their features are the classifier's history) but scored only in
     their own clip.
 
@@ -103,6 +104,32 @@ def sets_clip(
     selected = sets.topk_indices(diff, cfg.top_k)  # [T', k]
     box = sets.region_box(selected, grid, patch_size, BOX_MODE, diff) / image_size  # [T', 4]
     return ClipSets(diff, selected, box)
+
+
+def static_frames(frames: np.ndarray, threshold: float, patch_size: int) -> np.ndarray:
+    """int [T]: the frame whose encoding frame i uses (i itself, or the last encoded frame before it).
+
+    Frame 0 is always encoded. Frame i reuses the last encoded frame's encoding (its anchor) when
+    every patch_size x patch_size block (the encoder's patch grid) differs from the anchor by at
+    most `threshold` mean absolute pixel value: a cheap pixel difference that shows no change
+    anywhere. Comparing with the anchor, not with frame i - 1, bounds the drift of a slow change.
+    threshold <= 0: every frame is its own source.
+    """
+    T = len(frames)
+    src = np.arange(T)
+    if threshold <= 0 or T < 2:
+        return src
+    S, P = frames.shape[1], patch_size
+    g = S // P
+    small = frames[:, : g * P, : g * P].reshape(T, g, P, g, P, 3)
+    anchor = 0
+    for i in range(1, T):
+        d = np.abs(small[i].astype(np.int16) - small[anchor]).mean(axis=(1, 3, 4), dtype=np.float32)
+        if d.max() <= threshold:
+            src[i] = anchor
+        else:
+            anchor = i
+    return src
 
 
 def feature_spec(preset: Preset, encoder: DinoEncoder) -> dict:
@@ -238,16 +265,26 @@ class Visual:
         ]
 
         # One encoder pass over every frame (and reference) of the batch, then split per clip.
-        out = {k: [None] * n for k in ("t", "score", "kind_prob", "diff_energy", "box", "selected")}
+        # Frames that show no change since the last encoded one reuse its encoding (skip_static).
+        out = {
+            k: [None] * n for k in ("t", "score", "kind_prob", "diff_energy", "box", "selected", "encoded")
+        }
         if n:
-            all_frames = np.concatenate([f for f, _, _ in checked] + [r[None] for _, _, r in checked])
+            thr, P = self.preset.runtime.skip_static, self.preset.encoder.patch_size
+            srcs = [static_frames(f, thr, P) for f, _, _ in checked]
+            keep = [np.flatnonzero(s == np.arange(len(s))) for s in srcs]
+            all_frames = np.concatenate(
+                [f[k] for (f, _, _), k in zip(checked, keep)] + [r[None] for _, _, r in checked]
+            )
             enc = self.encoder.encode_frames(all_frames, ENCODE_CHUNK)
-            bounds = np.cumsum([0] + [len(f) for f, _, _ in checked])
+            bounds = np.cumsum([0] + [len(k) for k in keep])
             for i in range(n):
-                a, b = bounds[i], bounds[i + 1]
+                # encoded row of each frame: its source's position among the clip's kept frames
+                rows = torch.from_numpy(bounds[i] + np.searchsorted(keep[i], srcs[i]))
                 ref = enc.patches[bounds[-1] + i]
-                res = self._clip(ctx[i], enc.cls[a:b], enc.patches[a:b], ref, enc.grid, vids[i], clips[i])
+                res = self._clip(ctx[i], enc.cls[rows], enc.patches[rows], ref, enc.grid, vids[i], clips[i])
                 out["t"][i] = checked[i][1][ctx[i] :]
+                out["encoded"][i] = (srcs[i] == np.arange(len(srcs[i])))[ctx[i] :]
                 for k, v in res.items():
                     out[k][i] = v
         result = {k: v for k, v in batch.items() if k not in CONSUMED}
