@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 import pytest
+import torch
 
 from va_gpt.io.objectstore import ObjectStore
 
@@ -27,3 +28,13 @@ def s3_store(tmp_path_factory):
         yield endpoint
     finally:
         store.stop()
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Tiny models on a shared 2-core machine: one torch thread is faster (no OpenMP waits) and
+    fair to the other tests. Modules opt in with `pytestmark = pytest.mark.usefixtures(...)`."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

@@ -18,14 +18,7 @@ from va_gpt.train.config import TrainConfig
 from va_gpt.train.samples import SampleBuilder, ScoreCache
 from va_gpt.train.vagpt import train
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models on a shared 2-core machine: one torch thread is faster (no OpenMP waits) and fair."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.mark.timeout(180)

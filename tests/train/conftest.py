@@ -1,15 +1,10 @@
-"""Training tests: tiny models on a shared 2-core machine."""
+"""Training tests: tiny models on a shared 2-core machine, one torch thread each."""
 
 from __future__ import annotations
 
 import pytest
-import torch
 
 
 @pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One torch thread: faster here than two contended ones (no OpenMP waits), and fair to others."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
+def _one_thread(one_torch_thread):
     yield
-    torch.set_num_threads(n)
