@@ -4,6 +4,7 @@ Stated tolerance: frames that are pixel-identical to the last encoded one give t
 scores to 1e-4 (the same encoding, only another batch position); frames within the pixel
 threshold of it give scores within 0.05 of the plain path (measured on the synthetic archive,
 demo preset, threshold 2-4: max |d score| 0.035). Each skipped frame is recorded (`encoded`).
+runtime.encoder_int8 (dynamic int8 Linear layers): scores within 0.05 of float32.
 """
 
 from __future__ import annotations
@@ -67,3 +68,13 @@ def test_skip_static_scores_match_the_plain_path(noise, tol):
     # the still stretch is skipped (its first frame 6 is encoded), the moving frames are not
     assert set(skipped) >= set(range(7, 16)) - {8, 15} and not set(skipped) & set(range(0, 6))
     np.testing.assert_allclose(fast, plain, atol=tol, rtol=0)
+
+
+@pytest.mark.timeout(120)
+def test_int8_encoder_scores_within_tolerance_of_float32():
+    video = moving_video(22, seed=3)
+    int8 = dataclasses.replace(TINY, runtime=dataclasses.replace(TINY.runtime, encoder_int8=True))
+    plain, _ = scores(Visual(TINY), video)
+    fast, _ = scores(Visual(int8), video)
+    np.testing.assert_allclose(fast, plain, atol=TOL_NEAR, rtol=0)
+    print("int8 max |d score|", np.abs(fast - plain).max())
