@@ -4,7 +4,9 @@
 
 1. corpus: every fault kind written into an embedded SeaweedFS store, `vagpt nightly --local`
    over it; each kind must end as its status, each bad name reported with why.
-2. storage kill: the store is stopped while the nightly runs, restarted, the nightly rerun.
+2. storage kill: the store is stopped while the nightly runs: the storage circuit breaker
+   (--max-storage-failures, default 5) must stop it with exit 3, committing nothing; the store is
+   restarted and the nightly rerun.
 3. process kill: the nightly process is SIGKILLed mid-run, then rerun.
 After each scenario the committed `videos` rows are counted per object: `lost` is an object
 with no row, `dup` one with more than one (the goal: 0 and 0 everywhere). Prints one table;
@@ -25,7 +27,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-STORE_DOWN_S = 240  # how long the run with a dead store may retry before this script kills it
+STORE_DOWN_S = 240  # a safety net only: the breaker stops the run with a dead store long before
 sys.path.insert(0, str(ROOT))  # `tests.faults`, the corpus generator, lives with the tests
 
 from tests.faults import PATTERN, write_corpus  # noqa: E402
@@ -132,10 +134,11 @@ def main(argv: list[str] | None = None) -> int:
             if rc != -9
             else f"still retrying at {STORE_DOWN_S} s, killed"
         )
-        notes.append(
-            f"storage kill: first run exit {rc} ({gave_up}); " + (out.strip().splitlines() or [""])[-1][:160]
-        )
+        breaker_ok = rc == 3 and "storage unreachable" in out and "Traceback" not in out
+        said = [line for line in out.splitlines() if "error:" in line] or out.strip().splitlines() or [""]
+        notes.append(f"storage kill: first run exit {rc} ({gave_up}); " + said[-1][:160])
         endpoint = store.start()
+        breaker_ok = breaker_ok and not rows_by_key(results, archive, so)  # it committed nothing
         rc, out = run(nightly_cmd(archive, results), env)
         notes.append(f"storage kill: rerun exit {rc}")
         tables["storage-kill"] = score(faults, rows_by_key(results, archive, so))
@@ -178,8 +181,10 @@ def main(argv: list[str] | None = None) -> int:
     }
     print("\n" + "; ".join(f"{n}: {lost} lost, {dup} duplicated" for n, (lost, dup) in totals.items()))
     print(f"forbidden (HTTP 403): {'one clear error, exit != 0' if forbidden_ok else 'NOT as expected'}")
+    breaker = "the breaker stopped it, exit 3, nothing committed" if breaker_ok else "NOT as expected"
+    print(f"store down mid-run: {breaker}")
     print("\n".join(notes))
-    return 1 if bad or not forbidden_ok else 0
+    return 1 if bad or not forbidden_ok or not breaker_ok else 0
 
 
 if __name__ == "__main__":

@@ -48,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
 # `vagpt nightly` still never imports the train or eval code. (module, class, exit status)
 KNOWN_ERRORS = (
     ("va_gpt.config", "ConfigError", 2),
+    ("va_gpt.pipeline.breaker", "StorageOutage", 3),  # before StorageError, its base class
     ("va_gpt.io.errors", "StorageError", 1),
     ("va_gpt.lake.query", "QueryError", 1),
     ("va_gpt.checkpoints.fetch", "CheckpointError", 1),

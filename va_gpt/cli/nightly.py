@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import sys
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -15,7 +16,10 @@ DESCRIPTION = """Process the new or changed footage of an archive into Parquet r
 
 Credentials for s3:// come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (and
 AWS_ENDPOINT_URL or --endpoint for a non-AWS store). Exit status: 0 when the run
-committed (even if some videos failed: they are rows), 1 when it could not run.
+committed (even if some videos failed: they are rows), 1 when it could not run,
+3 when the store is unreachable: the archive listing failed, or
+--max-storage-failures videos in a row could not be read (the run stops early and
+commits nothing; the next night redoes it).
 """
 
 
@@ -54,6 +58,11 @@ def register(sub) -> None:
         help="skip cutting each interval's keyframe and preview JPEGs (the report cuts them when needed)",
     )
     p.add_argument("--local", action="store_true", help="run in this process without Ray (debugging)")
+    p.add_argument(
+        "--max-storage-failures", type=_non_negative, default=5, metavar="N",  # breaker.DEFAULT_MAX_...
+        help="stop the run, committing nothing (exit 3), after N videos in a row fail with a transient "
+        "storage error, e.g. the store went down; 0 = never",
+    )  # fmt: skip
     p.add_argument(
         "--allow-random-weights", action="store_true",
         help="run without a trained classifier (no --classifier/--checkpoint) or, when describing, without a "
@@ -122,6 +131,7 @@ def run(args) -> int:
             describe=not args.no_describe,
             keyframes=not args.no_keyframes,
             local=args.local,
+            max_storage_failures=args.max_storage_failures,
             ray_address=args.ray_address,
             ray_temp_dir=args.ray_temp_dir,
             camera_tz=camera_tz,
@@ -139,6 +149,16 @@ def run(args) -> int:
         except Exception as e:  # the run committed: a failed cleanup is reported, not an exit 1
             print(f"vagpt nightly: vacuum failed (the run committed): {e}", file=sys.stderr)
     return 0
+
+
+def _non_negative(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number >= 0")
+    return value
 
 
 def parse_camera_tz(values: list[str]) -> dict[str, str]:

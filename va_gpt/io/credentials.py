@@ -16,6 +16,16 @@ from va_gpt.io.errors import StorageError
 
 DEFAULT_REGION = "us-east-1"
 S3_SCHEMES = ("s3", "s3a")
+# botocore client settings for every s3fs client (s3fs passes them to botocore's Config): bounded
+# timeouts and ONE botocore retry, so va_gpt.io.retry is the retry layer that counts. botocore's
+# defaults (60 s connect timeout, up to 5 attempts in "legacy" mode) stacked under our own
+# per-object retries kept a run against a stopped store retrying for minutes per video.
+# delta-rs and DuckDB take their own options (delta_options, va_gpt.lake.query): unaffected.
+CLIENT_CONFIG = {
+    "connect_timeout": 5,
+    "read_timeout": 60,
+    "retries": {"total_max_attempts": 2, "mode": "standard"},
+}
 
 
 @dataclass(frozen=True)
@@ -37,6 +47,7 @@ class S3Credentials:
             client["endpoint_url"] = self.endpoint_url
         client["region_name"] = self.region
         opts["client_kwargs"] = client
+        opts["config_kwargs"] = {k: dict(v) if isinstance(v, dict) else v for k, v in CLIENT_CONFIG.items()}
         return opts
 
     def env(self) -> dict[str, str]:

@@ -38,6 +38,8 @@ from pathlib import Path
 
 import s3fs
 
+from va_gpt.io.credentials import S3Credentials
+
 ACCESS_KEY = "vagpt-local"
 SECRET_KEY = "vagpt-local-secret"
 DEFAULT_BUCKET = "vagpt"
@@ -105,12 +107,8 @@ class Endpoint:
         return f"s3://{self.bucket}/{path.lstrip('/')}" if path else f"s3://{self.bucket}"
 
     def storage_options(self) -> dict:
-        """fsspec/s3fs keyword arguments."""
-        return {
-            "key": self.key,
-            "secret": self.secret,
-            "client_kwargs": {"endpoint_url": self.endpoint_url, "region_name": self.region},
-        }
+        """fsspec/s3fs keyword arguments (the same client settings as every other s3fs client)."""
+        return S3Credentials(self.key, self.secret, self.endpoint_url, self.region).storage_options()
 
     def filesystem(self):
         return s3fs.S3FileSystem(**self.storage_options())

@@ -15,10 +15,16 @@ pin the table versions it records (va_gpt.lake.query), so they see the previous
 run until it exists. The manifest is written after it; when that write fails the
 run still counts as committed (exit 0), and the next night reprocesses those
 objects, replacing their rows rather than duplicating them.
+
+A store outage is not a row per video: after `max_storage_failures` videos in a row
+fail with a transient storage error (or when the archive listing itself fails), the
+run stops with StorageOutage (va_gpt.pipeline.breaker) before any commit: no table
+commit, no `runs` row, the manifest untouched, so the next night redoes it all.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -34,12 +40,19 @@ from schemas.tables import TABLES, conform
 from va_gpt.checkpoints.fetch import CheckpointError
 from va_gpt.config import Preset, to_dict
 from va_gpt.io.archive import Skipped, scan_archive
-from va_gpt.io.errors import StorageError
+from va_gpt.io.errors import StorageError, TransientStorageError
 from va_gpt.io.filesystem import filesystem, find_files, join, read_bytes
 from va_gpt.io.retry import retry
 from va_gpt.lake.delta import append_rows, replace_rows
 from va_gpt.lake.files import replace_with_files
 from va_gpt.lake.manifest import Manifest
+from va_gpt.pipeline.breaker import (
+    DEFAULT_MAX_STORAGE_FAILURES,
+    Breaker,
+    RemoteBreaker,
+    StorageOutage,
+    store_name,
+)
 from va_gpt.pipeline.raylocal import start_ray
 from va_gpt.pipeline.run import PIPELINE_VERSION, TRANSIENT_KINDS, Job
 from va_gpt.pipeline.stream import Sink, run_stream_local, run_stream_ray
@@ -69,6 +82,12 @@ class NightlyArgs:
     ray_resources: dict = field(default_factory=dict)
     run_id: str | None = None
     camera_tz: dict[str, str] = field(default_factory=dict)  # camera_id -> IANA zone (default UTC)
+    # Stop the run (StorageOutage, nothing committed) after this many videos in a row fail with a
+    # transient storage error; 0 = never (va_gpt.pipeline.breaker).
+    max_storage_failures: int = DEFAULT_MAX_STORAGE_FAILURES
+    # Local mode only: called after each video's first read with (uri, transient error or None);
+    # tests use it to stop the store mid-run.
+    after_read: Callable[[str, str | None], None] | None = None
     # Called after the result tables' commits, before the `runs` row: tests use it to
     # simulate a run killed at the worst moment, or to read while a run is half done.
     before_publish: Callable[[], None] | None = None
@@ -188,7 +207,11 @@ def run_nightly(args: NightlyArgs) -> NightlySummary:
     t0 = time.monotonic()
     so = args.storage_options
     check_model_folders(args)
-    listing = scan_archive(args.archive, args.pattern, so, dates=args.dates, cameras=args.cameras)
+    store = store_name(args.archive, so)
+    try:
+        listing = scan_archive(args.archive, args.pattern, so, dates=args.dates, cameras=args.cameras)
+    except TransientStorageError as e:  # the store is down before the run starts
+        raise StorageOutage(store, 0, str(e), "the archive listing failed") from None
     objects, skipped_keys = listing.objects, listing.skipped
     for s in skipped_keys:
         log.warning("not processed: %s: %s", s.key, s.reason)
@@ -237,10 +260,12 @@ def run_nightly(args: NightlyArgs) -> NightlySummary:
     if not rows:
         results, summaries, frame_files = [], [], []
     elif args.local:
+        job = dataclasses.replace(job, breaker=Breaker(args.max_storage_failures, store, args.after_read))
         results, summaries, frame_files = run_stream_local(rows, job, sink)
     else:
         started = start_ray(args.ray_address, args.ray_temp_dir)
         try:
+            job = dataclasses.replace(job, breaker=RemoteBreaker(args.max_storage_failures, store))
             results, summaries, frame_files = run_stream_ray(rows, job, sink)
         finally:
             if started:

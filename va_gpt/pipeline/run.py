@@ -32,7 +32,7 @@ from va_gpt.config import IntervalConfig, Preset
 from va_gpt.io.retry import retry
 from va_gpt.models.classifier import KINDS
 from va_gpt.ops.intervals import interval_label, resolve_intervals, scores_to_intervals
-from va_gpt.pipeline.decode import Decode
+from va_gpt.pipeline.decode import OUTPUT_COLUMNS, Decode
 from va_gpt.pipeline.describe import Describe
 from va_gpt.pipeline.visual import CONSUMED, Visual, context_frames
 
@@ -56,6 +56,8 @@ class Job:
     describe: bool = True
     retries: int = 3  # extra attempts for a transient storage error
     retry_delay_s: float = 0.5  # first backoff; doubles per attempt
+    # va_gpt.pipeline.breaker.Breaker / RemoteBreaker: stops reading after N storage failures in a row.
+    breaker: object = field(default=None, compare=False)
     ray: dict = field(default_factory=dict)  # resource overrides, see build_dataset
 
 
@@ -111,8 +113,14 @@ def decode_videos(batch: dict[str, np.ndarray], job: Job) -> Iterator[dict[str, 
         job.storage_options,
         context=context_frames(job.preset.classifier),
     )
+    breaker = job.breaker
     for row in _rows(batch):
         one = {k: np.asarray([v], dtype=object) for k, v in row.items()}
+        skip = breaker.tripped() if breaker is not None else None
+        if skip:  # the store is down: a `storage` row at once, not another round of retries
+            carry = {k: v for k, v in row.items() if k not in OUTPUT_COLUMNS}
+            yield decode._error_row(row["video_id"], row["uri"], 0, "storage", f"{row['uri']}: {skip}", carry)
+            continue
 
         def first_clip(one=one) -> tuple[dict[str, np.ndarray], Iterator[dict[str, np.ndarray]]]:
             out = decode(one)
@@ -124,6 +132,8 @@ def decode_videos(batch: dict[str, np.ndarray], job: Job) -> Iterator[dict[str, 
             base_delay=job.retry_delay_s,
             transient_result=_transient_failure,
         )
+        if breaker is not None:
+            breaker.record(str(row["uri"]), _transient_failure((first, rest)))
         yield first
         yield from rest
 

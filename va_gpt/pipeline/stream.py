@@ -31,6 +31,7 @@ import ray
 
 from schemas.tables import conform
 from va_gpt.lake.files import write_data_file
+from va_gpt.pipeline.breaker import raise_if_tripped, until_outage
 from va_gpt.pipeline.describe import Describe
 from va_gpt.pipeline.keyframes import add_keyframes
 from va_gpt.pipeline.run import (
@@ -174,6 +175,7 @@ def run_stream_local(rows: list[dict], job: Job, sink: Sink) -> tuple[list[dict]
         for clip_batch in decode_videos(_batch([row]), job):
             for r in _rows(visual(clip_batch)):
                 groups.setdefault(str(r["video_id"]), []).append(r)
+        raise_if_tripped(job.breaker)  # the store is down: stop here, before any write
     settings = interval_settings(job)
     per = [_rows(per_video(_batch(g), job, sink, settings))[0] for g in groups.values()]
     if job.describe and per:
@@ -227,4 +229,4 @@ def run_stream_ray(rows: list[dict], job: Job, sink: Sink) -> tuple[list[dict], 
     """`stream_dataset` executed on the connected Ray cluster: (results, summaries, frame file specs)."""
     if not rows:
         return [], [], []
-    return _finish(stream_dataset(rows, job, sink).iter_rows())
+    return _finish(until_outage(stream_dataset(rows, job, sink).iter_rows(), job.breaker))
