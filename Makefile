@@ -11,7 +11,7 @@ export TORCH_EXTENSIONS_DIR := $(CURDIR)/.torch_extensions
 export TOKENIZERS_PARALLELISM := false
 export HF_HUB_OFFLINE := 1
 
-.PHONY: setup browser test run bench lint faults clean
+.PHONY: setup browser test run models bench lint faults clean
 
 setup: $(STAMP)
 
@@ -38,6 +38,11 @@ lint: setup
 
 run: setup
 	$(BIN)/python -u -m va_gpt.cli demo --work $(WORK)
+
+# Rebuild the committed demo checkpoint (models/demo: fixed seeds, float16, model card); `make run`
+# uses it instead of training (about 4-10 minutes here, the load decides).
+models: setup
+	$(BIN)/python -u -m va_gpt.cli demo --build-models models/demo
 
 bench: setup
 	$(BIN)/python -u jobs/bench.py --work $(WORK)/bench

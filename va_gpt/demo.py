@@ -2,10 +2,12 @@
 
 1. start the embedded object store (SeaweedFS, 127.0.0.1 only) with its data in WORK/objectstore;
 2. write a synthetic archive into it unless one is there (3 cameras, one night);
-3. train the demo anomaly classifier (va_gpt/train/demo.py) unless cached in WORK/models;
-4. train the demo VA-GPT unless cached in WORK/models (about 4 minutes here; ``vagpt="auto"``
-   only uses one that is there, ``"off"`` skips summaries) and turn the describe stage on:
-   summaries land in the results;
+3. the demo models: the committed checkpoint models/<preset>/vagpt (`make models` builds it; the
+   VA-GPT bundles its classifier) when its card verifies and its classifier's features are this
+   code's (va_gpt/train/demo_models.py); else train the demo anomaly classifier
+   (va_gpt/train/demo.py) and the demo VA-GPT unless cached in WORK/models (about 4 minutes here;
+   ``vagpt="auto"`` only uses one that is there, ``"off"`` skips summaries);
+4. turn the describe stage on: summaries land in the results;
 5. run the nightly job on a local Ray; a rerun adds nothing (the manifest);
 6. print the example queries' results and how the intervals match the injected events;
 7. write the night's HTML report (vagpt report) to WORK/report and print its path;
@@ -31,6 +33,7 @@ from va_gpt.report.build import write_report
 from va_gpt.synthetic.archive import generate_archive
 from va_gpt.synthetic.truth import load_truth
 from va_gpt.train.demo import train_demo, train_synthetic_classifier
+from va_gpt.train.demo_models import CLASSIFIER_RECIPE, committed_models
 
 ARCHIVE = "archive"
 RESULTS = "results"
@@ -69,9 +72,7 @@ def _classifier(preset_name: str, folder: Path) -> None:
     t0 = time.monotonic()
     # 48 short domain-randomized videos (train 30, validation 12 for the interval calibration,
     # test 6): about a minute here, the rendering and the encoder pass dominate.
-    report = train_synthetic_classifier(
-        preset_name, str(folder), train_videos=30, val_videos=12, test_videos=6, duration_s=16.0, steps=300
-    )
+    report = train_synthetic_classifier(preset_name, str(folder), **CLASSIFIER_RECIPE)
     print(json.dumps(report, indent=2))
     print(f"classifier: trained in {time.monotonic() - t0:.0f} s -> {folder}")
 
@@ -91,8 +92,10 @@ def run_demo(
     duration_s: float = 30.0,
     preset_name: str = "demo",
     vagpt: str = "train",
+    committed: bool = True,
 ) -> int:
-    """Steps 1-8 above. `vagpt`: train | auto | off (see the module docstring)."""
+    """Steps 1-8 above. `vagpt`: train | auto | off (see the module docstring); `committed`:
+    False ignores the committed checkpoint (step 3)."""
     work = Path(work).resolve()
     t_start = time.monotonic()
     store = ObjectStore(work / "objectstore")
@@ -105,11 +108,15 @@ def run_demo(
         archive, results = endpoint.url(ARCHIVE), endpoint.url(RESULTS)
         truth = _archive(archive, so, cameras, videos_per_camera, duration_s)
         preset = load_preset(preset_name)
-        classifier = work / "models" / preset.name / "classifier"
-        _classifier(preset_name, classifier)
-
-        # Summaries need a trained VA-GPT checkpoint (a random LLM writes noise).
-        model = work / "models" / preset.name / "vagpt"
+        ready = committed_models(preset) if committed else None
+        if ready:
+            classifier = model = Path(ready)
+            print(f"models: the committed {ready} (classifier bundled; its card beside it; no training)")
+        else:
+            classifier = work / "models" / preset.name / "classifier"
+            _classifier(preset_name, classifier)
+            # Summaries need a trained VA-GPT checkpoint (a random LLM writes noise).
+            model = work / "models" / preset.name / "vagpt"
         if vagpt == "train" and not has_checkpoint(model):
             print(f"VA-GPT: training the {preset.name} VA-GPT (vagpt train --demo) ...")
             t0 = time.monotonic()

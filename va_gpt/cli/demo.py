@@ -1,4 +1,5 @@
-"""`vagpt demo --work work`: what `make run` runs (va_gpt/demo.py)."""
+"""`vagpt demo --work work`: what `make run` runs (va_gpt/demo.py); `--build-models DIR`: what
+`make models` runs (va_gpt/train/demo_models.py)."""
 
 from __future__ import annotations
 
@@ -28,6 +29,17 @@ def register(sub) -> None:
         help="summaries: train = train WORK/models/<preset>/vagpt first when missing; "
         "auto = describe only when it exists; off = no summaries",
     )
+    p.add_argument(
+        "--build-models",
+        metavar="DIR",
+        help="only build the demo models (fixed seeds, float16, model card) into DIR and exit: "
+        "`make models` writes the committed models/demo (default: run the demo)",
+    )
+    p.add_argument(
+        "--no-committed",
+        action="store_true",
+        help="ignore the committed checkpoint in models/<preset>: train the demo models into WORK/models",
+    )
     p.set_defaults(run=run)
 
 
@@ -35,6 +47,11 @@ def run(args) -> int:
     os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     setup_logging(logging.WARNING, "%(levelname)s %(name)s: %(message)s")
+    if args.build_models:
+        from va_gpt.train.demo_models import build_demo_models
+
+        build_demo_models(args.build_models, args.preset)
+        return 0
     from va_gpt.demo import run_demo
 
     return run_demo(
@@ -44,4 +61,5 @@ def run(args) -> int:
         duration_s=args.duration,
         preset_name=args.preset,
         vagpt=args.vagpt,
+        committed=not args.no_committed,
     )

@@ -1,0 +1,103 @@
+"""The committed demo checkpoint (models/demo, `make models`): its card's hashes and recipe hold,
+it loads, it fits in 25 MB, and `make run` would use it (or says in one line why not)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+import torch
+
+from va_gpt.checkpoints.card import CARD_JSON, read_card, verify_card, write_card
+from va_gpt.checkpoints.classifier import load_classifier
+from va_gpt.checkpoints.vagpt import load_checkpoint
+from va_gpt.config import load_preset
+from va_gpt.train.demo import train_demo, train_synthetic_classifier
+from va_gpt.train.demo_models import (
+    CHECKPOINT,
+    CLASSIFIER_RECIPE,
+    MODELS,
+    THREADS,
+    VAGPT_RECIPE,
+    _defaults,
+    committed_models,
+)
+
+FOLDER = MODELS / "demo"
+REBUILD = "rebuild it with `make models` and commit models/demo"
+
+
+@pytest.fixture(scope="module")
+def card():
+    found = read_card(FOLDER)
+    assert found is not None, f"{FOLDER}/{CARD_JSON} missing: {REBUILD}"
+    return found
+
+
+def test_card_hashes_match_the_files(card):
+    assert verify_card(FOLDER) == [], REBUILD
+    assert card["files"], "the card lists no files"
+
+
+def test_card_recipe_is_the_code_s_recipe(card):
+    assert "make models" in card["command"] and "--build-models models/demo" in card["command"]
+    parts = card["checkpoints"]
+    cls, vag = parts["classifier"]["recipe"], parts["vagpt"]["recipe"]
+    ours_cls = _defaults(train_synthetic_classifier, preset_name="demo", **CLASSIFIER_RECIPE)
+    ours_vag = _defaults(train_demo, preset_name="demo", threads=THREADS, **VAGPT_RECIPE)
+    assert cls["args"] == json.loads(json.dumps(ours_cls)), REBUILD
+    assert vag["args"] == json.loads(json.dumps(ours_vag)), REBUILD
+    assert cls["seeds"]["videos_and_training"] == CLASSIFIER_RECIPE["seed"]
+    assert vag["seeds"]["stage0_stage1"] == VAGPT_RECIPE["seed"] and "encoder_random_init" in vag["seeds"]
+    for part in parts.values():
+        assert part["training_seconds"] > 0 and part["eval"] and part["data"]
+    assert 0.5 < parts["classifier"]["eval"]["classifier"]["frame_auc"] <= 1.0
+    assert card["built"]["git_commit"] and card["built"]["torch_threads"] == THREADS
+
+
+def test_at_most_25_mb_of_float16_weights():
+    size = sum(p.stat().st_size for p in FOLDER.rglob("*") if p.is_file())
+    assert size <= 25_000_000, f"models/demo is {size / 1e6:.1f} MB"
+    header = (FOLDER / CHECKPOINT / "llm" / "model.safetensors").read_bytes()[:4096]
+    assert b'"F16"' in header and b'"F32"' not in header
+
+
+@pytest.mark.timeout(120)
+def test_loads_as_the_preset_dtype_and_make_run_uses_it():
+    ck = load_checkpoint(str(FOLDER / CHECKPOINT))
+    assert {p.dtype for p in ck.model.parameters()} == {torch.float32}
+    assert ck.preset.name == "demo"
+    model, config = load_classifier(str(FOLDER / CHECKPOINT))
+    assert config["calibration"] and model.in_features == config["in_features"]
+    assert committed_models(load_preset("demo")) == str(FOLDER / CHECKPOINT), (
+        f"make run would not use models/demo (see the line above): {REBUILD}"
+    )
+
+
+def test_a_changed_file_is_refused_in_one_line(tmp_path, capsys):
+    shutil.copytree(FOLDER, tmp_path / "demo")
+    with open(tmp_path / "demo" / CHECKPOINT / "preset.yaml", "a") as f:
+        f.write("\n# edited\n")
+    assert committed_models(load_preset("demo"), root=tmp_path) is None
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 1 and "preset.yaml: sha256 differs" in out[0] and "training the demo models" in out[0]
+    (tmp_path / "demo" / "extra.bin").write_bytes(b"x")
+    (tmp_path / "demo" / CHECKPOINT / "projector.safetensors").unlink()
+    problems = verify_card(tmp_path / "demo")
+    assert any("projector.safetensors: missing" in p for p in problems)
+    assert any("extra.bin: not on card.json" in p for p in problems)
+
+
+def test_a_classifier_on_other_features_is_refused_in_one_line(tmp_path, capsys):
+    """What happens when the visual stage's features change after the checkpoint was built."""
+    shutil.copytree(FOLDER, tmp_path / "demo")
+    config_path = tmp_path / "demo" / CHECKPOINT / "classifier" / "config.json"
+    config = json.loads(config_path.read_text())
+    config["features"]["recipe"] = "an older feature recipe"
+    config_path.write_text(json.dumps(config))
+    write_card(tmp_path / "demo", {k: v for k, v in read_card(FOLDER).items() if k != "files"})
+    assert verify_card(tmp_path / "demo") == []
+    assert committed_models(load_preset("demo"), root=tmp_path) is None
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 1 and "'an older feature recipe'" in out[0] and "training the demo models" in out[0]

@@ -1,0 +1,282 @@
+"""The committed demo checkpoint: `make models` builds it, `make run` uses it.
+
+`build_demo_models(out)` (`vagpt demo --build-models models/demo`, `make models`) trains the
+demo anomaly classifier and the demo VA-GPT with the recipes `make run` used to run itself
+(CLASSIFIER_RECIPE, VAGPT_RECIPE: fixed seeds, one torch thread), converts the VA-GPT's
+weights to float16 safetensors (the classifier, a few hundred kB, stays float32: its interval
+thresholds were calibrated on float32 scores), saves ONE checkpoint folder `out/vagpt` (the
+classifier bundled as `vagpt/classifier/`), and writes the model card beside it
+(va_gpt.checkpoints.card: card.json + MODEL_CARD.md with every file's sha256).
+
+`committed_models(preset)` is what `make run` asks first: the repo's models/<preset>/vagpt
+when its card verifies, its preset's model sections equal this preset's, and its classifier's
+feature spec equals what this code's visual stage computes; else None, after saying why in one
+line (make run then trains into WORK/models as before). Loading reads the float16 files into
+the preset's runtime dtype (float32 on CPU).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import inspect
+import json
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+import time
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as package_version
+from pathlib import Path
+
+import torch
+import transformers
+import yaml
+
+import va_gpt
+from va_gpt.checkpoints.build import build_encoder
+from va_gpt.checkpoints.card import CARD_JSON, read_card, verify_card, write_card
+from va_gpt.checkpoints.classifier import classifier_parts, read_classifier_config
+from va_gpt.checkpoints.vagpt import META, load_checkpoint, save_checkpoint
+from va_gpt.config import Preset, load_preset, to_dict
+from va_gpt.models.classifier import num_features
+from va_gpt.models.dinov2 import RANDOM_INIT_SEED
+from va_gpt.pipeline.visual import check_feature_spec, feature_spec
+from va_gpt.train.demo import train_demo, train_synthetic_classifier
+
+REPO = Path(va_gpt.__file__).resolve().parents[1]
+MODELS = REPO / "models"  # models/<preset>: the committed checkpoints (git-tracked)
+CHECKPOINT = "vagpt"  # the checkpoint folder inside models/<preset>
+COMMAND = "make models  (= python -u -m va_gpt.cli demo --build-models models/demo)"
+THREADS = 1  # torch threads while building: results depend on the thread count
+# The demo classifier: 48 short domain-randomized videos (train 30, validation 12 for the
+# interval calibration, test 6), seed 0; about a minute here.
+CLASSIFIER_RECIPE = {
+    "train_videos": 30,
+    "val_videos": 12,
+    "test_videos": 6,
+    "duration_s": 16.0,
+    "steps": 300,
+    "seed": 0,
+}
+# The demo VA-GPT: train_demo's defaults (stage 0 150 steps, stage 1 10, stage 2 60; seed 0).
+VAGPT_RECIPE = {"seed": 0}
+# Preset sections the weights depend on: a committed checkpoint is used only when they are equal.
+MODEL_SECTIONS = ("encoder", "sets", "classifier", "tetg", "vision_tower", "projector", "llm")
+
+
+def _git() -> tuple[str | None, bool]:
+    """(HEAD commit, whether the tree has uncommitted changes); (None, False) outside git."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        return head, bool(dirty)
+    except (OSError, subprocess.CalledProcessError):
+        return None, False
+
+
+def _jsonable(x):
+    return json.loads(json.dumps(x, default=lambda o: o.item() if hasattr(o, "item") else str(o)))
+
+
+def _defaults(fn, **override) -> dict:
+    args = {
+        k: p.default
+        for k, p in inspect.signature(fn).parameters.items()
+        if p.default is not inspect.Parameter.empty and k not in ("out", "endpoint", "deepspeed")
+    }
+    return {**args, **override}
+
+
+def build_demo_models(out: str | Path, preset_name: str = "demo", work: str | Path | None = None) -> dict:
+    """Train the demo classifier and VA-GPT (fixed seeds), write `out`/vagpt (float16) and its card."""
+    out = Path(out).resolve()
+    if out.exists() and any(out.iterdir()) and not (out / CARD_JSON).is_file():
+        raise ValueError(f"{out}: holds files but no {CARD_JSON}: not replacing it (pick an empty folder)")
+    t_all = time.monotonic()
+    torch.set_num_threads(THREADS)
+    with tempfile.TemporaryDirectory(prefix="vagpt-models-") as tmp:
+        work = Path(work or tmp)
+        classifier = work / "classifier"
+        t0 = time.monotonic()
+        rep_c = train_synthetic_classifier(preset_name, str(classifier), **CLASSIFIER_RECIPE)
+        t_c = round(time.monotonic() - t0, 1)
+        print(
+            f"models: classifier trained in {t_c} s (held-out frame AUC {rep_c['frame_auc']:.3f})", flush=True
+        )
+        rep_v = train_demo(
+            work / "vagpt-data",
+            str(classifier),
+            out=str(work / "vagpt"),
+            preset_name=preset_name,
+            threads=THREADS,
+            **VAGPT_RECIPE,
+        )
+        ck = load_checkpoint(str(work / "vagpt"))
+        state, config = classifier_parts(str(classifier))
+        if out.exists():
+            shutil.rmtree(out)
+        out.mkdir(parents=True)
+        version = save_checkpoint(
+            ck.model.to(torch.float16), str(out / CHECKPOINT), classifier=state, classifier_config=config
+        )
+    head, dirty = _git()
+    card = _jsonable(
+        {
+            "name": preset_name,
+            "title": f"The {preset_name} models: anomaly classifier + VA-GPT (synthetic footage)",
+            "summary": (
+                f"`{CHECKPOINT}/` is one VA-GPT checkpoint folder (va_gpt/checkpoints/vagpt.py) with the anomaly "
+                f"classifier bundled as `{CHECKPOINT}/classifier/`; `make run` uses it when this card verifies and "
+                "the classifier's feature spec matches the code's, else trains its own into work/models. "
+                "LLM, projector and encoder weights are float16 (loaded as the preset's runtime dtype); the "
+                "classifier is float32. Trained on synthetic footage only: the figures say how well the "
+                "system works end to end, not how it does on real cameras."
+            ),
+            "command": COMMAND,
+            "model_version": version,
+            "built": {
+                "package_version": _version(),
+                "git_commit": head,
+                "git_dirty": dirty,
+                "python": platform.python_version(),
+                "torch": torch.__version__,
+                "transformers": transformers.__version__,
+                "torch_threads": THREADS,
+                "built_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                "seconds": round(time.monotonic() - t_all, 1),
+                "load_average": [round(x, 2) for x in os.getloadavg()],
+                "cpus": os.cpu_count(),
+            },
+            "checkpoints": {
+                "classifier": _classifier_part(preset_name, rep_c, t_c),
+                "vagpt": _vagpt_part(preset_name, rep_v),
+            },
+        }
+    )
+    card = write_card(out, card)
+    print(
+        f"models: {out} ({card['files_bytes'] / 1e6:.1f} MB, {len(card['files'])} files) in "
+        f"{card['built']['seconds']} s",
+        flush=True,
+    )
+    return card
+
+
+def _version() -> str:
+    try:
+        return package_version("va-gpt")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _classifier_part(preset_name: str, rep: dict, seconds: float) -> dict:
+    return {
+        "path": f"{CHECKPOINT}/classifier",
+        "what": "The TETG anomaly classifier (per-frame anomaly probability + kind head) with its interval "
+        "calibration (va_gpt/checkpoints/classifier.py); float32.",
+        "recipe": {
+            "function": "va_gpt.train.synthetic_classifier.train_synthetic_classifier",
+            "args": _defaults(train_synthetic_classifier, preset_name=preset_name, **CLASSIFIER_RECIPE),
+            "seeds": {
+                "videos_and_training": CLASSIFIER_RECIPE["seed"],
+                "encoder_random_init": RANDOM_INIT_SEED,
+            },
+            "torch_threads": THREADS,
+        },
+        "data": {
+            "source": "va_gpt.synthetic.training.synthetic_video, domain-randomized (va_gpt.synthetic.domain)",
+            "videos": {k: rep[f"{k}_videos"] for k in ("train", "val", "test")},
+            "seconds_per_video": CLASSIFIER_RECIPE["duration_s"],
+            "seed_ranges": "train seed*1e6+0.., validation +50000.., test +100000.. (disjoint)",
+        },
+        "training_seconds": seconds,
+        "eval": {
+            "held_out": "the test videos (seeds and cameras the training never saw)",
+            "classifier": rep["classifier"],
+            "diff_energy_baseline": rep["diff_energy"],
+            "calibration": rep["calibration"],
+        },
+    }
+
+
+def _vagpt_part(preset_name: str, rep: dict) -> dict:
+    stages = {k: rep[k] for k in ("stage0", "stage1", "stage2")}
+    return {
+        "path": CHECKPOINT,
+        "what": "The demo VA-GPT: random-init DINOv2-architecture encoder (SETS), MLP projector, small "
+        "Llama-family LLM with its own BPE tokenizer; float16 files.",
+        "recipe": {
+            "function": "va_gpt.train.demo.train_demo",
+            "args": _defaults(train_demo, preset_name=preset_name, threads=THREADS, **VAGPT_RECIPE),
+            "seeds": {
+                "data": VAGPT_RECIPE["seed"],
+                "stage0_stage1": VAGPT_RECIPE["seed"],
+                "stage2": VAGPT_RECIPE["seed"] + 1,
+                "encoder_random_init": RANDOM_INIT_SEED,
+            },
+            "torch_threads": THREADS,
+        },
+        "data": {
+            "source": "va_gpt.data.instruct.demo.synthetic_instruction_set (builder 'minimal')",
+            "records": {k: rep["records"][k] for k in ("train", "test")},
+        },
+        "training_seconds": rep["total_seconds"],
+        "eval": {
+            "test_loss": rep.get("test_loss"),
+            "stages": stages,
+            "generated_samples": rep.get("samples", [])[:2],
+        },
+    }
+
+
+def committed_models(preset: Preset | str, root: str | Path = MODELS) -> str | None:
+    """The committed checkpoint folder for `preset` when make run can use it, else None
+    (having printed why in one line when there is one but it does not fit)."""
+    preset = load_preset(preset) if isinstance(preset, str) else preset
+    folder = Path(root) / preset.name
+    ck = folder / CHECKPOINT
+    if read_card(folder) is None:
+        return None
+    why = _unusable(preset, folder, ck)
+    if why:
+        print(
+            f"models: not using the committed {ck}: {why}; training the demo models instead "
+            "(`make models` rebuilds the committed ones)"
+        )
+        return None
+    return str(ck)
+
+
+def _unusable(preset: Preset, folder: Path, ck: Path) -> str | None:
+    problems = verify_card(folder)
+    if problems:
+        return problems[0] + (f" (+{len(problems) - 1} more)" if len(problems) > 1 else "")
+    if not (ck / META).is_file():
+        return f"no {META}"
+    theirs = yaml.safe_load((ck / "preset.yaml").read_text())
+    mine = to_dict(preset)
+    for section in MODEL_SECTIONS:
+        if theirs.get(section) != mine.get(section):
+            return f"built for preset {section} {theirs.get(section)}, this preset has {mine.get(section)}"
+    config = read_classifier_config(str(ck))
+    encoder = build_encoder(preset.encoder)
+    n_feat = num_features(encoder.hidden_size, preset.classifier.use_cls)
+    if config.get("in_features") != n_feat:
+        return (
+            f"its classifier takes {config.get('in_features')} features per frame, this code makes {n_feat}"
+        )
+    try:
+        check_feature_spec(config.get("features", {}), feature_spec(preset, encoder), str(ck))
+    except ValueError as e:
+        return str(e)
+    return None
