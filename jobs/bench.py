@@ -37,9 +37,10 @@ from va_gpt.synthetic.archive import generate_archive
 from va_gpt.video.clips import iter_clips
 
 
-def pipeline_bench(work: Path, preset_name: str = "demo", videos: int = 6, duration_s: float = 30.0) -> dict:
+def pipeline_bench(work: Path, preset_name: str = "demo", videos: int = 12, duration_s: float = 60.0) -> dict:
+    """Enough footage that the job's fixed start-up (actors loading models) is a small part of it."""
     preset = load_preset(preset_name)
-    archive = work / "archive"
+    archive = work / f"archive-{videos}x{duration_s:g}s"
     if not (archive / "_truth" / "events.json").exists():
         generate_archive(
             str(archive), cameras=2, videos_per_camera=videos // 2, duration_s=duration_s, seed=5
