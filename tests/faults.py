@@ -62,18 +62,9 @@ def _write_no_moov(path: Path, src: Path) -> Path:
 
 
 def _write_tiny(path: Path) -> Path:
-    """A 1x1 H.264 video (libx264rgb: yuv420p needs even sizes)."""
-    with av.open(str(path), "w", format="mp4") as container:
-        stream = container.add_stream("libx264rgb", rate=5)
-        stream.width, stream.height, stream.pix_fmt = 1, 1, "rgb24"
-        for i in range(10):
-            frame = av.VideoFrame.from_ndarray(np.full((1, 1, 3), i * 20, np.uint8), format="rgb24")
-            frame.pts = i
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode(None):
-            container.mux(packet)
-    return path
+    """A 1x1 H.264 video of 10 frames."""
+    frames = (np.arange(10, dtype=np.uint8) * 20)[:, None, None, None].repeat(3, axis=3)
+    return videos.write_rgb(path, frames, lossless=False)
 
 
 def write_corpus(root: str | Path) -> dict[str, Fault]:

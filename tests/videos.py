@@ -244,3 +244,22 @@ def vfr_times(n_frames: int, seed: int = 0, lo_ms: int = 20, hi_ms: int = 70) ->
     rng = np.random.default_rng(seed)
     gaps = rng.integers(lo_ms, hi_ms + 1, n_frames - 1)
     return [0.0] + list(np.cumsum(gaps) / 1000.0)
+
+
+def write_rgb(path: str | Path, frames: np.ndarray, fps: int = 5, lossless: bool = True) -> Path:
+    """An RGB H.264 video (libx264rgb: any size, 1x1 included, since no chroma subsampling)
+    of `frames` [N, H, W, 3] uint8; lossless (crf 0) decodes back to exactly `frames`."""
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264rgb", rate=fps)
+        stream.height, stream.width = frames.shape[1:3]
+        stream.pix_fmt = "rgb24"
+        if lossless:
+            stream.codec_context.options = {"crf": "0", "preset": "ultrafast"}
+        for i, picture in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(picture, format="rgb24")
+            frame.pts = i
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    return Path(path)

@@ -40,7 +40,7 @@ def test_server_binds_loopback_only(s3_store):
     assert s3_store.endpoint_url.startswith("http://127.0.0.1:")
 
 
-# --- issue 15 item 12: what else `weed mini` exposes ------------------------------------------
+# --- issue 15 item 12: what else the SeaweedFS store exposes ------------------------------------------
 
 
 def _http(port: int, path: str, data: bytes | None = None) -> int | str:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import av
 import numpy as np
 import pytest
@@ -11,23 +9,6 @@ import pytest
 from tests import videos
 from va_gpt.video.clips import iter_clips
 from va_gpt.video.preprocess import frame_to_rgb, resize_frames
-
-
-def write_lossless(path: Path, frames: np.ndarray, fps: int = 5) -> Path:
-    """An RGB video that decodes to exactly `frames` (x264 in RGB, constant quality 0)."""
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264rgb", rate=fps)
-        stream.height, stream.width = frames.shape[1:3]
-        stream.pix_fmt = "rgb24"
-        stream.codec_context.options = {"crf": "0", "preset": "ultrafast"}
-        for i, picture in enumerate(frames):
-            frame = av.VideoFrame.from_ndarray(picture, format="rgb24")
-            frame.pts = i
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode(None):
-            container.mux(packet)
-    return path
 
 
 @pytest.mark.timeout(60)
@@ -45,7 +26,7 @@ def test_resize_frames_is_frame_to_rgb_of_each_picture(height, width, size):
 @pytest.mark.timeout(60)
 def test_serving_decode_of_a_lossless_video_equals_resize_frames(tmp_path):
     raw = np.stack([videos.frame_image(i) for i in range(5)])
-    uri = str(write_lossless(tmp_path / "rgb.mkv", raw))
+    uri = str(videos.write_rgb(tmp_path / "rgb.mkv", raw))
     served = np.concatenate(
         [c.frames[1 if c.first_is_overlap else 0 :] for c in iter_clips(uri, fps=5, clip_len=8, size=64)]
     )

@@ -44,7 +44,7 @@ ACCESS_KEY = "vagpt-local"
 SECRET_KEY = "vagpt-local-secret"
 DEFAULT_BUCKET = "vagpt"
 DEFAULT_S3_PORT = 18333
-# The ports besides S3 that `weed mini` always opens; each gets a free one.
+# The ports besides S3 that SeaweedFS always opens; each gets a free one (see ObjectStore.start).
 _INTERNAL_PORTS = (
     "master",
     "master.grpc",
