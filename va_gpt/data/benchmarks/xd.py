@@ -10,6 +10,7 @@ Label codes and their kinds: :data:`va_gpt.taxonomy.XD_LABELS`. Ends are exclusi
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from va_gpt.data.benchmarks.common import (
@@ -58,6 +59,17 @@ def _xd_name(path, number: int, raw: str) -> tuple[str, tuple[str, ...]]:
         raise AnnotationError(path, number, str(e)) from None
     name = raw[: -len(".mp4")] if raw.endswith(".mp4") else raw
     return name, codes
+
+
+def _xd_lines(path) -> Iterator[tuple[int, str, str, tuple[str, ...], list[str]]]:
+    """Both XD-Violence files, line by line: (line number, raw name, name, label codes, the
+    fields after the name), each name checked for known codes and seen once."""
+    seen: dict[str, int] = {}
+    for number, text in lines(path):
+        raw, *values = text.split()
+        name, codes = _xd_name(path, number, raw)
+        check_unique(path, number, name, seen)
+        yield number, raw, name, codes, values
 
 
 class _XdVideo:
@@ -148,12 +160,7 @@ def parse_xd_annotations(path: str | os.PathLike) -> list[XdAnnotation]:
     unknown label code, a violent video without segments.
     """
     out: list[XdAnnotation] = []
-    seen: dict[str, int] = {}
-    for number, text in lines(path):
-        fields = text.split()
-        raw = fields[0]
-        name, codes = _xd_name(path, number, raw)
-        values = fields[1:]
+    for number, raw, name, codes, values in _xd_lines(path):
         if len(values) % 2:
             raise AnnotationError(
                 path, number, f"expected 'name s1 e1 [s2 e2 ...]': {len(values)} frame fields is odd"
@@ -167,7 +174,6 @@ def parse_xd_annotations(path: str | os.PathLike) -> list[XdAnnotation]:
             raise AnnotationError(path, number, f"normal video {raw!r} (label A) has violent segments")
         if codes != ("A",) and not events:
             raise AnnotationError(path, number, f"violent video {raw!r} has no segment")
-        check_unique(path, number, name, seen)
         out.append(XdAnnotation(name=name, raw_name=raw, codes=codes, events=tuple(events), line=number))
     return out
 
@@ -179,12 +185,7 @@ def parse_xd_multiclass(path: str | os.PathLike) -> list[XdMulticlassAnnotation]
     segment class, non-integer frame, end before start, unknown code in the name.
     """
     out: list[XdMulticlassAnnotation] = []
-    seen: dict[str, int] = {}
-    for number, text in lines(path):
-        fields = text.split()
-        raw = fields[0]
-        name, codes = _xd_name(path, number, raw)
-        values = fields[1:]
+    for number, raw, name, codes, values in _xd_lines(path):
         if not values or len(values) % 3:
             raise AnnotationError(
                 path,
@@ -203,7 +204,6 @@ def parse_xd_multiclass(path: str | os.PathLike) -> list[XdMulticlassAnnotation]
             e = frame_int(path, number, values[k + 2], f"field {k + 4}")
             check_range(path, number, s, e, f"segment {k // 3 + 1}")
             segments.append(XdSegment(code, s, e))
-        check_unique(path, number, name, seen)
         out.append(
             XdMulticlassAnnotation(
                 name=name, raw_name=raw, codes=codes, segments=tuple(segments), line=number
