@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from va_gpt.config import IntervalConfig
-from va_gpt.ops.intervals import Interval, scores_to_intervals, smooth_scores
+from va_gpt.ops.intervals import Interval, peak_time, scores_to_intervals, smooth_scores
 
 FPS = 2.0
 
@@ -145,3 +145,11 @@ def test_bad_input_errors():
         scores_to_intervals(t[:5], s, cfg())
     with pytest.raises(ValueError, match="boxes"):
         scores_to_intervals(*curve(10), cfg(), np.zeros((10, 3)))
+
+
+def test_peak_time():
+    t = np.arange(10.0)
+    s = np.array([0, 0, 0.5, 0.9, 0.2, 0, 0, 0.95, 0, 0])
+    assert peak_time(t, s, 2.0, 5.0) == 3.0
+    assert peak_time(t, s, 2.2, 2.4) == pytest.approx(2.3)  # no score inside: the middle
+    assert peak_time(np.zeros(0), np.zeros(0), 1.0, 3.0) == 2.0

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from tests.report.night_fixture import DATE
-from va_gpt.report.night import ReportError, load_night, peak_time
+from va_gpt.report.night import ReportError, load_night
 
 
 def test_load_night_reads_the_views(local_night):
@@ -43,11 +42,3 @@ def test_a_folder_without_tables_is_a_clear_error(tmp_path):
 def test_bad_date(local_night):
     with pytest.raises(ReportError, match="--date"):
         load_night(local_night.results, "21/11/2026")
-
-
-def test_peak_time():
-    t = np.arange(10.0)
-    s = np.array([0, 0, 0.5, 0.9, 0.2, 0, 0, 0.95, 0, 0])
-    assert peak_time(t, s, 2.0, 5.0) == 3.0
-    assert peak_time(t, s, 2.2, 2.4) == pytest.approx(2.3)  # no score inside: the middle
-    assert peak_time(np.zeros(0), np.zeros(0), 1.0, 3.0) == 2.0

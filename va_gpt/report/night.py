@@ -24,7 +24,7 @@ class ReportError(ValueError):
     pass
 
 
-__all__ = ["Night", "ReportError", "RunInfo", "load_night", "peak_time"]
+__all__ = ["Night", "ReportError", "RunInfo", "load_night"]
 
 RUN_COLUMNS = ("listed", "processed", "ok", "partial", "failed", "skipped_keys", "untimed_keys",
                "intervals", "footage_hours", "exit_state")  # fmt: skip
