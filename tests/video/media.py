@@ -22,6 +22,7 @@ class Media:
         "ntsc": dict(seconds=3, fps=Fraction(30000, 1001)),
         "odd": dict(seconds=3, fps=Fraction(30067, 1000)),
         "vfr": dict(times=videos.vfr_times(90, seed=1)),
+        "vfr_b": dict(times=videos.vfr_times(90, seed=1), bframes=3),
         "h264_audio": dict(seconds=2, audio=True),
         "hevc": dict(seconds=2, codec="libx265"),
         "hevc_audio": dict(seconds=2, codec="libx265", audio=True),

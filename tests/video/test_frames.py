@@ -1,11 +1,14 @@
-"""Damage: a cut file yields its frames before the damage, with every strategy."""
+"""Damage: a cut file yields its frames before the damage, with every strategy; skipped
+non-reference frames change no sample."""
 
 from __future__ import annotations
 
+import av
 import numpy as np
 import pytest
 
-from tests.video.media import decode_all, indices
+from tests.video.media import SIZE, decode_all, expected_nearest, indices
+from va_gpt.video.preprocess import frame_to_rgb
 
 
 @pytest.mark.timeout(120)
@@ -21,3 +24,33 @@ def test_truncated_file_yields_partial_frames(media, name, src, strategy):
     assert clips[-1].partial is True and clips[-1].summary.partial is True
     assert clips[-1].summary.damage
     assert all(c.partial is False for c in clips[:-1])
+
+
+def _every_frame(uri) -> tuple[list[float], list[np.ndarray]]:
+    """Reference: every frame decoded (nothing skipped), its time and its preprocessed pixels."""
+    times, pixels = [], []
+    with av.open(str(uri)) as c:
+        s = c.streams.video[0]
+        s.codec_context.thread_count = 1
+        origin = s.start_time or 0
+        for f in c.decode(s):
+            times.append(float((f.pts - origin) * s.time_base))
+            pixels.append(frame_to_rgb(f, SIZE))
+    return times, pixels
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("name", ["gop30", "gop45", "vfr_b"])
+def test_skipped_non_reference_frames_change_no_sample(media, name):
+    """Frames no target can pick are not decoded (B-frames here), and the samples are exactly
+    those of decoding every frame: same times, same pixels."""
+    uri = media(name)
+    times, pixels = _every_frame(uri)
+    for fps in (2.0, 7.0):
+        want = expected_nearest(times, fps)
+        for strategy in ("full", "seek"):
+            clips, t, frames = decode_all(uri, fps=fps, strategy=strategy)
+            np.testing.assert_array_equal(t, [times[i] for i in want])
+            np.testing.assert_array_equal(frames, np.stack([pixels[i] for i in want]))
+            if strategy == "full" and fps == 2.0:
+                assert clips[-1].summary.decoded_frames < len(times)

@@ -33,6 +33,21 @@ def test_serving_decode_of_a_lossless_video_equals_resize_frames(tmp_path):
     np.testing.assert_array_equal(served, resize_frames(raw, 64))
 
 
+@pytest.mark.timeout(60)
+def test_frame_to_rgb_reuses_its_scaler_without_changing_a_pixel(media):
+    """The kept reformatter gives what a fresh `VideoFrame.reformat` gives, frame after frame,
+    also when geometry and pixel format change between calls (its cached context is rebuilt)."""
+    with av.open(str(media("gop30"))) as c:
+        decoded = [f for _, f in zip(range(6), c.decode(video=0))]
+    rgb = [av.VideoFrame.from_ndarray(videos.frame_image(i, 96, 72), format="rgb24") for i in range(3)]
+    d = decoded
+    pictures = [d[0], d[1], rgb[0], d[2], rgb[1], d[3], d[4], rgb[2], d[5]]
+    for size in (64, 224, 64):
+        for frame in pictures:
+            want = frame.reformat(width=size, height=size, format="rgb24").to_ndarray()
+            np.testing.assert_array_equal(frame_to_rgb(frame, size), want)
+
+
 @pytest.mark.timeout(30)
 def test_resize_frames_rejects_other_arrays():
     with pytest.raises(ValueError, match="uint8"):

@@ -5,11 +5,24 @@
 are good, the rest is lost: a partial video) or `error` (a storage failure mid-video).
 A corrupt packet, a packet the decoder rejects or a frame flagged corrupt is a glitch:
 it is skipped along with everything up to the next keyframe.
+
+Non-reference frames that cannot be a sample are not decoded (`full` and `seek`): before a
+packet goes to the decoder, `_Skip` looks at the times of the packets around it (the ones
+already read and a few read ahead). When another packet lies strictly between it and the
+next sample target, and one between the previous (still open) target and it, it is never
+the nearest frame to a target, so the decoder gets `skip_frame = NONREF` for it: a
+reference frame (one later frames are predicted from) is decoded anyway, a non-reference
+one is dropped, and no other frame's pixels change. The nearest frame on either side of a
+target is never dropped (no packet lies between it and the target), so the samples are
+those of decoding every frame. Off after the first glitch (a damaged stream may lose the
+frame that made another one skippable). On x264 footage with B-frames this drops about a
+fifth of the frames a full decode makes; on P-only footage nothing.
 """
 
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +35,8 @@ from va_gpt.video.sampling import Sampler
 
 _SEEK_TRIES = 4
 _MAX_GLITCHES = 50  # decode errors skipped before a video counts as damaged from there on
+_AHEAD = 8  # packets read ahead of the decoder, for their times (`_Skip`)
+_HISTORY = 64  # times of the packets already read that `_Skip` keeps
 
 
 @dataclass
@@ -44,6 +59,90 @@ def _frame_time(vid: Video, frame, last_t: float) -> float:
     return float((frame.pts - vid.origin) * vid.tb)
 
 
+class _Ahead:
+    """A packet iterator read a few packets ahead; an error met ahead is raised at its place."""
+
+    def __init__(self, packets: Iterator):
+        self.packets = packets
+        self.buf: deque = deque()
+        self.err: BaseException | None = None
+        self.end = False
+
+    def fill(self, n: int) -> None:
+        while len(self.buf) < n and self.err is None and not self.end:
+            try:
+                pkt = next(self.packets, None)
+            except BaseException as e:  # re-raised by next_packet() where the caller reads it
+                self.err = e
+                return
+            if pkt is None:
+                self.end = True
+            else:
+                self.buf.append(pkt)
+
+    def next_packet(self):
+        self.fill(1)
+        if self.buf:
+            return self.buf.popleft()
+        if self.err is not None:
+            err, self.err = self.err, None
+            raise err
+        return None
+
+
+class _Skip:
+    """Which packets may be decoded with skip_frame = NONREF (module docstring); the targets
+    are the Sampler's grid k / fps, the ones before `sampler.k` already served."""
+
+    def __init__(self, vid: Video, sampler: Sampler):
+        self.origin, self.tb, self.fps = vid.origin, vid.tb, sampler.fps
+        self.sampler = sampler
+        self.seen: deque = deque(maxlen=_HISTORY)  # times of packets read since the last seek
+        self.on = False  # the decoder's skip_frame is NONREF now
+
+    def reset(self) -> None:
+        self.seen.clear()
+
+    def time(self, pkt) -> float | None:
+        if pkt.pts is None or pkt.is_corrupt:
+            return None
+        return float((pkt.pts - self.origin) * self.tb)
+
+    def skippable(self, pkt, ahead: _Ahead) -> bool:
+        """No sample target can pick this packet's frame: packets lie between it and both
+        neighbouring targets (the earlier one only while it is still open)."""
+        t = self.time(pkt)
+        if t is None or pkt.is_keyframe:
+            return False
+        k_next = math.ceil((t - EPS) * self.fps)
+        t_next = k_next / self.fps
+        if t_next <= t + EPS:
+            return False  # on a target
+        ahead.fill(_AHEAD)
+        known = [u for u in map(self.time, ahead.buf) if u is not None]
+        known.extend(self.seen)
+        if not any(t + EPS < u <= t_next + EPS for u in known):
+            return False
+        if k_next - 1 >= self.sampler.k:  # the previous target is still open
+            t_prev = (k_next - 1) / self.fps
+            return any(t_prev - EPS <= u < t - EPS for u in known)
+        return True
+
+    def before_decode(self, cc, pkt, ahead: _Ahead) -> None:
+        skip = self.skippable(pkt, ahead)
+        if skip != self.on:
+            cc.skip_frame = "NONREF" if skip else "DEFAULT"
+            self.on = skip
+        t = self.time(pkt)
+        if t is not None:
+            self.seen.append(t)
+
+    def stop(self, cc) -> None:
+        if self.on:
+            cc.skip_frame = "DEFAULT"
+            self.on = False
+
+
 def _frames(vid: Video, sampler: Sampler, run: Run) -> Iterator[tuple[float, Any]]:
     """Decoded frames in increasing time, per `run.strategy`; records damage in `run`.
 
@@ -56,7 +155,9 @@ def _frames(vid: Video, sampler: Sampler, run: Run) -> Iterator[tuple[float, Any
         cc.skip_frame = "NONKEY"
     d = vid.frame_dur
     seeking = run.strategy == "seek"
-    packets = vid.packets()
+    packets = _Ahead(vid.packets())
+    # Only on the k / fps grid (a Sampler); keyframes.py's own list of targets decodes all.
+    skip = _Skip(vid, sampler) if run.strategy != "nonkey" and isinstance(sampler, Sampler) else None
     # A TS cut mid-packet: its last frame comes out flagged corrupt (dropped below); the
     # size check still marks the video partial when that frame was never decoded (nonkey).
     ts_short = ts_cut(vid.size) if vid.magic == "mpegts" else None
@@ -89,7 +190,9 @@ def _frames(vid: Video, sampler: Sampler, run: Run) -> Iterator[tuple[float, Any
         except av.error.FFmpegError:
             seeking = False  # not seekable: keep decoding forward
             return False
-        packets = vid.packets()
+        packets = _Ahead(vid.packets())
+        if skip is not None:
+            skip.reset()
         landing = seeked_for = target
         return True
 
@@ -114,7 +217,7 @@ def _frames(vid: Video, sampler: Sampler, run: Run) -> Iterator[tuple[float, Any
             tries = 0
             seek(target, preroll)
         try:
-            pkt = next(packets, None)
+            pkt = packets.next_packet()
         except av.error.FFmpegError as e:
             broken = broken or f"the data could not be read {_where(run)} ({plain(e)})"
             break
@@ -135,6 +238,12 @@ def _frames(vid: Video, sampler: Sampler, run: Run) -> Iterator[tuple[float, Any
                 if not pkt.is_keyframe:
                     continue
                 broken = None
+            if skip is not None:
+                if run.glitches:
+                    skip.stop(cc)
+                    skip = None
+                else:
+                    skip.before_decode(cc, pkt, packets)
             try:
                 decoded = cc.decode(pkt)
             except av.error.FFmpegError as e:
