@@ -1,21 +1,24 @@
-"""The nightly dataflow: decode -> visual -> per-video intervals -> describe.
+"""The stages wired: decode -> visual -> per-video intervals (-> describe).
 
 The stages are the callables of `va_gpt/pipeline/` (decode, visual, describe);
-this module only wires them.
+this module only wires them, for callers that want the per-video results back
+(the instruction-set feature build, evaluation, the bench's plain loop).
+The nightly job (va_gpt.pipeline.stream) builds on the same pieces.
 `run_local` chains them in-process (tests, debugging, the sequential baseline);
-`build_dataset` wires the same callables as Ray Data operators:
+`run_ray` runs the same functions as one Ray Data execution:
 
     from_items(video rows)
-      .map_batches(decode_videos)            CPU tasks, a generator: one clip at a time
-      .map_batches(VisualStage, ActorPool)   encoder + SETS + classifier, GPU when configured
-    group_by_video(...)                      small per-clip score rows -> one row per video
-    then, for videos with intervals only:
-    from_items(interval rows).map_batches(Describe, ActorPool)
+      .map_batches(decode_videos)                  CPU tasks, a generator: one clip at a time
+      .map_batches(VisualStage, ActorPool)         encoder + SETS + classifier, GPU when configured
+      .groupby("video_id").map_groups(summarize_video)     one result row per video, in Ray
+      .map_batches(DescribeVideos, ActorPool)      only with job.describe: each video's intervals
 
-Memory is bounded by one clip per decode task plus the actor batches, whatever
-the video length: frames never exist for a whole video at once. Per-video
-errors are rows (status + message), never exceptions; an exception from our
-own code stops the run, as Ray Data does by default.
+The driver receives one row per video (status, intervals, and the per-frame score
+arrays the callers asked for), never a per-clip row. Memory is bounded by one clip
+per decode task plus the actor batches, whatever the video length: frames never
+exist for a whole video at once. Per-video errors are rows (status + message),
+never exceptions; an exception from our own code stops the run, as Ray Data does
+by default.
 """
 
 from __future__ import annotations
@@ -194,7 +197,7 @@ def summarize_video(
     """All score rows of ONE video -> one result row: status, frame scores, intervals (each
     labelled with the kind head's most probable anomaly kind over it).
 
-    Used by `group_by_video` for both `run_local` and `run_ray`; `settings` as
+    One group of `per_video_dataset` (in Ray) or `scored_groups` (in-process); `settings` as
     `interval_settings(job)` gives them (read once per run, not per video).
     """
     cfg, kinds = settings or interval_settings(job)
@@ -314,29 +317,87 @@ def _describe_kwargs(job: Job) -> dict:
     }
 
 
+class DescribeVideos:
+    """Per-video rows -> the same rows with `summaries` (JSON) filled for videos with intervals.
+    Each video's intervals are described in batches of their own, so the text does not depend on
+    which videos Ray put in a batch (or whether Ray ran at all). `keep_scores=False` drops the
+    per-frame arrays `t` and `score` afterwards (describe's TETG input, not needed further)."""
+
+    def __init__(self, job: Job, keep_scores: bool = False):
+        self.describe = Describe(**_describe_kwargs(job))
+        self.bs = max(1, job.preset.runtime.batch_size)
+        self.keep_scores = keep_scores
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        rows = [_plain(r) for r in _rows(batch)]
+        for r in rows:
+            todo = interval_rows([r])
+            out: list[dict] = []
+            for i in range(0, len(todo), self.bs):
+                out += [_plain(s) for s in _rows(self.describe(_batch(todo[i : i + self.bs])))]
+            r["summaries"] = json.dumps(out, default=_json) if out else "[]"
+        if not self.keep_scores:
+            rows = [{k: v for k, v in r.items() if k not in ("t", "score")} for r in rows]
+        return _batch(rows)
+
+
+def _json(o):
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    raise TypeError(f"not JSON: {type(o).__name__}")
+
+
+def _plain(row: dict) -> dict:
+    return {k: (v.item() if isinstance(v, np.generic) else v) for k, v in row.items()}
+
+
+def from_batch_row(row) -> dict:
+    """A per-video row as Ray hands it back -> plain Python values, as in-process."""
+    r = _plain(dict(row))
+    if "error_message" in r and not isinstance(r["error_message"], str):
+        r["error_message"] = None  # a null string column comes back as NaN from a numpy batch
+    return r
+
+
+def split_summaries(rows: Iterable[dict]) -> tuple[list[dict], list[dict]]:
+    """Per-video rows -> (the rows without `summaries`, every summary row, video by video)."""
+    results, summaries = [], []
+    for r in rows:
+        summaries += json.loads(r.pop("summaries", None) or "[]")
+        results.append(r)
+    return results, summaries
+
+
 # ---------------------------------------------------------------------------------------------
 # In-process
+
+
+def scored_groups(rows: list[dict], job: Job, after_video=None) -> list[dict[str, np.ndarray]]:
+    """Decode + visual in this process: one batch of per-clip score rows per video, in input
+    order (what `map_groups` hands each group in Ray). `after_video()` runs after each video."""
+    visual = VisualStage(job)
+    groups: dict[str, list[dict]] = {}
+    for row in rows:
+        for clip_batch in decode_videos(_batch([row]), job):
+            for r in _rows(visual(clip_batch)):
+                groups.setdefault(str(r["video_id"]), []).append(r)
+        if after_video is not None:
+            after_video()
+    return [_batch(g) for g in groups.values()]
 
 
 def run_local(rows: list[dict], job: Job) -> tuple[list[dict], list[dict]]:
     """Chain the stages in this process. rows: dicts with at least video_id and uri.
 
-    Returns (per-video results, summary rows), the same as `run_ray`.
+    Returns (per-video results in input order, summary rows), the same as `run_ray`.
     """
-    visual = VisualStage(job)
-    scored: list[dict] = []
-    for row in rows:
-        for clip_batch in decode_videos(_batch([row]), job):
-            scored += _rows(visual(clip_batch))
-    results = group_by_video(scored, job)
-    summaries: list[dict] = []
-    todo = interval_rows(results)
-    if job.describe and todo:
-        describe = Describe(**_describe_kwargs(job))
-        bs = max(1, job.preset.runtime.batch_size)
-        for i in range(0, len(todo), bs):
-            summaries += _rows(describe(_batch(todo[i : i + bs])))
-    return results, summaries
+    settings = interval_settings(job)
+    per = [_rows(summarize_video(g, job, settings))[0] for g in scored_groups(rows, job)]
+    if job.describe and per:
+        per = _rows(DescribeVideos(job, keep_scores=True)(_batch(per)))
+    return split_summaries([from_batch_row(r) for r in per])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -363,13 +424,21 @@ def _resources(job: Job) -> dict:
         "describe_gpus": gpus,
         "describe_actors": 1,
     }
-    res.update(job.ray)
+    overrides = dict(job.ray)
+    if job.describe and not gpus and "describe_cpus" not in overrides:
+        # Every actor pool of the one execution starts at once: the describe actors must live
+        # beside the visual actors and a decode task, or they would starve the decode tasks.
+        spare = cpus - res["visual_cpus"] * res["visual_actors"] - res["decode_cpus"]
+        if spare < res["describe_cpus"]:
+            res["decode_cpus"] = min(res["decode_cpus"], 0.5)
+            res["describe_cpus"] = max(0.25, min(res["describe_cpus"], spare + 0.5))
+    res.update(overrides)
     return res
 
 
-def build_dataset(rows: list[dict], job: Job):
+def build_dataset(rows: list[dict], job: Job, res: dict | None = None):
     """Decode + visual as a Ray Data dataset: video rows in, small per-clip score rows out."""
-    res = _resources(job)
+    res = res or _resources(job)
     ds = ray.data.from_items(rows, override_num_blocks=max(1, len(rows)))
     ds = ds.map_batches(decode_videos, fn_kwargs={"job": job}, batch_size=1, num_cpus=res["decode_cpus"])
     return ds.map_batches(
@@ -382,28 +451,22 @@ def build_dataset(rows: list[dict], job: Job):
     )
 
 
-def group_by_video(score_rows: Iterable[dict], job: Job) -> list[dict]:
-    """Per-clip score rows (any order) -> one result row per video, in first-seen order.
-
-    The rows are small (a few floats per frame), so the driver groups them as they
-    stream in: cheaper than a shuffle, and memory is bounded by the scores themselves.
-    """
-    groups: dict[str, list[dict]] = {}
-    for row in score_rows:
-        groups.setdefault(str(row["video_id"]), []).append(row)
-    settings = interval_settings(job)
-    return [
-        _plain(r) for rows in groups.values() for r in _rows(summarize_video(_batch(rows), job, settings))
-    ]
+def per_video_dataset(rows: list[dict], job: Job, fn, fn_kwargs: dict, res: dict | None = None):
+    """`build_dataset` grouped by video inside Ray: `fn(batch of one video's clip rows,
+    **fn_kwargs)` -> that video's row (`summarize_video`, or the nightly's `per_video`)."""
+    res = res or _resources(job)
+    return (
+        build_dataset(rows, job, res)
+        .groupby("video_id", num_partitions=max(1, min(len(rows), 16)))
+        .map_groups(fn, batch_format="numpy", fn_kwargs=fn_kwargs, num_cpus=res["decode_cpus"])
+    )
 
 
-def describe_dataset(todo: list[dict], job: Job):
-    """Interval rows -> summary rows, on an actor pool (GPU when configured)."""
-    res = _resources(job)
-    ds = ray.data.from_items(todo, override_num_blocks=max(1, min(len(todo), 8)))
+def describe_stage(ds, job: Job, res: dict, keep_scores: bool = False):
+    """`DescribeVideos` on an actor pool (GPU when configured) after the per-video rows."""
     return ds.map_batches(
-        Describe,
-        fn_constructor_kwargs=_describe_kwargs(job),
+        DescribeVideos,
+        fn_constructor_kwargs={"job": job, "keep_scores": keep_scores},
         batch_size=job.preset.runtime.batch_size,
         compute=ray.data.ActorPoolStrategy(size=res["describe_actors"]),
         num_cpus=res["describe_cpus"],
@@ -411,17 +474,15 @@ def describe_dataset(todo: list[dict], job: Job):
     )
 
 
-def _plain(row: dict) -> dict:
-    return {k: (v.item() if isinstance(v, np.generic) else v) for k, v in row.items()}
-
-
 def run_ray(rows: list[dict], job: Job) -> tuple[list[dict], list[dict]]:
-    """`build_dataset` (+ describe) executed on the connected Ray cluster."""
+    """The same as `run_local`, as one Ray Data execution on the connected cluster: the
+    per-video grouping and describe run in Ray, the driver gets one row per video."""
     if not rows:
         return [], []
-    results = group_by_video(build_dataset(rows, job).iter_rows(), job)
-    summaries: list[dict] = []
-    todo = interval_rows(results)
-    if job.describe and todo:
-        summaries = [_plain(r) for r in describe_dataset(todo, job).iter_rows()]
-    return results, summaries
+    res = _resources(job)
+    ds = per_video_dataset(rows, job, summarize_video, {"job": job, "settings": interval_settings(job)}, res)
+    if job.describe:
+        ds = describe_stage(ds, job, res, keep_scores=True)
+    order = {str(r["video_id"]): i for i, r in enumerate(rows)}
+    per = sorted((from_batch_row(r) for r in ds.iter_rows()), key=lambda r: order[str(r["video_id"])])
+    return split_summaries(per)

@@ -27,26 +27,25 @@ import json
 from dataclasses import dataclass
 
 import numpy as np
-import ray
 
 from schemas.tables import conform
 from va_gpt.lake.files import write_data_file
 from va_gpt.pipeline.breaker import raise_if_tripped, until_outage
-from va_gpt.pipeline.describe import Describe
 from va_gpt.pipeline.keyframes import add_keyframes
 from va_gpt.pipeline.run import (
+    DescribeVideos,
     Job,
-    VisualStage,
     _batch,
     _column,
-    _describe_kwargs,
     _plain,
     _resources,
     _rows,
-    build_dataset,
-    decode_videos,
-    interval_rows,
+    describe_stage,
+    from_batch_row,
     interval_settings,
+    per_video_dataset,
+    scored_groups,
+    split_summaries,
     summarize_video,
 )
 
@@ -118,69 +117,30 @@ def per_video(batch: dict[str, np.ndarray], job: Job, sink: Sink, settings) -> d
     return {k: _column([v]) for k, v in row.items()}
 
 
-def _json(o):
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    raise TypeError(f"not JSON: {type(o).__name__}")
-
-
-class DescribeVideos:
-    """Per-video rows -> the same rows with `summaries` (JSON) filled for videos with intervals and
-    the score arrays dropped. Each video's intervals are described in batches of their own, so the
-    text does not depend on which videos Ray put in a batch."""
-
-    def __init__(self, job: Job):
-        self.describe = Describe(**_describe_kwargs(job))
-        self.bs = max(1, job.preset.runtime.batch_size)
-
-    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        rows = [_plain(r) for r in _rows(batch)]
-        for r in rows:
-            todo = interval_rows([r])
-            out: list[dict] = []
-            for i in range(0, len(todo), self.bs):
-                out += [_plain(s) for s in _rows(self.describe(_batch(todo[i : i + self.bs])))]
-            if out:
-                r["summaries"] = json.dumps(out, default=_json)
-        return _batch([{k: v for k, v in r.items() if k not in ("t", "score")} for r in rows])
-
-
 def _drop_scores(batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return {k: v for k, v in batch.items() if k not in ("t", "score")}
 
 
 def _finish(rows) -> tuple[list[dict], list[dict], list[dict]]:
     """Per-video rows -> (results for build_tables, summary rows, frame file specs)."""
-    results, summaries, files = [], [], []
-    for r in rows:
-        r = _plain(dict(r))
-        summaries += json.loads(r.pop("summaries") or "[]")
+    results, summaries = split_summaries(from_batch_row(r) for r in rows)
+    files = []
+    for r in results:
         spec = r.pop("frame_file")
         if spec:
             files.append(json.loads(spec))
-        if not isinstance(r["error_message"], str):
-            r["error_message"] = None  # a null string column comes back as NaN from a numpy batch
         r.update(t=[], score=[], diff_energy=[])  # frame scores are in the files, not in the rows
-        results.append(r)
     return results, summaries, files
 
 
 def run_stream_local(rows: list[dict], job: Job, sink: Sink) -> tuple[list[dict], list[dict], list[dict]]:
     """The same functions in this process: (results, summaries, frame file specs)."""
-    visual = VisualStage(job)
-    groups: dict[str, list[dict]] = {}
-    for row in rows:
-        for clip_batch in decode_videos(_batch([row]), job):
-            for r in _rows(visual(clip_batch)):
-                groups.setdefault(str(r["video_id"]), []).append(r)
-        raise_if_tripped(job.breaker)  # the store is down: stop here, before any write
+    # After each video: the store is down? stop here, before any write.
+    groups = scored_groups(rows, job, after_video=lambda: raise_if_tripped(job.breaker))
     settings = interval_settings(job)
-    per = [_rows(per_video(_batch(g), job, sink, settings))[0] for g in groups.values()]
+    per = [_rows(per_video(g, job, sink, settings))[0] for g in groups]
     if job.describe and per:
-        describe = DescribeVideos(job)
-        per = _rows(describe(_batch(per)))
+        per = _rows(DescribeVideos(job)(_batch(per)))
     else:
         per = _rows(_drop_scores(_batch(per))) if per else []
     return _finish(per)
@@ -188,41 +148,12 @@ def run_stream_local(rows: list[dict], job: Job, sink: Sink) -> tuple[list[dict]
 
 def stream_dataset(rows: list[dict], job: Job, sink: Sink):
     """The whole nightly dataflow as one Ray dataset: small per-video rows out."""
-    res = _stream_resources(job)
-    ds = (
-        build_dataset(rows, job)
-        .groupby("video_id", num_partitions=max(1, min(len(rows), 16)))
-        .map_groups(
-            per_video,
-            batch_format="numpy",
-            fn_kwargs={"job": job, "sink": sink, "settings": interval_settings(job)},
-            num_cpus=res["decode_cpus"],
-        )
-    )
+    res = _resources(job)
+    kwargs = {"job": job, "sink": sink, "settings": interval_settings(job)}
+    ds = per_video_dataset(rows, job, per_video, kwargs, res)
     if not job.describe:
         return ds.map_batches(_drop_scores, num_cpus=res["decode_cpus"])
-    return ds.map_batches(
-        DescribeVideos,
-        fn_constructor_kwargs={"job": job},
-        batch_size=job.preset.runtime.batch_size,
-        compute=ray.data.ActorPoolStrategy(size=res["describe_actors"]),
-        num_cpus=res["describe_cpus"],
-        num_gpus=res["describe_gpus"],
-    )
-
-
-def _stream_resources(job: Job) -> dict:
-    """`_resources`, with the describe actors sized to live beside the visual actors and a
-    decode task: every actor pool of the one execution starts at once, and actors that
-    took every CPU would starve the decode tasks forever."""
-    res = _resources(job)
-    if job.describe and not res["describe_gpus"] and "describe_cpus" not in job.ray:
-        cpus = ray.cluster_resources().get("CPU", 1.0)
-        spare = cpus - res["visual_cpus"] * res["visual_actors"] - res["decode_cpus"]
-        if spare < res["describe_cpus"]:
-            res["decode_cpus"] = min(res["decode_cpus"], 0.5)
-            res["describe_cpus"] = max(0.25, min(res["describe_cpus"], spare + 0.5))
-    return res
+    return describe_stage(ds, job, res)
 
 
 def run_stream_ray(rows: list[dict], job: Job, sink: Sink) -> tuple[list[dict], list[dict], list[dict]]:
