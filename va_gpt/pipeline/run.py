@@ -463,11 +463,13 @@ def per_video_dataset(rows: list[dict], job: Job, fn, fn_kwargs: dict, res: dict
 
 
 def describe_stage(ds, job: Job, res: dict, keep_scores: bool = False):
-    """`DescribeVideos` on an actor pool (GPU when configured) after the per-video rows."""
+    """`DescribeVideos` on an actor pool (GPU when configured) after the per-video rows. One
+    video per call: its intervals are batched together inside, so a video is described as soon
+    as its row arrives instead of waiting for `batch_size` videos."""
     return ds.map_batches(
         DescribeVideos,
         fn_constructor_kwargs={"job": job, "keep_scores": keep_scores},
-        batch_size=job.preset.runtime.batch_size,
+        batch_size=1,
         compute=ray.data.ActorPoolStrategy(size=res["describe_actors"]),
         num_cpus=res["describe_cpus"],
         num_gpus=res["describe_gpus"],

@@ -12,12 +12,28 @@
        spec (path, size, statistics), summaries (JSON)
 
 The driver commits the worker-written frame files in one Delta commit
-(va_gpt.lake.files.replace_with_files) and writes the small tables itself. The
-group-by is a barrier (Ray Data shuffles every clip row before the first group),
-so describe starts once the visual stage is done, but inside the same streaming
-execution: it describes each video as its group arrives, not after a driver
-round trip. `run_stream_local` chains the same functions in this process, so the
-rows are the same with or without Ray.
+(va_gpt.lake.files.replace_with_files) and writes the small tables itself.
+`run_stream_local` chains the same functions in this process, so the rows are the
+same with or without Ray.
+
+Why describe still waits for the group-by (Ray Data 2.60, read in the installed
+source, not guessed): `GroupedData.map_groups` first co-locates each key, by
+`repartition(n, keys=..., sort=True)` under the default SHUFFLE_V2 (and
+HASH_SHUFFLE) strategy or by a global `sort` under the sort strategies. The
+shuffle's map side (`ShuffleMapOp._maybe_emit_partition_bundles`; for
+HASH_SHUFFLE `HashShuffleOperator._try_finalize`) hands partitions on only once
+all its inputs are complete and no map task is pending, so the first group
+leaves the shuffle after the last clip has been scored. Nothing else in Ray Data
+finishes a group early: no operator routes rows by key to a stateful actor, and
+the visual actor pool gives a video's clips to any of its actors, so no operator
+can know a video is complete (that would take a coordinator actor of our own
+beside Ray Data). What overlaps anyway: every operator of the one execution
+starts at once, so the describe actor loads its model while decode and visual
+run; after the barrier the per-video tasks (intervals, frame file, stills) and
+describe run side by side, describe taking each video as soon as its row leaves
+`per_video` (batch_size=1: a video's intervals are batched together inside
+`DescribeVideos`, so nothing is gained by waiting for more videos); and it is
+the same execution, not a second dataset after a driver round trip.
 """
 
 from __future__ import annotations
