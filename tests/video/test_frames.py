@@ -8,7 +8,10 @@ import numpy as np
 import pytest
 
 from tests.video.media import SIZE, decode_all, expected_nearest, indices
+from va_gpt.video.container import Video
+from va_gpt.video.frames import Run, sampled_frames
 from va_gpt.video.preprocess import frame_to_rgb
+from va_gpt.video.sampling import Sampler
 
 
 @pytest.mark.timeout(120)
@@ -54,3 +57,16 @@ def test_skipped_non_reference_frames_change_no_sample(media, name):
             np.testing.assert_array_equal(frames, np.stack([pixels[i] for i in want]))
             if strategy == "full" and fps == 2.0:
                 assert clips[-1].summary.decoded_frames < len(times)
+
+
+@pytest.mark.timeout(60)
+def test_seek_drains_the_decoder_instead_of_decoding_on(media):
+    """Before each seek the decoder's delayed frames are drained (no packet after the sample
+    goes in), and the samples stay those of decoding every frame."""
+    uri = media("gop45")
+    times, _ = _every_frame(uri)
+    with Video(str(uri), None, 1) as vid:
+        run = Run("seek")
+        got = [t for t, _ in sampled_frames(vid, Sampler(2.0), run)]
+    assert run.drains > 0 and vid.seeks > 0
+    np.testing.assert_array_equal(got, [times[i] for i in expected_nearest(times, 2.0)])
