@@ -15,7 +15,7 @@ import ray
 
 from va_gpt.config import load_preset
 from va_gpt.io.archive import list_archive
-from va_gpt.pipeline.run import TRANSIENT_KINDS, Job, decode_videos, run_local, run_ray
+from va_gpt.pipeline.run import TRANSIENT_KINDS, Job, _resources, decode_videos, run_local, run_ray
 
 
 def _batch(uri: str) -> dict[str, np.ndarray]:
@@ -103,6 +103,10 @@ def test_run_ray_groups_in_ray_and_gives_what_run_local_gives(tiny_archive, monk
     ray.init(num_cpus=2, include_dashboard=False, _temp_dir=temp, log_to_driver=False)
     try:
         distributed, summaries = run_ray(rows, job)
+        # on CPU the visual actor's torch threads span the decode task's CPU too (decode is ~1%
+        # of the work); an explicit setting wins
+        assert _resources(job)["visual_threads"] == 2
+        assert _resources(Job(preset=job.preset, ray={"visual_threads": 1}))["visual_threads"] == 1
     finally:
         ray.shutdown()
         shutil.rmtree(temp, ignore_errors=True)

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import ray
+import torch
 
 from va_gpt.checkpoints.classifier import read_classifier_config
 from va_gpt.config import IntervalConfig, Preset
@@ -156,7 +157,11 @@ class VisualStage:
     pipeline needs them, and the group-by shuffle stays small.
     """
 
-    def __init__(self, job: Job):
+    def __init__(self, job: Job, threads: int | None = None):
+        if threads:
+            # Ray gives an actor one torch thread per CPU it reserves; the encoder may use more
+            # (the decode tasks' share: they need ~1% of a core at 100x real time).
+            torch.set_num_threads(threads)
         self.visual = Visual(job.preset, job.classifier_dir, job.storage_options)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -420,6 +425,11 @@ def _resources(job: Job) -> dict:
         "visual_actors": max(1, int(ray.cluster_resources().get("GPU", 0) / gpus))
         if gpus
         else max(1, int(cpus // 4)),
+        # torch threads per CPU visual actor: the actors split every CPU, the decode tasks' CPU
+        # included. Decode runs at ~100x real time per core against the encoder's ~1-2x, so a
+        # reserved decode core sits ~95% idle; the encoder takes it, and the OS shares it
+        # when a decode task runs.
+        "visual_threads": None,
         "describe_cpus": 0.0 if gpus else actor_cpus,
         "describe_gpus": gpus,
         "describe_actors": 1,
@@ -433,6 +443,8 @@ def _resources(job: Job) -> dict:
             res["decode_cpus"] = min(res["decode_cpus"], 0.5)
             res["describe_cpus"] = max(0.25, min(res["describe_cpus"], spare + 0.5))
     res.update(overrides)
+    if res["visual_threads"] is None and not gpus:
+        res["visual_threads"] = max(1, int(cpus // res["visual_actors"]))
     return res
 
 
@@ -443,7 +455,7 @@ def build_dataset(rows: list[dict], job: Job, res: dict | None = None):
     ds = ds.map_batches(decode_videos, fn_kwargs={"job": job}, batch_size=1, num_cpus=res["decode_cpus"])
     return ds.map_batches(
         VisualStage,
-        fn_constructor_kwargs={"job": job},
+        fn_constructor_kwargs={"job": job, "threads": res["visual_threads"]},
         batch_size=job.preset.runtime.batch_size,
         compute=ray.data.ActorPoolStrategy(min_size=1, max_size=res["visual_actors"]),
         num_cpus=res["visual_cpus"],
