@@ -50,14 +50,14 @@ MODELS = REPO / "models"  # models/<preset>: the committed checkpoints (git-trac
 CHECKPOINT = "vagpt"  # the checkpoint folder inside models/<preset>
 COMMAND = "make models  (= python -u -m va_gpt.cli demo --build-models models/demo)"
 THREADS = 1  # torch threads while building: results depend on the thread count
-# The demo classifier: 48 short domain-randomized videos (train 30, validation 12 for the
-# interval calibration, test 6), seed 0; about a minute here.
+# The demo classifier: 156 domain-randomized 20 s videos (train 120, validation 24 for the
+# interval calibration, test 12), seed 0; about five minutes here.
 CLASSIFIER_RECIPE = {
-    "train_videos": 30,
-    "val_videos": 12,
-    "test_videos": 6,
-    "duration_s": 16.0,
-    "steps": 300,
+    "train_videos": 120,
+    "val_videos": 24,
+    "test_videos": 12,
+    "duration_s": 20.0,
+    "steps": 400,
     "seed": 0,
 }
 # The demo VA-GPT: train_demo's defaults (stage 0 150 steps, stage 1 10, stage 2 60; seed 0).
