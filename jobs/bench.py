@@ -37,14 +37,29 @@ from va_gpt.synthetic.archive import generate_archive
 from va_gpt.video.clips import iter_clips
 
 
-def pipeline_bench(work: Path, preset_name: str = "demo", videos: int = 12, duration_s: float = 60.0) -> dict:
-    """Enough footage that the job's fixed start-up (actors loading models) is a small part of it."""
+def replicate_archive(base: Path, out: Path, copies: int) -> Path:
+    """`copies` cameras per camera of `base` (`{cam}r{k}`), the same videos hard-linked: more
+    footage without rendering it (the work per video is real: every copy is decoded and scored)."""
+    for src in sorted(base.glob("*/*/*.mp4")):
+        cam, date = src.parent.parent.name, src.parent.name
+        for k in range(copies):
+            dst = out / f"{cam}r{k}" / date / src.name
+            if not dst.exists():
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                os.link(src, dst)
+    return out
+
+
+def pipeline_bench(
+    work: Path, preset_name: str = "demo", videos: int = 12, duration_s: float = 60.0, copies: int = 6
+) -> dict:
+    """Enough footage that the job's fixed start-up (Ray workers importing torch, actors
+    loading models: ~10 s here) is about a tenth of it: 12 rendered 60 s videos, 6 copies."""
     preset = load_preset(preset_name)
-    archive = work / f"archive-{videos}x{duration_s:g}s"
-    if not (archive / "_truth" / "events.json").exists():
-        generate_archive(
-            str(archive), cameras=2, videos_per_camera=videos // 2, duration_s=duration_s, seed=5
-        )
+    base = work / f"archive-{videos}x{duration_s:g}s"
+    if not (base / "_truth" / "events.json").exists():
+        generate_archive(str(base), cameras=2, videos_per_camera=videos // 2, duration_s=duration_s, seed=5)
+    archive = replicate_archive(base, work / f"archive-{videos}x{duration_s:g}s-x{copies}", copies)
     objects = list_archive(str(archive))
     footage_s = len(objects) * duration_s
 

@@ -415,11 +415,13 @@ def _resources(job: Job) -> dict:
     actors take `runtime.num_gpus` each (fractional: small models share a GPU) and no CPU."""
     cpus = ray.cluster_resources().get("CPU", 1.0)
     gpus = job.preset.runtime.num_gpus if job.preset.runtime.device.startswith("cuda") else 0.0
-    # Two CPUs: one for the decode task, one for the visual actor (torch gets one thread per
-    # CPU it holds). Fewer than two: both take half.
+    # One CPU (half below two CPUs) per visual actor; decode tasks request half that. The
+    # requests must differ: Ray Data fuses consecutive map operators whose resource requests
+    # are equal, and decode fused into the visual actor runs serially inside it (no overlap,
+    # one process: measured 0.58x the plain loop on two cores).
     actor_cpus = 1.0 if cpus >= 2 else 0.5
     res = {
-        "decode_cpus": 1.0 if cpus >= 2 else 0.5,
+        "decode_cpus": actor_cpus / 2,
         "visual_cpus": 0.0 if gpus else actor_cpus,
         "visual_gpus": gpus,
         "visual_actors": max(1, int(ray.cluster_resources().get("GPU", 0) / gpus))
@@ -437,11 +439,10 @@ def _resources(job: Job) -> dict:
     overrides = dict(job.ray)
     if job.describe and not gpus and "describe_cpus" not in overrides:
         # Every actor pool of the one execution starts at once: the describe actors must live
-        # beside the visual actors and a decode task, or they would starve the decode tasks.
+        # beside the visual actors and a decode task, or they would starve the decode tasks
+        # (an actor with 0 CPUs is still scheduled; it only reserves nothing).
         spare = cpus - res["visual_cpus"] * res["visual_actors"] - res["decode_cpus"]
-        if spare < res["describe_cpus"]:
-            res["decode_cpus"] = min(res["decode_cpus"], 0.5)
-            res["describe_cpus"] = max(0.25, min(res["describe_cpus"], spare + 0.5))
+        res["describe_cpus"] = max(0.0, min(res["describe_cpus"], spare))
     res.update(overrides)
     if res["visual_threads"] is None and not gpus:
         res["visual_threads"] = max(1, int(cpus // res["visual_actors"]))
