@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -9,8 +11,16 @@ import torch
 from va_gpt.checkpoints.build import from_preset
 from va_gpt.config import load_preset
 from va_gpt.data.instruct.make import synthetic_records
+from va_gpt.data.instruct.templates import TEMPORAL_QUESTION, temporal_answer
 from va_gpt.data.records import record_texts
-from va_gpt.eval.ablation import AblationSetting, option_candidates, run_ablation, scored_choices
+from va_gpt.eval.ablation import (
+    AblationSetting,
+    interval_choices,
+    option_candidates,
+    option_intervals,
+    run_ablation,
+    scored_choices,
+)
 from va_gpt.eval.qa import qa_metrics
 from va_gpt.models.vagpt import Sample
 from va_gpt.synthetic.archive import generate_archive
@@ -53,7 +63,8 @@ def test_ablation_smoke_writes_table_and_plot(tmp_path):
     assert "| prior | no video | none |" in md
     assert all(0 <= r["total_acc"] <= 1 and 0 <= r["scored_total_acc"] <= 1 for r in rows)
     assert all(r["heldout_nll"]["temporal"] > 0 and r["heldout_nll"]["all"] > 0 for r in rows)
-    assert "| scored total (%) |" in md
+    assert "| scored total (%) |" in md and "| by interval (%) |" in md
+    assert all(0.0 <= r["interval_temporal_acc"] <= 1.0 for r in rows)
 
 
 def test_option_candidates_rewrite_the_answer_for_each_option():
@@ -88,3 +99,31 @@ def test_scored_choices_pick_the_option_the_model_learned(tmp_path):
     model = train(model, [sample], TrainConfig(stage=2, steps=25, lr=3e-3, batch_size=1, log_every=0)).model
     assert scored_choices(model, [rec], [sample]) == ["(C)"]
     assert qa_metrics([rec], ["(C)"]).total == 1.0
+
+
+def test_option_intervals_parse_the_options_or_give_none():
+    rec = {"options": ["(A) 1.0s-3.0s", "(B) 4s - 6.5s", "(C) 7.0s\u20139.0s"]}
+    assert option_intervals(rec) == [(1.0, 3.0), (4.0, 6.5), (7.0, 9.0)]
+    assert option_intervals({"options": ["(A) 1.0s-3.0s", "(B) running"]}) is None
+    assert option_intervals({}) is None
+
+
+@pytest.mark.timeout(120)
+def test_interval_choices_follow_the_temporal_belief_not_the_letter(tmp_path):
+    """A tiny model taught where the anomaly is (the temporal task, no letters) picks the option
+    holding that interval, whichever letter it has; a question without intervals gets "?"."""
+    preset = load_preset("tiny")
+    size = preset.encoder.image_size
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 255, (2, size, size, 3), dtype=np.uint8)
+    truth = temporal_answer([(7.0, 9.0)])
+    sample = Sample(frames=frames, t=np.array([0.0, 0.5]), question=TEMPORAL_QUESTION, answer=truth)
+    torch.manual_seed(0)
+    model = from_preset(preset, tokenizer_texts=[truth, TEMPORAL_QUESTION, "1.0s 4.0s 10.0s 3.0s 6.0s 12.0s"])
+    model = train(model, [sample], TrainConfig(stage=2, steps=25, lr=3e-3, batch_size=1, log_every=0)).model
+    ask = dataclasses.replace(sample, question="Which interval?", answer=None)
+    for right, opts in ((1, ["1.0s-3.0s", "7.0s-9.0s", "4.0s-6.0s", "10.0s-12.0s"]),
+                        (3, ["10.0s-12.0s", "1.0s-3.0s", "4.0s-6.0s", "7.0s-9.0s"])):  # fmt: skip
+        rec = {"options": [f"({'ABCD'[i]}) {o}" for i, o in enumerate(opts)], "answer_index": right}
+        assert interval_choices(model, [rec], [ask]) == [f"({'ABCD'[right]})"]
+    assert interval_choices(model, [{"options": ["(A) yes", "(B) no"]}], [ask]) == ["?"]

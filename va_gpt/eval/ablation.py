@@ -2,7 +2,8 @@
 
 Each setting (SETS top-K ratio, TETG text / embedding / off, or no video at all)
 is fine-tuned briefly under its own token budget, then scored on the QA
-records greedily and by option likelihood (`scored_choices`), with the held-out
+records greedily, by option likelihood (`scored_choices`) and by each option's interval
+as the answer to the plain temporal question (`interval_choices`), with the held-out
 answer NLL and the LLM-side compute ratio (`visual_token_flops`); the table and
 plot are written by va_gpt.eval.ablation_report.
 """
@@ -13,6 +14,7 @@ import dataclasses
 import json
 import logging
 import os
+import re
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -20,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from va_gpt.data.instruct.templates import TEMPORAL_QUESTION, temporal_answer
 from va_gpt.data.records import gold_letter, option_texts, record_answer
 from va_gpt.eval.ablation_report import ablation_markdown, ablation_plot
 from va_gpt.eval.errors import EvaluationError
@@ -87,6 +90,40 @@ def scored_choices(model, records: list[dict], samples: list) -> list[str]:
         cands = option_candidates(rec)
         nll = answer_nll(model, [dataclasses.replace(s, answer=c) for c in cands])
         out.append(f"({'ABCDEFGHIJ'[int(nll.argmin())]})")
+    return out
+
+
+_INTERVAL = re.compile(r"(\d+(?:\.\d+)?)\s*s?\s*[-\u2013]\s*(\d+(?:\.\d+)?)\s*s")
+
+
+def option_intervals(rec: dict) -> list[tuple[float, float]] | None:
+    """The (start, end) seconds of each option ("12.1s-15.6s"), or None when one is not an interval."""
+    out = []
+    for text in option_texts(rec) or []:
+        m = _INTERVAL.search(text)
+        if m is None:
+            return None
+        out.append((float(m.group(1)), float(m.group(2))))
+    return out or None
+
+
+def interval_choices(model, records: list[dict], samples: list) -> list[str]:
+    """Multiple choice by the model's temporal belief: each option's interval scored as the answer to
+    the plain temporal question ("When does the anomaly happen ...?" -> "The anomaly happens from
+    a to b.", the training records' own wording), lowest mean NLL per token wins. The letters play
+    no part, so a model that always writes one letter still shows whether the video and TETG
+    point it at the right interval. "?" where the options are not intervals."""
+    out = []
+    for rec, s in zip(records, samples):
+        spans = option_intervals(rec)
+        if not spans:
+            out.append("?")
+            continue
+        cands = [
+            dataclasses.replace(s, question=TEMPORAL_QUESTION, answer=temporal_answer([(a, b)]))
+            for a, b in spans
+        ]
+        out.append(f"({'ABCDEFGHIJ'[int(answer_nll(model, cands).argmin())]})")
     return out
 
 
@@ -211,6 +248,7 @@ def run_ablation(
             text = _text_tokens(model, test_samples[:4])
             model.eval()
             scored = qa_metrics(test.records, scored_choices(model, test.records, te))
+            by_interval = qa_metrics(test.records, interval_choices(model, test.records, te))
             nll = heldout_nll(model, held_data.records, he) if he else {}
         qa = qa_metrics(test.records, preds)
         letters = Counter(parse_choice(p, option_texts(r)) or "?" for p, r in zip(preds, test.records))
@@ -229,6 +267,7 @@ def run_ablation(
                 "n": qa.n,
                 "scored_total_acc": scored.total,
                 "scored_temporal_acc": scored.temporal,
+                "interval_temporal_acc": by_interval.temporal,
                 "heldout_nll": nll,
                 "frames": max_frames,
                 "answers": dict(letters.most_common()),

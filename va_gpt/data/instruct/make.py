@@ -22,7 +22,7 @@ from va_gpt.data.instruct.templates import (
     fields_answer,
     kinds_text,
     r1,
-    seconds,
+    temporal_answer,
     when,
 )
 from va_gpt.data.records import LETTERS, TASKS, VIDEO_TOKEN
@@ -219,8 +219,7 @@ def make_records(item: VideoItem, cfg: RecordConfig) -> list[dict]:
 
     # temporal localisation
     t = _pick(cfg, item, "temporal", 0)
-    spans = " and ".join(f"from {seconds(r1(s))} to {seconds(r1(e))}" for s, e in merge(item.truth))
-    a = f"The anomaly happens {spans}."
+    a = temporal_answer(merge(item.truth))
     recs.append(_record(item, "temporal", 0, t, whole, item.kind, TEMPLATES["temporal"][t], a, cfg))
 
     # multiple-choice temporal questions; none when the video has no room for distractors

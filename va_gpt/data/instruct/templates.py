@@ -119,6 +119,16 @@ def kinds_text(kinds: Sequence[str]) -> str:
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
+TEMPORAL_QUESTION = TEMPLATES["temporal"][0]
+
+
+def temporal_answer(spans: Sequence[Sequence[float]]) -> str:
+    """The temporal task's answer: [(2.6, 8.6)] -> "The anomaly happens from 2.6s to 8.6s."
+    (several spans joined by "and")."""
+    joined = " and ".join(f"from {seconds(r1(s))} to {seconds(r1(e))}" for s, e in spans)
+    return f"The anomaly happens {joined}."
+
+
 def when(s: float, e: float) -> str:
     return f"It happens from {seconds(r1(s))} to {seconds(r1(e))}"
 
