@@ -15,6 +15,7 @@ from va_gpt.config import load_preset
 from va_gpt.models.structured import (
     cut_repeated_fields,
     cut_repeats,
+    cut_stray_marks,
     generate_after,
     max_ngram_repeats,
     option_logprobs,
@@ -89,3 +90,15 @@ def test_cut_repeated_fields():
     assert cut_repeated_fields("Judgement: x. Judgment: y.") == "Judgement: x."
     clean = "Judgement: fighting. Description: two people fight. Analysis: violence."
     assert cut_repeated_fields(clean) == clean
+
+
+def test_stray_answer_letters_after_a_sentence_are_removed():
+    text = "Judgement: explosion. Description: a group of people suddenly runs away.D) Analysis: help.)"
+    assert cut_stray_marks(text) == (
+        "Judgement: explosion. Description: a group of people suddenly runs away. Analysis: help."
+    )
+    assert cut_stray_marks("Judgement: fighting. (C) Description: two people (A and B) fight.") == (
+        "Judgement: fighting. Description: two people (A and B) fight."
+    )
+    clean = "Judgement: normal. Description: people walk (slowly) along the street."
+    assert cut_stray_marks(clean) == clean

@@ -159,6 +159,17 @@ def max_ngram_repeats(text: str, n: int = 4) -> int:
     return max(counts.values(), default=0)
 
 
+# A multiple-choice answer ("(C)", "D)") or a lone ")" glued after a sentence's end: the small
+# LLM was also trained on letter answers and sometimes appends one to a description.
+_STRAY = re.compile(r"(?<=[.!?])\s*(?:\(?[A-J]\)|\))")
+
+
+def cut_stray_marks(text: str) -> str:
+    """`text` without the stray answer letters or ")" that follow a sentence end:
+    "runs away.D) Analysis: x." -> "runs away. Analysis: x."; the rest is unchanged."""
+    return _STRAY.sub("", text).replace("  ", " ").strip()
+
+
 def cut_repeats(text: str, n: int = 4) -> str:
     """`text` cut before the first word n-gram that already occurred (then stripped of a dangling
     separator): the result repeats no n-gram."""

@@ -49,7 +49,13 @@ import numpy as np
 from va_gpt.checkpoints.build import from_preset
 from va_gpt.checkpoints.vagpt import load_checkpoint
 from va_gpt.config import Preset, load_preset
-from va_gpt.models.structured import cut_repeated_fields, cut_repeats, generate_after, option_logprobs
+from va_gpt.models.structured import (
+    cut_repeated_fields,
+    cut_repeats,
+    cut_stray_marks,
+    generate_after,
+    option_logprobs,
+)
 from va_gpt.models.vagpt import Sample, uniform_indices
 from va_gpt.ops.tetg import check_scores
 from va_gpt.taxonomy import KINDS, NORMAL, display, parse_kind
@@ -243,7 +249,7 @@ class Describe:
                 self.model, [s for _, s in chunk], prefixes, self.max_new_tokens, **self.gen
             )
             for (i, _), prefix, text in zip(chunk, prefixes, outs):
-                texts[i] = cut_repeats(cut_repeated_fields(f"{prefix} {text}".strip()), 4)
+                texts[i] = cut_stray_marks(cut_repeats(cut_repeated_fields(f"{prefix} {text}".strip()), 4))
 
         labels: list[str | None] = []
         fields: list[str] = []
