@@ -126,8 +126,9 @@ def until_outage(rows: Iterable[dict], breaker: Breaker | RemoteBreaker | None) 
     `storage` row arrives after the breaker tripped: the driver stops consuming, the caller
     shuts the job down. A job that fails once the breaker tripped (a worker writing to the dead
     store) is the same outage, not a traceback."""
+    it = iter(rows)
     try:
-        for row in rows:
+        for row in it:
             if row.get("status") == "storage":
                 raise_if_tripped(breaker)
             yield row
@@ -136,3 +137,10 @@ def until_outage(rows: Iterable[dict], breaker: Breaker | RemoteBreaker | None) 
     except Exception:
         raise_if_tripped(breaker)
         raise
+    finally:
+        # Stop the Ray Data execution now: left to the garbage collector, its executor thread
+        # could still call into Ray after the caller's ray.shutdown(), and Ray then ends the
+        # whole process ("the core worker has already been shutdown").
+        close = getattr(it, "close", None)
+        if close is not None:
+            close()

@@ -34,8 +34,6 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import ray
-
 from schemas.tables import TABLES, conform
 from va_gpt.checkpoints.fetch import CheckpointError
 from va_gpt.config import Preset, to_dict
@@ -53,7 +51,7 @@ from va_gpt.pipeline.breaker import (
     StorageOutage,
     store_name,
 )
-from va_gpt.pipeline.raylocal import start_ray
+from va_gpt.pipeline.raylocal import start_ray, stop_ray
 from va_gpt.pipeline.run import PIPELINE_VERSION, TRANSIENT_KINDS, Job
 from va_gpt.pipeline.stream import Sink, run_stream_local, run_stream_ray
 from va_gpt.pipeline.tables import _partition_camera, bad_key_result, build_tables, run_row
@@ -269,7 +267,7 @@ def run_nightly(args: NightlyArgs) -> NightlySummary:
             results, summaries, frame_files = run_stream_ray(rows, job, sink)
         finally:
             if started:
-                ray.shutdown()
+                stop_ray()
 
     results = list(results) + [bad_key_result(o) for o in bad_keys]
     t_pipeline = time.monotonic()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import threading
+import time
 
 import ray
 from ray._private import ray_constants
@@ -48,3 +50,22 @@ def start_ray(address: str | None = None, temp_dir: str | None = None, num_cpus:
         kwargs["_temp_dir"] = os.path.abspath(temp_dir)
     ray.init(**kwargs)
     return True
+
+
+# The driver-side thread of a Ray Data execution (it ends once its executor is shut down).
+_RAY_DATA_THREADS = ("StreamingExecutor-",)
+
+
+def stop_ray(timeout_s: float = 30.0) -> None:
+    """ray.shutdown() once Ray Data's driver threads have ended (up to `timeout_s` in all).
+
+    A job stopped early (a storage outage raised while the dataset still runs) leaves its
+    executor thread winding down; if it calls into Ray after ray.shutdown(), Ray ends the
+    whole process with exit code 1 ("the core worker has already been shutdown"), so the
+    driver's own exit code (3 for an outage) and any cleanup after it would be lost.
+    """
+    deadline = time.monotonic() + timeout_s
+    for thread in threading.enumerate():
+        if thread is not threading.current_thread() and thread.name.startswith(_RAY_DATA_THREADS):
+            thread.join(max(0.0, deadline - time.monotonic()))
+    ray.shutdown()
