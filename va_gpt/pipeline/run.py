@@ -417,8 +417,8 @@ def _resources(job: Job) -> dict:
     gpus = job.preset.runtime.num_gpus if job.preset.runtime.device.startswith("cuda") else 0.0
     # One CPU (half below two CPUs) per visual actor; decode tasks request half that. The
     # requests must differ: Ray Data fuses consecutive map operators whose resource requests
-    # are equal, and decode fused into the visual actor runs serially inside it (no overlap,
-    # one process: measured 0.58x the plain loop on two cores).
+    # are equal, and decode fused into the visual actor runs serially inside it (no overlap
+    # of decode with the encoder).
     actor_cpus = 1.0 if cpus >= 2 else 0.5
     res = {
         "decode_cpus": actor_cpus / 2,
