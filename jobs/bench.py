@@ -24,13 +24,12 @@ import time
 from pathlib import Path
 
 import numpy as np
-import ray
 
 from jobs import bench_decode, bench_llm, bench_memory
 from va_gpt.config import load_preset
 from va_gpt.io.archive import list_archive
 from va_gpt.pipeline.nightly import NightlyArgs, run_nightly
-from va_gpt.pipeline.raylocal import start_ray
+from va_gpt.pipeline.raylocal import start_ray, stop_ray
 from va_gpt.pipeline.run import Job, run_local
 from va_gpt.pipeline.visual import Visual, context_frames
 from va_gpt.synthetic.archive import generate_archive
@@ -83,7 +82,7 @@ def pipeline_bench(
         )
     )
     ray_s = time.monotonic() - t0
-    ray.shutdown()
+    stop_ray()
     assert s.ok == len(objects), s
 
     # Each stage standalone on the same videos, in footage-seconds per second on the whole

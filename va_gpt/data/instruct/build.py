@@ -29,7 +29,7 @@ from va_gpt.data.instruct.sources import (
 )
 from va_gpt.data.records import FIELDS, SOURCES, TASKS
 from va_gpt.io.filesystem import join, write_bytes
-from va_gpt.pipeline.raylocal import start_ray
+from va_gpt.pipeline.raylocal import start_ray, stop_ray
 from va_gpt.pipeline.run import Job, run_local, run_ray
 from va_gpt.synthetic.truth import load_truth
 
@@ -219,7 +219,7 @@ def build(args: BuildArgs) -> dict:
             )
     finally:
         if started:
-            ray.shutdown()
+            stop_ray()
     by_video: dict[tuple, list[dict]] = {}
     for r in records:
         by_video.setdefault((r["source"], r["video"]), []).append(r)
