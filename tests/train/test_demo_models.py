@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import asdict
 
 import pytest
 import torch
@@ -17,6 +18,8 @@ from va_gpt.train.demo import train_demo, train_synthetic_classifier
 from va_gpt.train.demo_models import (
     CHECKPOINT,
     CLASSIFIER_RECIPE,
+    ENCODER,
+    ENCODER_RECIPE,
     MODELS,
     THREADS,
     VAGPT_RECIPE,
@@ -49,7 +52,12 @@ def test_card_recipe_is_the_code_s_recipe(card):
     assert cls["args"] == json.loads(json.dumps(ours_cls)), REBUILD
     assert vag["args"] == json.loads(json.dumps(ours_vag)), REBUILD
     assert cls["seeds"]["videos_and_training"] == CLASSIFIER_RECIPE["seed"]
-    assert vag["seeds"]["stage0_stage1"] == VAGPT_RECIPE["seed"] and "encoder_random_init" in vag["seeds"]
+    assert vag["seeds"]["stage0_stage1"] == VAGPT_RECIPE["seed"] and "encoder" in vag["seeds"]
+    # the trained encoder the preset points at, with its recipe
+    assert load_preset("demo").encoder.source == f"models/demo/{ENCODER}"  # the checkpoint's own encoder/
+    assert parts["encoder"]["path"] == ENCODER
+    assert parts["encoder"]["recipe"]["args"] == json.loads(json.dumps(asdict(ENCODER_RECIPE))), REBUILD
+    assert parts["encoder"]["eval"]["final_loss"] < parts["encoder"]["eval"]["first_loss"]
     for part in parts.values():
         assert part["training_seconds"] > 0 and part["eval"] and part["data"]
     assert 0.5 < parts["classifier"]["eval"]["classifier"]["frame_auc"] <= 1.0
@@ -59,8 +67,12 @@ def test_card_recipe_is_the_code_s_recipe(card):
 def test_at_most_25_mb_of_float16_weights():
     size = sum(p.stat().st_size for p in FOLDER.rglob("*") if p.is_file())
     assert size <= 25_000_000, f"models/demo is {size / 1e6:.1f} MB"
-    header = (FOLDER / CHECKPOINT / "llm" / "model.safetensors").read_bytes()[:4096]
-    assert b'"F16"' in header and b'"F32"' not in header
+    for weights in (
+        FOLDER / CHECKPOINT / "llm" / "model.safetensors",
+        FOLDER / ENCODER / "model.safetensors",
+    ):
+        header = weights.read_bytes()[:4096]
+        assert b'"F16"' in header and b'"F32"' not in header, weights
 
 
 @pytest.mark.timeout(120)

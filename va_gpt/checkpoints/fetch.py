@@ -18,6 +18,18 @@ from typing import Any
 
 from va_gpt.io.filesystem import filesystem
 
+# A relative model path that is no folder under the working directory is looked up under
+# $VAGPT_HOME (the container image sets it), then the repository root, where the committed
+# models/ live: the demo preset's trained encoder is `models/demo/vagpt/encoder` whatever
+# directory a job or a Ray worker runs in.
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def model_roots() -> list[Path]:
+    """Where relative model paths are looked up after the working directory."""
+    home = os.environ.get("VAGPT_HOME")
+    return ([Path(home)] if home else []) + [REPO_ROOT]
+
 
 class CheckpointError(ValueError):
     """A checkpoint or model folder that cannot be read as one."""
@@ -93,6 +105,7 @@ def local_model_dir(source: str, storage_options: dict | None = None) -> str:
     """Resolve a model `source` for `from_pretrained`.
 
     - an existing local folder (or file:// URL of one) -> returned as is;
+    - a relative path that is a folder under $VAGPT_HOME or the repository root -> that;
     - an s3:// or other fsspec URL of a folder -> fetched into the cache, the local path returned;
     - a path-like string (starting with / . ~) that does not exist -> CheckpointError;
     - anything else is a hub id, returned unchanged (from_pretrained tries the hub,
@@ -101,6 +114,10 @@ def local_model_dir(source: str, storage_options: dict | None = None) -> str:
     local = local_path(source)
     if local is not None and os.path.isdir(local):
         return local
+    if local is not None and not os.path.isabs(local):
+        for root in model_roots():
+            if (root / local).is_dir():
+                return str(root / local)
     if is_url(source):
         return fetch_folder(source, storage_options)
     if source.startswith(("/", ".", "~")):

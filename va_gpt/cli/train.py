@@ -56,8 +56,11 @@ def register(sub) -> None:
     p.add_argument("--test-videos", type=int, default=48, help="held-out synthetic videos")
     p.add_argument("--duration", type=float, default=20.0, help="seconds per synthetic video")
     p.add_argument("--steps", type=int, default=300, help="optimizer steps")
-    p.add_argument("--width", type=int, default=160, help="rendered width: match the footage it will score")
-    p.add_argument("--height", type=int, default=120, help="rendered height")
+    p.add_argument(
+        "--width", type=int, default=160,
+        help="rendered width: match the footage it will score (0: each randomized camera's own, 320-1280)",
+    )  # fmt: skip
+    p.add_argument("--height", type=int, default=120, help="rendered height (0: the camera's own)")
     p.add_argument("--seed", type=int, default=0, help="seed of the videos and the training")
     p.add_argument(
         "--val-videos", type=int, default=None,
@@ -160,7 +163,7 @@ def run_classifier(args) -> int:
     setup_logging()
     report = train_synthetic_classifier(
         args.preset, args.out, train_videos=args.train_videos, test_videos=args.test_videos,
-        duration_s=args.duration, steps=args.steps, width=args.width, height=args.height, seed=args.seed,
+        duration_s=args.duration, steps=args.steps, width=args.width or None, height=args.height or None, seed=args.seed,
         endpoint=args.endpoint, val_videos=args.val_videos, out_of_range_videos=args.out_of_range_videos,
         domain=not args.plain, frame_level=not args.mil,
     )  # fmt: skip

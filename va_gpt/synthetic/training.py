@@ -32,8 +32,8 @@ def synthetic_video(
     image_size: int,
     duration_s: float = 20.0,
     fps: float = 2.0,
-    width: int = 160,
-    height: int = 120,
+    width: int | None = 160,
+    height: int | None = 120,
     native_fps: float = 30.0,
     domain_split: str | None = None,
 ) -> SyntheticVideo:
@@ -41,11 +41,13 @@ def synthetic_video(
     sampling), resize to the encoder input as serving does, and label the kept frames.
     `domain_split` (train | val | test | out_of_range, va_gpt.synthetic.domain): a randomized
     look drawn from the seed (light, night, shake, weather, hard negatives), rendered at
-    `width` x `height` and `native_fps` all the same; None: the plain renderer."""
+    `width` x `height` (None: the camera's own drawn resolution, 320x240 to 1280x720) and
+    `native_fps` all the same; None: the plain renderer (which needs width and height)."""
     domain = None
     if domain_split is not None:
         rng = np.random.default_rng([seed, 29])
-        domain = sample_domain(rng, domain_split, size=(width, height), fps=native_fps)
+        size = None if width is None or height is None else (width, height)
+        domain = sample_domain(rng, domain_split, size=size, fps=native_fps)
     if domain is None:
         scene = make_scene(seed, kind, duration_s=duration_s, width=width, height=height, fps=native_fps)
     else:

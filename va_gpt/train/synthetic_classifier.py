@@ -66,7 +66,7 @@ def hard_look(frames: np.ndarray, look: str, rng: np.random.Generator) -> np.nda
 
 
 def classifier_dataset(
-    preset, encoder, n: int, seed0: int, duration_s: float, width: int = 160, height: int = 120,
+    preset, encoder, n: int, seed0: int, duration_s: float, width: int | None = 160, height: int | None = 120,
     domain_split: str | None = None,
 ):  # fmt: skip
     """n synthetic videos, every other one normal, the others cycling through every kind ->
@@ -138,8 +138,8 @@ def train_synthetic_classifier(
     test_videos: int = 48,
     duration_s: float = 20.0,
     steps: int = 300,
-    width: int = 160,
-    height: int = 120,
+    width: int | None = 160,
+    height: int | None = 120,
     seed: int = 0,
     endpoint: str | None = None,
     frame_level: bool = True,
