@@ -147,7 +147,10 @@ class Describe:
         prior_weight: float = 1.0,
         no_repeat_ngram_size: int = 4,
         repetition_penalty: float = 1.2,
-        num_beams: int = 1,
+        # 3 beams: on the detection issue's held-out archive (5 intervals) BLEU / ROUGE-L against the
+        # plain references 0.37 / 0.60 against 0.15 / 0.46 greedy, and no "Judgement activity"
+        # fragments; the describe stage's LLM time is a small share of a night.
+        num_beams: int = 3,
     ):
         self.preset = load_preset(preset) if isinstance(preset, str) else preset
         self.structured = structured
