@@ -119,7 +119,9 @@ def main(argv=None) -> int:
     p.add_argument("--classifier", required=True, help="anomaly classifier folder")
     p.add_argument("--preset", default="demo")
     p.add_argument("--out", default=None, help="write the report as JSON here")
-    p.add_argument("--num-beams", type=int, default=3, help="beams of the describe stage's generation")
+    p.add_argument(
+        "--num-beams", type=int, default=None, help="beams of generation (default: the describe stage's)"
+    )
     a = p.parse_args(argv)
     preset = load_preset(a.preset)
     truth = load_truth(a.archive)
@@ -136,7 +138,8 @@ def main(argv=None) -> int:
     }
     for mode, structured in (("free_greedy_v1", False), ("structured_v2", True)):
         t0 = time.monotonic()
-        stage = Describe(preset, checkpoint_url=a.checkpoint, structured=structured, num_beams=a.num_beams)
+        beams = {} if a.num_beams is None else {"num_beams": a.num_beams}
+        stage = Describe(preset, checkpoint_url=a.checkpoint, structured=structured, **beams)
         out = []
         for i in range(0, len(rows), 4):
             out += _rows(stage(_batch(rows[i : i + 4])))

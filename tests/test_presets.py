@@ -122,3 +122,9 @@ def test_bad_values_name_the_key(section, key, value, msg):
     d[section][key] = value
     with pytest.raises(ConfigError, match=msg.replace(".", r"\.")):
         preset_from_dict(d, "tiny")
+
+
+def test_a_preset_object_is_taken_as_is():
+    """Functions that take a preset name (trainers, jobs) also take a modified Preset."""
+    p = load_preset("tiny")
+    assert load_preset(p) is p

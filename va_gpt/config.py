@@ -202,8 +202,11 @@ def preset_names() -> list[str]:
     return sorted(p.stem for p in PRESET_DIR.glob("*.yaml"))
 
 
-def load_preset(name_or_path: str | Path) -> Preset:
-    """A preset by name (`tiny`, `demo`, `va-gpt-7b`) or by YAML path."""
+def load_preset(name_or_path: str | Path | Preset) -> Preset:
+    """A preset by name (`tiny`, `demo`, `va-gpt-7b`) or by YAML path; a Preset is returned as is
+    (so functions that take a preset name also take a modified preset)."""
+    if isinstance(name_or_path, Preset):
+        return name_or_path
     path = Path(name_or_path)
     if not path.suffix:
         path = PRESET_DIR / f"{name_or_path}.yaml"

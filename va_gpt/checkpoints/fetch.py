@@ -31,6 +31,22 @@ def model_roots() -> list[Path]:
     return ([Path(home)] if home else []) + [REPO_ROOT]
 
 
+def model_path(source: str) -> Path | None:
+    """The absolute folder a local model `source` names (None for other protocols' URLs): a
+    relative path under the first of the working directory and model_roots() that holds it,
+    else under the repository root (where `make models` writes it)."""
+    local = local_path(source)
+    if local is None:
+        return None
+    p = Path(local)
+    if p.is_absolute():
+        return p
+    for root in [Path.cwd(), *model_roots()]:
+        if (root / p).is_dir():
+            return (root / p).resolve()
+    return (REPO_ROOT / p).resolve()
+
+
 class CheckpointError(ValueError):
     """A checkpoint or model folder that cannot be read as one."""
 
@@ -114,10 +130,9 @@ def local_model_dir(source: str, storage_options: dict | None = None) -> str:
     local = local_path(source)
     if local is not None and os.path.isdir(local):
         return local
-    if local is not None and not os.path.isabs(local):
-        for root in model_roots():
-            if (root / local).is_dir():
-                return str(root / local)
+    found = model_path(source)
+    if found is not None and found.is_dir():
+        return str(found)
     if is_url(source):
         return fetch_folder(source, storage_options)
     if source.startswith(("/", ".", "~")):

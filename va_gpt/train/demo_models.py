@@ -17,6 +17,7 @@ the preset's runtime dtype (float32 on CPU).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import inspect
 import json
@@ -34,11 +35,10 @@ import torch
 import transformers
 import yaml
 
-import va_gpt
 from va_gpt.checkpoints.build import build_encoder
 from va_gpt.checkpoints.card import CARD_JSON, read_card, verify_card, write_card
 from va_gpt.checkpoints.classifier import classifier_parts, read_classifier_config
-from va_gpt.checkpoints.fetch import local_path
+from va_gpt.checkpoints.fetch import REPO_ROOT, model_path
 from va_gpt.checkpoints.vagpt import META, load_checkpoint, save_checkpoint
 from va_gpt.config import Preset, load_preset, to_dict
 from va_gpt.models.classifier import num_features
@@ -47,7 +47,7 @@ from va_gpt.pipeline.visual import check_feature_spec, feature_spec
 from va_gpt.train.demo import train_demo, train_synthetic_classifier
 from va_gpt.train.encoder import EncoderRecipe, build_demo_encoder
 
-REPO = Path(va_gpt.__file__).resolve().parents[1]
+REPO = REPO_ROOT
 MODELS = REPO / "models"  # models/<preset>: the committed checkpoints (git-tracked)
 CHECKPOINT = "vagpt"  # the checkpoint folder inside models/<preset>
 # The trained encoder's folder inside models/<preset>: the checkpoint's own encoder/ (so the
@@ -117,7 +117,7 @@ def build_demo_models(out: str | Path, preset_name: str = "demo", work: str | Pa
         raise ValueError(f"{out}: holds files but no {CARD_JSON}: not replacing it (pick an empty folder)")
     preset = load_preset(preset_name)
     trains_encoder = preset.encoder.source is not None
-    if trains_encoder and _resolved(preset.encoder.source) != out / ENCODER:
+    if trains_encoder and model_path(preset.encoder.source) != out / ENCODER:
         raise ValueError(
             f"preset {preset.name}: encoder.source {preset.encoder.source!r} is not {out / ENCODER}: build into "
             "the folder the preset's encoder points at (the classifier and VA-GPT are trained on it)"
@@ -127,7 +127,7 @@ def build_demo_models(out: str | Path, preset_name: str = "demo", work: str | Pa
     with tempfile.TemporaryDirectory(prefix="vagpt-models-") as tmp:
         work = Path(work or tmp)
         rep_e = None
-        build_preset = preset_name
+        build_preset = preset
         if trains_encoder:
             # Trained into the work folder first: the committed models stay until everything is built.
             rep_e = build_demo_encoder(preset, work / "encoder", ENCODER_RECIPE)
@@ -135,10 +135,8 @@ def build_demo_models(out: str | Path, preset_name: str = "demo", work: str | Pa
                 f"models: encoder trained in {rep_e['train_seconds']} s (loss {rep_e['final_loss']})",
                 flush=True,
             )
-            build_preset = str(work / "preset.yaml")
-            data = to_dict(preset)
-            data["encoder"]["source"] = str(work / "encoder")
-            Path(build_preset).write_text(yaml.safe_dump(data, sort_keys=False))
+            encoder = dataclasses.replace(preset.encoder, source=str(work / "encoder"))
+            build_preset = dataclasses.replace(preset, encoder=encoder)
         classifier = work / "classifier"
         t0 = time.monotonic()
         rep_c = train_synthetic_classifier(build_preset, str(classifier), **CLASSIFIER_RECIPE)
@@ -209,15 +207,6 @@ def build_demo_models(out: str | Path, preset_name: str = "demo", work: str | Pa
         flush=True,
     )
     return card
-
-
-def _resolved(source: str) -> Path | None:
-    """A local encoder source as an absolute path (relative ones are the repository's: REPO)."""
-    local = local_path(source)
-    if local is None:
-        return None
-    p = Path(local)
-    return (p if p.is_absolute() else REPO / p).resolve()
 
 
 def _version() -> str:

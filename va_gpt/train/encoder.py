@@ -103,13 +103,14 @@ def encoder_dataset(image_size: int, patch_size: int, recipe: EncoderRecipe) -> 
     return np.concatenate(frames), np.concatenate(labels)
 
 
-def _crops(frames, labels, recipe: EncoderRecipe, patch: int, rng: np.random.Generator):
-    """One batch: normalised pixels [B, 3, c*p, c*p] and labels [B * c * c]."""
+_MEAN = torch.tensor(IMAGENET_MEAN).view(3, 1, 1)
+_STD = torch.tensor(IMAGENET_STD).view(3, 1, 1)
+
+
+def _crops(frames, labels, event, actor, recipe: EncoderRecipe, patch: int, rng: np.random.Generator):
+    """One batch: normalised pixels [B, 3, c*p, c*p] and labels [B * c * c]. `event` / `actor`:
+    the (frame, row, col) of every event-actor / normal-actor patch (np.argwhere of labels)."""
     c, g = recipe.crop, labels.shape[-1]
-    event = np.argwhere(labels > NORMAL_ACTOR)
-    actor = np.argwhere(labels == NORMAL_ACTOR)
-    mean = torch.tensor(IMAGENET_MEAN).view(3, 1, 1)
-    std = torch.tensor(IMAGENET_STD).view(3, 1, 1)
     xs, ys = [], []
     for _ in range(recipe.batch):
         u = rng.random()
@@ -130,7 +131,7 @@ def _crops(frames, labels, recipe: EncoderRecipe, patch: int, rng: np.random.Gen
         x = (x + torch.randn_like(x) * rng.uniform(0.0, 0.04)).clamp(0, 1)
         if rng.random() < 0.5:
             x, y = x.flip(-1), y.flip(-1)
-        xs.append((x - mean) / std)
+        xs.append((x - _MEAN) / _STD)
         ys.append(y.reshape(-1))
     return torch.stack(xs), torch.cat(ys)
 
@@ -160,9 +161,10 @@ def train_encoder(
     bg, actor, event = recipe.class_weights
     weight = torch.tensor([bg, actor] + [event] * (NUM_CLASSES - 2))
     params = list(model.parameters()) + list(head.parameters())
+    event, actor = np.argwhere(labels > NORMAL_ACTOR), np.argwhere(labels == NORMAL_ACTOR)
     losses, t0 = [], time.monotonic()
     for step in range(recipe.steps):
-        x, y = _crops(frames, labels, recipe, encoder.patch_size, rng)
+        x, y = _crops(frames, labels, event, actor, recipe, encoder.patch_size, rng)
         h = model(pixel_values=x).last_hidden_state[:, 1:]  # [B, c*c, D]
         loss = F.cross_entropy(head(h.reshape(-1, h.shape[-1])), y, weight=weight)
         opt.zero_grad()
