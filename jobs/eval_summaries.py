@@ -122,6 +122,13 @@ def main(argv=None) -> int:
     p.add_argument(
         "--num-beams", type=int, default=None, help="beams of generation (default: the describe stage's)"
     )
+    p.add_argument(
+        "--no-repeat-ngram-size",
+        type=int,
+        default=None,
+        help="token n-grams generation never repeats (default: the describe stage's)",
+    )
+    p.add_argument("--repetition-penalty", type=float, default=None, help="default: the describe stage's")
     a = p.parse_args(argv)
     preset = load_preset(a.preset)
     truth = load_truth(a.archive)
@@ -138,7 +145,12 @@ def main(argv=None) -> int:
     }
     for mode, structured in (("free_greedy_v1", False), ("structured_v2", True)):
         t0 = time.monotonic()
-        beams = {} if a.num_beams is None else {"num_beams": a.num_beams}
+        given = {
+            "num_beams": a.num_beams,
+            "no_repeat_ngram_size": a.no_repeat_ngram_size,
+            "repetition_penalty": a.repetition_penalty,
+        }
+        beams = {k: v for k, v in given.items() if v is not None}
         stage = Describe(preset, checkpoint_url=a.checkpoint, structured=structured, **beams)
         out = []
         for i in range(0, len(rows), 4):

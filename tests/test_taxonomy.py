@@ -45,9 +45,21 @@ def test_earliest_and_longest_mention_wins():
     assert tx.parse_kind("a fight, then a robbery") == "fighting"
     assert tx.parse_kind("a car accident") == "car accident"
     assert tx.parse_kind("a road accident") == "road accident"
-    assert tx.parse_kind("nothing abnormal happens") is None
+    assert tx.parse_kind("nothing abnormal happens") == "normal"
+    assert tx.parse_kind("an abnormal event") is None  # "abnormal" alone names no kind
     assert tx.parse_kind("Judgement: normal") == "normal"
     assert tx.parse_kind("") is None
+
+
+def test_kind_mentions_every_kind_in_order():
+    text = "Two people fight; one falls. Nothing abnormal after the car accident, no accident later"
+    assert tx.kind_mentions(text) == [
+        ("fighting", "fight"),
+        ("falling", "falls"),
+        ("normal", "Nothing abnormal"),
+        ("car accident", "car accident"),
+    ]
+    assert tx.kind_mentions("an abnormal event") == []
 
 
 def test_benchmark_labels_map_to_kinds():

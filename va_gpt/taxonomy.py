@@ -29,6 +29,7 @@ __all__ = [
     "XD_LABELS",
     "Kind",
     "display",
+    "kind_mentions",
     "parse_kind",
     "ucf_kind",
 ]
@@ -77,7 +78,7 @@ _KINDS = (
     # XD-Violence labels not above
     Kind("riot", "riot", (r"riot(?:s|ing)?",)),
     Kind("car accident", "car accident", (r"car accidents?",)),
-    Kind(NORMAL, "normal", (r"normal",)),
+    Kind(NORMAL, "normal", (r"normal", r"nothing abnormal")),
 )
 KINDS: dict[str, Kind] = {k.name: k for k in _KINDS}
 
@@ -154,3 +155,20 @@ def parse_kind(text: str) -> str | None:
         if m:
             hits.append((m.start(), -(m.end() - m.start()), name))
     return min(hits)[2] if hits else None
+
+
+def kind_mentions(text: str) -> list[tuple[str, str]]:
+    """Every kind a free text names, in order, as (kind, the words that name it); where two
+    mentions overlap the longer wins ("nothing abnormal" is normal, not an unknown "abnormal";
+    "car accident" is one mention)."""
+    hits = sorted(
+        (m.start(), -(m.end() - m.start()), name, m.group(0))
+        for rx, name in _PATTERNS
+        for m in rx.finditer(text)
+    )
+    out, end = [], -1
+    for start, neg_len, name, words in hits:
+        if start >= end:
+            out.append((name, words))
+            end = start - neg_len
+    return out

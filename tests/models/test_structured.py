@@ -13,9 +13,12 @@ import torch.nn.functional as F
 from va_gpt.checkpoints.build import from_preset
 from va_gpt.config import load_preset
 from va_gpt.models.structured import (
+    consistent_after,
+    contradictions,
     cut_repeated_fields,
     cut_repeats,
     cut_stray_marks,
+    drop_contradicting,
     generate_after,
     max_ngram_repeats,
     option_logprobs,
@@ -102,3 +105,56 @@ def test_stray_answer_letters_after_a_sentence_are_removed():
     )
     clean = "Judgement: normal. Description: people walk (slowly) along the street."
     assert cut_stray_marks(clean) == clean
+
+
+def test_contradictions_name_other_kinds_only():
+    text = " a person falls to the street. Analysis: Nothing abnormal happens; people run."
+    assert contradictions(text, "explosion") == ["falls", "Nothing abnormal", "run"]
+    assert contradictions(text, "falling") == ["Nothing abnormal", "run"]
+    assert contradictions(" people walk by. Analysis: nothing abnormal happens.", "normal") == []
+    assert contradictions(" two people fight.", "normal") == ["fight"]
+
+
+def test_drop_contradicting_keeps_the_consistent_sentences_and_the_marks():
+    text = "two people fight. One falls. Analysis: Nothing abnormal happens. Violence hurts."
+    assert drop_contradicting(text, "fighting") == "two people fight. Analysis: Violence hurts."
+    assert drop_contradicting("Nothing abnormal runs away.", "explosion") == ""
+    assert drop_contradicting("people walk by.", "normal") == "people walk by."
+
+
+CONTRADICTION = "Judgement: fighting. Description: a person falls. Analysis: it is normal."
+
+
+@pytest.fixture(scope="module")
+def contradicting_model():
+    """The tiny VA-GPT overfit to one answer whose description and analysis contradict its
+    judgement: its own best continuation after "Judgement: fighting. Description:" names falling."""
+    torch.manual_seed(0)
+    m = from_preset(PRESET)
+    s = dataclasses.replace(sample(), answer=CONTRADICTION)
+    opt = torch.optim.AdamW(m.parameters(), lr=3e-3)
+    m.train()
+    for _ in range(150):
+        loss = m([s]).loss
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return m.eval()
+
+
+@pytest.mark.timeout(300)
+def test_consistent_after_never_names_another_kind(contradicting_model):
+    m, s = contradicting_model, sample()
+    prefix = "Judgement: fighting. Description:"
+    plain = generate_after(m, [s], [prefix], max_new_tokens=16)[0]
+    assert contradictions(plain, "fighting"), plain  # the model as trained contradicts itself
+    for beams in (1, 3):
+        out = consistent_after(
+            m, [s, s], [prefix, prefix], ["fighting", "fighting"], max_new_tokens=16, num_beams=beams
+        )
+        assert len(out) == 2
+        for text in out:
+            assert text.startswith(prefix), text
+            assert contradictions(text[len(prefix) :], "fighting") == [], text
+    with pytest.raises(ValueError, match="kinds"):
+        consistent_after(m, [s], [prefix], [], max_new_tokens=2)

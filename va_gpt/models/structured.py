@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from va_gpt.models.vagpt import VAGPT, Sample
+from va_gpt.taxonomy import kind_mentions
 
 _WORD = re.compile(r"\S+")
 
@@ -97,6 +98,40 @@ def generate_after(
     `llm.generate` on inputs_embeds; greedy, or beam search with num_beams > 1). The prefix is
     embedded as the answer's first tokens, so what follows is conditioned on it. `banned`: texts
     the continuation never writes (with and without a leading space: a second "Judgement:")."""
+    return [
+        c[0]
+        for c in generate_candidates(
+            model,
+            samples,
+            prefixes,
+            max_new_tokens,
+            no_repeat_ngram_size,
+            repetition_penalty,
+            num_beams,
+            banned,
+        )
+    ]
+
+
+def _banned_ids(model: VAGPT, banned: tuple[str, ...]) -> list[list[int]] | None:
+    """Token sequences of each banned text as it can appear: with and without a leading space,
+    as written and capitalised."""
+    forms = {f for t in banned for v in (t, t[:1].upper() + t[1:]) for f in (v, " " + v)}
+    return [_ids(model, f) for f in sorted(forms)] or None
+
+
+@torch.no_grad()
+def generate_candidates(
+    model: VAGPT,
+    samples: list[Sample],
+    prefixes: list[str],
+    max_new_tokens: int = 64,
+    no_repeat_ngram_size: int = 4,
+    repetition_penalty: float = 1.2,
+    num_beams: int = 1,
+    banned: tuple[str, ...] = ("Judgement:",),
+) -> list[list[str]]:
+    """Like `generate_after`, but every finished beam per sample, best first ([B][num_beams])."""
     if len(samples) != len(prefixes):
         raise ValueError(f"{len(samples)} samples but {len(prefixes)} prefixes")
     emb = model.llm.get_input_embeddings()
@@ -119,14 +154,16 @@ def generate_after(
             max_new_tokens=max_new_tokens,
             do_sample=False,
             num_beams=num_beams,
+            num_return_sequences=num_beams,
             no_repeat_ngram_size=no_repeat_ngram_size,
             repetition_penalty=repetition_penalty,
-            bad_words_ids=[ids for t in banned for ids in (_ids(model, t), _ids(model, " " + t))] or None,
+            bad_words_ids=_banned_ids(model, banned),
             pad_token_id=model.tokenizer.pad_token_id,
             eos_token_id=model.tokenizer.eos_token_id,
             bos_token_id=model.tokenizer.bos_token_id,
-        )  # [B, new]: with inputs_embeds only, generate returns just the new tokens
-    return [t.strip() for t in model.tokenizer.batch_decode(out, skip_special_tokens=True)]
+        )  # [B * num_beams, new]: with inputs_embeds only, generate returns just the new tokens
+    texts = [t.strip() for t in model.tokenizer.batch_decode(out, skip_special_tokens=True)]
+    return [texts[b * num_beams : (b + 1) * num_beams] for b in range(len(samples))]
 
 
 _MARK = re.compile(r"\b(judgement|judgment|description|analysis)\s*:", re.IGNORECASE)
@@ -182,3 +219,87 @@ def cut_repeats(text: str, n: int = 4) -> str:
             return text[: spans[i][0]].rstrip(" ,;:")
         seen.add(g)
     return text
+
+
+# -- consistency with the judgement ------------------------------------------------------------
+#
+# A 4-layer LLM trained for minutes does not tie its description to the forced judgement
+# ("Judgement: explosion. Description: Nothing abnormal runs away."). The shared taxonomy's
+# synonyms say which words name which kind, so a continuation that names another kind than its
+# judgement is caught by its words, and decoded again with those words banned.
+
+_SENTENCE = re.compile(r"[^.!?;]+[.!?;]?")
+
+
+def contradictions(text: str, kind: str) -> list[str]:
+    """The words in `text` that name a kind other than `kind` (va_gpt.taxonomy.kind_mentions),
+    in order: for a judgement of "normal" any anomaly kind, for an anomaly kind "normal"
+    ("nothing abnormal") or any other kind."""
+    return [words for k, words in kind_mentions(text) if k != kind]
+
+
+def drop_contradicting(text: str, kind: str) -> str:
+    """`text` without its sentences (and field values) that name another kind than `kind`: the
+    last resort when every decoding contradicted its judgement. Field marks stay, so
+    "Description: Nothing abnormal runs away. Analysis: x." -> "Description: Analysis: x."."""
+    parts = []
+    pos = 0
+    for m in list(_MARK.finditer(text)) + [None]:
+        end = m.start() if m is not None else len(text)
+        chunk = text[pos:end]
+        kept = "".join(s for s in _SENTENCE.findall(chunk) if not contradictions(s, kind))
+        parts.append(kept.strip())
+        if m is not None:
+            parts.append(m.group(0))
+            pos = m.end()
+    return " ".join(p for p in parts if p)
+
+
+def consistent_after(
+    model: VAGPT,
+    samples: list[Sample],
+    prefixes: list[str],
+    kinds: list[str],
+    clean=lambda text: text,
+    retries: int = 2,
+    **gen,
+) -> list[str]:
+    """The whole answer (prefix + continuation, through `clean`) per sample, naming no kind but
+    its judgement `kinds[i]`: the best beam that does; else decoded again (that sample alone)
+    with every contradicting word seen so far banned, up to `retries` times; else the best beam
+    with its contradicting sentences dropped (`drop_contradicting`). `gen`: generate_candidates'
+    options (`banned` is extended, not replaced)."""
+    if not (len(samples) == len(prefixes) == len(kinds)):
+        raise ValueError(f"{len(samples)} samples, {len(prefixes)} prefixes, {len(kinds)} kinds")
+    base = tuple(gen.pop("banned", ("Judgement:",)))
+    out: list[str | None] = [None] * len(samples)
+    bans: list[list[str]] = [[] for _ in samples]
+    best: list[str] = [""] * len(samples)
+    todo = list(range(len(samples)))
+    for attempt in range(retries + 1):
+        groups = [todo] if attempt == 0 else [[i] for i in todo]  # own bans: one sample per call
+        for group in groups:
+            cands = generate_candidates(
+                model,
+                [samples[i] for i in group],
+                [prefixes[i] for i in group],
+                banned=base + tuple(bans[group[0]] if attempt else ()),
+                **gen,
+            )
+            for i, cs in zip(group, cands):
+                texts = [clean(f"{prefixes[i]} {c}".strip()) for c in cs]
+                if attempt == 0:
+                    best[i] = texts[0]
+                for t in texts:
+                    bad = contradictions(t[len(prefixes[i]) :], kinds[i])
+                    if not bad:
+                        out[i] = t
+                        break
+                    bans[i] += [w for w in bad if w.lower() not in {b.lower() for b in bans[i]}]
+        todo = [i for i in todo if out[i] is None]
+        if not todo:
+            break
+    for i in todo:
+        head, tail = best[i][: len(prefixes[i])], best[i][len(prefixes[i]) :]
+        out[i] = f"{head} {drop_contradicting(tail, kinds[i])}".strip()
+    return [t for t in out if t is not None]

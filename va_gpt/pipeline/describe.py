@@ -22,7 +22,10 @@ judgement is not generated freely but chosen among the taxonomy's kinds plus "no
 (`label`, optional `label_p`, default LABEL_P); description and analysis are then generated
 after the forced "Judgement: <kind>. Description:" (so conditioned on it) with 4-gram blocking
 and a repetition penalty, and the text is cut before a second mark of a field and before any
-repeated word 4-gram. With `structured=False` the whole answer is generated greedily
+repeated word 4-gram. Description and analysis must not name another kind than the judgement
+(the taxonomy's synonyms: "Judgement: collision. Description: a person falls" contradicts it):
+the best beam that names none is kept, else the sample is decoded again with the contradicting
+words banned, else those sentences are dropped (structured.consistent_after). With `structured=False` the whole answer is generated greedily
 (describe-v1).
 
 Output rows, one per input row:
@@ -50,10 +53,10 @@ from va_gpt.checkpoints.build import from_preset
 from va_gpt.checkpoints.vagpt import load_checkpoint
 from va_gpt.config import Preset, load_preset
 from va_gpt.models.structured import (
+    consistent_after,
     cut_repeated_fields,
     cut_repeats,
     cut_stray_marks,
-    generate_after,
     option_logprobs,
 )
 from va_gpt.models.vagpt import Sample, uniform_indices
@@ -62,7 +65,9 @@ from va_gpt.taxonomy import KINDS, NORMAL, display, parse_kind
 from va_gpt.video.clips import decode_window
 from va_gpt.video.errors import DecodeError
 
-PROMPT_VERSION = "describe-v2"  # v2: structured judgement + repetition control (v1: free greedy)
+# v3: description and analysis name no other kind than the judgement; v2: structured judgement +
+# repetition control; v1: free greedy
+PROMPT_VERSION = "describe-v3"
 DESCRIBE_QUESTION = (
     "Describe the abnormal event between {start:.1f}s and {end:.1f}s. Answer as: "
     "Judgement: <the anomaly kind, or normal>. Description: <what happens and when>. "
@@ -236,7 +241,7 @@ class Describe:
                 for (i, _), text in zip(chunk, outs):
                     texts[i] = text
                 continue
-            prefixes = []
+            prefixes, chosen = [], []
             for i, s in chunk:
                 row = _row(batch, i)
                 label = row.get("label") if _present(row.get("label")) else None
@@ -248,11 +253,18 @@ class Describe:
                     self.prior_weight,
                 )
                 prefixes.append(f"Judgement: {display(kind)}. Description:")
-            outs = generate_after(
-                self.model, [s for _, s in chunk], prefixes, self.max_new_tokens, **self.gen
+                chosen.append(kind)
+            outs = consistent_after(
+                self.model,
+                [s for _, s in chunk],
+                prefixes,
+                chosen,
+                clean=lambda text: cut_stray_marks(cut_repeats(cut_repeated_fields(text), 4)),
+                max_new_tokens=self.max_new_tokens,
+                **self.gen,
             )
-            for (i, _), prefix, text in zip(chunk, prefixes, outs):
-                texts[i] = cut_stray_marks(cut_repeats(cut_repeated_fields(f"{prefix} {text}".strip()), 4))
+            for (i, _), text in zip(chunk, outs):
+                texts[i] = text
 
         labels: list[str | None] = []
         fields: list[str] = []
