@@ -8,6 +8,8 @@ structured decoding (describe-v2, va_gpt.models.structured). Per mode:
   event's kind (va_gpt.taxonomy; the best-overlapping event);
 - normal_ok: of the intervals on normal videos, the share judged "normal";
 - max_4gram: the most times any word 4-gram occurs in one summary (1 = none repeats);
+- names_judgement: the share of summaries whose description or analysis names the judgement's
+  own kind; contradicting: how many name another kind (va_gpt.taxonomy.kind_mentions);
 - bleu / rouge_l: the description against the synthetic truth's caption of the matched event;
   bleu_plain / rouge_l_plain: the whole summary against the demo's plain-style reference
   ("Judgement: <kind>. Description: <short text>. Analysis: <short reason>.").
@@ -25,12 +27,12 @@ import time
 from va_gpt.config import load_preset
 from va_gpt.data.instruct.templates import SHORT_ANALYSIS, SHORT_DESCRIPTION, SHORT_NORMAL, fields_answer
 from va_gpt.io.archive import video_id_for
-from va_gpt.models.structured import max_ngram_repeats, option_logprobs
+from va_gpt.models.structured import contradictions, max_ngram_repeats, option_logprobs
 from va_gpt.ops.text_metrics import bleu, rouge_l
 from va_gpt.pipeline.describe import Describe, choose_kind
 from va_gpt.pipeline.run import Job, _batch, _rows, interval_rows, run_local
 from va_gpt.synthetic.truth import load_truth
-from va_gpt.taxonomy import NORMAL, display
+from va_gpt.taxonomy import NORMAL, display, kind_mentions
 
 
 def _overlap(a0, a1, b0, b1) -> float:
@@ -80,8 +82,29 @@ def evaluate(rows: list[dict], out: list[dict], truth_by_uri: dict) -> dict:
         "rouge_l": rouge_l(cands, refs) if cands else None,
         "bleu_plain": bleu(cands_plain, refs_plain) if cands_plain else None,
         "rouge_l_plain": rouge_l(cands_plain, refs_plain) if cands_plain else None,
+        "names_judgement": names_judgement(out),
+        "contradicting": sum(
+            bool(contradictions(_after_judgement(s["text"]), s["label"] or NORMAL)) for s in out
+        ),
         "examples": examples,
     }
+
+
+def _after_judgement(text: str) -> str:
+    return text.split("Description:", 1)[1] if "Description:" in text else ""
+
+
+def names_judgement(out: list[dict]) -> float | None:
+    """Share of summaries whose description or analysis names the judgement's own kind (for a
+    "normal" judgement: says "normal" / "nothing abnormal" or names no kind at all)."""
+    hits = []
+    for s in out:
+        if not s.get("text"):
+            continue
+        kind = s["label"] or NORMAL
+        named = {k for k, _ in kind_mentions(_after_judgement(s["text"]))}
+        hits.append(kind in named or (kind == NORMAL and not named))
+    return sum(hits) / len(hits) if hits else None
 
 
 def _truth_kind(r: dict, v) -> str | None:

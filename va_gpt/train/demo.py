@@ -24,6 +24,7 @@ from va_gpt.data.instruct.demo import synthetic_instruction_set
 from va_gpt.data.records import read_records, record_answer, record_question, record_texts
 from va_gpt.train.config import TrainConfig
 from va_gpt.train.initial import initial_model
+from va_gpt.train.language import train_answer_language
 from va_gpt.train.samples import SampleBuilder
 from va_gpt.train.synthetic_classifier import TEST_SEED_OFFSET, train_synthetic_classifier
 from va_gpt.train.vagpt import evaluate_loss, train
@@ -74,13 +75,18 @@ def train_demo(
     out: str | None = None,
     train_videos: int = 24,
     test_videos: int = 6,
+    language_steps: int = 300,
+    language_batch_size: int = 16,
+    language_lr: float = 3e-3,
     stage0_steps: int = 150,
     stage0_batch_size: int = 8,
     stage1_steps: int = 10,
     stage2_steps: int = 60,
     builder: str = "minimal",
     batch_size: int = 2,
-    stage0_lr: float = 3e-3,
+    # 1e-3, not 3e-3: after the answer-language steps a higher rate undid what they taught
+    # (the description following its judgement).
+    stage0_lr: float = 1e-3,
     stage1_lr: float = 1e-3,
     stage2_lr: float = 5e-4,
     deepspeed: str | None = None,
@@ -94,7 +100,8 @@ def train_demo(
     Renders a small synthetic archive with ground truth under WORK/instruct,
     builds VA-Instruction records from it (describe-stage questions answered
     "Judgement: <kind>. Description: ... Analysis: ...", judgements, temporal and
-    multiple-choice temporal questions), trains (stage 0: the random-init LLM
+    multiple-choice temporal questions), trains (the answer language: the LLM reads the
+    training answers alone, va_gpt.train.language; stage 0: the LLM
     learns the answer language from the text alone (frame times, TETG scores, question): it stands in for
     the pretrained LLM the paper starts from; stage 1: projector; stage 2: projector
     + LLM on the visual samples), and saves the checkpoint (with
@@ -128,6 +135,14 @@ def train_demo(
 
     model = initial_model(preset, init=None, tokenizer_texts=record_texts(train_recs), seed=seed)
     cs, cc = classifier_parts(classifier_dir)
+    report["language"] = train_answer_language(
+        model,
+        [record_answer(r) for r in train_recs],
+        language_steps,
+        lr=language_lr,
+        batch_size=language_batch_size,
+        seed=seed,
+    )
     s0 = train(
         model, data,
         TrainConfig(stage=0, steps=stage0_steps, lr=stage0_lr, batch_size=stage0_batch_size, seed=seed, warmup_steps=5,
@@ -184,7 +199,8 @@ def train_demo(
         )
     print(
         f"\ndemo VA-GPT: {report['total_seconds']} s in all (data {report['data_seconds']} s, samples "
-        f"{report['samples_seconds']} s, stage 0 {report['stage0']['seconds']} s, stage 1 {report['stage1']['seconds']} s, stage 2 "
+        f"{report['samples_seconds']} s, answer language {report['language']['seconds']} s, "
+        f"stage 0 {report['stage0']['seconds']} s, stage 1 {report['stage1']['seconds']} s, stage 2 "
         f"{report['stage2']['seconds']} s) -> {out}",
         flush=True,
     )

@@ -72,7 +72,8 @@ CLASSIFIER_RECIPE = {
 # The demo encoder (va_gpt/train/encoder.py): 160 randomized 20 s videos at their own resolution,
 # 900 steps of 64 crops; about 15 minutes here on one thread.
 ENCODER_RECIPE = EncoderRecipe()
-# The demo VA-GPT: train_demo's defaults (stage 0 150 steps, stage 1 10, stage 2 60; seed 0).
+# The demo VA-GPT: train_demo's defaults (answer language 300 steps, stage 0 150, stage 1 10,
+# stage 2 60; seed 0).
 VAGPT_RECIPE = {"seed": 0}
 # Preset sections the weights depend on: a committed checkpoint is used only when they are equal.
 MODEL_SECTIONS = ("encoder", "sets", "classifier", "tetg", "vision_tower", "projector", "llm")
@@ -270,7 +271,7 @@ def _classifier_part(preset_name: str, rep: dict, seconds: float) -> dict:
 
 
 def _vagpt_part(preset_name: str, rep: dict) -> dict:
-    stages = {k: rep[k] for k in ("stage0", "stage1", "stage2")}
+    stages = {k: rep[k] for k in ("language", "stage0", "stage1", "stage2")}
     return {
         "path": CHECKPOINT,
         "what": "The demo VA-GPT: the trained encoder beside it (SETS), MLP projector, small "
