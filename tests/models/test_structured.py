@@ -22,6 +22,8 @@ from va_gpt.models.structured import (
     generate_after,
     max_ngram_repeats,
     option_logprobs,
+    when,
+    with_when,
 )
 from va_gpt.models.vagpt import KIND_ANSWER, Sample
 
@@ -158,3 +160,19 @@ def test_consistent_after_never_names_another_kind(contradicting_model):
             assert contradictions(text[len(prefix) :], "fighting") == [], text
     with pytest.raises(ValueError, match="kinds"):
         consistent_after(m, [s], [prefix], [], max_new_tokens=2)
+
+
+def test_with_when_adds_the_interval_time_to_the_description_once():
+    text = "Judgement: fighting. Description: two people fight each other. Analysis: violence hurts."
+    got = with_when(text, 6.46, 9.04)
+    assert got == (
+        "Judgement: fighting. Description: two people fight each other. It happens from 6.5s to 9.0s. "
+        "Analysis: violence hurts."
+    )
+    assert when(6.46, 9.04) == "It happens from 6.5s to 9.0s"
+    assert with_when(got, 1.0, 2.0) == got  # a time is already given
+    assert with_when("Judgement: normal. Description: people walk", 0, 2) == (
+        "Judgement: normal. Description: people walk. It happens from 0.0s to 2.0s."
+    )
+    for unchanged in ("Judgement: fighting.", "Judgement: fighting. Description: Analysis: x."):
+        assert with_when(unchanged, 1.0, 2.0) == unchanged

@@ -13,7 +13,7 @@ from tests.shared_paths import CAR_ACCIDENT
 from va_gpt.checkpoints.build import from_preset
 from va_gpt.checkpoints.vagpt import save_checkpoint
 from va_gpt.config import load_preset
-from va_gpt.models.structured import max_ngram_repeats
+from va_gpt.models.structured import contradictions, max_ngram_repeats, when
 from va_gpt.pipeline.describe import (
     ALLOWED_KINDS,
     PROMPT_VERSION,
@@ -86,6 +86,14 @@ def test_one_text_row_per_interval(stage):
         assert out["judgement"][i] == KINDS[out["label"][i]].display
         assert 0.0 < json.loads(out["fields"][i])["judgement_p"] <= 1.0
         assert max_ngram_repeats(out["text"][i]) <= 1
+        # the description says when (the interval's times) and names no other kind than the judgement
+        batch = interval_batch()
+        if out["description"][i]:
+            assert out["description"][i].endswith(when(batch["start_s"][i], batch["end_s"][i])), out["text"][
+                i
+            ]
+        after = out["text"][i].split("Description:", 1)[-1] if "Description:" in out["text"][i] else ""
+        assert contradictions(after, out["label"][i]) == [], out["text"][i]
 
 
 @pytest.mark.timeout(120)

@@ -221,6 +221,35 @@ def cut_repeats(text: str, n: int = 4) -> str:
     return text
 
 
+# -- when ---------------------------------------------------------------------------------------
+
+
+def when(start_s: float, end_s: float) -> str:
+    """ "It happens from 6.5s to 9.0s" (0.1 s grid): how the instruction data's descriptions say when."""
+    return f"It happens from {round(float(start_s) * 10) / 10:.1f}s to {round(float(end_s) * 10) / 10:.1f}s"
+
+
+_SECONDS = re.compile(r"\b\d+(?:\.\d+)?\s?s\b")
+
+
+def with_when(text: str, start_s: float, end_s: float) -> str:
+    """`text` whose description says when: `when(start_s, end_s)` added at the description's end
+    unless it already gives a time in seconds; a text without a description is returned as is.
+    The times are the interval's (the detector's), which the describe stage was asked about."""
+    marks = list(_MARK.finditer(text))
+    for i, m in enumerate(marks):
+        if m.group(1).lower() != "description":
+            continue
+        end = marks[i + 1].start() if i + 1 < len(marks) else len(text)
+        body = text[m.end() : end].strip()
+        if not body or _SECONDS.search(body):
+            return text
+        body = body.rstrip(" .;,") + f". {when(start_s, end_s)}."
+        rest = text[end:].strip()
+        return f"{text[: m.end()]} {body}" + (f" {rest}" if rest else "")
+    return text
+
+
 # -- consistency with the judgement ------------------------------------------------------------
 #
 # A 4-layer LLM trained for minutes does not tie its description to the forced judgement

@@ -25,7 +25,9 @@ and a repetition penalty, and the text is cut before a second mark of a field an
 repeated word 4-gram. Description and analysis must not name another kind than the judgement
 (the taxonomy's synonyms: "Judgement: collision. Description: a person falls" contradicts it):
 the best beam that names none is kept, else the sample is decoded again with the contradicting
-words banned, else those sentences are dropped (structured.consistent_after). With `structured=False` the whole answer is generated greedily
+words banned, else those sentences are dropped (structured.consistent_after). The description
+then says when, from the interval's own times ("It happens from 6.5s to 9.0s", the instruction
+data's wording; structured.with_when) unless it already gives a time. With `structured=False` the whole answer is generated greedily
 (describe-v1).
 
 Output rows, one per input row:
@@ -58,6 +60,7 @@ from va_gpt.models.structured import (
     cut_repeats,
     cut_stray_marks,
     option_logprobs,
+    with_when,
 )
 from va_gpt.models.vagpt import Sample, uniform_indices
 from va_gpt.ops.tetg import check_scores
@@ -65,7 +68,8 @@ from va_gpt.taxonomy import KINDS, NORMAL, display, parse_kind
 from va_gpt.video.clips import decode_window
 from va_gpt.video.errors import DecodeError
 
-# v3: description and analysis name no other kind than the judgement; v2: structured judgement +
+# v3: description and analysis name no other kind than the judgement, the description says when;
+# v2: structured judgement +
 # repetition control; v1: free greedy
 PROMPT_VERSION = "describe-v3"
 DESCRIBE_QUESTION = (
@@ -264,7 +268,8 @@ class Describe:
                 **self.gen,
             )
             for (i, _), text in zip(chunk, outs):
-                texts[i] = text
+                row = _row(batch, i)
+                texts[i] = with_when(text, float(row["start_s"]), float(row["end_s"]))
 
         labels: list[str | None] = []
         fields: list[str] = []

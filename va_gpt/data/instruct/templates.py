@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from va_gpt.models.structured import when  # noqa: F401 - the descriptions' "when" sentence, one home
 from va_gpt.pipeline.describe import DESCRIBE_QUESTION
 from va_gpt.taxonomy import display
 
@@ -127,10 +128,6 @@ def temporal_answer(spans: Sequence[Sequence[float]]) -> str:
     (several spans joined by "and")."""
     joined = " and ".join(f"from {seconds(r1(s))} to {seconds(r1(e))}" for s, e in spans)
     return f"The anomaly happens {joined}."
-
-
-def when(s: float, e: float) -> str:
-    return f"It happens from {seconds(r1(s))} to {seconds(r1(e))}"
 
 
 def fields_answer(judgement: str, description: str | None = None, analysis: str | None = None) -> str:
