@@ -69,8 +69,7 @@ from va_gpt.video.clips import decode_window
 from va_gpt.video.errors import DecodeError
 
 # v3: description and analysis name no other kind than the judgement, the description says when;
-# v2: structured judgement +
-# repetition control; v1: free greedy
+# v2: structured judgement + repetition control; v1: free greedy
 PROMPT_VERSION = "describe-v3"
 DESCRIBE_QUESTION = (
     "Describe the abnormal event between {start:.1f}s and {end:.1f}s. Answer as: "
