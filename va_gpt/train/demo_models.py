@@ -79,14 +79,16 @@ VAGPT_RECIPE = {"seed": 0}
 MODEL_SECTIONS = ("encoder", "sets", "classifier", "tetg", "vision_tower", "projector", "llm")
 
 
-def _git() -> tuple[str | None, bool]:
-    """(HEAD commit, whether the tree has uncommitted changes); (None, False) outside git."""
+def _git(output: Path | None = None) -> tuple[str | None, bool]:
+    """(HEAD commit, whether the tree has uncommitted changes other than under `output`, the
+    folder being built, whose files have just been rewritten); (None, False) outside git."""
     try:
         head = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", "."]
+            + ([f":(exclude){output.resolve()}"] if output is not None else []),
             cwd=REPO,
             capture_output=True,
             text=True,
@@ -166,7 +168,7 @@ def build_demo_models(out: str | Path, preset_name: str = "demo", work: str | Pa
             ck.model.to(torch.float16), str(out / CHECKPOINT), classifier=state, classifier_config=config,
             include_encoder=trains_encoder,
         )  # fmt: skip
-    head, dirty = _git()
+    head, dirty = _git(out)
     card = _jsonable(
         {
             "name": preset_name,
