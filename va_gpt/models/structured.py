@@ -83,34 +83,10 @@ def option_logprobs(
     return total.cpu().numpy()
 
 
-@torch.no_grad()
-def generate_after(
-    model: VAGPT,
-    samples: list[Sample],
-    prefixes: list[str],
-    max_new_tokens: int = 64,
-    no_repeat_ngram_size: int = 4,
-    repetition_penalty: float = 1.2,
-    num_beams: int = 1,
-    banned: tuple[str, ...] = ("Judgement:",),
-) -> list[str]:
-    """The continuation of each sample's answer after its forced `prefix` (left-padded batch,
-    `llm.generate` on inputs_embeds; greedy, or beam search with num_beams > 1). The prefix is
-    embedded as the answer's first tokens, so what follows is conditioned on it. `banned`: texts
-    the continuation never writes (with and without a leading space: a second "Judgement:")."""
-    return [
-        c[0]
-        for c in generate_candidates(
-            model,
-            samples,
-            prefixes,
-            max_new_tokens,
-            no_repeat_ngram_size,
-            repetition_penalty,
-            num_beams,
-            banned,
-        )
-    ]
+def generate_after(model: VAGPT, samples: list[Sample], prefixes: list[str], **options) -> list[str]:
+    """The best continuation of each sample's answer after its forced `prefix`
+    (`generate_candidates`' first beam; `options` are its keyword arguments)."""
+    return [c[0] for c in generate_candidates(model, samples, prefixes, **options)]
 
 
 def _banned_ids(model: VAGPT, banned: tuple[str, ...]) -> list[list[int]] | None:
@@ -131,7 +107,11 @@ def generate_candidates(
     num_beams: int = 1,
     banned: tuple[str, ...] = ("Judgement:",),
 ) -> list[list[str]]:
-    """Like `generate_after`, but every finished beam per sample, best first ([B][num_beams])."""
+    """The continuations of each sample's answer after its forced `prefix`, every finished beam
+    best first ([B][num_beams]; left-padded batch, `llm.generate` on inputs_embeds; greedy, or
+    beam search with num_beams > 1). The prefix is embedded as the answer's first tokens, so
+    what follows is conditioned on it. `banned`: texts the continuation never writes (with and
+    without a leading space, as written and capitalised: a second "Judgement:")."""
     if len(samples) != len(prefixes):
         raise ValueError(f"{len(samples)} samples but {len(prefixes)} prefixes")
     emb = model.llm.get_input_embeddings()
