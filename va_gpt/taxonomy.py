@@ -149,12 +149,8 @@ _PATTERNS = [(re.compile(rf"\b(?:{'|'.join(k.synonyms)})\b", re.IGNORECASE), k.n
 def parse_kind(text: str) -> str | None:
     """The kind a free text names, or None: the earliest mention wins, the longest at the same place
     ("a fight, then a robbery" -> fighting; "car accident" over "accident" words of other kinds)."""
-    hits = []
-    for rx, name in _PATTERNS:
-        m = rx.search(text)
-        if m:
-            hits.append((m.start(), -(m.end() - m.start()), name))
-    return min(hits)[2] if hits else None
+    mentions = kind_mentions(text)
+    return mentions[0][0] if mentions else None
 
 
 def kind_mentions(text: str) -> list[tuple[str, str]]:

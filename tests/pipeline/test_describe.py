@@ -88,10 +88,8 @@ def test_one_text_row_per_interval(stage):
         assert max_ngram_repeats(out["text"][i]) <= 1
         # the description says when (the interval's times) and names no other kind than the judgement
         batch = interval_batch()
-        if out["description"][i]:
-            assert out["description"][i].endswith(when(batch["start_s"][i], batch["end_s"][i])), out["text"][
-                i
-            ]
+        said_when = when(batch["start_s"][i], batch["end_s"][i])
+        assert out["description"][i].endswith(said_when), out["text"][i]
         after = out["text"][i].split("Description:", 1)[-1] if "Description:" in out["text"][i] else ""
         assert contradictions(after, out["label"][i]) == [], out["text"][i]
 

@@ -282,7 +282,7 @@ def consistent_after(
         raise ValueError(f"{len(samples)} samples, {len(prefixes)} prefixes, {len(kinds)} kinds")
     base = tuple(gen.pop("banned", ("Judgement:",)))
     out: list[str | None] = [None] * len(samples)
-    bans: list[list[str]] = [[] for _ in samples]
+    bans: list[dict[str, str]] = [{} for _ in samples]  # per sample: lower-cased word -> as written
     best: list[str] = [""] * len(samples)
     todo = list(range(len(samples)))
     for attempt in range(retries + 1):
@@ -292,7 +292,7 @@ def consistent_after(
                 model,
                 [samples[i] for i in group],
                 [prefixes[i] for i in group],
-                banned=base + tuple(bans[group[0]] if attempt else ()),
+                banned=base + (tuple(bans[group[0]].values()) if attempt else ()),
                 **gen,
             )
             for i, cs in zip(group, cands):
@@ -304,11 +304,12 @@ def consistent_after(
                     if not bad:
                         out[i] = t
                         break
-                    bans[i] += [w for w in bad if w.lower() not in {b.lower() for b in bans[i]}]
+                    for w in bad:
+                        bans[i].setdefault(w.lower(), w)
         todo = [i for i in todo if out[i] is None]
         if not todo:
             break
     for i in todo:
         head, tail = best[i][: len(prefixes[i])], best[i][len(prefixes[i]) :]
         out[i] = f"{head} {drop_contradicting(tail, kinds[i])}".strip()
-    return [t for t in out if t is not None]
+    return out  # type: ignore[return-value] - every entry is set by now

@@ -27,8 +27,8 @@ repeated word 4-gram. Description and analysis must not name another kind than t
 the best beam that names none is kept, else the sample is decoded again with the contradicting
 words banned, else those sentences are dropped (structured.consistent_after). The description
 then says when, from the interval's own times ("It happens from 6.5s to 9.0s", the instruction
-data's wording; structured.with_when) unless it already gives a time. With `structured=False` the whole answer is generated greedily
-(describe-v1).
+data's wording; structured.with_when) unless it already gives a time. With `structured=False`
+the whole answer is generated greedily (describe-v1).
 
 Output rows, one per input row:
     video_id, interval_id,
@@ -244,9 +244,10 @@ class Describe:
                 for (i, _), text in zip(chunk, outs):
                     texts[i] = text
                 continue
-            prefixes, chosen = [], []
+            prefixes, chosen, spans = [], [], []
             for i, s in chunk:
                 row = _row(batch, i)
+                spans.append((float(row["start_s"]), float(row["end_s"])))
                 label = row.get("label") if _present(row.get("label")) else None
                 kind, shares[i] = choose_kind(
                     option_logprobs(self.model, s, [display(k) for k in self.kinds]),
@@ -266,9 +267,8 @@ class Describe:
                 max_new_tokens=self.max_new_tokens,
                 **self.gen,
             )
-            for (i, _), text in zip(chunk, outs):
-                row = _row(batch, i)
-                texts[i] = with_when(text, float(row["start_s"]), float(row["end_s"]))
+            for (i, _), text, (start, end) in zip(chunk, outs, spans):
+                texts[i] = with_when(text, start, end)
 
         labels: list[str | None] = []
         fields: list[str] = []

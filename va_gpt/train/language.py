@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from va_gpt.data.records import DatasetError
-from va_gpt.models.vagpt import VAGPT
+from va_gpt.models.vagpt import IGNORE, VAGPT
 
 
 def answer_ids(model: VAGPT, answer: str) -> list[int]:
@@ -48,8 +48,6 @@ def train_answer_language(
     if steps:
         ids = [answer_ids(model, a) for a in answers]
         rng = np.random.default_rng([seed, 17])
-        gen_state = torch.random.get_rng_state()
-        torch.manual_seed(seed)
         opt = torch.optim.AdamW([p for p in model.llm.parameters() if p.requires_grad], lr=lr)
         was = model.llm.training
         model.llm.train()
@@ -59,7 +57,7 @@ def train_answer_language(
                 batch = [ids[i] for i in rng.integers(0, len(ids), batch_size)]
                 L = max(len(s) for s in batch)
                 x = torch.full((batch_size, L), pad, dtype=torch.long)
-                labels = torch.full((batch_size, L), -100, dtype=torch.long)
+                labels = torch.full((batch_size, L), IGNORE, dtype=torch.long)
                 mask = torch.zeros((batch_size, L), dtype=torch.long)
                 for b, s in enumerate(batch):
                     x[b, : len(s)] = torch.tensor(s)
@@ -73,7 +71,6 @@ def train_answer_language(
                 losses.append(float(loss.detach()))
         finally:
             model.llm.train(was)
-            torch.random.set_rng_state(gen_state)
     return {
         "steps": steps,
         "seconds": round(time.monotonic() - t0, 1),

@@ -23,9 +23,9 @@ from va_gpt.data.instruct.templates import (
     kinds_text,
     r1,
     temporal_answer,
-    when,
 )
 from va_gpt.data.records import LETTERS, TASKS, VIDEO_TOKEN
+from va_gpt.models.structured import when
 from va_gpt.taxonomy import NORMAL, display
 
 SPLIT_SALT = "va-instruction/1"  # the split depends on the video id only, not on the seed

@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from va_gpt.models.structured import when  # noqa: F401 - the descriptions' "when" sentence, one home
 from va_gpt.pipeline.describe import DESCRIBE_QUESTION
 from va_gpt.taxonomy import display
 
