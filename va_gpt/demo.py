@@ -33,7 +33,7 @@ from va_gpt.report.build import write_report
 from va_gpt.synthetic.archive import generate_archive
 from va_gpt.synthetic.truth import load_truth
 from va_gpt.train.demo import train_demo, train_synthetic_classifier
-from va_gpt.train.demo_models import CLASSIFIER_RECIPE, committed_models
+from va_gpt.train.demo_models import CLASSIFIER_RECIPE, DATA_WORKERS, committed_models
 
 ARCHIVE = "archive"
 RESULTS = "results"
@@ -70,9 +70,9 @@ def _classifier(preset_name: str, folder: Path) -> None:
         return
     print(f"classifier: training the {preset_name} anomaly classifier (va_gpt/train/demo.py) ...")
     t0 = time.monotonic()
-    # 48 short domain-randomized videos (train 30, validation 12 for the interval calibration,
-    # test 6): about a minute here, the rendering and the encoder pass dominate.
-    report = train_synthetic_classifier(preset_name, str(folder), **CLASSIFIER_RECIPE)
+    # make models' recipe (va_gpt/train/demo_models.py): only when the committed checkpoint is not
+    # usable; about ten minutes here, the rendering and the encoder pass dominate.
+    report = train_synthetic_classifier(preset_name, str(folder), workers=DATA_WORKERS, **CLASSIFIER_RECIPE)
     print(json.dumps(report, indent=2))
     print(f"classifier: trained in {time.monotonic() - t0:.0f} s -> {folder}")
 

@@ -11,6 +11,7 @@ from va_gpt.config import ClassifierConfig, load_preset
 from va_gpt.models.classifier import num_features
 from va_gpt.synthetic.training import synthetic_video
 from va_gpt.train.classifier import TrainConfig, frame_auc, mil_ranking_loss, train_classifier, video_features
+from va_gpt.train.synthetic_classifier import classifier_dataset
 
 CFG = ClassifierConfig(hidden_size=16, num_layers=2, kernel_size=3, dropout=0.0, use_cls=False)
 
@@ -117,3 +118,23 @@ def test_trained_on_synthetic_video_separates_anomalous_frames_on_held_out_seeds
     # trained with the video labels swapped 0.32: what it learns comes from the labels.
     assert auc > 0.72 and auc > auc0 + 0.03, (auc0, auc)
     assert auc_swapped < 0.5, auc_swapped
+
+
+@pytest.mark.timeout(120)
+def test_classifier_dataset_rows_do_not_depend_on_worker_processes():
+    """make models renders the classifier's videos in two processes: the rows (and so the trained
+    classifier) must be the one-process build's, video by video and in order."""
+    preset = load_preset("tiny")
+    saved = torch.get_num_threads()
+    torch.set_num_threads(1)  # the workers' thread count: float sums are then bit-identical
+    try:
+        enc = build_encoder(preset.encoder, "cpu", "float32")
+        one = classifier_dataset(preset, enc, 5, 123, 3.0, 64, 48, "train")
+        two = classifier_dataset(preset, enc, 5, 123, 3.0, 64, 48, "train", workers=2)
+    finally:
+        torch.set_num_threads(saved)
+    assert one["kind"] == two["kind"] == [None, "fighting", None, "falling", None]
+    assert one["look"] == two["look"]
+    for key in ("features", "energy", "t", "frame_labels"):
+        for a, b in zip(one[key], two[key], strict=True):
+            np.testing.assert_array_equal(a, b)

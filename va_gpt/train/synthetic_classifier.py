@@ -17,9 +17,12 @@ energy (`diff_energy`) calibrated the same way on the same validation videos.
 
 from __future__ import annotations
 
+import multiprocessing
 import time
+from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
+import torch
 
 from va_gpt.checkpoints.build import build_encoder
 from va_gpt.checkpoints.classifier import save_classifier
@@ -65,17 +68,16 @@ def hard_look(frames: np.ndarray, look: str, rng: np.random.Generator) -> np.nda
     return np.clip(x, 0, 255).astype(np.uint8)
 
 
-def classifier_dataset(
-    preset, encoder, n: int, seed0: int, duration_s: float, width: int | None = 160, height: int | None = 120,
-    domain_split: str | None = None,
-):  # fmt: skip
-    """n synthetic videos, every other one normal, the others cycling through every kind ->
-    dict of lists: features [T, F], energy [T], t [T], frame_labels [T], kind (None: normal), look.
-    domain_split None: the plain renderer, every video with a look cycling through LOOKS;
-    else va_gpt.synthetic.domain's randomized footage of that split (look = its time of day)."""
-    out: dict[str, list] = {k: [] for k in ("features", "energy", "t", "frame_labels", "kind", "look")}
-    for j in range(n):
-        kind = ALL_KINDS[(j // 2) % len(ALL_KINDS)] if j % 2 else None
+def _video_kind(j: int) -> str | None:
+    """Video j of a split: every other one normal, the others cycling through every kind."""
+    return ALL_KINDS[(j // 2) % len(ALL_KINDS)] if j % 2 else None
+
+
+def _dataset_rows(preset, encoder, js, seed0, duration_s, width, height, domain_split) -> list[dict]:
+    """One row per video index j in `js` (see classifier_dataset)."""
+    rows = []
+    for j in js:
+        kind = _video_kind(j)
         v = synthetic_video(
             seed0 + j, kind, preset.encoder.image_size, fps=preset.decode.fps,
             duration_s=duration_s, width=width, height=height, domain_split=domain_split,
@@ -86,10 +88,43 @@ def classifier_dataset(
         else:
             look, frames = v.look, v.frames
         feats, energy = tc.video_features(encoder, frames, preset.classifier.use_cls, with_energy=True)
-        for k, val in (("features", feats), ("energy", energy), ("t", v.t), ("frame_labels", v.frame_labels),
-                       ("kind", kind), ("look", look)):  # fmt: skip
-            out[k].append(val)
-    return out
+        rows.append({"features": feats, "energy": energy, "t": v.t, "frame_labels": v.frame_labels,
+                     "kind": kind, "look": look})  # fmt: skip
+    return rows
+
+
+def _worker_rows(preset, js, *args) -> list[dict]:
+    """A worker process's share: its own encoder (one torch thread, as the parent's build)."""
+    torch.set_num_threads(1)
+    encoder = build_encoder(preset.encoder, preset.runtime.device, preset.runtime.dtype)
+    return _dataset_rows(preset, encoder, js, *args)
+
+
+def classifier_dataset(
+    preset, encoder, n: int, seed0: int, duration_s: float, width: int | None = 160, height: int | None = 120,
+    domain_split: str | None = None, workers: int = 1,
+):  # fmt: skip
+    """n synthetic videos, every other one normal, the others cycling through every kind ->
+    dict of lists: features [T, F], energy [T], t [T], frame_labels [T], kind (None: normal), look.
+    domain_split None: the plain renderer, every video with a look cycling through LOOKS;
+    else va_gpt.synthetic.domain's randomized footage of that split (look = its time of day).
+
+    workers > 1: the videos are rendered and encoded in that many spawned processes (each loads
+    the preset's encoder and uses one torch thread), in contiguous shares joined in order. Every
+    video depends only on its own seed, so the rows equal the one-process build's whenever
+    `encoder` is the preset's encoder on one thread (tests/train/test_synthetic_classifier.py);
+    rendering is most of the time, so two workers nearly halve it on two cores."""
+    args = (seed0, duration_s, width, height, domain_split)
+    workers = max(1, min(workers, n))
+    if workers == 1:
+        rows = _dataset_rows(preset, encoder, range(n), *args)
+    else:
+        shares = [range(n * w // workers, n * (w + 1) // workers) for w in range(workers)]
+        ctx = multiprocessing.get_context("spawn")  # no fork of a process that already ran torch
+        with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+            rows = [r for part in pool.map(_worker_rows, [preset] * workers, shares, *([a] * workers for a in args))
+                    for r in part]  # fmt: skip
+    return {k: [r[k] for r in rows] for k in ("features", "energy", "t", "frame_labels", "kind", "look")}
 
 
 def detector_report(
@@ -145,10 +180,12 @@ def train_synthetic_classifier(
     frame_level: bool = True,
     domain: bool = True,
     out_of_range_videos: int = 0,
+    workers: int = 1,
 ) -> dict:
     """Train the TETG classifier on synthetic footage (frame labels, or MIL with frame_level=False),
     calibrate its intervals on validation videos, save it to `out` (any fsspec URL) and return
-    the report (see the module docstring) with timings."""
+    the report (see the module docstring) with timings. `workers`: processes rendering the
+    videos (classifier_dataset); the result does not depend on it."""
     preset = load_preset(preset_name)
     encoder = build_encoder(preset.encoder, preset.runtime.device, preset.runtime.dtype)
     val_videos = val_videos if val_videos is not None else max(12, train_videos // 3)
@@ -157,7 +194,7 @@ def train_synthetic_classifier(
 
     def data(n, offset, split):
         return classifier_dataset(
-            preset, encoder, n, base + offset, duration_s, width, height, split if domain else None
+            preset, encoder, n, base + offset, duration_s, width, height, split if domain else None, workers
         )
 
     train = data(train_videos, 0, "train")
