@@ -138,3 +138,8 @@ def test_classifier_dataset_rows_do_not_depend_on_worker_processes():
     for key in ("features", "energy", "t", "frame_labels"):
         for a, b in zip(one[key], two[key], strict=True):
             np.testing.assert_array_equal(a, b)
+
+
+def test_classifier_dataset_refuses_no_workers():
+    with pytest.raises(ValueError, match="workers must be at least 1, got 0"):
+        classifier_dataset(load_preset("tiny"), None, 2, 0, 1.0, 64, 48, "train", workers=0)

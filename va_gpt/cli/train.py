@@ -71,6 +71,10 @@ def register(sub) -> None:
         help="also report on this many videos of the out_of_range domain split (darker, shakier, other sizes)",
     )  # fmt: skip
     p.add_argument(
+        "--workers", type=int, default=1,
+        help="processes rendering and encoding the videos (each loads the encoder; the result does not depend on it)",
+    )  # fmt: skip
+    p.add_argument(
         "--plain",
         action="store_true",
         help="plain renders (+ shake/night/flicker looks), no domain randomization",
@@ -165,7 +169,7 @@ def run_classifier(args) -> int:
         args.preset, args.out, train_videos=args.train_videos, test_videos=args.test_videos,
         duration_s=args.duration, steps=args.steps, width=args.width or None, height=args.height or None, seed=args.seed,
         endpoint=args.endpoint, val_videos=args.val_videos, out_of_range_videos=args.out_of_range_videos,
-        domain=not args.plain, frame_level=not args.mil,
+        domain=not args.plain, frame_level=not args.mil, workers=args.workers,
     )  # fmt: skip
     print(json.dumps(report, indent=2))
     return 0

@@ -114,6 +114,8 @@ def classifier_dataset(
     video depends only on its own seed, so the rows equal the one-process build's whenever
     `encoder` is the preset's encoder on one thread (tests/train/test_synthetic_classifier.py);
     rendering is most of the time, so two workers nearly halve it on two cores."""
+    if workers < 1:
+        raise ValueError(f"workers must be at least 1, got {workers}")
     args = (seed0, duration_s, width, height, domain_split)
     workers = max(1, min(workers, n))
     if workers == 1:
