@@ -176,3 +176,30 @@ def test_with_when_adds_the_interval_time_to_the_description_once():
     )
     for unchanged in ("Judgement: fighting.", "Judgement: fighting. Description: Analysis: x."):
         assert with_when(unchanged, 1.0, 2.0) == unchanged
+
+
+@pytest.mark.timeout(300)
+def test_free_text_never_opens_a_multiple_choice_mark():
+    """The LLM also learns multiple-choice answers ("(C) ..."); a summary's free text must not
+    start one (it used to read "Analysis: (D abnormal anomaly in this video")."""
+    torch.manual_seed(0)
+    m = from_preset(PRESET)
+    s = sample()
+    train = dataclasses.replace(
+        s, answer="Judgement: fighting. Description: (D) two people fight. Analysis: (C)."
+    )
+    opt = torch.optim.AdamW(m.parameters(), lr=3e-3)
+    m.train()
+    for _ in range(150):
+        loss = m([train]).loss
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    m.eval()
+    prefix = "Judgement: fighting. Description:"
+    learned = generate_after(m, [s], [prefix], max_new_tokens=16, banned=("Judgement:",))[0]
+    assert "(" in learned, learned  # the model as trained opens a mark
+    for text in generate_after(m, [s], [prefix], max_new_tokens=16) + consistent_after(
+        m, [s], [prefix], ["fighting"], max_new_tokens=16, num_beams=3
+    ):
+        assert "(" not in text, text

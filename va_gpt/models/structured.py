@@ -89,6 +89,12 @@ def generate_after(model: VAGPT, samples: list[Sample], prefixes: list[str], **o
     return [c[0] for c in generate_candidates(model, samples, prefixes, **options)]
 
 
+# What free text never writes: a second "Judgement:", and "(", which in the LLM's training data
+# only opens a multiple-choice option ("(C) from 2.0s to 5.0s"); without the ban an analysis could
+# start "(D abnormal anomaly in this video".
+FREE_TEXT_BANNED: tuple[str, ...] = ("Judgement:", "(")
+
+
 def _banned_ids(model: VAGPT, banned: tuple[str, ...]) -> list[list[int]] | None:
     """Token sequences of each banned text as it can appear: with and without a leading space,
     as written and capitalised."""
@@ -105,13 +111,13 @@ def generate_candidates(
     no_repeat_ngram_size: int = 4,
     repetition_penalty: float = 1.2,
     num_beams: int = 1,
-    banned: tuple[str, ...] = ("Judgement:",),
+    banned: tuple[str, ...] = FREE_TEXT_BANNED,
 ) -> list[list[str]]:
     """The continuations of each sample's answer after its forced `prefix`, every finished beam
     best first ([B][num_beams]; left-padded batch, `llm.generate` on inputs_embeds; greedy, or
     beam search with num_beams > 1). The prefix is embedded as the answer's first tokens, so
     what follows is conditioned on it. `banned`: texts the continuation never writes (with and
-    without a leading space, as written and capitalised: a second "Judgement:")."""
+    without a leading space, as written and capitalised: by default FREE_TEXT_BANNED)."""
     if len(samples) != len(prefixes):
         raise ValueError(f"{len(samples)} samples but {len(prefixes)} prefixes")
     emb = model.llm.get_input_embeddings()
@@ -280,7 +286,7 @@ def consistent_after(
     options (`banned` is extended, not replaced)."""
     if not (len(samples) == len(prefixes) == len(kinds)):
         raise ValueError(f"{len(samples)} samples, {len(prefixes)} prefixes, {len(kinds)} kinds")
-    base = tuple(gen.pop("banned", ("Judgement:",)))
+    base = tuple(gen.pop("banned", FREE_TEXT_BANNED))
     out: list[str | None] = [None] * len(samples)
     bans: list[dict[str, str]] = [{} for _ in samples]  # per sample: lower-cased word -> as written
     best: list[str] = [""] * len(samples)
