@@ -181,7 +181,8 @@ def test_with_when_adds_the_interval_time_to_the_description_once():
 @pytest.mark.timeout(300)
 def test_free_text_never_opens_a_multiple_choice_mark():
     """The LLM also learns multiple-choice answers ("(C) ..."); a summary's free text must not
-    start one (it used to read "Analysis: (D abnormal anomaly in this video")."""
+    start one (it used to read "Analysis: (D abnormal anomaly in this video"), nor write the word
+    judgement again."""
     torch.manual_seed(0)
     m = from_preset(PRESET)
     s = sample()
@@ -202,4 +203,5 @@ def test_free_text_never_opens_a_multiple_choice_mark():
     for text in generate_after(m, [s], [prefix], max_new_tokens=16) + consistent_after(
         m, [s], [prefix], ["fighting"], max_new_tokens=16, num_beams=3
     ):
-        assert "(" not in text, text
+        continuation = text[len(prefix) :] if text.startswith(prefix) else text
+        assert not {"(", ")"} & set(continuation) and "judgement" not in continuation.lower(), text

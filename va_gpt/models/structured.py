@@ -89,10 +89,11 @@ def generate_after(model: VAGPT, samples: list[Sample], prefixes: list[str], **o
     return [c[0] for c in generate_candidates(model, samples, prefixes, **options)]
 
 
-# What free text never writes: a second "Judgement:", and "(", which in the LLM's training data
-# only opens a multiple-choice option ("(C) from 2.0s to 5.0s"); without the ban an analysis could
-# start "(D abnormal anomaly in this video".
-FREE_TEXT_BANNED: tuple[str, ...] = ("Judgement:", "(")
+# What free text never writes: the word "judgement" (a second "Judgement:", or the word left
+# behind when only "Judgement:" was banned: "Analysis: Judgement."), and "(" or ")", which in the
+# LLM's training data only mark a multiple-choice option ("(C) from 2.0s to 5.0s"); without the
+# ban an analysis could read "(D abnormal anomaly in this video" or "people alongB) bag".
+FREE_TEXT_BANNED: tuple[str, ...] = ("judgement", "(", ")")
 
 
 def _banned_ids(model: VAGPT, banned: tuple[str, ...]) -> list[list[int]] | None:
