@@ -127,21 +127,26 @@ def test_drop_contradicting_keeps_the_consistent_sentences_and_the_marks():
 CONTRADICTION = "Judgement: fighting. Description: a person falls. Analysis: it is normal."
 
 
-@pytest.fixture(scope="module")
-def contradicting_model():
-    """The tiny VA-GPT overfit to one answer whose description and analysis contradict its
-    judgement: its own best continuation after "Judgement: fighting. Description:" names falling."""
+def overfit(answer: str, steps: int = 150):
+    """The tiny VA-GPT (seed 0) overfit to `answer` on sample(): what it learned, it writes."""
     torch.manual_seed(0)
     m = from_preset(PRESET)
-    s = dataclasses.replace(sample(), answer=CONTRADICTION)
+    s = dataclasses.replace(sample(), answer=answer)
     opt = torch.optim.AdamW(m.parameters(), lr=3e-3)
     m.train()
-    for _ in range(150):
+    for _ in range(steps):
         loss = m([s]).loss
         opt.zero_grad()
         loss.backward()
         opt.step()
     return m.eval()
+
+
+@pytest.fixture(scope="module")
+def contradicting_model():
+    """The tiny VA-GPT overfit to one answer whose description and analysis contradict its
+    judgement: its own best continuation after "Judgement: fighting. Description:" names falling."""
+    return overfit(CONTRADICTION)
 
 
 @pytest.mark.timeout(300)
@@ -183,20 +188,7 @@ def test_free_text_never_opens_a_multiple_choice_mark():
     """The LLM also learns multiple-choice answers ("(C) ..."); a summary's free text must not
     start one (it used to read "Analysis: (D abnormal anomaly in this video"), nor write the word
     judgement again."""
-    torch.manual_seed(0)
-    m = from_preset(PRESET)
-    s = sample()
-    train = dataclasses.replace(
-        s, answer="Judgement: fighting. Description: (D) two people fight. Analysis: (C)."
-    )
-    opt = torch.optim.AdamW(m.parameters(), lr=3e-3)
-    m.train()
-    for _ in range(150):
-        loss = m([train]).loss
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    m.eval()
+    m, s = overfit("Judgement: fighting. Description: (D) two people fight. Analysis: (C)."), sample()
     prefix = "Judgement: fighting. Description:"
     learned = generate_after(m, [s], [prefix], max_new_tokens=16, banned=("Judgement:",))[0]
     assert "(" in learned, learned  # the model as trained opens a mark
