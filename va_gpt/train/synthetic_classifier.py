@@ -112,7 +112,7 @@ def classifier_dataset(
     workers > 1: the videos are rendered and encoded in that many spawned processes (each loads
     the preset's encoder and uses one torch thread), in contiguous shares joined in order. Every
     video depends only on its own seed, so the rows equal the one-process build's whenever
-    `encoder` is the preset's encoder on one thread (tests/train/test_synthetic_classifier.py);
+    `encoder` is the preset's encoder on one thread (tests/train/test_classifier.py);
     rendering is most of the time, so two workers nearly halve it on two cores."""
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
