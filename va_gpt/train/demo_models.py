@@ -78,7 +78,7 @@ DATA_WORKERS = 2  # processes rendering the classifier's videos; the result does
 # 900 steps of 64 crops; about 15 minutes here on one thread.
 ENCODER_RECIPE = EncoderRecipe()
 # The demo VA-GPT: train_demo's defaults (answer language 300 steps, stage 0 150, stage 1 10,
-# stage 2 60; seed 0).
+# stage 2 120; seed 0).
 VAGPT_RECIPE = {"seed": 0}
 # Preset sections the weights depend on: a committed checkpoint is used only when they are equal.
 MODEL_SECTIONS = ("encoder", "sets", "classifier", "tetg", "vision_tower", "projector", "llm")
