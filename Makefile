@@ -40,7 +40,7 @@ run: setup
 	$(BIN)/python -u -m va_gpt.cli demo --work $(WORK)
 
 # Rebuild the committed demo checkpoint (models/demo: fixed seeds, float16, model card); `make run`
-# uses it instead of training (about 40 minutes here on two cores: encoder 18, classifier 10, VA-GPT 8).
+# uses it instead of training (about 40 minutes here on two cores: encoder 17, classifier 11, VA-GPT 9).
 models: setup
 	$(BIN)/python -u -m va_gpt.cli demo --build-models models/demo
 
