@@ -20,6 +20,7 @@ from __future__ import annotations
 import multiprocessing
 import time
 from concurrent.futures import ProcessPoolExecutor
+from functools import partial
 
 import numpy as np
 import torch
@@ -93,7 +94,7 @@ def _dataset_rows(preset, encoder, js, seed0, duration_s, width, height, domain_
     return rows
 
 
-def _worker_rows(preset, js, *args) -> list[dict]:
+def _worker_rows(preset, args: tuple, js) -> list[dict]:
     """A worker process's share: its own encoder (one torch thread, as the parent's build)."""
     torch.set_num_threads(1)
     encoder = build_encoder(preset.encoder, preset.runtime.device, preset.runtime.dtype)
@@ -124,8 +125,7 @@ def classifier_dataset(
         shares = [range(n * w // workers, n * (w + 1) // workers) for w in range(workers)]
         ctx = multiprocessing.get_context("spawn")  # no fork of a process that already ran torch
         with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
-            rows = [r for part in pool.map(_worker_rows, [preset] * workers, shares, *([a] * workers for a in args))
-                    for r in part]  # fmt: skip
+            rows = [r for part in pool.map(partial(_worker_rows, preset, args), shares) for r in part]
     return {k: [r[k] for r in rows] for k in ("features", "energy", "t", "frame_labels", "kind", "look")}
 
 
