@@ -36,22 +36,27 @@ def synthetic_video(
     height: int | None = 120,
     native_fps: float = 30.0,
     domain_split: str | None = None,
+    event_start_s: float | None = None,
 ) -> SyntheticVideo:
     """Render a scene at `native_fps`, keep every native_fps / fps-th frame (the decode stage's
     sampling), resize to the encoder input as serving does, and label the kept frames.
     `domain_split` (train | val | test | out_of_range, va_gpt.synthetic.domain): a randomized
     look drawn from the seed (light, night, shake, weather, hard negatives), rendered at
     `width` x `height` (None: the camera's own drawn resolution, 320x240 to 1280x720) and
-    `native_fps` all the same; None: the plain renderer (which needs width and height)."""
+    `native_fps` all the same; None: the plain renderer (which needs width and height).
+    `event_start_s`: when the anomaly starts (None: the renderer's own draw, 25-45 % into the video)."""
     domain = None
     if domain_split is not None:
         rng = np.random.default_rng([seed, 29])
         size = None if width is None or height is None else (width, height)
         domain = sample_domain(rng, domain_split, size=size, fps=native_fps)
     if domain is None:
-        scene = make_scene(seed, kind, duration_s=duration_s, width=width, height=height, fps=native_fps)
+        scene = make_scene(
+            seed, kind, duration_s=duration_s, width=width, height=height, fps=native_fps,
+            event_start_s=event_start_s,
+        )  # fmt: skip
     else:
-        scene = make_scene(seed, kind, duration_s=duration_s, domain=domain)
+        scene = make_scene(seed, kind, duration_s=duration_s, domain=domain, event_start_s=event_start_s)
     step = native_fps / fps
     idx = np.unique(np.round(np.arange(0, len(scene), step)).astype(int))
     idx = idx[idx < len(scene)]
