@@ -7,11 +7,11 @@ import pytest
 import torch
 
 from va_gpt.checkpoints.build import build_encoder
-from va_gpt.config import ClassifierConfig, load_preset
+from va_gpt.config import ClassifierConfig, IntervalConfig, load_preset
 from va_gpt.models.classifier import num_features
 from va_gpt.synthetic.training import synthetic_video
 from va_gpt.train.classifier import TrainConfig, frame_auc, mil_ranking_loss, train_classifier, video_features
-from va_gpt.train.synthetic_classifier import classifier_dataset
+from va_gpt.train.synthetic_classifier import classifier_dataset, detector_report
 
 CFG = ClassifierConfig(hidden_size=16, num_layers=2, kernel_size=3, dropout=0.0, use_cls=False)
 
@@ -143,3 +143,41 @@ def test_classifier_dataset_rows_do_not_depend_on_worker_processes():
 def test_classifier_dataset_refuses_no_workers():
     with pytest.raises(ValueError, match="workers must be at least 1, got 0"):
         classifier_dataset(load_preset("tiny"), None, 2, 0, 1.0, 64, 48, "train", workers=0)
+
+
+@pytest.mark.timeout(120)
+def test_classifier_dataset_places_events_where_event_start_says():
+    """The renderer starts every event 25-45 % into its video; a classifier trained only on that
+    learns the clock, so the training videos spread their events over `event_start`."""
+    preset = load_preset("tiny")
+    enc = build_encoder(preset.encoder, "cpu", "float32")
+
+    def onsets(event_start):
+        d = classifier_dataset(preset, enc, 8, 7, 10.0, 64, 48, "train", event_start=event_start)
+        return [t[np.flatnonzero(y)[0]] for t, y, k in zip(d["t"], d["frame_labels"], d["kind"]) if k]
+
+    late, default = onsets((0.6, 0.65)), onsets(None)
+    assert len(late) == len(default) == 4
+    assert all(5.9 <= s <= 7.0 for s in late), late  # within the range (rounded to the sampled frames)
+    assert all(s <= 5.0 for s in default), default  # the renderer's own 25-45 %
+    with pytest.raises(
+        ValueError, match=r"event_start must be fractions 0 <= lo <= hi < 1, got \(0.5, 1.2\)"
+    ):
+        classifier_dataset(preset, enc, 2, 0, 1.0, 64, 48, "train", event_start=(0.5, 1.2))
+
+
+def test_detector_report_splits_the_frame_auc():
+    """Finding an event in its own video and telling it from normal footage are different skills:
+    a detector that scores every mid-video frame high (as one that learned the clock does) is
+    perfect within its videos and only ties against the normal videos' frames at the same time
+    (8 of their 40 frames tie with each event frame: 1 - 8 / 40 / 2 = 0.9)."""
+    t = np.arange(20) / 2.0
+    y = np.zeros(20, np.int64)
+    y[8:12] = 1
+    clock = np.exp(-(((np.arange(20) - 9.5) / 3) ** 2))  # high in mid video, whatever happens
+    data = {"t": [t, t, t], "frame_labels": [y, np.zeros(20, np.int64), np.zeros(20, np.int64)],
+            "kind": ["fighting", None, None], "look": ["day"] * 3}  # fmt: skip
+    r = detector_report([clock] * 3, None, data, IntervalConfig(0.0, 0.5, 0.3, 0.0, 0.0))
+    assert r["frame_auc_within_anomalous_videos"] == 1.0
+    assert r["frame_auc_vs_normal_videos"] == pytest.approx(0.9)
+    assert 0.5 < r["frame_auc"] < 1.0
