@@ -117,6 +117,11 @@ def test_synth_writes_an_archive_and_names_bad_kinds(tmp_path, capsys):
     assert "ground truth" in capsys.readouterr().out
     assert main(["synth", str(out), "--kinds", "fighting,teleport"]) == 2
     assert "teleport" in capsys.readouterr().err
+    early = tmp_path / "early"
+    assert main(["synth", str(early), *args, "--normal-fraction", "0", "--event-start", "0.05", "0.1"]) == 0
+    assert all(0.1 <= e.start_s <= 0.2 for v in load_truth(str(early)).videos for e in v.events)
+    assert main(["synth", str(early), "--event-start", "0.5", "1.5"]) == 2
+    assert "event_start must be fractions" in capsys.readouterr().err
 
 
 @pytest.mark.timeout(60)

@@ -31,6 +31,10 @@ def register(sub) -> None:
     p.add_argument("--normal-fraction", type=float, default=1 / 3, help="fraction of videos with no event")
     p.add_argument("--gop", type=int, default=None, help="frames per GOP (default: 2 s)")
     p.add_argument(
+        "--event-start", type=float, nargs=2, default=None, metavar=("LO", "HI"),
+        help="fractions of a video its event starts within, drawn per video (default: the renderer's 0.25-0.45)",
+    )  # fmt: skip
+    p.add_argument(
         "--domain-split",
         choices=["train", "val", "test", "out_of_range"],
         default=None,
@@ -67,6 +71,7 @@ def run(args) -> int:
             start_time=args.start_time,
             gop=args.gop,
             domain_split=args.domain_split,
+            event_start=tuple(args.event_start) if args.event_start else None,
         )
     except (ValueError, StorageError) as exc:
         print(f"vagpt synth: error: {exc}", file=sys.stderr)
