@@ -4,9 +4,17 @@ store stopped mid-run. The run stops after N videos in a row fail, commits nothi
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import shutil
+import signal
+import socket
+import subprocess
+import sys
 import tempfile
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -25,6 +33,7 @@ from va_gpt.synthetic.archive import generate_archive
 
 pytestmark = pytest.mark.timeout(300)
 VIDEOS = 8
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -156,20 +165,62 @@ def test_cli_exits_3_with_one_line_when_the_store_goes_down(store, monkeypatch, 
     assert "storage unreachable: the archive listing failed" in err and "nothing of this run" in err
 
 
-def test_on_ray_the_decode_tasks_share_one_breaker(store, caplog, tmp_path_factory):
+def test_on_ray_the_decode_tasks_share_one_breaker(store):
     """The store down before the first read: the Ray job's decode tasks trip the actor's breaker,
-    the driver stops with StorageOutage, nothing committed."""
-    logger = logging.getLogger("va_gpt.pipeline.nightly")
-    caplog.set_level(logging.INFO, logger=logger.name)
-    handler = _StopOn(store)
-    logger.addHandler(handler)
+    the driver stops with StorageOutage, nothing committed, and the process ends normally.
+
+    Run in a child process: if Ray ended the process while stopping (a Ray Data thread calling
+    into Ray after ray.shutdown(), see raylocal.stop_ray), that is reported here as a failure
+    with the child's output, not as a silent death of the whole test session."""
+    ep = store.endpoint
     temp = tempfile.mkdtemp(prefix="vb", dir="/tmp")  # Ray's socket paths must stay short
+    spec = {
+        "archive": ep.url("archive"), "results": ep.url("results"), "storage_options": ep.storage_options(),
+        "store_pgid": store.proc.pid, "s3_port": store.s3_port, "ray_temp_dir": temp,
+    }  # fmt: skip
+    code = f"import sys; sys.path.insert(0, {str(ROOT)!r}); from tests.pipeline.test_breaker import _ray_outage_child; _ray_outage_child()"
     try:
-        with pytest.raises(StorageOutage, match="2 videos in a row"):
-            run_nightly(nightly_args(store, local=False, max_storage_failures=2, ray_temp_dir=temp))
+        child = subprocess.run(
+            [sys.executable, "-c", code], input=json.dumps(spec), capture_output=True, text=True, timeout=240
+        )
     finally:
-        logger.removeHandler(handler)
-        if ray.is_initialized():
-            ray.shutdown()
         shutil.rmtree(temp, ignore_errors=True)
+    out = child.stdout + child.stderr
+    assert child.returncode == 0, f"the child exited {child.returncode}:\n{out[-4000:]}"
+    assert "OUTAGE: " in child.stdout and "2 videos in a row" in child.stdout, out[-4000:]
+    assert "nothing of this run was committed" in child.stdout and "RAY STOPPED" in child.stdout
     assert_nothing_committed(store)
+
+
+def _ray_outage_child() -> None:
+    """The child of the Ray test: the nightly on a local Ray with the store stopped once the
+    listing is done (the store process group is the parent's; it is killed by its id)."""
+    spec = json.loads(sys.stdin.read())
+
+    class StopStore(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if "objects to process" in record.getMessage():
+                os.killpg(spec["store_pgid"], signal.SIGTERM)
+                deadline = time.monotonic() + 20
+                while _listening(spec["s3_port"]) and time.monotonic() < deadline:
+                    time.sleep(0.1)
+
+    logger = logging.getLogger("va_gpt.pipeline.nightly")
+    logger.setLevel(logging.INFO)
+    logger.addHandler(StopStore())
+    args = NightlyArgs(
+        archive=spec["archive"], results=spec["results"], preset=load_preset("tiny"),
+        storage_options=spec["storage_options"], describe=False, local=False, max_storage_failures=2,
+        ray_temp_dir=spec["ray_temp_dir"],
+    )  # fmt: skip
+    try:
+        run_nightly(args)
+    except StorageOutage as e:
+        print("OUTAGE: " + str(e).replace("\n", " "), flush=True)
+    print("RAY STILL UP" if ray.is_initialized() else "RAY STOPPED", flush=True)
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.2)
+        return s.connect_ex(("127.0.0.1", port)) == 0

@@ -52,17 +52,21 @@ def start_ray(address: str | None = None, temp_dir: str | None = None, num_cpus:
     return True
 
 
-# The driver-side thread of a Ray Data execution (it ends once its executor is shut down).
-_RAY_DATA_THREADS = ("StreamingExecutor-",)
+# The driver-side threads of a Ray Data execution: the executor's (it ends once the executor
+# is shut down) and the batch iterator's workers (they end after their current block once
+# the iterator is closed; one still fetching when ray.shutdown() runs ends the process too).
+# The "Prefetcher" thread is not among them: it parks for good once nothing is asked of it.
+_RAY_DATA_THREADS = ("StreamingExecutor-", "iter_threaded")
 
 
 def stop_ray(timeout_s: float = 30.0) -> None:
     """ray.shutdown() once Ray Data's driver threads have ended (up to `timeout_s` in all).
 
     A job stopped early (a storage outage raised while the dataset still runs) leaves its
-    executor thread winding down; if it calls into Ray after ray.shutdown(), Ray ends the
-    whole process with exit code 1 ("the core worker has already been shutdown"), so the
-    driver's own exit code (3 for an outage) and any cleanup after it would be lost.
+    executor thread and the batch iterator's worker threads winding down; if one of them calls
+    into Ray after ray.shutdown(), Ray ends the whole process with exit code 1 ("the core
+    worker has already been shutdown"), so the driver's own exit code (3 for an outage) and
+    any cleanup after it would be lost.
     """
     deadline = time.monotonic() + timeout_s
     for thread in threading.enumerate():
