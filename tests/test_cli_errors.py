@@ -54,6 +54,17 @@ def test_train_classifier_unknown_preset(no_aws, tmp_path, capsys):
 
 
 @pytest.mark.timeout(60)
+def test_train_classifier_event_start_outside_the_video(no_aws, tmp_path, capsys):
+    out = tmp_path / "clf"
+    argv = ["train-classifier", "--preset", "tiny", "--out", str(out), "--train-videos", "2", "--event-start"]
+    err = _error(capsys, 2, [*argv, "0.5", "1.5"])
+    assert "event_start must be fractions 0 <= lo <= hi < 1, got (0.5, 1.5)" in err
+    err = _error(capsys, 2, [*argv, "0.6", "0.2"])
+    assert "got (0.6, 0.2)" in err
+    assert not out.exists()
+
+
+@pytest.mark.timeout(60)
 def test_nightly_wrong_checkpoint_fails_before_listing(no_aws, tmp_path, capsys):
     archive = tmp_path / "no-archive-either"  # a listing would fail on this: the checkpoint is checked first
     err = _error(
