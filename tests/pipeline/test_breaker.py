@@ -9,7 +9,6 @@ import logging
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -23,7 +22,7 @@ import ray
 from va_gpt.cli.main import main
 from va_gpt.config import load_preset
 from va_gpt.io.credentials import S3Credentials
-from va_gpt.io.objectstore import ObjectStore
+from va_gpt.io.objectstore import ObjectStore, port_open
 from va_gpt.lake.delta import runs
 from va_gpt.lake.manifest import Manifest
 from va_gpt.pipeline.breaker import NOT_ATTEMPTED, Breaker, StorageOutage
@@ -202,7 +201,7 @@ def _ray_outage_child() -> None:
             if "objects to process" in record.getMessage():
                 os.killpg(spec["store_pgid"], signal.SIGTERM)
                 deadline = time.monotonic() + 20
-                while _listening(spec["s3_port"]) and time.monotonic() < deadline:
+                while port_open(spec["s3_port"]) and time.monotonic() < deadline:
                     time.sleep(0.1)
 
     logger = logging.getLogger("va_gpt.pipeline.nightly")
@@ -218,9 +217,3 @@ def _ray_outage_child() -> None:
     except StorageOutage as e:
         print("OUTAGE: " + str(e).replace("\n", " "), flush=True)
     print("RAY STILL UP" if ray.is_initialized() else "RAY STOPPED", flush=True)
-
-
-def _listening(port: int) -> bool:
-    with socket.socket() as s:
-        s.settimeout(0.2)
-        return s.connect_ex(("127.0.0.1", port)) == 0

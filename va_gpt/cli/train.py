@@ -71,9 +71,10 @@ def register(sub) -> None:
         help="also report on this many videos of the out_of_range domain split (darker, shakier, other sizes)",
     )  # fmt: skip
     p.add_argument(
-        "--event-start", type=float, nargs=2, default=(0.05, 0.7), metavar=("LO", "HI"),
-        help="fractions of the video the training and validation events start within "
-        "(spread, so the classifier cannot learn the renderer's 25-45%% clock)",
+        "--event-start", type=float, nargs=2, default=None, metavar=("LO", "HI"),
+        help="fractions of the video the training and validation events start within (default: the "
+        "recipe's EVENT_START, va_gpt/train/synthetic_classifier.py: spread, so the classifier cannot "
+        "learn the renderer's 25-45%% clock)",
     )  # fmt: skip
     p.add_argument(
         "--workers", type=int, default=1,
@@ -175,7 +176,7 @@ def run_classifier(args) -> int:
         duration_s=args.duration, steps=args.steps, width=args.width or None, height=args.height or None, seed=args.seed,
         endpoint=args.endpoint, val_videos=args.val_videos, out_of_range_videos=args.out_of_range_videos,
         domain=not args.plain, frame_level=not args.mil, workers=args.workers,
-        event_start=tuple(args.event_start),
+        **({"event_start": tuple(args.event_start)} if args.event_start else {}),
     )  # fmt: skip
     print(json.dumps(report, indent=2))
     return 0

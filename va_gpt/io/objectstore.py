@@ -71,7 +71,8 @@ def _free_port(avoid: set[int]) -> int:
             return port
 
 
-def _port_open(port: int) -> bool:
+def port_open(port: int) -> bool:
+    """True when something accepts connections on 127.0.0.1:`port`."""
     with socket.socket() as s:
         s.settimeout(0.2)
         return s.connect_ex(("127.0.0.1", port)) == 0
@@ -193,7 +194,7 @@ class ObjectStore:
                 raise ObjectStoreError(
                     f"SeaweedFS exited with {self.proc.returncode}; see {self.data_dir / 'weed.log'}"
                 )
-            if _port_open(self.s3_port) and self._bucket_ready():
+            if port_open(self.s3_port) and self._bucket_ready():
                 return self.endpoint
             time.sleep(0.3)
         self.stop()
@@ -239,7 +240,7 @@ def read_endpoint(data_dir: str | Path) -> Endpoint | None:
     if not state.exists():
         return None
     info = json.loads(state.read_text())
-    if not _port_open(info["s3_port"]):
+    if not port_open(info["s3_port"]):
         return None
     return Endpoint(f"http://127.0.0.1:{info['s3_port']}", bucket=info["bucket"])
 

@@ -13,7 +13,7 @@ from va_gpt.io.filesystem import filesystem, write_bytes
 from va_gpt.synthetic.anomalies import ALL_KINDS
 from va_gpt.synthetic.domain import SPLITS, sample_domain
 from va_gpt.synthetic.mp4 import write_mp4
-from va_gpt.synthetic.scene import make_scene
+from va_gpt.synthetic.scene import check_event_start, draw_event_start_s, make_scene
 from va_gpt.synthetic.truth import ArchiveTruth, VideoTruth
 
 
@@ -75,8 +75,7 @@ def generate_archive(
     `seed` hold different videos.
     """
     kinds = tuple(anomaly_kinds)
-    if event_start is not None and not 0.0 <= event_start[0] <= event_start[1] < 1.0:
-        raise ValueError(f"event_start must be fractions 0 <= lo <= hi < 1, got {event_start}")
+    check_event_start(event_start)
     bad = [k for k in kinds if k not in ALL_KINDS]
     if bad:
         raise ValueError(f"unknown anomaly kinds {bad}; expected a subset of {ALL_KINDS}")
@@ -111,10 +110,7 @@ def generate_archive(
                 )
                 dom = sample_domain(np.random.default_rng([vseed, 23]), domain_split)
                 v_codec, v_gop, v_crf = dom.codec, dom.gop, dom.crf
-            start_s = None
-            if kind is not None and event_start is not None:
-                u = np.random.default_rng([vseed, 17]).uniform(*event_start)
-                start_s = round(float(u) * duration_s, 1)
+            start_s = draw_event_start_s(vseed, kind, duration_s, event_start)
             if dom is None:
                 scene = make_scene(vseed, kind, duration_s, width, height, fps, start_s, camera_seed=cseed)
             else:

@@ -247,6 +247,24 @@ class Scene:
         )
 
 
+def check_event_start(event_start: tuple[float, float] | None) -> None:
+    """ValueError unless `event_start` is None or (lo, hi) fractions of a video, 0 <= lo <= hi < 1."""
+    if event_start is not None and not 0.0 <= event_start[0] <= event_start[1] < 1.0:
+        raise ValueError(f"event_start must be fractions 0 <= lo <= hi < 1, got {event_start}")
+
+
+def draw_event_start_s(
+    seed: int, anomaly: str | None, duration_s: float, event_start: tuple[float, float] | None
+) -> float | None:
+    """When video `seed`'s event starts, in seconds (0.1 s steps): a draw in the `event_start`
+    fractions (lo, hi) of the video from the video's own stream; None for a normal video or
+    event_start None (make_scene then draws its own 25-45 %). One draw for archives and the
+    classifier's training footage, so both spread events the same way."""
+    if anomaly is None or event_start is None:
+        return None
+    return round(float(np.random.default_rng([seed, 17]).uniform(*event_start)) * duration_s, 1)
+
+
 def make_scene(
     seed: int,
     anomaly: str | None,

@@ -46,6 +46,7 @@ from va_gpt.models.dinov2 import RANDOM_INIT_SEED
 from va_gpt.pipeline.visual import check_feature_spec, feature_spec
 from va_gpt.train.demo import train_demo, train_synthetic_classifier
 from va_gpt.train.encoder import EncoderRecipe, build_demo_encoder
+from va_gpt.train.synthetic_classifier import EVENT_START
 
 REPO = REPO_ROOT
 MODELS = REPO / "models"  # models/<preset>: the committed checkpoints (git-tracked)
@@ -72,7 +73,7 @@ CLASSIFIER_RECIPE = {
     "test_videos": 24,
     "duration_s": 20.0,
     "steps": 1200,
-    "event_start": (0.05, 0.7),
+    "event_start": EVENT_START,
     "width": None,
     "height": None,
     "seed": 0,

@@ -48,6 +48,7 @@ from va_gpt.ops.intervals import interval_label, scores_to_intervals
 from va_gpt.ops.metrics import frame_auc, temporal_iou
 from va_gpt.pipeline.visual import feature_spec
 from va_gpt.synthetic.anomalies import ALL_KINDS
+from va_gpt.synthetic.scene import check_event_start, draw_event_start_s
 from va_gpt.synthetic.training import synthetic_video
 from va_gpt.train import classifier as tc
 from va_gpt.train.calibrate import calibrate_intervals, interval_scores, label_intervals
@@ -55,6 +56,7 @@ from va_gpt.train.calibrate import calibrate_intervals, interval_scores, label_i
 VAL_SEED_OFFSET = 50_000
 TEST_SEED_OFFSET = 100_000  # held-out videos use seeds (and so cameras) the training never saw
 OOR_SEED_OFFSET = 150_000
+EVENT_START = (0.05, 0.7)  # training and validation events start anywhere in this share of a video
 LOOKS = ("plain", "shake", "night", "flicker")
 
 
@@ -88,14 +90,6 @@ def _video_kind(j: int) -> str | None:
     return ALL_KINDS[(j // 2) % len(ALL_KINDS)] if j % 2 else None
 
 
-def _event_start_s(seed: int, kind: str | None, duration_s: float, event_start) -> float | None:
-    """When video `seed`'s event starts: a draw in the `event_start` fractions (lo, hi) of the
-    video (the same stream and rounding as va_gpt.synthetic.archive), None for the renderer's."""
-    if kind is None or event_start is None:
-        return None
-    return round(float(np.random.default_rng([seed, 17]).uniform(*event_start)) * duration_s, 1)
-
-
 def _dataset_rows(
     preset, encoder, js, seed0, duration_s, width, height, domain_split, event_start
 ) -> list[dict]:
@@ -106,7 +100,7 @@ def _dataset_rows(
         v = synthetic_video(
             seed0 + j, kind, preset.encoder.image_size, fps=preset.decode.fps,
             duration_s=duration_s, width=width, height=height, domain_split=domain_split,
-            event_start_s=_event_start_s(seed0 + j, kind, duration_s, event_start),
+            event_start_s=draw_event_start_s(seed0 + j, kind, duration_s, event_start),
         )  # fmt: skip
         if domain_split is None:
             look = LOOKS[(j // 3) % len(LOOKS)]
@@ -146,8 +140,7 @@ def classifier_dataset(
     training videos spread them."""
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
-    if event_start is not None and not 0.0 <= event_start[0] <= event_start[1] < 1.0:
-        raise ValueError(f"event_start must be fractions 0 <= lo <= hi < 1, got {event_start}")
+    check_event_start(event_start)
     args = (seed0, duration_s, width, height, domain_split, event_start)
     workers = max(1, min(workers, n))
     if workers == 1:
@@ -220,7 +213,7 @@ def train_synthetic_classifier(
     domain: bool = True,
     out_of_range_videos: int = 0,
     workers: int = 1,
-    event_start: tuple[float, float] | None = (0.05, 0.7),
+    event_start: tuple[float, float] | None = EVENT_START,
 ) -> dict:
     """Train the TETG classifier on synthetic footage (frame labels, or MIL with frame_level=False),
     calibrate its intervals on validation videos, save it to `out` (any fsspec URL) and return
@@ -234,10 +227,10 @@ def train_synthetic_classifier(
     base = seed * 1_000_000
     t0 = time.time()
 
-    def data(n, offset, split, onsets=None):
+    def data(n, offset, split, starts=None):
         return classifier_dataset(
             preset, encoder, n, base + offset, duration_s, width, height, split if domain else None, workers,
-            onsets,
+            starts,
         )  # fmt: skip
 
     train = data(train_videos, 0, "train", event_start)
