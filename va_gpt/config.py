@@ -63,6 +63,11 @@ class ClassifierConfig:
     # Append the encoder's CLS embedding to the SETS difference statistics. False for
     # random-weight encoders: their CLS is noise that the classifier overfits.
     use_cls: bool
+    # Learned pooling over per-patch evidence (va_gpt.models.classifier.PatchPool): its width,
+    # 0 = off (the per-frame evidence statistics only). Per-patch causal temporal conv blocks
+    # before the pooling: patch_layers (dilations 1, 2, ...; kernel_size).
+    patch_hidden: int = 0
+    patch_layers: int = 0
 
 
 @dataclass(frozen=True)

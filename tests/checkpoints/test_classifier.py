@@ -43,6 +43,40 @@ def test_checkpoint_roundtrip_local(tmp_path):
     assert not loaded.training
 
 
+@pytest.mark.timeout(60)
+def test_a_patch_classifier_roundtrips_with_its_patch_pooling(tmp_path):
+    """A classifier that reads per-patch evidence saves its patch width, grid and the pooling's
+    standardisation, and loads to the same scores."""
+    cfg = ClassifierConfig(
+        hidden_size=16,
+        num_layers=2,
+        kernel_size=3,
+        dropout=0.0,
+        use_cls=False,
+        patch_hidden=8,
+        patch_layers=2,
+    )
+    torch.manual_seed(0)
+    m = AnomalyClassifier(6, cfg, patch_features=5, grid=(2, 3)).eval()
+    m.fit_normalisation(torch.randn(50, 6), torch.randn(300, 5) * 2 + 3)
+    url = str(tmp_path / "ckpt")
+    save_classifier(m, url)
+    loaded, config = load_classifier(url)
+    assert (
+        config["patch_features"] == 5
+        and config["grid"] == [2, 3]
+        and config["classifier"]["patch_layers"] == 2
+    )
+    assert loaded.receptive_field == m.receptive_field
+    x, px = torch.randn(2, 9, 6), torch.randn(2, 9, 6, 5)
+    torch.testing.assert_close(loaded(x, px), m(x, px))
+    torch.testing.assert_close(loaded.patch.feature_std, m.patch.feature_std)
+    del config["grid"]
+    (tmp_path / "ckpt" / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ValueError, match="config.json: a patch classifier .* needs patch_features and grid"):
+        load_classifier(url)
+
+
 @pytest.mark.timeout(120)
 def test_checkpoint_roundtrip_object_store(s3_store):
     m = model()

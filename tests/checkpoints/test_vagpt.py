@@ -38,7 +38,7 @@ def test_round_trip_through_s3_gives_identical_outputs(model, s3_store):
     url = s3_store.url("test_load/ckpt")
     so = s3_store.storage_options()
     # the classifier is bundled as its own checkpoint folder (checkpoints/classifier.py)
-    clf = AnomalyClassifier(40, PRESET.classifier).eval()
+    clf = AnomalyClassifier(40, PRESET.classifier, patch_features=7, grid=(4, 4)).eval()
     clf.fit_normalisation(torch.randn(30, 40))
     clf_cfg = checkpoint_config(clf, {"top_k": PRESET.sets.top_k})
     version = save_checkpoint(model, url, so, classifier=clf, classifier_config=clf_cfg, overwrite=True)

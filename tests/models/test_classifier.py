@@ -6,10 +6,23 @@ import pytest
 import torch
 
 from va_gpt.config import ClassifierConfig, load_preset, preset_names
-from va_gpt.models.classifier import KINDS, AnomalyClassifier, frame_features, num_features
+from va_gpt.models.classifier import (
+    KINDS,
+    AnomalyClassifier,
+    frame_features,
+    frame_inputs,
+    num_features,
+    patch_features_for,
+)
+from va_gpt.ops.evidence import evidence_features, patch_evidence
 from va_gpt.taxonomy import NORMAL, SYNTHETIC_KINDS, display, parse_kind
 
 CFG = ClassifierConfig(hidden_size=16, num_layers=2, kernel_size=3, dropout=0.0, use_cls=False)
+# a classifier that also reads per-patch evidence (4 x 4 patches of 5 features), one per-patch conv
+PATCH_CFG = ClassifierConfig(
+    hidden_size=16, num_layers=2, kernel_size=3, dropout=0.0, use_cls=False, patch_hidden=8, patch_layers=1
+)
+GRID = (4, 4)
 
 
 def model(in_features=6, cfg=CFG, seed=0):
@@ -80,9 +93,62 @@ def test_a_window_with_its_context_scores_like_one_pass():
         torch.testing.assert_close(k, whole_kind[a:b], rtol=1e-5, atol=1e-6)
 
 
+def patch_model(seed=0):
+    torch.manual_seed(seed)
+    return AnomalyClassifier(6, PATCH_CFG, patch_features=5, grid=GRID).eval()
+
+
+@pytest.mark.timeout(30)
+def test_a_patch_model_reads_every_patch_and_streams_like_one_pass():
+    m = patch_model()
+    R = m.receptive_field
+    assert R == 1 + 2 * (1 + 2) + 2 * 1  # the frame convs (dilations 1, 2) and one per-patch conv
+    x, px = torch.randn(40, 6), torch.randn(40, 16, 5)
+    whole = m(x[None], px[None])[0]
+    assert whole.shape == (40,)
+    # causal over frames and patches: a change at frame 15 of one patch moves exactly frames 15 .. 15 + R - 1
+    moved = px.clone()
+    moved[15, 9] += 5.0
+    changed = m.logits(x[None], moved[None])[0] != m.logits(x[None], px[None])[0]
+    assert changed.nonzero().flatten().tolist() == list(range(15, 15 + R))
+    for a, b in [(0, 3), (3, 10), (10, 11), (11, 40)]:
+        c = max(0, a - (R - 1))
+        p, _ = m.score_window(x[c:b], b - a, px[c:b])
+        torch.testing.assert_close(p, whole[a:b], rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="per-patch evidence"):
+        m(x[None])
+    with pytest.raises(ValueError, match=r"\[B, T, 16, 5\]"):
+        m(x[None], torch.randn(1, 40, 15, 5))
+    with pytest.raises(ValueError, match="reads no per-patch evidence"):
+        model()(x[None], px[None])
+    with pytest.raises(ValueError, match="needs patch_features and grid"):
+        AnomalyClassifier(6, PATCH_CFG)
+
+
+def test_patch_inputs_are_the_evidence_per_patch():
+    """frame_inputs gives the frame evidence and, per patch, its six map values and its embedding."""
+    cls, patches = torch.randn(6, 8), torch.randn(6, 16, 8)
+    f, px = frame_inputs(cls, patches, patches[0], GRID, use_cls=False, per_patch=True)
+    torch.testing.assert_close(f, evidence_features(patches, patches[0], GRID))
+    torch.testing.assert_close(px, patch_evidence(patches, patches[0]))
+    assert px.shape == (6, 16, 6 + 8)
+    # the embedding part is each frame standardised over its patches and channels
+    x = px[..., 6:]
+    torch.testing.assert_close(x.mean((1, 2)), torch.zeros(6), atol=1e-5, rtol=0)
+    assert frame_inputs(cls, patches, patches[0], GRID, use_cls=False)[1] is None
+
+
 @pytest.mark.timeout(30)
 def test_every_preset_builds_its_classifier():
     for name in preset_names():
         p = load_preset(name)
-        m = AnomalyClassifier(num_features(p.encoder.hidden_size, p.classifier.use_cls), p.classifier)
-        assert m(torch.randn(1, 5, m.in_features)).shape == (1, 5)
+        g = p.encoder.image_size // p.encoder.patch_size
+        n_patch = patch_features_for(p.encoder.hidden_size, p.classifier)
+        m = AnomalyClassifier(
+            num_features(p.encoder.hidden_size, p.classifier.use_cls),
+            p.classifier,
+            patch_features=n_patch,
+            grid=(g, g),
+        )
+        px = torch.randn(1, 5, g * g, n_patch) if n_patch else None
+        assert m(torch.randn(1, 5, m.in_features), px).shape == (1, 5)

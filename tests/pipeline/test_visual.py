@@ -11,10 +11,10 @@ import torch
 
 from va_gpt.checkpoints.classifier import save_classifier
 from va_gpt.config import load_preset
-from va_gpt.models.classifier import KINDS, AnomalyClassifier, num_features
+from va_gpt.models.classifier import KINDS, AnomalyClassifier, num_features, patch_features_for
 from va_gpt.ops.evidence import HISTORY
 from va_gpt.pipeline.visual import Visual, context_frames, feature_spec
-from va_gpt.train.classifier import predict, video_features
+from va_gpt.train.classifier import predict, video_inputs
 
 TINY = load_preset("tiny")
 S = TINY.encoder.image_size  # 56: a 4 x 4 grid of 14-pixel patches
@@ -155,7 +155,8 @@ def test_scores_do_not_depend_on_actors_or_order(reference):
     preset = with_sets(TINY, reference=reference)
     preset = dataclasses.replace(preset, classifier=dataclasses.replace(preset.classifier, num_layers=2))
     C = context_frames(preset.classifier)
-    assert C == 7 + HISTORY - 1  # receptive field 7 (kernel 3, dilations 1, 2) + per-patch history
+    # receptive field 7 (kernel 3, dilations 1, 2) + 2 (the per-patch conv) + per-patch history
+    assert C == 7 + 2 + HISTORY - 1
     video = moving_video(40, seed=1)
     whole = _scores_by_clip([Visual(preset)(batch_of(clip_rows(video, clip_len=40, context=C)))])
     rows = clip_rows(video, context=C)
@@ -239,7 +240,13 @@ def test_random_classifier_warns(caplog):
 @pytest.mark.timeout(60)
 def test_loads_a_trained_classifier_and_checks_its_features(tmp_path, stage):
     torch.manual_seed(5)
-    clf = AnomalyClassifier(num_features(TINY.encoder.hidden_size, TINY.classifier.use_cls), TINY.classifier)
+    g = TINY.encoder.image_size // TINY.encoder.patch_size
+    n_patch = patch_features_for(TINY.encoder.hidden_size, TINY.classifier)
+    assert n_patch  # the tiny preset's classifier reads per-patch evidence too
+    clf = AnomalyClassifier(
+        num_features(TINY.encoder.hidden_size, TINY.classifier.use_cls), TINY.classifier,
+        patch_features=n_patch, grid=(g, g),
+    )  # fmt: skip
     with torch.no_grad():
         clf.head.bias.fill_(3.0)  # clearly not the stage's default random classifier
     url = str(tmp_path / "clf")
@@ -249,8 +256,8 @@ def test_loads_a_trained_classifier_and_checks_its_features(tmp_path, stage):
     a, b = loaded(batch)["score"][0], stage(batch)["score"][0]
     assert not np.allclose(a, b)
     # the same classifier applied by hand to the stage's features
-    feats = video_features(stage.encoder, batch["frames"][0], TINY.classifier.use_cls)
-    np.testing.assert_allclose(a, predict(clf.eval(), feats), rtol=1e-4, atol=1e-5)
+    feats, px, _ = video_inputs(stage.encoder, batch["frames"][0], TINY.classifier.use_cls, per_patch=True)
+    np.testing.assert_allclose(a, predict(clf.eval(), feats, px), rtol=1e-3, atol=1e-4)  # px is float16
 
     other = dataclasses.replace(TINY, decode=dataclasses.replace(TINY.decode, fps=3.0))
     with pytest.raises(ValueError, match="fps=2.0, this preset has 3.0"):
@@ -269,3 +276,7 @@ def test_loads_a_trained_classifier_and_checks_its_features(tmp_path, stage):
     n = num_features(TINY.encoder.hidden_size, False)
     with pytest.raises(ValueError, match=f"takes {n} features per frame, this preset makes {n + 32}"):
         Visual(wide, url)
+    save_classifier(clf, url, feature_spec(TINY, stage.encoder))
+    short = dataclasses.replace(TINY, classifier=dataclasses.replace(TINY.classifier, patch_layers=0))
+    with pytest.raises(ValueError, match="looks back 5 frames, the preset.s clips carry context for 3"):
+        Visual(short, url)

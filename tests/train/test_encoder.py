@@ -16,8 +16,9 @@ from va_gpt.config import load_preset, to_dict
 from va_gpt.models.classifier import KINDS
 from va_gpt.models.dinov2 import DinoEncoder
 from va_gpt.synthetic.scene import make_scene
+from va_gpt.synthetic.training import NORMAL_ACTOR, patch_labels
 from va_gpt.train.demo_models import build_demo_models
-from va_gpt.train.encoder import NORMAL_ACTOR, EncoderRecipe, build_demo_encoder, patch_labels, train_encoder
+from va_gpt.train.encoder import EncoderRecipe, build_demo_encoder, train_encoder
 
 GRID = (16, 16)
 

@@ -3,7 +3,8 @@
 A classifier folder (local path or any fsspec URL) holds::
 
     model.safetensors   the state dict (float32), written first
-    config.json         format, version, in_features, the ClassifierConfig, the kind head's
+    config.json         format, version, in_features, patch_features and grid (a classifier
+                        that reads per-patch evidence; 0 and null otherwise), the ClassifierConfig, the kind head's
                         kinds, the feature description, and the interval calibration
                         (smooth_s, high, low, min_len_s, merge_gap_s tuned on validation
                         footage; the interval stage uses it over the preset's values);
@@ -55,6 +56,8 @@ def checkpoint_config(
         "format": FORMAT,
         "version": FORMAT_VERSION,
         "in_features": model.in_features,
+        "patch_features": model.patch_features,
+        "grid": list(model.grid) if model.grid else None,
         "classifier": dataclasses.asdict(model.cfg),
         "kinds": list(model.kinds),
         "features": dict(features or {}),
@@ -114,7 +117,15 @@ def classifier_from_parts(
         if key not in config:
             raise ValueError(f"{where}: missing key {key!r}")
     cls_cfg = from_dict(ClassifierConfig, config["classifier"], f"{where}:classifier")
-    model = AnomalyClassifier(int(config["in_features"]), cls_cfg, tuple(config["kinds"]))
+    grid = config.get("grid")
+    if cls_cfg.patch_hidden and not (config.get("patch_features") and grid):
+        raise ValueError(
+            f"{where}: a patch classifier (patch_hidden {cls_cfg.patch_hidden}) needs patch_features and grid"
+        )
+    model = AnomalyClassifier(
+        int(config["in_features"]), cls_cfg, tuple(config["kinds"]),
+        patch_features=int(config.get("patch_features") or 0), grid=tuple(grid) if grid else None,
+    )  # fmt: skip
     expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     folder, name = weights_url.rsplit("/", 1) if "/" in weights_url else (".", weights_url)
     check_shapes({k: (tuple(v.shape), name) for k, v in state.items()}, expected, folder, strict=True)

@@ -57,6 +57,10 @@ def register(sub) -> None:
     p.add_argument("--duration", type=float, default=20.0, help="seconds per synthetic video")
     p.add_argument("--steps", type=int, default=300, help="optimizer steps")
     p.add_argument(
+        "--pairs-per-step", type=int, default=8,
+        help="videos per step: this many anomalous and normal ones (the demo recipe: 4)",
+    )  # fmt: skip
+    p.add_argument(
         "--width", type=int, default=160,
         help="rendered width: match the footage it will score (0: each randomized camera's own, 320-1280)",
     )  # fmt: skip
@@ -175,7 +179,7 @@ def run_classifier(args) -> int:
         args.preset, args.out, train_videos=args.train_videos, test_videos=args.test_videos,
         duration_s=args.duration, steps=args.steps, width=args.width or None, height=args.height or None, seed=args.seed,
         endpoint=args.endpoint, val_videos=args.val_videos, out_of_range_videos=args.out_of_range_videos,
-        domain=not args.plain, frame_level=not args.mil, workers=args.workers,
+        domain=not args.plain, frame_level=not args.mil, workers=args.workers, pairs_per_step=args.pairs_per_step,
         **({"event_start": tuple(args.event_start)} if args.event_start else {}),
     )  # fmt: skip
     print(json.dumps(report, indent=2))

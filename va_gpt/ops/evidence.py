@@ -31,7 +31,14 @@ Layout of the result (`evidence_features`): [motion map stats (9), static map st
 sustained motion (2), new-and-still (2)] -> NUM_EVIDENCE = 22 per frame. Measured on the
 synthetic archive: pooling the changed patches' embeddings (2 x D more features) let the
 classifier overfit the random encoder's channels (held-out frame AUC 0.72 against 0.82
-without), so only statistics of the maps are kept.
+without), so only statistics of the maps are kept here.
+
+`patch_evidence` keeps the same evidence per patch instead of pooling it, for a classifier
+that learns its own pooling (va_gpt.models.classifier.PatchPool): per patch, log1p of the
+motion and static differences, of their positive z, of the sustained motion and of the
+new-and-still z (6), then the patch's standardised embedding (D): with the project-trained
+encoder the embedding says what is there (a person lying, a fire, a car), which map
+statistics cannot. Same dependence on frames as `evidence_features`.
 """
 
 from __future__ import annotations
@@ -44,6 +51,7 @@ NUM_MAP_STATS = 9  # per difference map, see map_stats
 MAPS = ("motion", "static")
 HISTORY = 4  # frames of per-patch history (2 s at the demo's 2 fps): sustained and still change
 NUM_EVIDENCE = len(MAPS) * NUM_MAP_STATS + 4
+NUM_PATCH_MAPS = 6  # per-patch map values before the embedding, see patch_evidence
 TOP_RATIO = 0.05  # the "top patches": a local event covers a few percent of the frame
 Z_HIGH = 4.0
 Z_LOW = 2.0
@@ -53,6 +61,11 @@ FLOOR = 0.02  # difference of standardised embeddings below which a map is noise
 def num_evidence_features(hidden_size: int) -> int:
     """Features per frame (the encoder width does not matter: only statistics of its maps)."""
     return NUM_EVIDENCE
+
+
+def num_patch_features(hidden_size: int) -> int:
+    """Features per patch of `patch_evidence`: the map values and the embedding."""
+    return NUM_PATCH_MAPS + hidden_size
 
 
 def standardise_frames(patches: torch.Tensor) -> torch.Tensor:
@@ -131,17 +144,15 @@ def _peak(x: torch.Tensor) -> torch.Tensor:
     return torch.log1p(torch.stack([x.amax(-1), x.topk(k, -1).values.mean(-1)], -1))
 
 
-def evidence_features(patches: torch.Tensor, reference: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
-    """patches [T, N, D] (consecutive frames), reference [N, D] -> features [T, NUM_EVIDENCE] float32.
-
-    Frame t's features depend only on frames t - HISTORY .. t (t + 1 for t = 0) and the
-    reference, so a clip that starts with HISTORY + the classifier's receptive field context
-    frames gives its own frames exactly the features of a whole-video pass.
-    """
+def _check(patches: torch.Tensor, reference: torch.Tensor) -> None:
     if patches.ndim != 3 or reference.shape != patches.shape[1:]:
         raise ValueError(
             f"patches must be [T, N, D] and reference [N, D], got {tuple(patches.shape)}, {tuple(reference.shape)}"
         )
+
+
+def _maps(patches: torch.Tensor, reference: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The standardised embeddings x [T, N, D] and the per-patch maps [T, N] both results use."""
     x = standardise_frames(patches)  # [T, N, D]
     ref = standardise_frames(reference[None])  # [1, N, D]
     d_motion = motion_vectors(x).mean(-1)  # [T, N]
@@ -152,12 +163,56 @@ def evidence_features(patches: torch.Tensor, reference: torch.Tensor, grid: tupl
     # (a bag left behind, a person lying down, crashed cars).
     moving = trailing_mean(z_motion.clamp(min=0), HISTORY)  # [T, N]
     new = trailing_mean(z_static.clamp(min=0), HISTORY)
+    return dict(x=x, d_motion=d_motion, d_static=d_static, z_motion=z_motion, z_static=z_static,
+                moving=moving, still=(new - moving).clamp(min=0))  # fmt: skip
+
+
+def evidence_features(patches: torch.Tensor, reference: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
+    """patches [T, N, D] (consecutive frames), reference [N, D] -> features [T, NUM_EVIDENCE] float32.
+
+    Frame t's features depend only on frames t - HISTORY .. t (t + 1 for t = 0) and the
+    reference, so a clip that starts with HISTORY + the classifier's receptive field context
+    frames gives its own frames exactly the features of a whole-video pass.
+    """
+    _check(patches, reference)
+    return _frame_stats(_maps(patches, reference), grid)
+
+
+def _frame_stats(m: dict[str, torch.Tensor], grid: tuple[int, int]) -> torch.Tensor:
     return torch.cat(
         [
-            map_stats(d_motion, z_motion, grid),
-            map_stats(d_static, z_static, grid),
-            _peak(moving),
-            _peak((new - moving).clamp(min=0)),
+            map_stats(m["d_motion"], m["z_motion"], grid),
+            map_stats(m["d_static"], m["z_static"], grid),
+            _peak(m["moving"]),
+            _peak(m["still"]),
         ],
         -1,
     )
+
+
+def _patch_values(m: dict[str, torch.Tensor]) -> torch.Tensor:
+    maps = [
+        m["d_motion"],
+        m["d_static"],
+        m["z_motion"].clamp(min=0),
+        m["z_static"].clamp(min=0),
+        m["moving"],
+        m["still"],
+    ]
+    return torch.cat([torch.log1p(torch.stack(maps, -1)), m["x"]], -1)
+
+
+def patch_evidence(patches: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+    """patches [T, N, D], reference [N, D] -> per-patch evidence [T, N, NUM_PATCH_MAPS + D] float32
+    (see the module docstring); frame t's rows depend on the same frames as evidence_features'."""
+    _check(patches, reference)
+    return _patch_values(_maps(patches, reference))
+
+
+def evidence(
+    patches: torch.Tensor, reference: torch.Tensor, grid: tuple[int, int], per_patch: bool
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Both results from one pass over the maps: (evidence_features, patch_evidence or None)."""
+    _check(patches, reference)
+    m = _maps(patches, reference)
+    return _frame_stats(m, grid), (_patch_values(m) if per_patch else None)

@@ -49,9 +49,11 @@ from va_gpt.checkpoints.classifier import load_classifier
 from va_gpt.config import ClassifierConfig, Preset, SetsConfig, load_preset
 from va_gpt.models.classifier import (
     FEATURES,
+    PATCH_FEATURES,
     AnomalyClassifier,
-    frame_features,
+    frame_inputs,
     num_features,
+    patch_features_for,
     receptive_field,
 )
 from va_gpt.models.dinov2 import DinoEncoder
@@ -147,6 +149,7 @@ def feature_spec(preset: Preset, encoder: DinoEncoder) -> dict:
     """How classifier features are made: stored with a trained classifier, checked on load."""
     return {
         "recipe": FEATURES,
+        "patch_recipe": PATCH_FEATURES,
         "use_cls": preset.classifier.use_cls,
         "image_size": preset.encoder.image_size,
         "patch_size": preset.encoder.patch_size,
@@ -180,11 +183,13 @@ def check_feature_spec(stored: dict, ours: dict, where: str) -> None:
             )
 
 
-def random_classifier(n_feat: int, cfg: ClassifierConfig) -> AnomalyClassifier:
+def random_classifier(
+    n_feat: int, cfg: ClassifierConfig, patch_features: int = 0, grid: tuple[int, int] | None = None
+) -> AnomalyClassifier:
     """A seeded random classifier (tests, throughput runs): scores are meaningless."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
-        return AnomalyClassifier(n_feat, cfg).eval()
+        return AnomalyClassifier(n_feat, cfg, patch_features=patch_features, grid=grid).eval()
 
 
 def _column(values: list[np.ndarray]) -> np.ndarray:
@@ -213,7 +218,9 @@ class Visual:
                 "visual stage: no classifier_dir given, using a RANDOM anomaly classifier: "
                 "scores are meaningless (train one with vagpt train-classifier)"
             )
-            self.classifier = random_classifier(n_feat, preset.classifier)
+            g = self.image_size // preset.encoder.patch_size
+            n_patch = patch_features_for(self.encoder.hidden_size, preset.classifier)
+            self.classifier = random_classifier(n_feat, preset.classifier, n_patch, (g, g))
             self.classifier_config = None
         else:
             self.classifier, self.classifier_config = load_classifier(classifier_dir, storage_options)
@@ -226,6 +233,12 @@ class Visual:
             check_feature_spec(
                 self.classifier_config.get("features", {}), feature_spec(preset, self.encoder), classifier_dir
             )
+            theirs, ours = self.classifier.receptive_field, receptive_field(preset.classifier)
+            if theirs > ours:  # the clips carry the preset's context: more would make scores depend on clips
+                raise ValueError(
+                    f"classifier {classifier_dir} looks back {theirs} frames, the preset's clips carry "
+                    f"context for {ours} (its classifier config): use the preset it was trained with"
+                )
         # The classifier is tiny: it runs in float32 whatever the encoder dtype.
         self.classifier = self.classifier.to(rt.device, torch.float32)
         if rt.encoder_int8:  # after the feature check: it reads float weights
@@ -311,8 +324,12 @@ class Visual:
         n_new = patches.shape[0] - context
         sel = slice(context - 1, None) if context else slice(None)
         r = sets_clip(patches[sel], grid, p.encoder.patch_size, p.encoder.image_size, p.sets, context > 0)
-        feats = frame_features(cls, patches, reference, grid, p.classifier.use_cls)
-        score, kind = self.classifier.score_window(feats.to(self.device, torch.float32), n_new)
+        feats, px = frame_inputs(
+            cls, patches, reference, grid, p.classifier.use_cls, self.classifier.uses_patches
+        )
+        if px is not None:
+            px = px.to(self.device, torch.float32)
+        score, kind = self.classifier.score_window(feats.to(self.device, torch.float32), n_new, px)
         score = score.float().cpu().numpy()
         if not np.isfinite(score).all():
             bad = int(np.flatnonzero(~np.isfinite(score))[0])

@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 
 from va_gpt.config import ClassifierConfig
-from va_gpt.models.classifier import KINDS, AnomalyClassifier, frame_features
+from va_gpt.models.classifier import KINDS, AnomalyClassifier, frame_inputs
 from va_gpt.models.dinov2 import DinoEncoder
 from va_gpt.ops.sets import difference_energy, difference_map
 
@@ -48,6 +48,8 @@ class TrainConfig:
     sparsity_weight: float = 0.05
     seed: int = 0
     kind_weight: float = 0.5  # kind-head cross-entropy against the anomaly loss
+    patch_weight: float = 1.0  # event-box cross-entropy on a patch model's patch logits
+    patch_pos_weight: float = 20.0
     # torch intra-op threads while training: the model is tiny, and on a shared CPU more threads
     # spin-wait (300 steps: 2.6 s on 1 thread, 20 s on 2 contended ones). None = leave as is.
     threads: int | None = 1
@@ -82,9 +84,9 @@ def mil_ranking_loss(
 
 
 def _pad(seqs: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-    """[T_i, F] sequences -> (x [B, T, F] zero-padded at the end, mask [B, T] bool)."""
+    """[T_i, ...] sequences -> (x [B, T, ...] float32 zero-padded at the end, mask [B, T] bool)."""
     T = max(len(s) for s in seqs)
-    x = torch.zeros(len(seqs), T, seqs[0].shape[-1])
+    x = torch.zeros(len(seqs), T, *seqs[0].shape[1:])
     mask = torch.zeros(len(seqs), T, dtype=torch.bool)
     for i, s in enumerate(seqs):
         x[i, : len(s)] = s
@@ -100,10 +102,17 @@ def train_classifier(
     log_every: int = 0,
     frame_labels: list[np.ndarray] | None = None,
     kinds: list[str | None] | None = None,
+    patches: list[np.ndarray] | None = None,
+    patch_labels: list[np.ndarray] | None = None,
+    grid: tuple[int, int] | None = None,
 ) -> AnomalyClassifier:
     """features: one [T_i, F] array per video; labels: 1 = anomalous video, 0 = normal;
     frame_labels: one [T_i] 0/1 array per video (frame-level training) or None (MIL);
     kinds: the anomaly kind per video (None for normal) for the kind head, or None.
+    patches: one per-patch evidence array [T_i, N, Fp] per video (va_gpt.ops.evidence.
+    patch_evidence; float16 is fine) when cfg.patch_hidden > 0, with the patch `grid`;
+    patch_labels: one [T_i, N] 0/1 array per video marking the event actors' patches
+    (frame-level training only): a class-balanced cross-entropy on the patch logits.
 
     Returns the trained model in eval mode (on CPU), with its feature
     standardisation fitted on all training frames.
@@ -124,32 +133,69 @@ def train_classifier(
         kind_ids = [0 if k is None else KINDS.index(k) for k in kinds]
     if frame_labels is not None and [len(f) for f in frame_labels] != [len(s) for s in seqs]:
         raise ValueError("frame_labels must have one label per feature frame of each video")
+    pseqs = _patch_seqs(cfg, seqs, patches, grid)
+    boxes = None
+    if patch_labels is not None:
+        if pseqs is None or frame_labels is None:
+            raise ValueError("patch_labels need per-patch evidence (patches) and frame-level training")
+        boxes = [torch.as_tensor(np.asarray(b), dtype=torch.float32) for b in patch_labels]
+        if [tuple(b.shape) for b in boxes] != [tuple(p.shape[:2]) for p in pseqs]:
+            raise ValueError("patch_labels must be [T_i, N] per video, like patches' first two dimensions")
 
     saved_threads = torch.get_num_threads()
     if train.threads:
         torch.set_num_threads(train.threads)
     try:
+        model = _new_model(seqs, cfg, train.seed, pseqs, grid)
         if frame_labels is None:
-            return _train_mil(seqs, labels, kind_ids, cfg, train, log_every)
+            return _train_mil(model, seqs, pseqs, labels, kind_ids, train, log_every)
         ys = [torch.as_tensor(np.asarray(f), dtype=torch.float32) for f in frame_labels]
-        return _train_frames(seqs, ys, kind_ids, cfg, train, log_every)
+        return _train_frames(model, seqs, pseqs, ys, boxes, kind_ids, train, log_every)
     finally:
         torch.set_num_threads(saved_threads)
 
 
-def _new_model(seqs, cfg: ClassifierConfig, seed: int) -> AnomalyClassifier:
+def _patch_seqs(cfg: ClassifierConfig, seqs, patches, grid) -> list[torch.Tensor] | None:
+    """The per-patch evidence as tensors (kept in their dtype: float16 halves the memory), checked."""
+    if not cfg.patch_hidden:
+        if patches is not None:
+            raise ValueError("per-patch evidence given but the classifier config has patch_hidden 0")
+        return None
+    if patches is None or grid is None:
+        raise ValueError(f"classifier config has patch_hidden {cfg.patch_hidden}: pass patches and grid")
+    if len(patches) != len(seqs):
+        raise ValueError(f"{len(seqs)} feature sequences but {len(patches)} patch sequences")
+    pseqs = [torch.as_tensor(np.asarray(p)) for p in patches]
+    n = grid[0] * grid[1]
+    bad = [
+        i for i, (p, s) in enumerate(zip(pseqs, seqs)) if p.ndim != 3 or len(p) != len(s) or p.shape[1] != n
+    ]
+    if bad:
+        raise ValueError(f"patch sequences {bad[:5]} are not [T_i, {n}, Fp] with their video's T_i frames")
+    return pseqs
+
+
+def _new_model(seqs, cfg: ClassifierConfig, seed: int, pseqs=None, grid=None) -> AnomalyClassifier:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model = AnomalyClassifier(seqs[0].shape[-1], cfg)
-    model.fit_normalisation(torch.cat(seqs))
+        model = AnomalyClassifier(
+            seqs[0].shape[-1], cfg, patch_features=pseqs[0].shape[-1] if pseqs else 0, grid=grid
+        )
+    sample = None
+    if pseqs:  # every 4th video's patches: enough for a mean and a std, a quarter of the memory
+        sample = torch.cat([p.reshape(-1, p.shape[-1]).float() for p in pseqs[::4]])
+    model.fit_normalisation(torch.cat(seqs), sample)
     return model
 
 
-def _train_mil(seqs, labels, kind_ids, cfg: ClassifierConfig, train: TrainConfig, log_every: int):
+def _batch_patches(pseqs, idx):
+    return None if pseqs is None else _pad([pseqs[i] for i in idx])[0]
+
+
+def _train_mil(model, seqs, pseqs, labels, kind_ids, train: TrainConfig, log_every: int):
     anom = [i for i, y in enumerate(labels) if y]
     norm = [i for i, y in enumerate(labels) if not y]
     g = torch.Generator().manual_seed(train.seed)
-    model = _new_model(seqs, cfg, train.seed)
     opt = torch.optim.AdamW(model.parameters(), lr=train.lr, weight_decay=train.weight_decay)
     model.train()
     for step in range(train.steps):
@@ -157,10 +203,11 @@ def _train_mil(seqs, labels, kind_ids, cfg: ClassifierConfig, train: TrainConfig
         in_ = [norm[i] for i in torch.randint(len(norm), (train.pairs_per_step,), generator=g).tolist()]
         xa, ma = _pad([seqs[i] for i in ia])
         xn, mn = _pad([seqs[i] for i in in_])
-        la, ka = model.outputs(xa)
+        la, ka = model.outputs(xa, _batch_patches(pseqs, ia))
         loss = mil_ranking_loss(
-            torch.sigmoid(la), ma, model(xn), mn, train.margin, train.smooth_weight, train.sparsity_weight
-        )
+            torch.sigmoid(la), ma, model(xn, _batch_patches(pseqs, in_)), mn, train.margin,
+            train.smooth_weight, train.sparsity_weight,
+        )  # fmt: skip
         if kind_ids is not None:
             # The kind head learns each anomalous video's kind where the anomaly head fires most.
             top = la.detach().masked_fill(~ma, float("-inf")).argmax(1)  # [Ba]
@@ -174,9 +221,8 @@ def _train_mil(seqs, labels, kind_ids, cfg: ClassifierConfig, train: TrainConfig
     return model.eval()
 
 
-def _train_frames(seqs, ys, kind_ids, cfg: ClassifierConfig, train: TrainConfig, log_every: int):
+def _train_frames(model, seqs, pseqs, ys, boxes, kind_ids, train: TrainConfig, log_every: int):
     g = torch.Generator().manual_seed(train.seed)
-    model = _new_model(seqs, cfg, train.seed)
     opt = torch.optim.AdamW(model.parameters(), lr=train.lr, weight_decay=train.weight_decay)
     pos = float(sum(y.sum() for y in ys))
     total = float(sum(len(y) for y in ys))
@@ -189,10 +235,17 @@ def _train_frames(seqs, ys, kind_ids, cfg: ClassifierConfig, train: TrainConfig,
         x, mask = _pad([seqs[i] for i in idx])
         y, _ = _pad([ys[i][:, None] for i in idx])
         y = y[..., 0]
-        logit, kind = model.outputs(x)
+        logit, kind, patch_logit = model.all_outputs(x, _batch_patches(pseqs, idx))
         m = mask.float()
         bce = F.binary_cross_entropy_with_logits(logit, y, pos_weight=pos_weight, reduction="none")
         loss = (bce * m).sum() / m.sum()
+        if boxes is not None:
+            # the event actors' patches: a few in a few hundred, hence the weight
+            target, _ = _pad([boxes[i] for i in idx])
+            pbce = F.binary_cross_entropy_with_logits(
+                patch_logit, target, pos_weight=torch.tensor(train.patch_pos_weight), reduction="none"
+            ).mean(-1)
+            loss = loss + train.patch_weight * (pbce * m).sum() / m.sum()
         if kind_ids is not None:
             target = (y > 0.5).long() * torch.tensor([kind_ids[i] for i in idx])[:, None]  # [B, T]
             ce = F.cross_entropy(kind.transpose(1, 2), target, reduction="none")  # [B, T]
@@ -209,40 +262,62 @@ def _train_frames(seqs, ys, kind_ids, cfg: ClassifierConfig, train: TrainConfig,
 
 
 @torch.no_grad()
-def predict(model: AnomalyClassifier, features: np.ndarray) -> np.ndarray:
-    """[T, F] features of one video -> [T] probabilities."""
+def predict(model: AnomalyClassifier, features: np.ndarray, patches: np.ndarray | None = None) -> np.ndarray:
+    """[T, F] features (and [T, N, Fp] per-patch evidence for a patch model) of one video -> [T]
+    probabilities."""
     x = torch.as_tensor(np.asarray(features), dtype=torch.float32)
-    return model(x[None])[0].numpy()
+    return model(x[None], _one(patches))[0].numpy()
 
 
-def frame_auc(model: AnomalyClassifier, features: list[np.ndarray], frame_labels: list[np.ndarray]) -> float:
+def _one(patches: np.ndarray | None) -> torch.Tensor | None:
+    return None if patches is None else torch.as_tensor(np.asarray(patches)).float()[None]
+
+
+def frame_auc(
+    model: AnomalyClassifier,
+    features: list[np.ndarray],
+    frame_labels: list[np.ndarray],
+    patches: list[np.ndarray] | None = None,
+) -> float:
     """ROC AUC of the frame scores against frame labels, pooled over videos."""
     from sklearn.metrics import roc_auc_score
 
-    scores = np.concatenate([predict(model, f) for f in features])
+    px = patches if patches is not None else [None] * len(features)
+    scores = np.concatenate([predict(model, f, p) for f, p in zip(features, px)])
     y = np.concatenate([np.asarray(lab) for lab in frame_labels])
     return float(roc_auc_score(y, scores))
 
 
 @torch.no_grad()
-def predict_kinds(model: AnomalyClassifier, features: np.ndarray) -> np.ndarray:
-    """[T, F] features of one video -> [T, K] kind probabilities over model.kinds."""
+def predict_kinds(
+    model: AnomalyClassifier, features: np.ndarray, patches: np.ndarray | None = None
+) -> np.ndarray:
+    """[T, F] features (and per-patch evidence) of one video -> [T, K] kind probabilities over model.kinds."""
     x = torch.as_tensor(np.asarray(features), dtype=torch.float32)
-    return torch.softmax(model.outputs(x[None])[1][0], -1).numpy()
+    return torch.softmax(model.outputs(x[None], _one(patches))[1][0], -1).numpy()
 
 
 @torch.no_grad()
-def video_features(
-    encoder: DinoEncoder, frames: np.ndarray, use_cls: bool, chunk: int = 64, with_energy: bool = False
-):
-    """uint8 frames [T, S, S, 3] of one whole video -> classifier features [T, F] float32,
-    the features the visual stage gives its frames (each frame's depend only on the frame
-    before it (after it, for frame 0) and the video's first frame). with_energy: also the
-    visual stage's `diff_energy` [T] (the raw motion-energy baseline; frame 0: 0)."""
+def video_inputs(
+    encoder: DinoEncoder, frames: np.ndarray, use_cls: bool, per_patch: bool = False, chunk: int = 64
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """uint8 frames [T, S, S, 3] of one whole video -> (classifier features [T, F] float32,
+    per-patch evidence [T, N, Fp] float16 when `per_patch` else None, the visual stage's
+    `diff_energy` [T] (the raw motion-energy baseline; frame 0: 0)): what the visual stage
+    gives its frames (each frame's depend only on the frames before it (after it, for frame 0)
+    and the video's first frame). float16 per-patch evidence: a training set of hundreds of
+    videos fits in memory; the model reads it as float32."""
     enc = [encoder.encode_frames(frames[i : i + chunk], chunk) for i in range(0, len(frames), chunk)]
     cls = torch.cat([e.cls for e in enc])
     patches = torch.cat([e.patches for e in enc])
-    feats = frame_features(cls, patches, patches[0], enc[0].grid, use_cls).numpy()
-    if not with_energy:
-        return feats
-    return feats, difference_energy(difference_map(patches)).numpy()
+    feats, px = frame_inputs(cls, patches, patches[0], enc[0].grid, use_cls, per_patch)
+    energy = difference_energy(difference_map(patches)).numpy()
+    return feats.numpy(), (None if px is None else px.half().numpy()), energy
+
+
+def video_features(
+    encoder: DinoEncoder, frames: np.ndarray, use_cls: bool, chunk: int = 64, with_energy: bool = False
+):
+    """video_inputs without the per-patch evidence: features [T, F], or (features, energy)."""
+    feats, _, energy = video_inputs(encoder, frames, use_cls, False, chunk)
+    return (feats, energy) if with_energy else feats

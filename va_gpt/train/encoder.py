@@ -41,10 +41,10 @@ from va_gpt.models.classifier import KINDS
 from va_gpt.models.dinov2 import IMAGENET_MEAN, IMAGENET_STD, DinoEncoder
 from va_gpt.synthetic.anomalies import ALL_KINDS
 from va_gpt.synthetic.domain import sample_domain
-from va_gpt.synthetic.scene import Scene, make_scene
+from va_gpt.synthetic.scene import make_scene
+from va_gpt.synthetic.training import NORMAL_ACTOR, patch_labels
 from va_gpt.video.preprocess import resize_frames
 
-BACKGROUND, NORMAL_ACTOR = 0, 1
 NUM_CLASSES = 1 + len(KINDS)  # background, normal actor, one per anomaly kind
 
 
@@ -65,22 +65,6 @@ class EncoderRecipe:
     # loss weight per class: background / normal actor / an event's actor (rare, a few hundred
     # patches per kind in 6400 frames)
     class_weights: tuple[float, float, float] = (0.5, 1.0, 3.0)
-
-
-def patch_labels(scene: Scene, i: int, event_on: bool, grid: tuple[int, int]) -> np.ndarray:
-    """int8 [gh, gw] class per patch of native frame `i` resized to the encoder input: an event
-    actor's box (while `event_on`) is its kind's class, any other actor's box NORMAL_ACTOR, the
-    rest BACKGROUND; where boxes overlap the event wins."""
-    gh, gw = grid
-    out = np.zeros(grid, np.int8)
-    kind = scene.anomaly
-    for _, role, (x0, y0, x1, y1) in scene.actor_boxes(int(i)):
-        cls = 1 + KINDS.index(kind) if role == "anomaly" and event_on and kind else NORMAL_ACTOR
-        gx0, gx1 = int(x0 * gw / scene.width), int(np.ceil(x1 * gw / scene.width))
-        gy0, gy1 = int(y0 * gh / scene.height), int(np.ceil(y1 * gh / scene.height))
-        sl = out[max(gy0, 0) : min(gy1, gh), max(gx0, 0) : min(gx1, gw)]
-        np.maximum(sl, cls, out=sl)
-    return out
 
 
 def encoder_dataset(image_size: int, patch_size: int, recipe: EncoderRecipe) -> tuple[np.ndarray, np.ndarray]:

@@ -58,6 +58,7 @@ TEST_SEED_OFFSET = 100_000  # held-out videos use seeds (and so cameras) the tra
 OOR_SEED_OFFSET = 150_000
 EVENT_START = (0.05, 0.7)  # training and validation events start anywhere in this share of a video
 LOOKS = ("plain", "shake", "night", "flicker")
+COLUMNS = ("features", "patches", "event_patches", "energy", "t", "frame_labels", "kind", "look")
 
 
 def hard_look(frames: np.ndarray, look: str, rng: np.random.Generator) -> np.ndarray:
@@ -95,21 +96,24 @@ def _dataset_rows(
 ) -> list[dict]:
     """One row per video index j in `js` (see classifier_dataset)."""
     rows = []
+    per_patch = bool(preset.classifier.patch_hidden)
+    g = preset.encoder.image_size // preset.encoder.patch_size
     for j in js:
         kind = _video_kind(j)
         v = synthetic_video(
             seed0 + j, kind, preset.encoder.image_size, fps=preset.decode.fps,
             duration_s=duration_s, width=width, height=height, domain_split=domain_split,
             event_start_s=draw_event_start_s(seed0 + j, kind, duration_s, event_start),
+            patch_grid=(g, g) if per_patch else None,
         )  # fmt: skip
         if domain_split is None:
             look = LOOKS[(j // 3) % len(LOOKS)]
             frames = hard_look(v.frames, look, np.random.default_rng(seed0 + j))
         else:
             look, frames = v.look, v.frames
-        feats, energy = tc.video_features(encoder, frames, preset.classifier.use_cls, with_energy=True)
-        rows.append({"features": feats, "energy": energy, "t": v.t, "frame_labels": v.frame_labels,
-                     "kind": kind, "look": look})  # fmt: skip
+        feats, px, energy = tc.video_inputs(encoder, frames, preset.classifier.use_cls, per_patch)
+        rows.append({"features": feats, "patches": px, "event_patches": v.event_patches, "energy": energy,
+                     "t": v.t, "frame_labels": v.frame_labels, "kind": kind, "look": look})  # fmt: skip
     return rows
 
 
@@ -125,7 +129,9 @@ def classifier_dataset(
     domain_split: str | None = None, workers: int = 1, event_start: tuple[float, float] | None = None,
 ):  # fmt: skip
     """n synthetic videos, every other one normal, the others cycling through every kind ->
-    dict of lists: features [T, F], energy [T], t [T], frame_labels [T], kind (None: normal), look.
+    dict of lists: features [T, F], patches (per-patch evidence [T, N, Fp] float16 for a
+    preset whose classifier reads patches, else None), event_patches ([T, N] uint8 event-actor
+    patches, same condition), energy [T], t [T], frame_labels [T], kind (None: normal), look.
     domain_split None: the plain renderer, every video with a look cycling through LOOKS;
     else va_gpt.synthetic.domain's randomized footage of that split (look = its time of day).
 
@@ -150,7 +156,7 @@ def classifier_dataset(
         ctx = multiprocessing.get_context("spawn")  # no fork of a process that already ran torch
         with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
             rows = [r for part in pool.map(partial(_worker_rows, preset, args), shares) for r in part]
-    return {k: [r[k] for r in rows] for k in ("features", "energy", "t", "frame_labels", "kind", "look")}
+    return {k: [r[k] for r in rows] for k in COLUMNS}
 
 
 def detector_report(
@@ -214,13 +220,14 @@ def train_synthetic_classifier(
     out_of_range_videos: int = 0,
     workers: int = 1,
     event_start: tuple[float, float] | None = EVENT_START,
+    pairs_per_step: int = 8,
 ) -> dict:
     """Train the TETG classifier on synthetic footage (frame labels, or MIL with frame_level=False),
     calibrate its intervals on validation videos, save it to `out` (any fsspec URL) and return
     the report (see the module docstring) with timings. `workers`: processes rendering the
     videos (classifier_dataset); the result does not depend on it. `event_start`: the fractions
     of the video the training and validation events start within (None: the renderer's 25-45 %,
-    see the module docstring)."""
+    see the module docstring). `pairs_per_step`: anomalous and normal videos per optimizer step."""
     preset = load_preset(preset_name)
     encoder = build_encoder(preset.encoder, preset.runtime.device, preset.runtime.dtype)
     val_videos = val_videos if val_videos is not None else max(12, train_videos // 3)
@@ -239,17 +246,21 @@ def train_synthetic_classifier(
     oor = data(out_of_range_videos, OOR_SEED_OFFSET, "out_of_range") if out_of_range_videos else None
     t_feat = time.time() - t0
     t0 = time.time()
+    per_patch = bool(preset.classifier.patch_hidden)
+    g = preset.encoder.image_size // preset.encoder.patch_size
     model = tc.train_classifier(
         train["features"], [int(k is not None) for k in train["kind"]], preset.classifier,
-        tc.TrainConfig(steps=steps, seed=seed),
+        tc.TrainConfig(steps=steps, seed=seed, pairs_per_step=pairs_per_step),
         frame_labels=train["frame_labels"] if frame_level else None, kinds=train["kind"],
+        patches=train["patches"] if per_patch else None,
+        patch_labels=train["event_patches"] if per_patch and frame_level else None,
+        grid=(g, g),
     )  # fmt: skip
     t_train = time.time() - t0
 
     def run(data):
-        return [tc.predict(model, f) for f in data["features"]], [
-            tc.predict_kinds(model, f) for f in data["features"]
-        ]
+        pairs = list(zip(data["features"], data["patches"]))
+        return [tc.predict(model, f, p) for f, p in pairs], [tc.predict_kinds(model, f, p) for f, p in pairs]
 
     t0 = time.time()
     val_truth = [label_intervals(t, y) for t, y in zip(val["t"], val["frame_labels"])]
