@@ -19,8 +19,8 @@ logits can be supervised with the event actors' boxes where the truth has them
 (va_gpt.train.classifier). Why: the frame statistics alone say how much changed and where,
 not what; on the same cache of randomized footage (240 training videos, events anywhere)
 the learned pooling over the project-trained encoder's patches raised held-out frame AUC
-from 0.63-0.65 / 0.73-0.74 / 0.51-0.55 (val / test / out of range) to 0.71 / 0.78 / 0.68
-(README, "Patch evidence").
+from 0.63-0.65 / 0.73-0.74 / 0.51-0.55 (val / test / out of range, two training seeds) to
+0.70-0.71 / 0.73-0.82 / 0.58-0.69 (README, "Patch evidence"; jobs/compare_classifiers.py).
 
 Causal means frame t sees only frames t - R + 1 .. t (R = `receptive_field`). The left edge
 is REPLICATE-padded (not zeros), so the first frames of a video are scored from their own
