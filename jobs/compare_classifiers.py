@@ -56,7 +56,6 @@ def main(argv: list[str] | None = None) -> int:
     if not preset.classifier.patch_hidden:
         ap.error("the demo preset's classifier has patch_hidden 0: nothing to compare")
     encoder = build_encoder(preset.encoder, preset.runtime.device, preset.runtime.dtype)
-    g = preset.encoder.image_size // preset.encoder.patch_size
     t0 = time.time()
     splits = {
         name: classifier_dataset(
@@ -86,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
                 tc.TrainConfig(steps=args.steps, seed=seed, pairs_per_step=args.pairs_per_step),
                 frame_labels=tr["frame_labels"], kinds=tr["kind"],
                 patches=tr["patches"] if per_patch else None,
-                patch_labels=tr["event_patches"] if per_patch else None, grid=(g, g),
+                patch_labels=tr["event_patches"] if per_patch else None, grid=encoder.grid,
             )  # fmt: skip
             row = {"model": name, "seed": seed, "train_s": round(time.time() - t0, 1)}
             for split, d in splits.items():

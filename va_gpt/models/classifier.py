@@ -162,8 +162,6 @@ class AnomalyClassifier(nn.Module):
             )
         self.cfg = cfg
         self.in_features = in_features
-        self.patch_features = patch_features if cfg.patch_hidden else 0
-        self.grid = tuple(grid) if cfg.patch_hidden else None
         self.kinds = tuple(kinds)
         self.register_buffer("feature_mean", torch.zeros(in_features))
         self.register_buffer("feature_std", torch.ones(in_features))
@@ -188,6 +186,16 @@ class AnomalyClassifier(nn.Module):
     @property
     def uses_patches(self) -> bool:
         return self.patch is not None
+
+    @property
+    def patch_features(self) -> int:
+        """Per-patch input width (0: reads no patches)."""
+        return self.patch.in_features if self.patch is not None else 0
+
+    @property
+    def grid(self) -> tuple[int, int] | None:
+        """The patch grid (gh, gw) of the per-patch evidence, None without patches."""
+        return self.patch.grid if self.patch is not None else None
 
     @torch.no_grad()
     def fit_normalisation(self, features: torch.Tensor, patch_features: torch.Tensor | None = None) -> None:

@@ -218,9 +218,8 @@ class Visual:
                 "visual stage: no classifier_dir given, using a RANDOM anomaly classifier: "
                 "scores are meaningless (train one with vagpt train-classifier)"
             )
-            g = self.image_size // preset.encoder.patch_size
             n_patch = patch_features_for(self.encoder.hidden_size, preset.classifier)
-            self.classifier = random_classifier(n_feat, preset.classifier, n_patch, (g, g))
+            self.classifier = random_classifier(n_feat, preset.classifier, n_patch, self.encoder.grid)
             self.classifier_config = None
         else:
             self.classifier, self.classifier_config = load_classifier(classifier_dir, storage_options)

@@ -91,6 +91,9 @@ def synthetic_video(
     patches = None
     if patch_grid is not None:
         patches = np.stack(
-            [patch_labels(scene, int(i), bool(on), patch_grid).reshape(-1) >= 2 for i, on in zip(idx, labels)]
+            [
+                patch_labels(scene, int(i), bool(on), patch_grid).reshape(-1) > NORMAL_ACTOR
+                for i, on in zip(idx, labels)
+            ]
         ).astype(np.uint8)
     return SyntheticVideo(kind, frames, t, labels, look, patches)

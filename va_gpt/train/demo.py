@@ -84,7 +84,8 @@ def train_demo(
     # 120, not 60: with 60 steps of 2 the held-out describe loss swung 0.28-0.66 over three seeds
     # (the seed-0 build's last stage-2 loss above its first); 120 gave 0.15-0.175 on seed 0's data
     # (0.175 in make models) and cleaner free text (stage 2 at 2e-4 instead: 0.32). The 2026-12-02
-    # build, whose prompts carry the clock-free classifier's scores, has 0.317.
+    # builds, whose prompts carry the classifier's scores: 0.317 with the clock-free frame-evidence
+    # classifier, 0.156 with the patch-pooling one (committed).
     stage2_steps: int = 120,
     builder: str = "minimal",
     batch_size: int = 2,

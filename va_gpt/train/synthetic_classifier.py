@@ -97,14 +97,13 @@ def _dataset_rows(
     """One row per video index j in `js` (see classifier_dataset)."""
     rows = []
     per_patch = bool(preset.classifier.patch_hidden)
-    g = preset.encoder.image_size // preset.encoder.patch_size
     for j in js:
         kind = _video_kind(j)
         v = synthetic_video(
             seed0 + j, kind, preset.encoder.image_size, fps=preset.decode.fps,
             duration_s=duration_s, width=width, height=height, domain_split=domain_split,
             event_start_s=draw_event_start_s(seed0 + j, kind, duration_s, event_start),
-            patch_grid=(g, g) if per_patch else None,
+            patch_grid=encoder.grid if per_patch else None,
         )  # fmt: skip
         if domain_split is None:
             look = LOOKS[(j // 3) % len(LOOKS)]
@@ -247,14 +246,13 @@ def train_synthetic_classifier(
     t_feat = time.time() - t0
     t0 = time.time()
     per_patch = bool(preset.classifier.patch_hidden)
-    g = preset.encoder.image_size // preset.encoder.patch_size
     model = tc.train_classifier(
         train["features"], [int(k is not None) for k in train["kind"]], preset.classifier,
         tc.TrainConfig(steps=steps, seed=seed, pairs_per_step=pairs_per_step),
         frame_labels=train["frame_labels"] if frame_level else None, kinds=train["kind"],
         patches=train["patches"] if per_patch else None,
         patch_labels=train["event_patches"] if per_patch and frame_level else None,
-        grid=(g, g),
+        grid=encoder.grid,
     )  # fmt: skip
     t_train = time.time() - t0
 
