@@ -9,6 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 import s3fs
 
+from va_gpt.io import objectstore
 from va_gpt.io.objectstore import ObjectStore
 
 
@@ -63,6 +64,22 @@ def _listening(pid: int) -> set[tuple[str, int]]:
     return {
         (c.laddr.ip, c.laddr.port) for p in procs for c in p.net_connections("inet") if c.status == "LISTEN"
     }
+
+
+def test_store_ports_stay_out_of_the_ephemeral_range(tmp_path):
+    """weed binds a store's ports seconds after they are drawn. From the ephemeral range, an outgoing
+    connection could take one as its local port meanwhile: weed then exits (HTTP ports) or listens on
+    the next free port instead (gRPC ports), outside the configured set."""
+    ephemeral = objectstore._ephemeral_ports()
+    drawn = []
+    for i in range(20):
+        store = ObjectStore(tmp_path / str(i))
+        p = store.ports
+        ports = [store.s3_port, *p.values(), p["admin"] + objectstore._ADMIN_GRPC_OFFSET]
+        assert not [port for port in ports if port in ephemeral], (ports, ephemeral)
+        drawn += ports
+    # No two stores of one process share a port, nor a port with another's admin gRPC port.
+    assert len(drawn) == len(set(drawn))
 
 
 @pytest.mark.timeout(180)

@@ -7,9 +7,13 @@ corrupted objects on SeaweedFS when it writes anonymously.
 Only the S3 port is meant for clients. What the project does not use is off
 (WebDAV, admin UI, Iceberg and Lance catalogs, metrics). The ports `weed mini`
 always opens take free random ports on 127.0.0.1, so two stores run side by
-side; the volume and filer HTTP ports refuse object reads, listings and
-writes without a JWT signed with keys generated at each start
-(`security.toml`, which weed reads from its working directory, the data dir).
+side. They are drawn outside the kernel's ephemeral range (see `_free_port`):
+`weed mini` binds them only seconds later, and when an outgoing connection has
+taken one as its local port meanwhile, weed exits (HTTP ports) or silently
+listens on the next free port instead (gRPC ports). The volume and filer HTTP
+ports refuse object reads, listings and writes without a JWT signed with keys
+generated at each start (`security.toml`, which weed reads from its working
+directory, the data dir).
 Still answering without auth, on loopback only, because `weed mini` has no
 switch for them: the master HTTP port (cluster status, file-id assignment,
 volume growth; no object data), the admin HTTP port (/health and /metrics
@@ -44,31 +48,68 @@ ACCESS_KEY = "vagpt-local"
 SECRET_KEY = "vagpt-local-secret"
 DEFAULT_BUCKET = "vagpt"
 DEFAULT_S3_PORT = 18333
-# The ports besides S3 that SeaweedFS always opens; each gets a free one (see ObjectStore.start).
+# The ports besides S3 that SeaweedFS always opens; each gets a free one (see ObjectStore.__init__).
+# Admin comes first: its gRPC port is not passed, weed puts it at admin + _ADMIN_GRPC_OFFSET.
 _INTERNAL_PORTS = (
+    "admin",
     "master",
     "master.grpc",
     "volume",
     "volume.grpc",
     "filer",
     "filer.grpc",
-    "admin",
     "s3.grpc",
 )
+_ADMIN_GRPC_OFFSET = 10000
+# Where a store's ports come from: below the ephemeral ranges that outgoing connections take their
+# local ports from (Linux 32768-60999, IANA 49152-65535), above Ray's worker ports (10002-19999).
+_PORT_RANGE = range(20000, 32768)
+# Ports this process has handed to a store: never handed out twice, so stores made before the
+# first one starts (two side by side) cannot draw the same port.
+_claimed: set[int] = set()
 
 
 class ObjectStoreError(RuntimeError):
     pass
 
 
-def _free_port(avoid: set[int]) -> int:
-    while True:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        # SeaweedFS puts each gRPC port at http port + 10000.
-        if port < 50000 and port not in avoid and port + 10000 not in avoid:
+def _ephemeral_ports() -> range:
+    """The local ports the kernel gives outgoing connections (and a bind to port 0)."""
+    try:
+        low, high = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+        return range(low, high + 1)
+    except (OSError, ValueError):
+        return range(49152, 65536)
+
+
+def _bindable(port: int) -> bool:
+    """True when nothing holds `port` on any IPv4 address (weed checks all interfaces too)."""
+    with socket.socket() as s:
+        try:
+            s.bind(("0.0.0.0", port))
+        except OSError:
+            return False
+    return True
+
+
+def _free_port(avoid: set[int], offset: int = 0) -> int:
+    """A free port for a store, and with `offset` also port + offset free.
+
+    Not one the kernel picks (a bind to port 0): that comes from the ephemeral range,
+    where any outgoing connection (weed's own gRPC clients, the tests' S3 clients) may
+    take it as its local port before weed binds it. Drawn with the system's randomness,
+    whatever a test seeded.
+    """
+    ephemeral = _ephemeral_ports()
+    pool = [p for p in _PORT_RANGE if p not in ephemeral and p + offset not in ephemeral]
+    pool = pool or list(_PORT_RANGE)  # an ephemeral range over all ports: no port is safe
+    for _ in range(1000):
+        port = secrets.choice(pool)
+        wanted = {port, port + offset}
+        if not wanted & (avoid | _claimed) and all(_bindable(p) for p in wanted):
+            _claimed.update(wanted)
             return port
+    raise ObjectStoreError(f"no free port pair (offset {offset}) in {_PORT_RANGE}")
 
 
 def port_open(port: int) -> bool:
@@ -130,13 +171,13 @@ class ObjectStore:
     def __init__(self, data_dir: str | Path, s3_port: int | None = None, bucket: str = DEFAULT_BUCKET):
         self.data_dir = Path(data_dir).resolve()
         self.bucket = bucket
-        used: set[int] = set()
-        self.s3_port = s3_port or _free_port(used)
-        used.add(self.s3_port)
+        used: set[int] = {s3_port} if s3_port else set()
         self.ports: dict[str, int] = {}
         for name in _INTERNAL_PORTS:
-            self.ports[name] = _free_port(used)
-            used.add(self.ports[name])
+            offset = _ADMIN_GRPC_OFFSET if name == "admin" else 0
+            self.ports[name] = _free_port(used, offset)
+            used |= {self.ports[name], self.ports[name] + offset}
+        self.s3_port = s3_port or _free_port(used)
         self.proc: subprocess.Popen | None = None
         self.endpoint = Endpoint(f"http://127.0.0.1:{self.s3_port}", bucket=bucket)
 
@@ -162,7 +203,8 @@ class ObjectStore:
             # Always started by `weed mini`: free ports, loopback only; volume and
             # filer HTTP need a JWT (security.toml), gRPC and master HTTP do not.
             *(f"-{name}.port={p[name]}" for name in ("master", "volume", "filer", "admin")),
-            # (the admin gRPC port stays at admin + 10000: weed's worker dials that, whatever the flag says)
+            # (the admin gRPC port stays at admin + _ADMIN_GRPC_OFFSET: weed's worker dials that,
+            # whatever the flag says; ObjectStore.__init__ keeps it free)
             *(f"-{name}.port.grpc={p[name + '.grpc']}" for name in ("master", "volume", "filer")),
             f"-bucket={self.bucket}",
         ]  # fmt: skip
