@@ -1,7 +1,8 @@
 """Compare the frame-evidence classifier with the patch-pooling one on the same rendered footage.
 
     python jobs/compare_classifiers.py [--train-videos 240 --val-videos 48 --test-videos 48
-        --out-of-range-videos 24 --seeds 0 1 --steps 1200 --pairs-per-step 4]
+        --out-of-range-videos 24 --seeds 0 1 --steps 1200 --pairs-per-step 4
+        --train-sizes 240 1000 --models frame patch]
 
 Renders and encodes the demo preset's randomized footage once (va_gpt.train.synthetic_classifier.
 classifier_dataset, the `make models` seeds: training 0.., validation 50000.., test 100000..,
@@ -12,6 +13,12 @@ per model: frame AUC on validation, test and out-of-range videos, and raw motion
 script: one retrain moves a figure by about +-0.03, so a change is judged on the same rows over
 several seeds, not on two `vagpt train-classifier` runs. About 4 minutes of rendering here plus
 3-15 minutes per patch model on 2 cores.
+
+`--train-sizes` trains each model on the first n training videos for every n (a learning curve
+over the same footage; --train-videos is raised to the largest n). Each row also gives `fit`: the
+frame AUC on the first 48 of the model's own training videos. Fit far above validation means the
+model memorises its videos and more footage is the lever; fit near validation means the evidence
+itself is the limit.
 """
 
 from __future__ import annotations
@@ -48,7 +55,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--steps", type=int, default=1200)
     ap.add_argument("--pairs-per-step", type=int, default=4)
     ap.add_argument("--workers", type=int, default=2, help="processes rendering the footage")
+    ap.add_argument(
+        "--train-sizes", type=int, nargs="+", default=None,
+        help="train on the first n training videos for each n (default: all of --train-videos)",
+    )  # fmt: skip
+    ap.add_argument(
+        "--models", nargs="+", choices=("frame", "patch"), default=["frame", "patch"],
+        help="frame: the frame evidence only (patch_hidden 0); patch: the preset's patch pooling",
+    )  # fmt: skip
     args = ap.parse_args(argv)
+    sizes = args.train_sizes or [args.train_videos]
+    if min(sizes) < 2:
+        ap.error(f"--train-sizes must be at least 2, got {min(sizes)}")
+    args.train_videos = max(args.train_videos, *sizes)
     if min(args.train_videos, args.val_videos, args.test_videos) < 2 or args.out_of_range_videos < 0:
         ap.error("need at least 2 training, validation and test videos and no negative count")
 
@@ -70,34 +89,43 @@ def main(argv: list[str] | None = None) -> int:
         if n
     }
     print(json.dumps({"rendered_s": round(time.time() - t0, 1)}), flush=True)
-    tr = splits["train"]
-    labels = [int(k is not None) for k in tr["kind"]]
     configs = {
         "frame evidence": dataclasses.replace(preset.classifier, patch_hidden=0),
         "patch pooling": preset.classifier,
     }
-    for seed in args.seeds:
-        for name, cfg in configs.items():
-            per_patch = bool(cfg.patch_hidden)
-            t0 = time.time()
-            model = tc.train_classifier(
-                tr["features"], labels, cfg,
-                tc.TrainConfig(steps=args.steps, seed=seed, pairs_per_step=args.pairs_per_step),
-                frame_labels=tr["frame_labels"], kinds=tr["kind"],
-                patches=tr["patches"] if per_patch else None,
-                patch_labels=tr["event_patches"] if per_patch else None, grid=encoder.grid,
-            )  # fmt: skip
-            row = {"model": name, "seed": seed, "train_s": round(time.time() - t0, 1)}
-            for split, d in splits.items():
-                if split == "train":
-                    continue
-                px = d["patches"] if per_patch else [None] * len(d["features"])
-                scores = np.concatenate([tc.predict(model, f, p) for f, p in zip(d["features"], px)])
-                y = np.concatenate(d["frame_labels"])
-                row[split] = round(frame_auc(scores, y), 3)
-                row[f"{split}_energy"] = round(frame_auc(np.concatenate(d["energy"]), y), 3)
-            print(json.dumps(row), flush=True)
+    configs = {k: v for k, v in configs.items() if k.split()[0] in args.models}
+    for n in sorted(set(sizes)):
+        tr = {k: v[:n] for k, v in splits["train"].items()}
+        # the model's own first videos: how well it fits what it was trained on
+        held = {
+            "fit": {k: v[:48] for k, v in tr.items()},
+            **{k: v for k, v in splits.items() if k != "train"},
+        }
+        for seed in args.seeds:
+            for name, cfg in configs.items():
+                print(json.dumps(_row(tr, held, name, cfg, n, seed, args, encoder.grid)), flush=True)
     return 0
+
+
+def _row(tr: dict, held: dict, name: str, cfg, n: int, seed: int, args, grid) -> dict:
+    """Train `cfg` on the rows `tr`, seed `seed`; its frame AUC on every split of `held`."""
+    per_patch = bool(cfg.patch_hidden)
+    t0 = time.time()
+    model = tc.train_classifier(
+        tr["features"], [int(k is not None) for k in tr["kind"]], cfg,
+        tc.TrainConfig(steps=args.steps, seed=seed, pairs_per_step=args.pairs_per_step),
+        frame_labels=tr["frame_labels"], kinds=tr["kind"],
+        patches=tr["patches"] if per_patch else None,
+        patch_labels=tr["event_patches"] if per_patch else None, grid=grid,
+    )  # fmt: skip
+    row = {"model": name, "train_videos": n, "seed": seed, "train_s": round(time.time() - t0, 1)}
+    for split, d in held.items():
+        px = d["patches"] if per_patch else [None] * len(d["features"])
+        scores = np.concatenate([tc.predict(model, f, p) for f, p in zip(d["features"], px)])
+        y = np.concatenate(d["frame_labels"])
+        row[split] = round(frame_auc(scores, y), 3)
+        row[f"{split}_energy"] = round(frame_auc(np.concatenate(d["energy"]), y), 3)
+    return row
 
 
 if __name__ == "__main__":
