@@ -90,10 +90,9 @@ def main(argv: list[str] | None = None) -> int:
     }
     print(json.dumps({"rendered_s": round(time.time() - t0, 1)}), flush=True)
     configs = {
-        "frame evidence": dataclasses.replace(preset.classifier, patch_hidden=0),
-        "patch pooling": preset.classifier,
+        "frame": ("frame evidence", dataclasses.replace(preset.classifier, patch_hidden=0)),
+        "patch": ("patch pooling", preset.classifier),
     }
-    configs = {k: v for k, v in configs.items() if k.split()[0] in args.models}
     for n in sorted(set(sizes)):
         tr = {k: v[:n] for k, v in splits["train"].items()}
         # the model's own first videos: how well it fits what it was trained on
@@ -102,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
             **{k: v for k, v in splits.items() if k != "train"},
         }
         for seed in args.seeds:
-            for name, cfg in configs.items():
+            for name, cfg in (configs[m] for m in args.models):
                 print(json.dumps(_row(tr, held, name, cfg, n, seed, args, encoder.grid)), flush=True)
     return 0
 

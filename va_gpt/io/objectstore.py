@@ -8,13 +8,13 @@ Only the S3 port is meant for clients. What the project does not use is off
 (WebDAV, admin UI, Iceberg and Lance catalogs, metrics). The ports `weed mini`
 always opens take free random ports on 127.0.0.1, so two stores run side by
 side. They are drawn outside the kernel's ephemeral range (see `_free_port`):
-`weed mini` binds them only seconds later, and when an outgoing connection has
+weed binds them only seconds later, and when an outgoing connection has
 taken one as its local port meanwhile, weed exits (HTTP ports) or silently
 listens on the next free port instead (gRPC ports). The volume and filer HTTP
 ports refuse object reads, listings and writes without a JWT signed with keys
 generated at each start (`security.toml`, which weed reads from its working
 directory, the data dir).
-Still answering without auth, on loopback only, because `weed mini` has no
+Still answering without auth, on loopback only, because SeaweedFS has no
 switch for them: the master HTTP port (cluster status, file-id assignment,
 volume growth; no object data), the admin HTTP port (/health and /metrics
 once the UI is off), the volume server's /status, and the gRPC ports
@@ -171,13 +171,12 @@ class ObjectStore:
     def __init__(self, data_dir: str | Path, s3_port: int | None = None, bucket: str = DEFAULT_BUCKET):
         self.data_dir = Path(data_dir).resolve()
         self.bucket = bucket
-        used: set[int] = {s3_port} if s3_port else set()
-        self.ports: dict[str, int] = {}
-        for name in _INTERNAL_PORTS:
-            offset = _ADMIN_GRPC_OFFSET if name == "admin" else 0
-            self.ports[name] = _free_port(used, offset)
-            used |= {self.ports[name], self.ports[name] + offset}
-        self.s3_port = s3_port or _free_port(used)
+        # Every drawn port is in _claimed already; only a caller's own S3 port needs avoiding.
+        avoid = {s3_port} if s3_port else set()
+        self.ports: dict[str, int] = {
+            name: _free_port(avoid, _ADMIN_GRPC_OFFSET if name == "admin" else 0) for name in _INTERNAL_PORTS
+        }
+        self.s3_port = s3_port or _free_port(avoid)
         self.proc: subprocess.Popen | None = None
         self.endpoint = Endpoint(f"http://127.0.0.1:{self.s3_port}", bucket=bucket)
 
