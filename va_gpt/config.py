@@ -89,6 +89,9 @@ class TetgConfig:
     num_buckets: int  # score buckets for the `embedding` encoding
     max_frames: int  # score entries at most; longer curves are pooled to this many
     high: float  # frames scoring >= this form the "high: a-bs" interval phrases
+    # the segment ends with the classifier's anomaly kind of the window (" ; kind: falling"), so
+    # the LLM reads the kind head's call instead of guessing it from a few tokens per frame
+    kind: bool = False
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from va_gpt.models.vagpt import (
     Sample,
 )
 from va_gpt.ops.sets import num_selected
+from va_gpt.train.losses import text_only
 
 PRESET = load_preset("tiny")
 S = PRESET.encoder.image_size
@@ -114,6 +115,20 @@ def test_sequence_layout_frame_markers_visual_tetg(model):
         dataclasses.replace(PRESET, tetg=dataclasses.replace(PRESET.tetg, encoding="none")),
     )
     assert not (m2.sequence(s)[2] == KIND_TETG).any()
+
+
+@pytest.mark.timeout(60)
+def test_tetg_kind_carries_the_classifier_kind_into_the_prompt(model):
+    cfg = dataclasses.replace(PRESET, tetg=dataclasses.replace(PRESET.tetg, kind=True))
+    m = vagpt.VAGPT(model.vision, model.projector, model.llm, model.tokenizer, cfg)
+    s = dataclasses.replace(samples()[0], kind="abandoned_object")
+    _, ids, kinds = m.sequence(s)
+    text = m.tokenizer.decode(ids[kinds == KIND_TETG].tolist())
+    assert text.endswith("; high: 11.0-11.5s ; kind: abandoned object")
+    # the training loss sees the same prompt (the kind survives the text-only copy of stage 0)
+    assert text_only(s).kind == "abandoned_object"
+    # off (the tiny and 7B presets): the sample's kind changes nothing
+    assert torch.equal(model.sequence(s)[1], model.sequence(samples()[0])[1])
 
 
 @pytest.mark.timeout(60)

@@ -135,3 +135,41 @@ def test_nan_score_names_the_frame():
     t2[4] = 0.0
     with pytest.raises(ValueError, match="frame 4"):
         tetg.encode(t2, np.zeros_like(t2), CFG)
+
+
+KINDS = ("normal", "fighting", "falling", "abandoned_object")
+
+
+@pytest.mark.timeout(10)
+@pytest.mark.parametrize("encoding", ["text", "embedding"])
+def test_kind_phrase_ends_the_segment_and_reads_back(encoding):
+    t, s = curve()
+    cfg = dataclasses.replace(CFG, encoding=encoding, kind=True)
+    text = tetg.encode(t, s, cfg, "abandoned_object")
+    assert text.endswith("; high: 12.5-17.0s ; kind: abandoned object")
+    back = tetg.parse(text)
+    assert back.kind == "abandoned_object" and back.spans == [(12.5, 17.0)]
+    assert tetg.encode(t, s, cfg, None).endswith("; kind: none")
+    assert tetg.parse(tetg.encode(t, s, cfg, None)).kind is None
+    # off (the default, and the 7B preset): no phrase whatever kind is given
+    assert "kind" not in tetg.encode(t, s, CFG, "falling")
+    assert (
+        tetg.encode(np.zeros(0), np.zeros(0), cfg, "falling")
+        == "anomaly scores: none ; high: none ; kind: falling"
+    )
+
+
+@pytest.mark.timeout(10)
+def test_window_kind_follows_the_high_frames_not_the_quiet_ones():
+    s = np.array([0.05, 0.05, 0.05, 0.9, 0.8, 0.6])
+    kp = np.zeros((6, 4))
+    kp[:3] = [0.1, 0.8, 0.05, 0.05]  # quiet frames lean to fighting
+    kp[3:] = [0.1, 0.1, 0.7, 0.1]  # the high frames to falling
+    assert tetg.window_kind(s, kp, KINDS, 0.5) == "falling"
+    assert tetg.window_kind(s, kp, KINDS, 0.95) is None  # no frame reaches high
+    assert tetg.window_kind(s, None, KINDS, 0.5) is None
+    # the score weights the frames: one very high frame outweighs two barely high ones
+    kp2 = np.array([[0, 0.6, 0.4, 0], [0, 0.6, 0.4, 0], [0, 0, 0, 1.0]])
+    assert tetg.window_kind(np.array([0.5, 0.5, 1.0]), kp2, KINDS, 0.5) == "abandoned_object"
+    with pytest.raises(ValueError, match="kind_prob has 3 kinds per frame"):
+        tetg.window_kind(s, kp[:, :3], KINDS, 0.5)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from types import SimpleNamespace
 
@@ -153,6 +154,20 @@ def test_interval_label_steers_the_judgement(stage):
     batch["label"] = np.array([other], dtype=object)
     batch["label_p"] = np.array([0.999999])
     assert stage(batch)["label"][0] == other
+
+
+@pytest.mark.timeout(120)
+def test_tetg_kind_prompt_carries_the_interval_label():
+    # a preset with tetg.kind: the interval's kind-head call ends the TETG segment of its prompt
+    preset = dataclasses.replace(PRESET, tetg=dataclasses.replace(PRESET.tetg, kind=True))
+    stage = Describe(preset, max_new_tokens=4)
+    batch = interval_batch(rows=((0, 1.0, 2.0),))
+    row = {k: v[0] for k, v in batch.items()}
+    assert stage.model.tetg_text(stage.sample(row)).endswith("; kind: none")
+    row["label"] = "collision"
+    assert stage.model.tetg_text(stage.sample(row)).endswith("; high: 1.0-2.5s ; kind: collision")
+    row["label"] = float("nan")  # a null label from a numpy batch
+    assert stage.model.tetg_text(stage.sample(row)).endswith("; kind: none")
 
 
 def test_choose_kind_prior():

@@ -18,6 +18,7 @@ from va_gpt.checkpoints.vagpt import load_checkpoint
 from va_gpt.config import load_preset
 from va_gpt.data.instruct.make import synthetic_records
 from va_gpt.data.records import DatasetError, read_records, record_texts, write_records
+from va_gpt.models.classifier import KINDS
 from va_gpt.models.vagpt import KIND_ANSWER, KIND_FRAME_MARKER, KIND_TETG, KIND_VISUAL
 from va_gpt.synthetic.archive import generate_archive
 from va_gpt.train.config import TrainConfig
@@ -275,6 +276,14 @@ def test_visual_stage_scores_when_no_cache(archive):
     s = SampleBuilder(PRESET, random_classifier=True).sample(rec)
     assert s.scores is not None and s.score_t.shape == s.scores.shape and len(s.scores) >= len(s.t)
     assert np.all((s.scores >= 0) & (s.scores <= 1))
+    # with tetg.kind the sample carries the kind head's call on its clip, as TETG will write it
+    preset = dataclasses.replace(PRESET, tetg=dataclasses.replace(PRESET.tetg, kind=True, high=0.0))
+    k = SampleBuilder(preset, random_classifier=True).sample(rec).kind
+    assert k in KINDS and k != "normal"  # every frame is "high" at 0: some anomaly kind wins
+    never = dataclasses.replace(preset, tetg=dataclasses.replace(preset.tetg, high=1.0 + 1e-9))
+    assert SampleBuilder(never, random_classifier=True).sample(rec).kind is None
+    # from a scores cache there is no kind head: no kind
+    assert SampleBuilder(preset, scores=ScoreCache(archive["scores"])).sample(rec).kind is None
 
 
 @pytest.mark.timeout(120)

@@ -64,6 +64,7 @@ class Sample:
     score_t: np.ndarray | None = None  # [T'] times of `scores`; None -> the frame times `t`
     answer: str | None = None  # training target; None for generation
     selection: torch.Tensor | None = None  # LongTensor [T, k] SETS patch indices; None -> computed here
+    kind: str | None = None  # the classifier's anomaly kind of the window, for TETG with tetg.kind
 
 
 @dataclass
@@ -296,7 +297,7 @@ class VAGPT(nn.Module):
         if sample.scores is None or self.config.tetg.encoding == "none":
             return ""
         score_t = sample.t if sample.score_t is None else sample.score_t
-        return tetg.encode(score_t, sample.scores, self.config.tetg)
+        return tetg.encode(score_t, sample.scores, self.config.tetg, sample.kind)
 
     def sequence(self, sample: Sample) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """One sample -> (embeds [L, H], token_ids [L] (-1 on visual), kinds [L])."""

@@ -20,6 +20,16 @@ Encodings (`TetgConfig.encoding`):
 
 - ``none``: no temporal tokens (the ablation); ``encode`` returns "".
 
+With ``TetgConfig.kind`` the segment ends with the classifier's anomaly kind of the window
+(`window_kind`: its kind head where its scores are high; "none" when no frame reaches
+``high``)::
+
+      anomaly scores: 0.0s:0.02 ... 12.5s:0.91 ; high: 12.5-17.0s ; kind: falling
+
+The small LLM cannot tell a fall from a fight in a few tokens per frame; the kind head can, and
+a description written after a judgement the LLM did not see in its input mixes kinds ("a group
+of people happens dangerous" after "Judgement: abandoned object").
+
 Pure numpy functions, no torch, no I/O.
 """
 
@@ -31,6 +41,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from va_gpt.config import TetgConfig
+from va_gpt.taxonomy import display, parse_kind
 
 ENCODINGS = ("text", "embedding", "none")
 PREFIX = "anomaly scores:"
@@ -129,22 +140,46 @@ def _spans_phrase(spans: list[tuple[float, float]]) -> str:
     return "high: " + ", ".join(f"{_fmt_t(a)}-{_fmt_t(b)}s" for a, b in spans)
 
 
-def encode(t: np.ndarray, scores: np.ndarray, cfg: TetgConfig) -> str:
-    """One video's curve (t [T] seconds, scores [T]) -> the TETG segment of the LLM input."""
+def window_kind(
+    scores: np.ndarray, kind_prob: np.ndarray | None, kinds: tuple[str, ...], high: float
+) -> str | None:
+    """The classifier's anomaly kind of a window: scores [T], kind_prob [T, K] over `kinds`
+    (kinds[0] is `normal`) -> the anomaly kind with the highest score-weighted mean probability
+    over the frames scoring >= `high`; None when no frame does (or there are no kind probabilities)."""
+    if kind_prob is None or len(kinds) < 2:
+        return None
+    s = np.asarray(scores, dtype=np.float64)
+    kp = np.asarray(kind_prob, dtype=np.float64).reshape(len(s), -1)
+    if kp.shape[1] != len(kinds):
+        raise ValueError(f"kind_prob has {kp.shape[1]} kinds per frame, the kind head {len(kinds)}")
+    on = s >= high
+    if not on.any():
+        return None
+    return kinds[1 + int(np.argmax((s[on, None] * kp[on, 1:]).sum(0)))]
+
+
+def _kind_phrase(kind: str | None) -> str:
+    return f" ; kind: {display(kind) if kind else 'none'}"
+
+
+def encode(t: np.ndarray, scores: np.ndarray, cfg: TetgConfig, kind: str | None = None) -> str:
+    """One video's curve (t [T] seconds, scores [T]) -> the TETG segment of the LLM input;
+    with cfg.kind the classifier's `kind` of the window ends it (None: "kind: none")."""
     if cfg.encoding not in ENCODINGS:
         raise ValueError(f"tetg encoding must be one of {ENCODINGS}, got {cfg.encoding!r}")
     if cfg.encoding == "none":
         return ""
+    tail = _kind_phrase(kind) if cfg.kind else ""
     t, s = check_scores(t, scores)
     if len(t) == 0:
-        return f"{PREFIX} none ; high: none"
+        return f"{PREFIX} none ; high: none{tail}"
     spans = _spans_phrase(high_spans(t, s, cfg.high))  # on the full-rate curve, before pooling
     tp, sp = pool(t, s, cfg.max_frames)  # [M], [M]
     if cfg.encoding == "text":
         entries = [f"{_fmt_t(a)}s:{b:.2f}" for a, b in zip(tp, sp)]
     else:  # embedding
         entries = [f"{_fmt_t(a)}s{score_token(int(b))}" for a, b in zip(tp, bucketize(sp, cfg.num_buckets))]
-    return f"{PREFIX} {' '.join(entries)} ; {spans}"
+    return f"{PREFIX} {' '.join(entries)} ; {spans}{tail}"
 
 
 @dataclass
@@ -152,6 +187,7 @@ class Parsed:
     t: np.ndarray  # [M] seconds
     scores: np.ndarray  # [M] scores (bucket centres for the embedding encoding)
     spans: list[tuple[float, float]]
+    kind: str | None = None  # the " ; kind: x" phrase's kind (None for "none" or no phrase)
 
 
 _TEXT_ENTRY = re.compile(r"(-?\d+(?:\.\d+)?)s:(\d+(?:\.\d+)?)")
@@ -172,5 +208,6 @@ def parse(text: str, num_buckets: int = 10) -> Parsed:
     else:
         t = np.array([float(a) for a, _ in text_entries])
         s = np.array([float(b) for _, b in text_entries])
+    tail, _, kind = tail.partition("; kind:")
     spans = [(float(a), float(b)) for a, b in _SPAN.findall(tail)]
-    return Parsed(t=t, scores=s, spans=spans)
+    return Parsed(t=t, scores=s, spans=spans, kind=parse_kind(kind) if kind.strip() else None)

@@ -13,7 +13,8 @@ Input rows, one per interval to describe:
 For each row the frames around the interval are decoded again
 (`decode_window`, `pad_s` seconds of context each side, at most
 projector.max_frames frames spread evenly), the scores inside that window
-become the TETG tokens, and VA-GPT answers DESCRIBE_QUESTION.
+become the TETG tokens (ended by the interval's kind-head `label` when the preset's tetg.kind
+is on), and VA-GPT answers DESCRIBE_QUESTION.
 
 Structured decoding (`structured=True`, the default; va_gpt.models.structured): the
 judgement is not generated freely but chosen among the taxonomy's kinds plus "normal"
@@ -215,6 +216,8 @@ class Describe:
             question=DESCRIBE_QUESTION.format(start=start, end=end),
             scores=score[inside] if inside.any() else None,
             score_t=t[inside] if inside.any() else None,
+            # the interval's kind-head call: TETG carries it when the preset's tetg.kind is on
+            kind=row.get("label") if _present(row.get("label")) else None,
         )
 
     # -- batch ---------------------------------------------------------------------------------

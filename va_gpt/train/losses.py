@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 
 from va_gpt.data.records import DatasetError
@@ -12,15 +14,7 @@ def text_only(sample: Sample) -> Sample:
     """The sample without visual tokens (stage 0): frame time markers, TETG segment, question and
     answer stay, every frame keeps zero SETS patches (an empty selection)."""
     frames = torch.as_tensor(sample.frames)
-    return Sample(
-        frames=sample.frames,
-        t=sample.t,
-        question=sample.question,
-        scores=sample.scores,
-        score_t=sample.score_t,
-        answer=sample.answer,
-        selection=torch.zeros((len(frames), 0), dtype=torch.long),
-    )
+    return dataclasses.replace(sample, selection=torch.zeros((len(frames), 0), dtype=torch.long))
 
 
 def _answer_logits(model: VAGPT, samples: list[Sample]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -11,6 +11,8 @@ For every record (`SampleBuilder.sample`):
   decoded frames of the clip (the full-rate curve, as the nightly job gives it);
 - at most ``projector.max_frames`` frames, spread uniformly (`uniform_indices`),
   go to the LLM;
+- with ``tetg.kind``, the classifier's anomaly kind of the clip for TETG (`va_gpt.ops.tetg.
+  window_kind` over the visual stage's kind head; None from a cache or a record's own scores);
 - question = the human turn without ``<video>\\n``, answer = the gpt turn.
 
 Clips are decoded and scored once per run and shared by every record on the
@@ -36,8 +38,9 @@ from va_gpt.config import Preset
 from va_gpt.data.records import DatasetError, record_answer, record_question
 from va_gpt.io.filesystem import filesystem
 from va_gpt.lake.query import query
+from va_gpt.models.classifier import KINDS
 from va_gpt.models.vagpt import Sample, uniform_indices
-from va_gpt.ops.tetg import check_scores
+from va_gpt.ops.tetg import check_scores, window_kind
 from va_gpt.pipeline.visual import Visual
 from va_gpt.video.clips import decode_window
 from va_gpt.video.errors import DecodeError
@@ -176,6 +179,7 @@ class ClipData:
     t: np.ndarray  # float64 [T]
     score_t: np.ndarray | None  # float64 [T'] all decoded frame times of the clip (the TETG curve)
     scores: np.ndarray | None  # float64 [T'] anomaly scores at score_t
+    kind: str | None = None  # the classifier's anomaly kind of the clip (tetg.window_kind)
 
 
 @dataclass
@@ -251,15 +255,15 @@ class SampleBuilder:
         if rec.get("scores") is not None:
             s = np.asarray(rec["scores"], dtype=np.float64)
             st = np.asarray(rec.get("score_t") if rec.get("score_t") is not None else t, dtype=np.float64)
-            return st, s
+            return st, s, None
         key = self.cache.key_for(rec) if self.cache is not None else None
         if key is not None:
             got = self.cache.window(key, start, end)
             if got is not None:
-                return got
+                return (*got, None)
         if self.classifier_dir is None and not self.random_classifier:
             if self.preset.tetg.encoding == "none":
-                return None, None
+                return None, None, None
             raise NoScoresError(
                 f"no anomaly scores for {rec['video']} in the scores cache, and no classifier"
             )
@@ -272,7 +276,9 @@ class SampleBuilder:
                 "first_is_overlap": np.array([False]),
             }
         )
-        return np.asarray(out["t"][0], dtype=np.float64), np.asarray(out["score"][0], dtype=np.float64)
+        score = np.asarray(out["score"][0], dtype=np.float64)
+        kind = window_kind(score, out["kind_prob"][0], KINDS, self.preset.tetg.high)
+        return np.asarray(out["t"][0], dtype=np.float64), score, kind
 
     def clip(self, rec: dict) -> ClipData:
         """Decode (and score) the record's clip, once per (video, start, end). Raises DecodeError / ValueError."""
@@ -294,13 +300,13 @@ class SampleBuilder:
         )
         if len(frames) == 0:
             raise ValueError(f"no frames between {start:.1f}s and {end:.1f}s (past the end of the video?)")
-        score_t, scores = (None, None)
+        score_t, scores, kind = (None, None, None)
         if self.preset.tetg.encoding != "none" or self.has_score_source or rec.get("scores") is not None:
-            score_t, scores = self._score(rec, frames, t, start, end)
+            score_t, scores, kind = self._score(rec, frames, t, start, end)
             if scores is not None:
                 score_t, scores = check_scores(score_t, scores)
         keep = uniform_indices(len(frames), self.preset.projector.max_frames)
-        data = ClipData(frames=frames[keep], t=t[keep], score_t=score_t, scores=scores)
+        data = ClipData(frames=frames[keep], t=t[keep], score_t=score_t, scores=scores, kind=kind)
         self._clips[key] = data
         return data
 
@@ -314,6 +320,7 @@ class SampleBuilder:
             scores=c.scores,
             score_t=c.score_t,
             answer=record_answer(rec) if with_answer else None,
+            kind=c.kind,
         )
 
     def build(self, records: list[dict], with_answer: bool = True, what: str = "records") -> TrainingSet:
