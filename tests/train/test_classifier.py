@@ -12,6 +12,7 @@ from va_gpt.checkpoints.build import build_encoder
 from va_gpt.config import ClassifierConfig, IntervalConfig, load_preset
 from va_gpt.models.classifier import num_features
 from va_gpt.synthetic.training import synthetic_video
+from va_gpt.train import synthetic_classifier
 from va_gpt.train.classifier import TrainConfig, frame_auc, mil_ranking_loss, train_classifier, video_features
 from va_gpt.train.synthetic_classifier import classifier_dataset, detector_report
 
@@ -198,9 +199,10 @@ def test_trained_on_synthetic_video_separates_anomalous_frames_on_held_out_seeds
 
 
 @pytest.mark.timeout(120)
-def test_classifier_dataset_rows_do_not_depend_on_worker_processes():
+def test_classifier_dataset_rows_do_not_depend_on_worker_processes(monkeypatch):
     """make models renders the classifier's videos in two processes: the rows (and so the trained
     classifier) must be the one-process build's, video by video and in order."""
+    monkeypatch.setattr(synthetic_classifier, "CHUNK_VIDEOS", 2)  # 3 chunks over the 2 workers
     preset = load_preset("tiny")
     saved = torch.get_num_threads()
     torch.set_num_threads(1)  # the workers' thread count: float sums are then bit-identical

@@ -116,11 +116,21 @@ def _dataset_rows(
     return rows
 
 
+_WORKER_ENCODER = None  # a worker process's own encoder, loaded once by _init_worker
+
+
+def _init_worker(preset) -> None:
+    global _WORKER_ENCODER
+    torch.set_num_threads(1)  # one torch thread, as the parent's build
+    _WORKER_ENCODER = build_encoder(preset.encoder, preset.runtime.device, preset.runtime.dtype)
+
+
 def _worker_rows(preset, args: tuple, js) -> list[dict]:
-    """A worker process's share: its own encoder (one torch thread, as the parent's build)."""
-    torch.set_num_threads(1)
-    encoder = build_encoder(preset.encoder, preset.runtime.device, preset.runtime.dtype)
-    return _dataset_rows(preset, encoder, js, *args)
+    """One chunk of videos in a worker process, with the worker's encoder."""
+    return _dataset_rows(preset, _WORKER_ENCODER, js, *args)
+
+
+CHUNK_VIDEOS = 16  # videos per task of a rendering worker (classifier_dataset)
 
 
 def classifier_dataset(
@@ -135,7 +145,7 @@ def classifier_dataset(
     else va_gpt.synthetic.domain's randomized footage of that split (look = its time of day).
 
     workers > 1: the videos are rendered and encoded in that many spawned processes (each loads
-    the preset's encoder and uses one torch thread), in contiguous shares joined in order. Every
+    the preset's encoder once and uses one torch thread), in chunks of CHUNK_VIDEOS joined in order. Every
     video depends only on its own seed, so the rows equal the one-process build's whenever
     `encoder` is the preset's encoder on one thread (tests/train/test_classifier.py);
     rendering is most of the time, so two workers nearly halve it on two cores.
@@ -151,9 +161,14 @@ def classifier_dataset(
     if workers == 1:
         rows = _dataset_rows(preset, encoder, range(n), *args)
     else:
-        shares = [range(n * w // workers, n * (w + 1) // workers) for w in range(workers)]
+        # Small chunks, not one share per worker: a worker pickles its whole result back, so a
+        # share of 1000 videos' patch evidence took 12 GB in the worker and the build of 2000
+        # training videos was killed for memory.
+        shares = [range(a, min(a + CHUNK_VIDEOS, n)) for a in range(0, n, CHUNK_VIDEOS)]
         ctx = multiprocessing.get_context("spawn")  # no fork of a process that already ran torch
-        with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+        with ProcessPoolExecutor(
+            workers, mp_context=ctx, initializer=_init_worker, initargs=(preset,)
+        ) as pool:
             rows = [r for part in pool.map(partial(_worker_rows, preset, args), shares) for r in part]
     return {k: [r[k] for r in rows] for k in COLUMNS}
 
