@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -22,6 +21,7 @@ import pytest
 
 from schemas.tables import TABLES
 from tests.pipeline.test_stream import assert_same_rows, nightly, table_rows
+from va_gpt.io.objectstore import free_port
 
 pytestmark = [pytest.mark.timeout(420), pytest.mark.slow]  # about 70 s on 2 CPUs
 
@@ -37,14 +37,10 @@ ENV = {
 }
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _ports() -> list[str]:
-    """Ports Ray would otherwise take from fixed defaults (52365, 10001...) that another Ray may hold."""
+    """Ports Ray would otherwise take from fixed defaults (52365, 10001...) that another Ray may hold.
+    Drawn by the object store's `free_port`: distinct (kernel-picked port-0 ports once gave the
+    metrics export and the object manager the same port) and outside the ephemeral range."""
     return [
         f"--dashboard-agent-listen-port={free_port()}",
         f"--dashboard-agent-grpc-port={free_port()}",

@@ -7,7 +7,7 @@ corrupted objects on SeaweedFS when it writes anonymously.
 Only the S3 port is meant for clients. What the project does not use is off
 (WebDAV, admin UI, Iceberg and Lance catalogs, metrics). The ports `weed mini`
 always opens take free random ports on 127.0.0.1, so two stores run side by
-side. They are drawn outside the kernel's ephemeral range (see `_free_port`):
+side. They are drawn outside the kernel's ephemeral range (see `free_port`):
 weed binds them only seconds later, and when an outgoing connection has
 taken one as its local port meanwhile, weed exits (HTTP ports) or silently
 listens on the next free port instead (gRPC ports). The volume and filer HTTP
@@ -92,8 +92,10 @@ def _bindable(port: int) -> bool:
     return True
 
 
-def _free_port(avoid: set[int], offset: int = 0) -> int:
-    """A free port for a store, and with `offset` also port + offset free.
+def free_port(avoid: set[int] = frozenset(), offset: int = 0) -> int:
+    """A free port for a store (or any local service a test starts: tests/pipeline/test_two_nodes.py
+    gives Ray its ports with it), and with `offset` also port + offset free; never one this
+    process has handed out before.
 
     Not one the kernel picks (a bind to port 0): that comes from the ephemeral range,
     where any outgoing connection (weed's own gRPC clients, the tests' S3 clients) may
@@ -174,9 +176,9 @@ class ObjectStore:
         # Every drawn port is in _claimed already; only a caller's own S3 port needs avoiding.
         avoid = {s3_port} if s3_port else set()
         self.ports: dict[str, int] = {
-            name: _free_port(avoid, _ADMIN_GRPC_OFFSET if name == "admin" else 0) for name in _INTERNAL_PORTS
+            name: free_port(avoid, _ADMIN_GRPC_OFFSET if name == "admin" else 0) for name in _INTERNAL_PORTS
         }
-        self.s3_port = s3_port or _free_port(avoid)
+        self.s3_port = s3_port or free_port(avoid)
         self.proc: subprocess.Popen | None = None
         self.endpoint = Endpoint(f"http://127.0.0.1:{self.s3_port}", bucket=bucket)
 
