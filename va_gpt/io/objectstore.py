@@ -92,7 +92,7 @@ def _bindable(port: int) -> bool:
     return True
 
 
-def free_port(avoid: set[int] = frozenset(), offset: int = 0) -> int:
+def free_port(avoid: set[int] | frozenset[int] = frozenset(), offset: int = 0) -> int:
     """A free port for a store (or any local service a test starts: tests/pipeline/test_two_nodes.py
     gives Ray its ports with it), and with `offset` also port + offset free; never one this
     process has handed out before.
