@@ -40,9 +40,10 @@ run: setup
 	$(BIN)/python -u -m va_gpt.cli demo --work $(WORK)
 
 # Rebuild the committed demo checkpoint (models/demo: fixed seeds, float16, model card); `make run`
-# uses it instead of training (about 40 minutes here on two cores: encoder 17, classifier 11, VA-GPT 9).
+# uses it instead of training (about 45 minutes here on two cores: encoder 10, classifier 22, VA-GPT 13).
+# `make models REUSE_ENCODER=1` keeps the committed encoder when its recipe is unchanged.
 models: setup
-	$(BIN)/python -u -m va_gpt.cli demo --build-models models/demo
+	$(BIN)/python -u -m va_gpt.cli demo --build-models models/demo $(if $(REUSE_ENCODER),--reuse-encoder)
 
 bench: setup
 	$(BIN)/python -u jobs/bench.py --work $(WORK)/bench

@@ -24,6 +24,7 @@ from va_gpt.train.demo_models import (
     THREADS,
     VAGPT_RECIPE,
     _defaults,
+    _reused_encoder,
     committed_models,
 )
 
@@ -113,3 +114,26 @@ def test_a_classifier_on_other_features_is_refused_in_one_line(tmp_path, capsys)
     assert committed_models(load_preset("demo"), root=tmp_path) is None
     out = capsys.readouterr().out.strip().splitlines()
     assert len(out) == 1 and "'an older feature recipe'" in out[0] and "training the demo models" in out[0]
+
+
+def test_reuse_encoder_copies_the_built_encoder_or_says_why_not(tmp_path):
+    """`make models --reuse-encoder`'s first step: the committed encoder, byte for byte, with its card
+    section naming the build that trained it; a changed file or another recipe is refused."""
+    shutil.copytree(FOLDER, tmp_path / "demo")
+    part = _reused_encoder(tmp_path / "demo", tmp_path / "enc")
+    for f in (FOLDER / ENCODER).iterdir():
+        assert (tmp_path / "enc" / f.name).read_bytes() == f.read_bytes()
+    card = read_card(FOLDER)
+    first = card["checkpoints"]["encoder"].get("reused_from") or {"git_commit": card["built"]["git_commit"]}
+    assert part["reused_from"]["git_commit"] == first["git_commit"]
+    assert part["recipe"] == card["checkpoints"]["encoder"]["recipe"]
+
+    other = {k: v for k, v in card.items() if k != "files"}
+    other["checkpoints"]["encoder"]["recipe"]["args"]["steps"] += 1
+    write_card(tmp_path / "demo", other)
+    with pytest.raises(ValueError, match="trained with another recipe"):
+        _reused_encoder(tmp_path / "demo", tmp_path / "enc2")
+    (tmp_path / "demo" / ENCODER / "config.json").write_text("{}")
+    with pytest.raises(ValueError, match="config.json: sha256 differs"):
+        _reused_encoder(tmp_path / "demo", tmp_path / "enc3")
+    assert not (tmp_path / "enc2").exists() and not (tmp_path / "enc3").exists()

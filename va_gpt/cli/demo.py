@@ -36,6 +36,12 @@ def register(sub) -> None:
         "`make models` writes the committed models/demo (default: run the demo)",
     )
     p.add_argument(
+        "--reuse-encoder",
+        action="store_true",
+        help="with --build-models: keep the encoder already in DIR (its card verifies and its recipe is "
+        "the code's) and train only the classifier and VA-GPT on it",
+    )
+    p.add_argument(
         "--no-committed",
         action="store_true",
         help="ignore the committed checkpoint in models/<preset>: train the demo models into WORK/models",
@@ -50,7 +56,7 @@ def run(args) -> int:
     if args.build_models:
         from va_gpt.train.demo_models import build_demo_models
 
-        build_demo_models(args.build_models, args.preset)
+        build_demo_models(args.build_models, args.preset, reuse_encoder=args.reuse_encoder)
         return 0
     from va_gpt.demo import run_demo
 

@@ -55,6 +55,9 @@ CHECKPOINT = "vagpt"  # the checkpoint folder inside models/<preset>
 # checkpoint stays self-contained on any machine), and what the preset's encoder.source names.
 ENCODER = f"{CHECKPOINT}/encoder"
 COMMAND = "make models  (= python -u -m va_gpt.cli demo --build-models models/demo)"
+COMMAND_REUSE = (
+    "make models REUSE_ENCODER=1  (= python -u -m va_gpt.cli demo --build-models models/demo --reuse-encoder)"
+)
 THREADS = 1  # torch threads while building: results depend on the thread count
 # The demo classifier: 1072 domain-randomized 20 s videos (train 1000, validation 48 for the
 # interval calibration, test 24) at each camera's own resolution (as the trained encoder saw
@@ -123,9 +126,16 @@ def _defaults(fn, **override) -> dict:
     return {**args, **override}
 
 
-def build_demo_models(out: str | Path, preset_name: str = "demo", work: str | Path | None = None) -> dict:
+def build_demo_models(
+    out: str | Path, preset_name: str = "demo", work: str | Path | None = None, reuse_encoder: bool = False
+) -> dict:
     """Train the demo encoder (when the preset names one), classifier and VA-GPT (fixed seeds),
-    write `out`/encoder, `out`/vagpt (float16) and their card."""
+    write `out`/encoder, `out`/vagpt (float16) and their card.
+
+    reuse_encoder: take the encoder already in `out` instead of training it again (a quarter of
+    the build), when `out`'s card verifies and its encoder recipe is this code's; the card then
+    keeps that encoder's section and says which build trained it. The classifier and VA-GPT are
+    trained on it as it is served (float16 weights read as the runtime dtype)."""
     out = Path(out).resolve()
     if out.exists() and any(out.iterdir()) and not (out / CARD_JSON).is_file():
         raise ValueError(f"{out}: holds files but no {CARD_JSON}: not replacing it (pick an empty folder)")
@@ -140,15 +150,20 @@ def build_demo_models(out: str | Path, preset_name: str = "demo", work: str | Pa
     torch.set_num_threads(THREADS)
     with tempfile.TemporaryDirectory(prefix="vagpt-models-") as tmp:
         work = Path(work or tmp)
-        rep_e = None
         build_preset = preset
-        if trains_encoder:
+        encoder_part = None
+        if trains_encoder and reuse_encoder:
+            encoder_part = _reused_encoder(out, work / "encoder")
+            print(f"models: encoder reused from the build at git {encoder_part['reused_from']['git_commit']}")
+        elif trains_encoder:
             # Trained into the work folder first: the committed models stay until everything is built.
             rep_e = build_demo_encoder(preset, work / "encoder", ENCODER_RECIPE)
+            encoder_part = _encoder_part(rep_e)
             print(
                 f"models: encoder trained in {rep_e['train_seconds']} s (loss {rep_e['final_loss']})",
                 flush=True,
             )
+        if trains_encoder:
             encoder = dataclasses.replace(preset.encoder, source=str(work / "encoder"))
             build_preset = dataclasses.replace(preset, encoder=encoder)
         classifier = work / "classifier"
@@ -194,7 +209,7 @@ def build_demo_models(out: str | Path, preset_name: str = "demo", work: str | Pa
                 "classifier is float32. Trained on synthetic footage only: the figures say how well the "
                 "system works end to end, not how it does on real cameras."
             ),
-            "command": COMMAND,
+            "command": COMMAND_REUSE if encoder_part and "reused_from" in encoder_part else COMMAND,
             "model_version": version,
             "built": {
                 "package_version": _version(),
@@ -210,7 +225,7 @@ def build_demo_models(out: str | Path, preset_name: str = "demo", work: str | Pa
                 "cpus": os.cpu_count(),
             },
             "checkpoints": {
-                **({"encoder": _encoder_part(rep_e)} if rep_e else {}),
+                **({"encoder": encoder_part} if encoder_part else {}),
                 "classifier": _classifier_part(preset_name, rep_c, t_c),
                 "vagpt": _vagpt_part(preset_name, rep_v),
             },
@@ -230,6 +245,26 @@ def _version() -> str:
         return package_version("va-gpt")
     except PackageNotFoundError:
         return "unknown"
+
+
+def _reused_encoder(out: Path, dest: Path) -> dict:
+    """Copy the encoder of the models in `out` to `dest` and return its card section, with
+    `reused_from` naming the build that trained it; errors say why it cannot be reused."""
+    why = f"{out}: cannot reuse its encoder"
+    problems = verify_card(out)
+    if problems:
+        raise ValueError(f"{why}: {problems[0]} (build without --reuse-encoder)")
+    card = read_card(out)
+    part = card.get("checkpoints", {}).get("encoder")
+    if part is None:
+        raise ValueError(f"{why}: its card has no encoder (build without --reuse-encoder)")
+    ours = json.loads(json.dumps(dataclasses.asdict(ENCODER_RECIPE)))
+    if part["recipe"]["args"] != ours:
+        raise ValueError(f"{why}: it was trained with another recipe (build without --reuse-encoder)")
+    shutil.copytree(out / ENCODER, dest)
+    built = card["built"]
+    first = part.get("reused_from") or {k: built.get(k) for k in ("git_commit", "built_at")}
+    return {**part, "reused_from": first}
 
 
 def _encoder_part(rep: dict) -> dict:
