@@ -109,6 +109,7 @@ def test_unknown_key_names_it(section):
     "section,key,value,msg",
     [
         ("tetg", "high", 1.5, "tetg.high"),
+        ("classifier", "members", 0, "classifier.members"),
         ("tetg", "encoding", "bits", "tetg.encoding"),
         ("tetg", "num_buckets", 1, "tetg.num_buckets"),
         ("projector", "kind", "qformer", "projector.kind"),

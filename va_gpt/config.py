@@ -68,6 +68,9 @@ class ClassifierConfig:
     # before the pooling: patch_layers (dilations 1, 2, ...; kernel_size).
     patch_hidden: int = 0
     patch_layers: int = 0
+    # > 1: an ensemble of that many classifiers trained apart (seeds seed .. seed + members - 1)
+    # whose anomaly and kind logits are averaged (va_gpt.models.classifier.ClassifierEnsemble).
+    members: int = 1
 
 
 @dataclass(frozen=True)
@@ -268,6 +271,8 @@ def validate(p: Preset, where: str = "preset") -> None:
         bad("tetg.num_buckets", f"must be >= 2, got {p.tetg.num_buckets}")
     if p.tetg.max_frames < 1:
         bad("tetg.max_frames", f"must be >= 1, got {p.tetg.max_frames}")
+    if p.classifier.members < 1:
+        bad("classifier.members", f"must be >= 1, got {p.classifier.members}")
     if not 0 <= p.tetg.high <= 1:
         bad("tetg.high", f"must be in [0, 1], got {p.tetg.high}")
     if p.vision_tower.kind == "clip" and p.vision_tower.source is None:

@@ -9,6 +9,7 @@ from va_gpt.config import ClassifierConfig, load_preset, preset_names
 from va_gpt.models.classifier import (
     KINDS,
     AnomalyClassifier,
+    build_classifier,
     frame_features,
     frame_inputs,
     num_features,
@@ -144,7 +145,7 @@ def test_every_preset_builds_its_classifier():
         p = load_preset(name)
         g = p.encoder.image_size // p.encoder.patch_size
         n_patch = patch_features_for(p.encoder.hidden_size, p.classifier)
-        m = AnomalyClassifier(
+        m = build_classifier(
             num_features(p.encoder.hidden_size, p.classifier.use_cls),
             p.classifier,
             patch_features=n_patch,

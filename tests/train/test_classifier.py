@@ -9,8 +9,9 @@ import pytest
 import torch
 
 from va_gpt.checkpoints.build import build_encoder
+from va_gpt.checkpoints.classifier import load_classifier, save_classifier
 from va_gpt.config import ClassifierConfig, IntervalConfig, load_preset
-from va_gpt.models.classifier import num_features
+from va_gpt.models.classifier import AnomalyClassifier, ClassifierEnsemble, num_features
 from va_gpt.synthetic.training import synthetic_video
 from va_gpt.train import synthetic_classifier
 from va_gpt.train.classifier import TrainConfig, frame_auc, mil_ranking_loss, train_classifier, video_features
@@ -260,3 +261,53 @@ def test_detector_report_splits_the_frame_auc():
     assert r["frame_auc_within_anomalous_videos"] == 1.0
     assert r["frame_auc_vs_normal_videos"] == pytest.approx(0.9)
     assert 0.5 < r["frame_auc"] < 1.0
+
+
+@pytest.mark.timeout(120)
+def test_an_ensemble_is_its_members_trained_apart_and_averaged(tmp_path):
+    """classifier.members 2: two classifiers trained from seeds 0 and 1 (each exactly the single
+    classifier of its seed); anomaly logits and kind log-probabilities are their means; the
+    checkpoint round trip and the visual stage's window scoring give the same scores."""
+    f, y, fl, px, box = patch_videos(40, seed=0)
+    tf, _, tfl, tpx, _ = patch_videos(20, seed=1)
+    train = TrainConfig(steps=60, seed=0)
+    kinds = [("falling" if v else None) for v in y]
+    kw = dict(frame_labels=fl, kinds=kinds, patches=px, patch_labels=box, grid=(3, 3))
+    ens = train_classifier(f, y, dataclasses.replace(PATCH_CFG, members=2), train, **kw)
+    singles = [train_classifier(f, y, PATCH_CFG, dataclasses.replace(train, seed=s), **kw) for s in (0, 1)]
+    x, p = torch.as_tensor(tf[3])[None], torch.as_tensor(tpx[3]).float()[None]
+    outs = [m.outputs(x, p) for m in singles]
+    logit, kind = ens.outputs(x, p)
+    torch.testing.assert_close(logit, (outs[0][0] + outs[1][0]) / 2)
+    torch.testing.assert_close(kind, (outs[0][1].log_softmax(-1) + outs[1][1].log_softmax(-1)) / 2)
+    assert ens.receptive_field == singles[0].receptive_field and ens.uses_patches and ens.grid == (3, 3)
+    assert frame_auc(ens, tf, tfl, tpx) > 0.8
+
+    save_classifier(ens, str(tmp_path / "clf"), {"recipe": "test"})
+    back, config = load_classifier(str(tmp_path / "clf"))
+    assert config["classifier"]["members"] == 2 and type(back) is type(ens)
+    torch.testing.assert_close(back.outputs(x, p)[0], logit)
+    probs, kprobs = back.score_window(x[0], 5, p[0])
+    torch.testing.assert_close(probs, torch.sigmoid(logit[0, -5:]))
+    torch.testing.assert_close(kprobs.sum(-1), torch.ones(5))
+
+
+def test_ensemble_and_member_configs_are_checked():
+    with pytest.raises(ValueError, match="members 1, got 2: use build_classifier"):
+        AnomalyClassifier(6, dataclasses.replace(CFG, members=2))
+    with pytest.raises(ValueError, match="members >= 2, got 1"):
+        ClassifierEnsemble(6, CFG)
+
+
+@pytest.mark.timeout(60)
+def test_ema_weights_still_learn_and_a_bad_decay_is_refused():
+    """TrainConfig.ema: the returned weights are the moving average, not the last step's."""
+    f, y, fl, px, box = patch_videos(40, seed=0)
+    tf, _, tfl, tpx, _ = patch_videos(20, seed=1)
+    kw = dict(frame_labels=fl, patches=px, patch_labels=box, grid=(3, 3))
+    last = train_classifier(f, y, PATCH_CFG, TrainConfig(steps=80, seed=0), **kw)
+    avg = train_classifier(f, y, PATCH_CFG, TrainConfig(steps=80, seed=0, ema=0.9), **kw)
+    assert not torch.equal(last.head.weight, avg.head.weight)
+    assert frame_auc(avg, tf, tfl, tpx) > 0.8
+    with pytest.raises(ValueError, match="ema decay must be in"):
+        train_classifier(f, y, PATCH_CFG, TrainConfig(steps=2, ema=1.0), **kw)

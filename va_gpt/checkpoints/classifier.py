@@ -30,7 +30,7 @@ from safetensors.torch import save_file
 from va_gpt.checkpoints.tensors import check_shapes
 from va_gpt.config import ClassifierConfig, from_dict
 from va_gpt.io.filesystem import filesystem
-from va_gpt.models.classifier import AnomalyClassifier
+from va_gpt.models.classifier import AnomalyClassifier, ClassifierEnsemble, build_classifier
 
 FORMAT = "va-gpt-anomaly-classifier"
 FORMAT_VERSION = 2  # 2: evidence features, kind head, calibration (1: difference statistics only)
@@ -47,7 +47,9 @@ LAYOUTS = (
 
 
 def checkpoint_config(
-    model: AnomalyClassifier, features: dict | None = None, calibration: dict | None = None
+    model: AnomalyClassifier | ClassifierEnsemble,
+    features: dict | None = None,
+    calibration: dict | None = None,
 ) -> dict:
     """The JSON config stored with the weights. `features` describes how the inputs were made
     (recipe, use_cls, encoder identity...); the visual stage checks it against its own.
@@ -65,7 +67,7 @@ def checkpoint_config(
     }
 
 
-def checkpoint_state(model: AnomalyClassifier) -> dict[str, torch.Tensor]:
+def checkpoint_state(model: AnomalyClassifier | ClassifierEnsemble) -> dict[str, torch.Tensor]:
     """The weights as stored: float32, CPU, contiguous."""
     return {k: v.detach().float().cpu().contiguous() for k, v in model.state_dict().items()}
 
@@ -82,7 +84,7 @@ def write_classifier(folder: Path, state: dict[str, torch.Tensor], config: dict)
 
 
 def save_classifier(
-    model: AnomalyClassifier,
+    model: AnomalyClassifier | ClassifierEnsemble,
     url: str,
     features: dict | None = None,
     storage_options: dict | None = None,
@@ -102,7 +104,7 @@ def save_classifier(
 
 def classifier_from_parts(
     state: dict[str, torch.Tensor], config: dict, config_url: str, weights_url: str
-) -> AnomalyClassifier:
+) -> AnomalyClassifier | ClassifierEnsemble:
     """Rebuild a classifier from its config dict and state dict; errors name the file at fault."""
     where = config_url
     if not isinstance(config, dict) or config.get("format") != FORMAT:
@@ -122,7 +124,7 @@ def classifier_from_parts(
         raise ValueError(
             f"{where}: a patch classifier (patch_hidden {cls_cfg.patch_hidden}) needs patch_features and grid"
         )
-    model = AnomalyClassifier(
+    model = build_classifier(
         int(config["in_features"]), cls_cfg, tuple(config["kinds"]),
         patch_features=int(config.get("patch_features") or 0), grid=tuple(grid) if grid else None,
     )  # fmt: skip
@@ -150,7 +152,7 @@ def has_classifier(url: str, storage_options: dict | None = None) -> bool:
 
 def load_classifier(
     url: str, storage_options: dict | None = None, device: str = "cpu"
-) -> tuple[AnomalyClassifier, dict]:
+) -> tuple[AnomalyClassifier | ClassifierEnsemble, dict]:
     """Read a classifier folder, or the classifier bundled in a VA-GPT checkpoint, from `url`
     -> (model in eval mode, its config dict)."""
     fs, path = filesystem(url, storage_options)

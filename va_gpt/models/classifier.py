@@ -28,10 +28,18 @@ evidence instead of from a run of zero frames. A clip that carries the R - 1 fra
 as context (va_gpt.video.clips) gets, for its own frames, exactly the scores of one pass over
 the whole video: padding only touches outputs within R - 1 frames of the window start.
 
+With `members` > 1 (`ClassifierEnsemble`, made by `build_classifier`) the classifier is that
+many AnomalyClassifiers trained apart, from their own seeds and minibatch orders, whose
+anomaly logits and kind log-probabilities are averaged. Why: the patch-pooling classifier
+memorises its training videos, and two training seeds of one recipe differ by 0.03-0.06 in
+held-out frame AUC; averaging them removes part of that variance (README, "Ensemble").
+
 Checkpoints (save_classifier / load_classifier): va_gpt.checkpoints.classifier.
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 import torch
 import torch.nn.functional as F
@@ -144,7 +152,35 @@ class PatchPool(nn.Module):
         return pooled, logit
 
 
-class AnomalyClassifier(nn.Module):
+class _Scorer(nn.Module):
+    """What the pipeline calls on a classifier, given `all_outputs` (one network or an ensemble)."""
+
+    def all_outputs(self, x: torch.Tensor, px: torch.Tensor | None = None):
+        raise NotImplementedError
+
+    def outputs(self, x: torch.Tensor, px: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """x [B, T, F], px [B, T, N, Fp] or None -> (anomaly logits [B, T], kind logits [B, T, K])."""
+        return self.all_outputs(x, px)[:2]
+
+    def logits(self, x: torch.Tensor, px: torch.Tensor | None = None) -> torch.Tensor:
+        """x [B, T, F] -> anomaly logits [B, T]."""
+        return self.outputs(x, px)[0]
+
+    def forward(self, x: torch.Tensor, px: torch.Tensor | None = None) -> torch.Tensor:
+        """x [B, T, F] -> per-frame anomaly probability [B, T] in [0, 1]."""
+        return torch.sigmoid(self.logits(x, px))
+
+    @torch.no_grad()
+    def score_window(
+        self, x: torch.Tensor, n_new: int, px: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """One clip with its context: x [C + n_new, F] (px [C + n_new, N, Fp]) -> (probabilities
+        [n_new], kind probabilities [n_new, K]) for the last n_new frames."""
+        logit, kind = self.outputs(x[None], None if px is None else px[None])
+        return torch.sigmoid(logit[0, -n_new:]), torch.softmax(kind[0, -n_new:], -1)
+
+
+class AnomalyClassifier(_Scorer):
     def __init__(
         self,
         in_features: int,
@@ -156,6 +192,8 @@ class AnomalyClassifier(nn.Module):
         super().__init__()
         if cfg.num_layers < 1 or cfg.kernel_size < 1:
             raise ValueError(f"classifier needs num_layers >= 1 and kernel_size >= 1, got {cfg}")
+        if cfg.members != 1:
+            raise ValueError(f"one AnomalyClassifier has members 1, got {cfg.members}: use build_classifier")
         if cfg.patch_hidden and (patch_features < 1 or grid is None):
             raise ValueError(
                 f"a classifier with patch_hidden {cfg.patch_hidden} needs patch_features and grid"
@@ -241,23 +279,56 @@ class AnomalyClassifier(nn.Module):
         h, patch_logit = self.hidden(x, px)
         return self.head(h).squeeze(-1), self.kind_head(h), patch_logit
 
-    def outputs(self, x: torch.Tensor, px: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """x [B, T, F], px [B, T, N, Fp] or None -> (anomaly logits [B, T], kind logits [B, T, K])."""
-        return self.all_outputs(x, px)[:2]
 
-    def logits(self, x: torch.Tensor, px: torch.Tensor | None = None) -> torch.Tensor:
-        """x [B, T, F] -> anomaly logits [B, T]."""
-        return self.outputs(x, px)[0]
+class ClassifierEnsemble(_Scorer):
+    """`cfg.members` AnomalyClassifiers of one architecture (each with cfg.members 1), trained
+    apart; outputs are the members' mean anomaly logit, mean kind log-probability and mean patch
+    logit. State dict keys: members.<i>.<the member's keys>."""
 
-    def forward(self, x: torch.Tensor, px: torch.Tensor | None = None) -> torch.Tensor:
-        """x [B, T, F] -> per-frame anomaly probability [B, T] in [0, 1]."""
-        return torch.sigmoid(self.logits(x, px))
+    def __init__(
+        self,
+        in_features: int,
+        cfg: ClassifierConfig,
+        kinds: tuple[str, ...] = KINDS,
+        patch_features: int = 0,
+        grid: tuple[int, int] | None = None,
+    ):
+        super().__init__()
+        if cfg.members < 2:
+            raise ValueError(f"an ensemble needs members >= 2, got {cfg.members}")
+        self.cfg = cfg
+        one = dataclasses.replace(cfg, members=1)
+        self.members = nn.ModuleList(
+            AnomalyClassifier(in_features, one, kinds, patch_features, grid) for _ in range(cfg.members)
+        )
 
-    @torch.no_grad()
-    def score_window(
-        self, x: torch.Tensor, n_new: int, px: torch.Tensor | None = None
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """One clip with its context: x [C + n_new, F] (px [C + n_new, N, Fp]) -> (probabilities
-        [n_new], kind probabilities [n_new, K]) for the last n_new frames."""
-        logit, kind = self.outputs(x[None], None if px is None else px[None])
-        return torch.sigmoid(logit[0, -n_new:]), torch.softmax(kind[0, -n_new:], -1)
+    # the members share their inputs and heads' meaning: read them off the first
+    in_features = property(lambda self: self.members[0].in_features)
+    kinds = property(lambda self: self.members[0].kinds)
+    receptive_field = property(lambda self: self.members[0].receptive_field)
+    uses_patches = property(lambda self: self.members[0].uses_patches)
+    patch_features = property(lambda self: self.members[0].patch_features)
+    grid = property(lambda self: self.members[0].grid)
+
+    def all_outputs(
+        self, x: torch.Tensor, px: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """x [B, T, F], px -> (anomaly logits [B, T], kind log-probabilities [B, T, K], patch
+        logits [B, T, N] or None), each the members' mean."""
+        outs = [m.all_outputs(x, px) for m in self.members]
+        logit = torch.stack([o[0] for o in outs]).mean(0)
+        kind = torch.stack([torch.log_softmax(o[1], -1) for o in outs]).mean(0)
+        patch = None if outs[0][2] is None else torch.stack([o[2] for o in outs]).mean(0)
+        return logit, kind, patch
+
+
+def build_classifier(
+    in_features: int,
+    cfg: ClassifierConfig,
+    kinds: tuple[str, ...] = KINDS,
+    patch_features: int = 0,
+    grid: tuple[int, int] | None = None,
+) -> AnomalyClassifier | ClassifierEnsemble:
+    """The classifier `cfg` describes: one AnomalyClassifier, or an ensemble of cfg.members."""
+    cls = ClassifierEnsemble if cfg.members > 1 else AnomalyClassifier
+    return cls(in_features, cfg, kinds, patch_features=patch_features, grid=grid)

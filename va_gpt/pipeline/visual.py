@@ -51,6 +51,8 @@ from va_gpt.models.classifier import (
     FEATURES,
     PATCH_FEATURES,
     AnomalyClassifier,
+    ClassifierEnsemble,
+    build_classifier,
     frame_inputs,
     num_features,
     patch_features_for,
@@ -185,11 +187,11 @@ def check_feature_spec(stored: dict, ours: dict, where: str) -> None:
 
 def random_classifier(
     n_feat: int, cfg: ClassifierConfig, patch_features: int = 0, grid: tuple[int, int] | None = None
-) -> AnomalyClassifier:
+) -> AnomalyClassifier | ClassifierEnsemble:
     """A seeded random classifier (tests, throughput runs): scores are meaningless."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
-        return AnomalyClassifier(n_feat, cfg, patch_features=patch_features, grid=grid).eval()
+        return build_classifier(n_feat, cfg, patch_features=patch_features, grid=grid).eval()
 
 
 def _column(values: list[np.ndarray]) -> np.ndarray:

@@ -23,6 +23,7 @@ Calibration of the interval stage on validation videos: va_gpt.train.calibrate.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,7 +31,7 @@ import torch
 import torch.nn.functional as F
 
 from va_gpt.config import ClassifierConfig
-from va_gpt.models.classifier import KINDS, AnomalyClassifier, frame_inputs
+from va_gpt.models.classifier import KINDS, AnomalyClassifier, ClassifierEnsemble, frame_inputs
 from va_gpt.models.dinov2 import DinoEncoder
 from va_gpt.ops.sets import difference_energy, difference_map
 
@@ -50,6 +51,8 @@ class TrainConfig:
     kind_weight: float = 0.5  # kind-head cross-entropy against the anomaly loss
     patch_weight: float = 1.0  # event-box cross-entropy on a patch model's patch logits
     patch_pos_weight: float = 20.0
+    # > 0: the returned weights are an exponential moving average of the trained ones (decay per step)
+    ema: float = 0.0
     # torch intra-op threads while training: the model is tiny, and on a shared CPU more threads
     # spin-wait (300 steps: 2.6 s on 1 thread, 20 s on 2 contended ones). None = leave as is.
     threads: int | None = 1
@@ -105,7 +108,7 @@ def train_classifier(
     patches: list[np.ndarray] | None = None,
     patch_labels: list[np.ndarray] | None = None,
     grid: tuple[int, int] | None = None,
-) -> AnomalyClassifier:
+) -> AnomalyClassifier | ClassifierEnsemble:
     """features: one [T_i, F] array per video; labels: 1 = anomalous video, 0 = normal;
     frame_labels: one [T_i] 0/1 array per video (frame-level training) or None (MIL);
     kinds: the anomaly kind per video (None for normal) for the kind head, or None.
@@ -115,8 +118,23 @@ def train_classifier(
     (frame-level training only): a class-balanced cross-entropy on the patch logits.
 
     Returns the trained model in eval mode (on CPU), with its feature
-    standardisation fitted on all training frames.
+    standardisation fitted on all training frames. cfg.members > 1: that many classifiers, each
+    trained as above with seed train.seed + i (its own init and minibatch order), as one
+    ClassifierEnsemble.
     """
+    if cfg.members > 1:
+        one = dataclasses.replace(cfg, members=1)
+        args = (frame_labels, kinds, patches, patch_labels, grid)
+        nets = [
+            train_classifier(
+                features, labels, one, dataclasses.replace(train, seed=train.seed + i), log_every, *args
+            )
+            for i in range(cfg.members)
+        ]
+        ensemble = ClassifierEnsemble(nets[0].in_features, cfg, nets[0].kinds, nets[0].patch_features, grid)
+        for member, net in zip(ensemble.members, nets):
+            member.load_state_dict(net.state_dict())
+        return ensemble.eval()
     if len(features) != len(labels):
         raise ValueError(f"{len(features)} feature sequences but {len(labels)} labels")
     seqs = [torch.as_tensor(np.asarray(f), dtype=torch.float32) for f in features]
@@ -229,6 +247,7 @@ def _train_frames(model, seqs, pseqs, ys, boxes, kind_ids, train: TrainConfig, l
     pos_weight = torch.tensor((total - pos) / max(pos, 1.0))  # class balance: events are rare
     n = len(seqs)
     batch = min(n, 2 * train.pairs_per_step)
+    avg = _Ema(model, train.ema) if train.ema else None
     model.train()
     for step in range(train.steps):
         idx = torch.randint(n, (batch,), generator=g).tolist()
@@ -256,9 +275,34 @@ def _train_frames(model, seqs, pseqs, ys, boxes, kind_ids, train: TrainConfig, l
         opt.zero_grad()
         loss.backward()
         opt.step()
+        if avg is not None:
+            avg.update(model)
         if log_every and (step % log_every == 0 or step == train.steps - 1):
             print(f"step {step}: loss {loss.item():.4f}", flush=True)
+    if avg is not None:
+        avg.copy_to(model)
     return model.eval()
+
+
+class _Ema:
+    """An exponential moving average of a model's parameters (buffers are fixed after
+    fit_normalisation, so only parameters are averaged)."""
+
+    def __init__(self, model: torch.nn.Module, decay: float):
+        if not 0.0 < decay < 1.0:
+            raise ValueError(f"ema decay must be in (0, 1), got {decay}")
+        self.decay = decay
+        self.shadow = [p.detach().clone() for p in model.parameters()]
+
+    @torch.no_grad()
+    def update(self, model: torch.nn.Module) -> None:
+        for s, p in zip(self.shadow, model.parameters()):
+            s.lerp_(p.detach(), 1.0 - self.decay)
+
+    @torch.no_grad()
+    def copy_to(self, model: torch.nn.Module) -> None:
+        for s, p in zip(self.shadow, model.parameters()):
+            p.copy_(s)
 
 
 @torch.no_grad()

@@ -235,13 +235,19 @@ def train_synthetic_classifier(
     workers: int = 1,
     event_start: tuple[float, float] | None = EVENT_START,
     pairs_per_step: int = 8,
+    ema: float = 0.0,
 ) -> dict:
     """Train the TETG classifier on synthetic footage (frame labels, or MIL with frame_level=False),
     calibrate its intervals on validation videos, save it to `out` (any fsspec URL) and return
     the report (see the module docstring) with timings. `workers`: processes rendering the
     videos (classifier_dataset); the result does not depend on it. `event_start`: the fractions
     of the video the training and validation events start within (None: the renderer's 25-45 %,
-    see the module docstring). `pairs_per_step`: anomalous and normal videos per optimizer step."""
+    see the module docstring). `pairs_per_step`: anomalous and normal videos per optimizer step.
+    `ema`: > 0 keeps the moving average of the weights (TrainConfig.ema). The preset's
+    classifier.members > 1 trains that many classifiers from seeds seed, seed + 1, ... (the
+    rendered videos are the same) and saves them as one ensemble."""
+    if not 0.0 <= ema < 1.0:
+        raise ValueError(f"ema must be in [0, 1) (0: off), got {ema}")
     preset = load_preset(preset_name)
     encoder = build_encoder(preset.encoder, preset.runtime.device, preset.runtime.dtype)
     val_videos = val_videos if val_videos is not None else max(12, train_videos // 3)
@@ -263,7 +269,7 @@ def train_synthetic_classifier(
     per_patch = bool(preset.classifier.patch_hidden)
     model = tc.train_classifier(
         train["features"], [int(k is not None) for k in train["kind"]], preset.classifier,
-        tc.TrainConfig(steps=steps, seed=seed, pairs_per_step=pairs_per_step),
+        tc.TrainConfig(steps=steps, seed=seed, pairs_per_step=pairs_per_step, ema=ema),
         frame_labels=train["frame_labels"] if frame_level else None, kinds=train["kind"],
         patches=train["patches"] if per_patch else None,
         patch_labels=train["event_patches"] if per_patch and frame_level else None,
