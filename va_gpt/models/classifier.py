@@ -32,7 +32,7 @@ With `members` > 1 (`ClassifierEnsemble`, made by `build_classifier`) the classi
 many AnomalyClassifiers trained apart, from their own seeds and minibatch orders, whose
 anomaly logits and kind log-probabilities are averaged. Why: the patch-pooling classifier
 memorises its training videos, and two training seeds of one recipe differ by 0.03-0.06 in
-held-out frame AUC; averaging them removes part of that variance (README, "Ensemble").
+held-out frame AUC; averaging them removes part of that variance (README, "Averaging the classifier").
 
 Checkpoints (save_classifier / load_classifier): va_gpt.checkpoints.classifier.
 """

@@ -73,7 +73,7 @@ THREADS = 1  # torch threads while building: results depend on the thread count
 # 48 test with the renderer's timing / 48 test with events anywhere / 24 out of range): the
 # moving average of the weights (ema 0.995) and the preset's ensemble of independently trained
 # members (classifier.members), which average away part of the memorised fit; see README,
-# "Averaging". Rendered by DATA_WORKERS processes: about twenty minutes here.
+# "Averaging the classifier". Rendered by DATA_WORKERS processes: about twenty minutes here.
 CLASSIFIER_RECIPE = {
     "train_videos": 1000,
     "val_videos": 48,
