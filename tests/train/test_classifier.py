@@ -309,5 +309,10 @@ def test_ema_weights_still_learn_and_a_bad_decay_is_refused():
     avg = train_classifier(f, y, PATCH_CFG, TrainConfig(steps=80, seed=0, ema=0.9), **kw)
     assert not torch.equal(last.head.weight, avg.head.weight)
     assert frame_auc(avg, tf, tfl, tpx) > 0.8
+    # MIL training (video labels only) averages too
+    mil_kw = dict(patches=px, grid=(3, 3))
+    mil_last = train_classifier(f, y, PATCH_CFG, TrainConfig(steps=20, seed=0), **mil_kw)
+    mil_avg = train_classifier(f, y, PATCH_CFG, TrainConfig(steps=20, seed=0, ema=0.9), **mil_kw)
+    assert not torch.equal(mil_last.head.weight, mil_avg.head.weight)
     with pytest.raises(ValueError, match="ema decay must be in"):
         train_classifier(f, y, PATCH_CFG, TrainConfig(steps=2, ema=1.0), **kw)

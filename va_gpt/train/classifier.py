@@ -51,7 +51,8 @@ class TrainConfig:
     kind_weight: float = 0.5  # kind-head cross-entropy against the anomaly loss
     patch_weight: float = 1.0  # event-box cross-entropy on a patch model's patch logits
     patch_pos_weight: float = 20.0
-    # > 0: the returned weights are an exponential moving average of the trained ones (decay per step)
+    # > 0: the returned weights are an exponential moving average of the trained ones (decay per
+    # step), with frame labels and with MIL alike
     ema: float = 0.0
     # torch intra-op threads while training: the model is tiny, and on a shared CPU more threads
     # spin-wait (300 steps: 2.6 s on 1 thread, 20 s on 2 contended ones). None = leave as is.
@@ -215,6 +216,7 @@ def _train_mil(model, seqs, pseqs, labels, kind_ids, train: TrainConfig, log_eve
     norm = [i for i, y in enumerate(labels) if not y]
     g = torch.Generator().manual_seed(train.seed)
     opt = torch.optim.AdamW(model.parameters(), lr=train.lr, weight_decay=train.weight_decay)
+    avg = _Ema(model, train.ema) if train.ema else None
     model.train()
     for step in range(train.steps):
         ia = [anom[i] for i in torch.randint(len(anom), (train.pairs_per_step,), generator=g).tolist()]
@@ -234,8 +236,12 @@ def _train_mil(model, seqs, pseqs, labels, kind_ids, train: TrainConfig, log_eve
         opt.zero_grad()
         loss.backward()
         opt.step()
+        if avg is not None:
+            avg.update(model)
         if log_every and (step % log_every == 0 or step == train.steps - 1):
             print(f"step {step}: loss {loss.item():.4f}", flush=True)
+    if avg is not None:
+        avg.copy_to(model)
     return model.eval()
 
 

@@ -214,7 +214,7 @@ def build_demo_models(
                 "classifier is float32. Trained on synthetic footage only: the figures say how well the "
                 "system works end to end, not how it does on real cameras."
             ),
-            "command": COMMAND_REUSE if encoder_part and "reused_from" in encoder_part else COMMAND,
+            "command": COMMAND_REUSE if trains_encoder and reuse_encoder else COMMAND,
             "model_version": version,
             "built": {
                 "package_version": _version(),
