@@ -41,9 +41,10 @@ run: setup
 
 # Rebuild the committed demo checkpoint (models/demo: fixed seeds, float16, model card); `make run`
 # uses it instead of training (about 45 minutes here on two cores: encoder 10, classifier 22, VA-GPT 13).
-# `make models REUSE_ENCODER=1` keeps the committed encoder when its recipe is unchanged.
+# `make models REUSE_ENCODER=1` keeps the committed encoder when its recipe is unchanged;
+# `REUSE_CLASSIFIER=1` keeps the encoder and the classifier and trains only the VA-GPT.
 models: setup
-	$(BIN)/python -u -m va_gpt.cli demo --build-models models/demo $(if $(REUSE_ENCODER),--reuse-encoder)
+	$(BIN)/python -u -m va_gpt.cli demo --build-models models/demo $(if $(REUSE_ENCODER),--reuse-encoder) $(if $(REUSE_CLASSIFIER),--reuse-classifier)
 
 bench: setup
 	$(BIN)/python -u jobs/bench.py --work $(WORK)/bench

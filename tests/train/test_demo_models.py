@@ -3,6 +3,7 @@ it loads, it fits in 25 MB, and `make run` would use it (or says in one line why
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from dataclasses import asdict
@@ -24,6 +25,7 @@ from va_gpt.train.demo_models import (
     THREADS,
     VAGPT_RECIPE,
     _defaults,
+    _reused_classifier,
     _reused_encoder,
     committed_models,
 )
@@ -137,3 +139,29 @@ def test_reuse_encoder_copies_the_built_encoder_or_says_why_not(tmp_path):
     with pytest.raises(ValueError, match="config.json: sha256 differs"):
         _reused_encoder(tmp_path / "demo", tmp_path / "enc3")
     assert not (tmp_path / "enc2").exists() and not (tmp_path / "enc3").exists()
+
+
+def test_reuse_classifier_copies_the_bundled_classifier_or_says_why_not(tmp_path):
+    """`make models REUSE_CLASSIFIER=1`: the bundled classifier, byte for byte, with its card section
+    naming the build that trained it; another recipe or another preset classifier section is refused."""
+    shutil.copytree(FOLDER, tmp_path / "demo")
+    preset = load_preset("demo")
+    part = _reused_classifier(tmp_path / "demo", preset, tmp_path / "clf")
+    for f in (FOLDER / CHECKPOINT / "classifier").iterdir():
+        assert (tmp_path / "clf" / f.name).read_bytes() == f.read_bytes()
+    card = read_card(FOLDER)
+    first = card["checkpoints"]["classifier"].get("reused_from") or {
+        "git_commit": card["built"]["git_commit"]
+    }
+    assert part["reused_from"]["git_commit"] == first["git_commit"]
+    assert part["eval"] == card["checkpoints"]["classifier"]["eval"]
+
+    wider = dataclasses.replace(preset, classifier=dataclasses.replace(preset.classifier, hidden_size=128))
+    with pytest.raises(ValueError, match="classifier section .* is not preset demo's"):
+        _reused_classifier(tmp_path / "demo", wider, tmp_path / "clf2")
+    other = {k: v for k, v in card.items() if k != "files"}
+    other["checkpoints"]["classifier"]["recipe"]["args"]["steps"] += 1
+    write_card(tmp_path / "demo", other)
+    with pytest.raises(ValueError, match="trained with another recipe"):
+        _reused_classifier(tmp_path / "demo", preset, tmp_path / "clf3")
+    assert not (tmp_path / "clf2").exists() and not (tmp_path / "clf3").exists()

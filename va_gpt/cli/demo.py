@@ -42,6 +42,12 @@ def register(sub) -> None:
         "the code's) and train only the classifier and VA-GPT on it",
     )
     p.add_argument(
+        "--reuse-classifier",
+        action="store_true",
+        help="with --build-models: also keep the classifier already in DIR (its recipe and the preset's "
+        "classifier section are the code's) and train only the VA-GPT; implies --reuse-encoder",
+    )
+    p.add_argument(
         "--no-committed",
         action="store_true",
         help="ignore the committed checkpoint in models/<preset>: train the demo models into WORK/models",
@@ -56,7 +62,12 @@ def run(args) -> int:
     if args.build_models:
         from va_gpt.train.demo_models import build_demo_models
 
-        build_demo_models(args.build_models, args.preset, reuse_encoder=args.reuse_encoder)
+        build_demo_models(
+            args.build_models,
+            args.preset,
+            reuse_encoder=args.reuse_encoder,
+            reuse_classifier=args.reuse_classifier,
+        )
         return 0
     from va_gpt.demo import run_demo
 
