@@ -27,7 +27,7 @@ from va_gpt.train.losses import answer_loss, answer_nll, text_only
 from va_gpt.train.samples import SampleBuilder, ScoreCache
 from va_gpt.train.state import TRAINER_STATE
 from va_gpt.train.trainable import export_model
-from va_gpt.train.vagpt import evaluate_loss, resume_training, train
+from va_gpt.train.vagpt import evaluate_loss, loss_by_task, resume_training, train
 
 PRESET = load_preset("tiny")
 
@@ -139,6 +139,20 @@ def test_stage1_lowers_loss_and_trains_only_the_projector(dataset, caplog):
     assert all(torch.equal(v, llm0[k]) for k, v in model.llm.state_dict().items())
     assert all(torch.equal(v, vis0[k]) for k, v in model.vision.state_dict().items())
     assert any(not torch.equal(v, proj0[k]) for k, v in model.projector.state_dict().items())
+
+
+@pytest.mark.timeout(60)
+def test_loss_by_task_splits_the_held_out_loss_by_question_kind(dataset):
+    """How two checkpoints are compared on the same questions: one entry per record task, whose
+    record-weighted mean is the loss over every sample."""
+    model = fresh_model(dataset)
+    res = loss_by_task(model, dataset)
+    tasks = {r["task"] for r in dataset.records}
+    assert set(res) == tasks | {"all"} and len(tasks) > 1
+    assert res["all"]["records"] == len(dataset.samples) == sum(res[t]["records"] for t in tasks)
+    assert res["all"]["loss"] == pytest.approx(evaluate_loss(model, dataset.samples, batch_size=1), rel=1e-4)
+    only = [s for r, s in zip(dataset.records, dataset.samples) if r["task"] == "judgement"]
+    assert res["judgement"]["loss"] == pytest.approx(evaluate_loss(model, only), rel=1e-5)
 
 
 @pytest.mark.timeout(120)
