@@ -40,7 +40,7 @@ run: setup
 	$(BIN)/python -u -m va_gpt.cli demo --work $(WORK)
 
 # Rebuild the committed demo checkpoint (models/demo: fixed seeds, float16, model card); `make run`
-# uses it instead of training (about 45 minutes here on two cores: encoder 10, classifier 22, VA-GPT 13).
+# uses it instead of training (about 80 minutes here on two cores: encoder 10, classifier 40, VA-GPT 30).
 # `make models REUSE_ENCODER=1` keeps the committed encoder when its recipe is unchanged;
 # `REUSE_CLASSIFIER=1` keeps the encoder and the classifier and trains only the VA-GPT.
 models: setup

@@ -97,8 +97,10 @@ DATA_WORKERS = 2  # processes rendering the classifier's videos; the result does
 ENCODER_RECIPE = EncoderRecipe()
 # The demo VA-GPT: train_demo's defaults but twice the answer-language and stage-0 steps and 200
 # stage-2 steps (seed 0). With the defaults (300 / 150 / 10 / 120) the last two builds (same
-# seeds and videos, another classifier, a tokenizer with another merge order) scored 0.148 and 0.499 on the same 30 held-out describe questions; the worse one's
-# stage-2 loss was still falling (0.87 to 0.64) when it stopped.
+# seeds and videos, another classifier, a tokenizer with another merge order) scored 0.148 and
+# 0.499 on the same 30 held-out describe questions (jobs/compare_vagpt.py); the worse one's
+# stage-2 loss was still falling (0.87 to 0.64) when it stopped. This recipe: 0.226 (seed 0)
+# and 0.312 (seed 1) on them.
 VAGPT_RECIPE = {"seed": 0, "language_steps": 600, "stage0_steps": 300, "stage2_steps": 200}
 # Preset sections the weights depend on: a committed checkpoint is used only when they are equal.
 MODEL_SECTIONS = ("encoder", "sets", "classifier", "tetg", "vision_tower", "projector", "llm")
@@ -154,8 +156,8 @@ def build_demo_models(
 
     reuse_classifier: also take the classifier bundled in `out` (implies reuse_encoder: it was
     trained on that encoder) when its recipe and the preset's classifier section are this
-    code's, and train only the VA-GPT: the VA-GPT's recipe can be changed and rebuilt in a
-    fraction of the build."""
+    code's, and train only the VA-GPT: a VA-GPT recipe change rebuilds in the VA-GPT's own
+    training time."""
     reuse_encoder = reuse_encoder or reuse_classifier
     out = Path(out).resolve()
     if out.exists() and any(out.iterdir()) and not (out / CARD_JSON).is_file():
