@@ -284,41 +284,43 @@ def _version() -> str:
         return "unknown"
 
 
+def _reusable(out: Path, name: str, recipe_args: dict) -> tuple[dict, str]:
+    """The card section `name` of the models in `out` when it can be reused: the card verifies and
+    the part was trained with `recipe_args`; else ValueError saying why. Returns (section, why)."""
+    why = f"{out}: cannot reuse its {name}"
+    flag = f"--reuse-{name}"
+    problems = verify_card(out)
+    if problems:
+        raise ValueError(f"{why}: {problems[0]} (build without {flag})")
+    part = read_card(out).get("checkpoints", {}).get(name)
+    if part is None:
+        raise ValueError(f"{why}: its card has no {name} (build without {flag})")
+    if part["recipe"]["args"] != _jsonable(recipe_args):
+        raise ValueError(f"{why}: it was trained with another recipe (build without {flag})")
+    return part, why
+
+
+def _with_origin(out: Path, part: dict) -> dict:
+    """A reused card section with `reused_from`: the build that trained it (kept over rebuilds)."""
+    built = read_card(out)["built"]
+    first = part.get("reused_from") or {k: built.get(k) for k in ("git_commit", "built_at")}
+    return {**part, "reused_from": first}
+
+
 def _reused_encoder(out: Path, dest: Path) -> dict:
     """Copy the encoder of the models in `out` to `dest` and return its card section, with
     `reused_from` naming the build that trained it; errors say why it cannot be reused."""
-    why = f"{out}: cannot reuse its encoder"
-    problems = verify_card(out)
-    if problems:
-        raise ValueError(f"{why}: {problems[0]} (build without --reuse-encoder)")
-    card = read_card(out)
-    part = card.get("checkpoints", {}).get("encoder")
-    if part is None:
-        raise ValueError(f"{why}: its card has no encoder (build without --reuse-encoder)")
-    ours = json.loads(json.dumps(dataclasses.asdict(ENCODER_RECIPE)))
-    if part["recipe"]["args"] != ours:
-        raise ValueError(f"{why}: it was trained with another recipe (build without --reuse-encoder)")
+    part, _ = _reusable(out, "encoder", dataclasses.asdict(ENCODER_RECIPE))
     shutil.copytree(out / ENCODER, dest)
-    built = card["built"]
-    first = part.get("reused_from") or {k: built.get(k) for k in ("git_commit", "built_at")}
-    return {**part, "reused_from": first}
+    return _with_origin(out, part)
 
 
 def _reused_classifier(out: Path, preset: Preset, dest: Path) -> dict:
     """Copy the classifier bundled in `out` to `dest` and return its card section, with
     `reused_from` naming the build that trained it; errors say why it cannot be reused (a changed
     file, another recipe, another classifier section in the preset)."""
-    why = f"{out}: cannot reuse its classifier"
-    problems = verify_card(out)
-    if problems:
-        raise ValueError(f"{why}: {problems[0]} (build without --reuse-classifier)")
-    card = read_card(out)
-    part = card.get("checkpoints", {}).get("classifier")
-    if part is None:
-        raise ValueError(f"{why}: its card has no classifier (build without --reuse-classifier)")
-    ours = _jsonable(_defaults(train_synthetic_classifier, preset_name=preset.name, **CLASSIFIER_RECIPE))
-    if part["recipe"]["args"] != ours:
-        raise ValueError(f"{why}: it was trained with another recipe (build without --reuse-classifier)")
+    recipe = _defaults(train_synthetic_classifier, preset_name=preset.name, **CLASSIFIER_RECIPE)
+    part, why = _reusable(out, "classifier", recipe)
     src = out / part["path"]
     theirs = read_classifier_config(str(src)).get("classifier")
     if theirs != _jsonable(to_dict(preset.classifier)):
@@ -326,9 +328,7 @@ def _reused_classifier(out: Path, preset: Preset, dest: Path) -> dict:
             f"{why}: its classifier section {theirs} is not preset {preset.name}'s (build without --reuse-classifier)"
         )
     shutil.copytree(src, dest)
-    built = card["built"]
-    first = part.get("reused_from") or {k: built.get(k) for k in ("git_commit", "built_at")}
-    return {**part, "reused_from": first}
+    return _with_origin(out, part)
 
 
 def _encoder_part(rep: dict) -> dict:
