@@ -33,7 +33,7 @@ from va_gpt.report.build import write_report
 from va_gpt.synthetic.archive import generate_archive
 from va_gpt.synthetic.truth import load_truth
 from va_gpt.train.demo import train_demo, train_synthetic_classifier
-from va_gpt.train.demo_models import CLASSIFIER_RECIPE, DATA_WORKERS, committed_models
+from va_gpt.train.demo_models import CLASSIFIER_RECIPE, DATA_WORKERS, VAGPT_RECIPE, committed_models
 
 ARCHIVE = "archive"
 RESULTS = "results"
@@ -120,7 +120,10 @@ def run_demo(
         if vagpt == "train" and not has_checkpoint(model):
             print(f"VA-GPT: training the {preset.name} VA-GPT (vagpt train --demo) ...")
             t0 = time.monotonic()
-            train_demo(work / "vagpt-data", str(classifier), out=str(model), preset_name=preset_name)
+            # The committed build's recipe, so a run that trains its own models gets the same ones.
+            train_demo(
+                work / "vagpt-data", str(classifier), out=str(model), preset_name=preset_name, **VAGPT_RECIPE
+            )
             print(f"VA-GPT: trained in {time.monotonic() - t0:.0f} s -> {model}")
         describe = vagpt != "off" and has_checkpoint(model)
         summary = run_nightly(
