@@ -7,21 +7,24 @@ seed, another recipe, another classifier in TETG) are only comparable on one rec
         models/demo/vagpt OTHER/vagpt [--out report.json]
 
 Each checkpoint's TETG scores come from its own bundled classifier (CHECKPOINT/classifier), as
-in training. Prints one JSON line per checkpoint: {task: {records, loss}} plus "all".
+in training. The loss is `va_gpt.eval.ablation.heldout_nll`'s (the ablation's held-out NLL: mean
+answer NLL per token of each record, averaged per task). Prints one JSON line per checkpoint:
+{task: {records, loss}} plus "all".
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+from collections import Counter
 from pathlib import Path
 
 import torch
 
 from va_gpt.checkpoints.vagpt import load_checkpoint
 from va_gpt.data.records import read_records
+from va_gpt.eval.ablation import heldout_nll
 from va_gpt.train.samples import SampleBuilder
-from va_gpt.train.vagpt import loss_by_task
 
 
 def main(argv=None) -> int:
@@ -39,10 +42,10 @@ def main(argv=None) -> int:
             raise SystemExit(f"{url}: no bundled classifier folder ({url}/classifier) to score TETG with")
         ck = load_checkpoint(url)
         data = SampleBuilder(ck.preset, classifier_dir=f"{url}/classifier").build(records, what="records")
-        report[url] = {
-            t: {"records": v["records"], "loss": round(v["loss"], 4)}
-            for t, v in loss_by_task(ck.model, data).items()
-        }
+        nll = heldout_nll(ck.model.eval(), data.records, data.samples)
+        counts = Counter(str(r.get("task")) for r in data.records)
+        counts["all"] = len(data.records)
+        report[url] = {t: {"records": counts[t], "loss": round(v, 4)} for t, v in nll.items()}
         print(json.dumps({"checkpoint": url, **report[url]}), flush=True)
     if a.out:
         Path(a.out).write_text(json.dumps(report, indent=2))

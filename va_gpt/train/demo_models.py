@@ -97,10 +97,10 @@ DATA_WORKERS = 2  # processes rendering the classifier's videos; the result does
 ENCODER_RECIPE = EncoderRecipe()
 # The demo VA-GPT: train_demo's defaults but twice the answer-language and stage-0 steps and 200
 # stage-2 steps (seed 0). With the defaults (300 / 150 / 10 / 120) the last two builds (same
-# seeds and videos, another classifier, a tokenizer with another merge order) scored 0.148 and
-# 0.499 on the same 30 held-out describe questions (jobs/compare_vagpt.py); the worse one's
-# stage-2 loss was still falling (0.87 to 0.64) when it stopped. This recipe: 0.226 (seed 0)
-# and 0.312 (seed 1) on them.
+# seeds and videos, another classifier, a tokenizer with another merge order) scored 0.147 and
+# 0.501 on the same 30 held-out describe questions (jobs/compare_vagpt.py); the worse one's
+# stage-2 loss was still falling (0.87 to 0.64) when it stopped. This recipe: 0.227 (seed 0)
+# and 0.311 (seed 1) on them.
 VAGPT_RECIPE = {"seed": 0, "language_steps": 600, "stage0_steps": 300, "stage2_steps": 200}
 # Preset sections the weights depend on: a committed checkpoint is used only when they are equal.
 MODEL_SECTIONS = ("encoder", "sets", "classifier", "tetg", "vision_tower", "projector", "llm")

@@ -107,19 +107,6 @@ def evaluate_loss(model: VAGPT, samples: list[Sample], batch_size: int = 4) -> f
     return total / max(count, 1)
 
 
-def loss_by_task(model: VAGPT, data: TrainingSet, batch_size: int = 4) -> dict[str, dict]:
-    """{task: {"records": n, "loss": mean answer-token loss}} over a built record set, one entry per
-    record task (description, judgement, mc_temporal, ...) plus "all": how checkpoints compare on
-    the same held-out questions (`jobs/compare_vagpt.py`)."""
-    by: dict[str, list[Sample]] = {}
-    for rec, sample in zip(data.records, data.samples):
-        by.setdefault(str(rec.get("task", "unknown")), []).append(sample)
-    out = {t: {"records": len(s), "loss": evaluate_loss(model, s, batch_size)} for t, s in sorted(by.items())}
-    n = sum(v["records"] for v in out.values())
-    out["all"] = {"records": n, "loss": sum(v["records"] * v["loss"] for v in out.values()) / max(n, 1)}
-    return out
-
-
 def train(
     model: VAGPT,
     data: TrainingSet | list[Sample],
