@@ -65,6 +65,10 @@ def register(sub) -> None:
         help="keep the exponential moving average of the weights with this decay per step (the demo recipe: 0.995)",
     )  # fmt: skip
     p.add_argument(
+        "--kind-balance", action="store_true",
+        help="give every anomaly kind an equal share of the kind head's loss (the demo recipe does)",
+    )  # fmt: skip
+    p.add_argument(
         "--width", type=int, default=160,
         help="rendered width: match the footage it will score (0: each randomized camera's own, 320-1280)",
     )  # fmt: skip
@@ -184,7 +188,7 @@ def run_classifier(args) -> int:
         duration_s=args.duration, steps=args.steps, width=args.width or None, height=args.height or None, seed=args.seed,
         endpoint=args.endpoint, val_videos=args.val_videos, out_of_range_videos=args.out_of_range_videos,
         domain=not args.plain, frame_level=not args.mil, workers=args.workers, pairs_per_step=args.pairs_per_step,
-        ema=args.ema, **({"event_start": tuple(args.event_start)} if args.event_start else {}),
+        ema=args.ema, kind_balance=args.kind_balance, **({"event_start": tuple(args.event_start)} if args.event_start else {}),
     )  # fmt: skip
     print(json.dumps(report, indent=2))
     return 0

@@ -49,6 +49,10 @@ class TrainConfig:
     sparsity_weight: float = 0.05
     seed: int = 0
     kind_weight: float = 0.5  # kind-head cross-entropy against the anomaly loss
+    # Each anomaly kind's share of the kind head's loss made equal (see kind_class_weights): a
+    # static kind (an abandoned bag, on until the video ends) has 2-5x the event frames of the
+    # others, and the unweighted head called falls and fights abandoned objects.
+    kind_balance: bool = False
     patch_weight: float = 1.0  # event-box cross-entropy on a patch model's patch logits
     patch_pos_weight: float = 20.0
     # > 0: the returned weights are an exponential moving average of the trained ones (decay per
@@ -211,12 +215,30 @@ def _batch_patches(pseqs, idx):
     return None if pseqs is None else _pad([pseqs[i] for i in idx])[0]
 
 
+def kind_class_weights(targets: list[torch.Tensor], num_kinds: int) -> torch.Tensor:
+    """targets: kind-head class ids (0 = normal) of every training frame (or video) -> [num_kinds]
+    cross-entropy weights: normal 1; each anomaly kind present E / (P * n_k), where n_k are its
+    frames, E all anomaly frames and P the kinds present, so the anomaly frames keep their total
+    weight and every kind gets the same share of it; absent kinds 0."""
+    counts = torch.bincount(torch.cat([t.reshape(-1) for t in targets]), minlength=num_kinds).double()
+    w = torch.zeros(num_kinds, dtype=torch.float64)
+    w[0] = 1.0
+    anomaly = counts[1:]
+    present = anomaly > 0
+    if present.any():
+        w[1:][present] = anomaly.sum() / (present.sum() * anomaly[present])
+    return w.float()
+
+
 def _train_mil(model, seqs, pseqs, labels, kind_ids, train: TrainConfig, log_every: int):
     anom = [i for i, y in enumerate(labels) if y]
     norm = [i for i, y in enumerate(labels) if not y]
     g = torch.Generator().manual_seed(train.seed)
     opt = torch.optim.AdamW(model.parameters(), lr=train.lr, weight_decay=train.weight_decay)
     avg = _Ema(model, train.ema) if train.ema else None
+    kind_w = None
+    if kind_ids is not None and train.kind_balance:
+        kind_w = kind_class_weights([torch.tensor([kind_ids[i] for i in anom])], len(model.kinds))
     model.train()
     for step in range(train.steps):
         ia = [anom[i] for i in torch.randint(len(anom), (train.pairs_per_step,), generator=g).tolist()]
@@ -232,7 +254,9 @@ def _train_mil(model, seqs, pseqs, labels, kind_ids, train: TrainConfig, log_eve
             # The kind head learns each anomalous video's kind where the anomaly head fires most.
             top = la.detach().masked_fill(~ma, float("-inf")).argmax(1)  # [Ba]
             target = torch.tensor([kind_ids[i] for i in ia])
-            loss = loss + train.kind_weight * F.cross_entropy(ka[torch.arange(len(ia)), top], target)
+            loss = loss + train.kind_weight * F.cross_entropy(
+                ka[torch.arange(len(ia)), top], target, weight=kind_w
+            )
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -254,6 +278,11 @@ def _train_frames(model, seqs, pseqs, ys, boxes, kind_ids, train: TrainConfig, l
     n = len(seqs)
     batch = min(n, 2 * train.pairs_per_step)
     avg = _Ema(model, train.ema) if train.ema else None
+    kind_w = None
+    if kind_ids is not None and train.kind_balance:
+        kind_w = kind_class_weights(
+            [(y > 0.5).long() * kind_ids[i] for i, y in enumerate(ys)], len(model.kinds)
+        )
     model.train()
     for step in range(train.steps):
         idx = torch.randint(n, (batch,), generator=g).tolist()
@@ -273,7 +302,7 @@ def _train_frames(model, seqs, pseqs, ys, boxes, kind_ids, train: TrainConfig, l
             loss = loss + train.patch_weight * (pbce * m).sum() / m.sum()
         if kind_ids is not None:
             target = (y > 0.5).long() * torch.tensor([kind_ids[i] for i in idx])[:, None]  # [B, T]
-            ce = F.cross_entropy(kind.transpose(1, 2), target, reduction="none")  # [B, T]
+            ce = F.cross_entropy(kind.transpose(1, 2), target, weight=kind_w, reduction="none")  # [B, T]
             loss = loss + train.kind_weight * (ce * m).sum() / m.sum()
         p = torch.sigmoid(logit)
         pair = m[:, 1:] * m[:, :-1]

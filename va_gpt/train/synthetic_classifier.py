@@ -236,6 +236,7 @@ def train_synthetic_classifier(
     event_start: tuple[float, float] | None = EVENT_START,
     pairs_per_step: int = 8,
     ema: float = 0.0,
+    kind_balance: bool = False,
 ) -> dict:
     """Train the TETG classifier on synthetic footage (frame labels, or MIL with frame_level=False),
     calibrate its intervals on validation videos, save it to `out` (any fsspec URL) and return
@@ -243,7 +244,8 @@ def train_synthetic_classifier(
     videos (classifier_dataset); the result does not depend on it. `event_start`: the fractions
     of the video the training and validation events start within (None: the renderer's 25-45 %,
     see the module docstring). `pairs_per_step`: anomalous and normal videos per optimizer step.
-    `ema`: > 0 keeps the moving average of the weights (TrainConfig.ema). The preset's
+    `ema`: > 0 keeps the moving average of the weights (TrainConfig.ema); `kind_balance`: every
+    anomaly kind gets an equal share of the kind head's loss (TrainConfig.kind_balance). The preset's
     classifier.members > 1 trains that many classifiers from seeds seed, seed + 1, ... (the
     rendered videos are the same) and saves them as one ensemble."""
     if not 0.0 <= ema < 1.0:
@@ -269,7 +271,9 @@ def train_synthetic_classifier(
     per_patch = bool(preset.classifier.patch_hidden)
     model = tc.train_classifier(
         train["features"], [int(k is not None) for k in train["kind"]], preset.classifier,
-        tc.TrainConfig(steps=steps, seed=seed, pairs_per_step=pairs_per_step, ema=ema),
+        tc.TrainConfig(
+            steps=steps, seed=seed, pairs_per_step=pairs_per_step, ema=ema, kind_balance=kind_balance
+        ),
         frame_labels=train["frame_labels"] if frame_level else None, kinds=train["kind"],
         patches=train["patches"] if per_patch else None,
         patch_labels=train["event_patches"] if per_patch and frame_level else None,
@@ -291,6 +295,7 @@ def train_synthetic_classifier(
     report = {
         "preset": preset.name,
         "supervision": "frame labels" if frame_level else "MIL (video labels)",
+        "kind_balance": kind_balance,
         "train_videos": train_videos,
         "val_videos": val_videos,
         "test_videos": test_videos,
