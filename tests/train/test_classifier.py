@@ -351,7 +351,10 @@ def test_kind_balance_stops_the_kind_head_favouring_the_kind_with_more_frames():
             y[4:12] = 1
         f = rng.normal(0, 0.1, (20, 4)).astype(np.float32)
         f[:, 0] += 2 * y
-        feats.append(f), labels.append(int(kind is not None)), frame_labels.append(y), kinds.append(kind)
+        feats.append(f)
+        labels.append(int(kind is not None))
+        frame_labels.append(y)
+        kinds.append(kind)
     share = {}
     for balance in (False, True):
         m = train_classifier(
