@@ -22,6 +22,7 @@ from va_gpt.models.structured import (
     generate_after,
     max_ngram_repeats,
     option_logprobs,
+    summary_quality,
     when,
     with_when,
 )
@@ -197,3 +198,30 @@ def test_free_text_never_opens_a_multiple_choice_mark():
     ):
         continuation = text[len(prefix) :] if text.startswith(prefix) else text
         assert not {"(", ")"} & set(continuation) and "judgement" not in continuation.lower(), text
+
+
+def test_quality_prefers_a_summary_that_names_its_judgement_and_is_whole():
+    """Among beams that name no other kind, the describe stage keeps the first of the best
+    `summary_quality`: one that names its judgement's kind, with an analysis none of whose fields was cut
+    to a word or two ("Analysis: an.")."""
+    whole = " a group of people suddenly runs away. Analysis: people running in panic suggests danger."
+    assert summary_quality(whole, "running") == (True, True)
+    assert summary_quality(" a group of people walk by. Analysis: people may be in danger.", "running") == (
+        False,
+        True,
+    )
+    assert summary_quality(" a person leaves a bag behind. Analysis: an.", "abandoned_object") == (
+        True,
+        False,
+    )
+    assert summary_quality(" a person leaves a bag behind.", "abandoned_object") == (
+        True,
+        False,
+    )  # no analysis
+    assert summary_quality(
+        " people walk along the street. Analysis: this is ordinary activity.", "normal"
+    ) == (True, True)
+    assert summary_quality(" people walk by. Analysis: nothing abnormal happens here.", "normal")[0]
+    assert max(
+        [summary_quality(" people walk. Analysis: x y z.", "running"), summary_quality(whole, "running")]
+    ) == (True, True)

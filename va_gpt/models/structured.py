@@ -271,6 +271,23 @@ def drop_contradicting(text: str, kind: str) -> str:
     return " ".join(p for p in parts if p)
 
 
+def summary_quality(text: str, kind: str) -> tuple[bool, bool]:
+    """How well a continuation that names no other kind reads as its judgement's summary:
+    (it names its own kind, it has an analysis and each field has at least MIN_FIELD_WORDS words). A beam
+    further down that names the kind beats the first that does not ("a group of people suddenly
+    runs away" after "Judgement: running" over "a group of people walk by"), and one whose
+    analysis was cut to "an." loses to a whole one."""
+    names = kind in {k for k, _ in kind_mentions(text)} or (kind == "normal" and not kind_mentions(text))
+    marks = list(_MARK.finditer(text))
+    bounds = [0] + [m.end() for m in marks]
+    ends = [m.start() for m in marks] + [len(text)]
+    whole = bool(marks) and all(len(_words(text[a:b])) >= MIN_FIELD_WORDS for a, b in zip(bounds, ends))
+    return names, whole
+
+
+MIN_FIELD_WORDS = 3
+
+
 def consistent_after(
     model: VAGPT,
     samples: list[Sample],
@@ -281,18 +298,25 @@ def consistent_after(
     **gen,
 ) -> list[str]:
     """The whole answer (prefix + continuation, through `clean`) per sample, naming no kind but
-    its judgement `kinds[i]`: the best beam that does; else decoded again (that sample alone)
-    with every contradicting word seen so far banned, up to `retries` times; else the best beam
-    with its contradicting sentences dropped (`drop_contradicting`). `gen`: generate_candidates'
+    its judgement `kinds[i]`. Of the beams that name no other kind, the first with the best
+    `summary_quality` (names its own kind, has a whole analysis); while no beam so far is both,
+    the sample is decoded again alone with every contradicting word seen so far banned, up to
+    `retries` times, and the best over all attempts is kept (an earlier attempt's on a tie: bans
+    can break a sentence). When no beam of any attempt avoids another kind: the first beam with
+    its contradicting sentences dropped (`drop_contradicting`). `gen`: generate_candidates'
     options (`banned` is extended, not replaced)."""
     if not (len(samples) == len(prefixes) == len(kinds)):
         raise ValueError(f"{len(samples)} samples, {len(prefixes)} prefixes, {len(kinds)} kinds")
     base = tuple(gen.pop("banned", FREE_TEXT_BANNED))
     out: list[str | None] = [None] * len(samples)
+    quality: list[tuple[bool, bool] | None] = [None] * len(samples)
     bans: list[dict[str, str]] = [{} for _ in samples]  # per sample: lower-cased word -> as written
     best: list[str] = [""] * len(samples)
     todo = list(range(len(samples)))
+    used = [0] * len(samples)  # how many of its banned words sample i's last attempt had
     for attempt in range(retries + 1):
+        for i in todo:
+            used[i] = len(bans[i]) if attempt else 0
         groups = [todo] if attempt == 0 else [[i] for i in todo]  # own bans: one sample per call
         for group in groups:
             cands = generate_candidates(
@@ -306,17 +330,20 @@ def consistent_after(
                 texts = [clean(f"{prefixes[i]} {c}".strip()) for c in cs]
                 if attempt == 0:
                     best[i] = texts[0]
-                for t in texts:
-                    bad = contradictions(t[len(prefixes[i]) :], kinds[i])
-                    if not bad:
-                        out[i] = t
-                        break
+                for t in texts:  # beam order: the first of equal quality wins
+                    tail = t[len(prefixes[i]) :]
+                    bad = contradictions(tail, kinds[i])
                     for w in bad:
                         bans[i].setdefault(w.lower(), w)
-        todo = [i for i in todo if out[i] is None]
+                    q = None if bad else summary_quality(tail, kinds[i])
+                    if q is not None and (quality[i] is None or q > quality[i]):
+                        out[i], quality[i] = t, q
+        # again only where a better beam is missing and a new word can be banned
+        todo = [i for i in todo if quality[i] != (True, True) and len(bans[i]) > used[i]]
         if not todo:
             break
-    for i in todo:
-        head, tail = best[i][: len(prefixes[i])], best[i][len(prefixes[i]) :]
-        out[i] = f"{head} {drop_contradicting(tail, kinds[i])}".strip()
+    for i, text in enumerate(out):
+        if text is None:
+            head, tail = best[i][: len(prefixes[i])], best[i][len(prefixes[i]) :]
+            out[i] = f"{head} {drop_contradicting(tail, kinds[i])}".strip()
     return out  # type: ignore[return-value] - every entry is set by now
