@@ -19,6 +19,7 @@ from va_gpt.models.structured import (
     cut_repeats,
     cut_stray_marks,
     drop_contradicting,
+    drop_stub_fields,
     generate_after,
     max_ngram_repeats,
     option_logprobs,
@@ -225,3 +226,14 @@ def test_quality_prefers_a_summary_that_names_its_judgement_and_is_whole():
     assert max(
         [summary_quality(" people walk. Analysis: x y z.", "running"), summary_quality(whole, "running")]
     ) == (True, True)
+
+
+def test_a_field_cut_to_a_word_or_two_is_dropped_with_its_mark():
+    text = "Judgement: abandoned object. Description: a person leaves a bag behind. Analysis: an."
+    assert drop_stub_fields(text) == "Judgement: abandoned object. Description: a person leaves a bag behind."
+    assert drop_stub_fields(
+        "Judgement: collision. Description: two cars. Analysis: a crash hurts people."
+    ) == ("Judgement: collision. Analysis: a crash hurts people.")
+    whole = "Judgement: fighting. Description: two people fight each other. Analysis: violence is dangerous."
+    assert drop_stub_fields(whole) == whole
+    assert drop_stub_fields("Judgement: normal.") == "Judgement: normal."  # the judgement always stays

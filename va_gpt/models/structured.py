@@ -271,6 +271,25 @@ def drop_contradicting(text: str, kind: str) -> str:
     return " ".join(p for p in parts if p)
 
 
+def drop_stub_fields(text: str) -> str:
+    """`text` without the description or analysis fields whose value has fewer than
+    MIN_FIELD_WORDS words (mark and value): "... behind. Analysis: an." -> "... behind.". A field
+    the LLM cut off after a word or two says nothing and reads as broken; the judgement stays."""
+    marks = list(_MARK.finditer(text))
+    if not marks:
+        return text
+    out, pos = [text[: marks[0].start()]], marks[0].start()
+    for i, m in enumerate(marks):
+        end = marks[i + 1].start() if i + 1 < len(marks) else len(text)
+        if (
+            m.group(1).lower() in ("judgement", "judgment")
+            or len(_words(text[m.end() : end])) >= MIN_FIELD_WORDS
+        ):
+            out.append(text[pos:end])
+        pos = end
+    return " ".join(p.strip() for p in out if p.strip())
+
+
 def summary_quality(text: str, kind: str) -> tuple[bool, bool]:
     """How well a continuation that names no other kind reads as its judgement's summary:
     (it names its own kind, it has an analysis and each field has at least MIN_FIELD_WORDS words). A beam

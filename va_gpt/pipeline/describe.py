@@ -27,7 +27,8 @@ repeated word 4-gram. Description and analysis must not name another kind than t
 (the taxonomy's synonyms: "Judgement: collision. Description: a person falls" contradicts it):
 of the beams that name none, the first that names its own kind and has a whole analysis is
 kept (structured.summary_quality), else the sample is decoded again with the contradicting words
-banned, else those sentences are dropped (structured.consistent_after). The description
+banned, else those sentences are dropped (structured.consistent_after); a description or analysis
+left with fewer than three words ("Analysis: an.") is dropped too (structured.drop_stub_fields). The description
 then says when, from the interval's own times ("It happens from 6.5s to 9.0s", the instruction
 data's wording; structured.with_when) unless it already gives a time. With `structured=False`
 the whole answer is generated greedily (describe-v1).
@@ -61,6 +62,7 @@ from va_gpt.models.structured import (
     cut_repeated_fields,
     cut_repeats,
     cut_stray_marks,
+    drop_stub_fields,
     option_logprobs,
     with_when,
 )
@@ -275,7 +277,7 @@ class Describe:
                 **self.gen,
             )
             for (i, _), text, (start, end) in zip(chunk, outs, spans):
-                texts[i] = with_when(text, start, end)
+                texts[i] = with_when(drop_stub_fields(text), start, end)
 
         labels: list[str | None] = []
         fields: list[str] = []
