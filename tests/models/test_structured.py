@@ -203,8 +203,8 @@ def test_free_text_never_opens_a_multiple_choice_mark():
 
 def test_quality_prefers_a_summary_that_names_its_judgement_and_is_whole():
     """Among beams that name no other kind, the describe stage keeps the first of the best
-    `summary_quality`: one that names its judgement's kind, with an analysis none of whose fields was cut
-    to a word or two ("Analysis: an.")."""
+    `summary_quality`: one that names its judgement's kind and has an analysis, no field cut to a
+    word or two ("Analysis: an.")."""
     whole = " a group of people suddenly runs away. Analysis: people running in panic suggests danger."
     assert summary_quality(whole, "running") == (True, True)
     assert summary_quality(" a group of people walk by. Analysis: people may be in danger.", "running") == (

@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from va_gpt.models.vagpt import VAGPT, Sample
-from va_gpt.taxonomy import kind_mentions
+from va_gpt.taxonomy import NORMAL, kind_mentions
 
 _WORD = re.compile(r"\S+")
 
@@ -271,6 +271,9 @@ def drop_contradicting(text: str, kind: str) -> str:
     return " ".join(p for p in parts if p)
 
 
+MIN_FIELD_WORDS = 3  # a description or analysis shorter than this was cut off, not written
+
+
 def drop_stub_fields(text: str) -> str:
     """`text` without the description or analysis fields whose value has fewer than
     MIN_FIELD_WORDS words (mark and value): "... behind. Analysis: an." -> "... behind.". A field
@@ -292,19 +295,17 @@ def drop_stub_fields(text: str) -> str:
 
 def summary_quality(text: str, kind: str) -> tuple[bool, bool]:
     """How well a continuation that names no other kind reads as its judgement's summary:
-    (it names its own kind, it has an analysis and each field has at least MIN_FIELD_WORDS words). A beam
-    further down that names the kind beats the first that does not ("a group of people suddenly
-    runs away" after "Judgement: running" over "a group of people walk by"), and one whose
-    analysis was cut to "an." loses to a whole one."""
-    names = kind in {k for k, _ in kind_mentions(text)} or (kind == "normal" and not kind_mentions(text))
+    (it names its own kind, it has an analysis and each field has at least MIN_FIELD_WORDS
+    words). A beam further down that names the kind beats the first that does not ("a group of
+    people suddenly runs away" after "Judgement: running" over "a group of people walk by"), and
+    one whose analysis was cut to "an." loses to a whole one. For "normal", naming no kind at
+    all counts as naming it."""
+    names = kind in {k for k, _ in kind_mentions(text)} or (kind == NORMAL and not kind_mentions(text))
     marks = list(_MARK.finditer(text))
     bounds = [0] + [m.end() for m in marks]
     ends = [m.start() for m in marks] + [len(text)]
     whole = bool(marks) and all(len(_words(text[a:b])) >= MIN_FIELD_WORDS for a, b in zip(bounds, ends))
     return names, whole
-
-
-MIN_FIELD_WORDS = 3
 
 
 def consistent_after(

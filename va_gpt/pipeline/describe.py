@@ -27,9 +27,9 @@ repeated word 4-gram. Description and analysis must not name another kind than t
 (the taxonomy's synonyms: "Judgement: collision. Description: a person falls" contradicts it):
 of the beams that name none, the first that names its own kind and has a whole analysis is
 kept (structured.summary_quality), else the sample is decoded again with the contradicting words
-banned, else those sentences are dropped (structured.consistent_after); a description or analysis
-left with fewer than three words ("Analysis: an.") is dropped too (structured.drop_stub_fields). The description
-then says when, from the interval's own times ("It happens from 6.5s to 9.0s", the instruction
+banned, else those sentences are dropped (structured.consistent_after); a description or
+analysis left with fewer than three words ("Analysis: an.") is dropped too
+(structured.drop_stub_fields). The description then says when, from the interval's own times ("It happens from 6.5s to 9.0s", the instruction
 data's wording; structured.with_when) unless it already gives a time. With `structured=False`
 the whole answer is generated greedily (describe-v1).
 
@@ -72,9 +72,10 @@ from va_gpt.taxonomy import KINDS, NORMAL, display, parse_kind
 from va_gpt.video.clips import decode_window
 from va_gpt.video.errors import DecodeError
 
+# v4: of 6 beams the one that names its judgement's kind with whole fields, stub fields dropped;
 # v3: description and analysis name no other kind than the judgement, the description says when;
 # v2: structured judgement + repetition control; v1: free greedy
-PROMPT_VERSION = "describe-v3"
+PROMPT_VERSION = "describe-v4"
 DESCRIBE_QUESTION = (
     "Describe the abnormal event between {start:.1f}s and {end:.1f}s. Answer as: "
     "Judgement: <the anomaly kind, or normal>. Description: <what happens and when>. "
