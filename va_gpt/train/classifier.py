@@ -53,6 +53,13 @@ class TrainConfig:
     # static kind (an abandoned bag, on until the video ends) has 2-5x the event frames of the
     # others, and the unweighted head called falls and fights abandoned objects.
     kind_balance: bool = False
+    # > 0: the anomaly head's positive and negative frames get equal weight within every bin of
+    # this many frames from a video's start (see time_balanced_weights), instead of one class
+    # balance over all frames. Synthetic events start 5-70% into a video, so late frames are
+    # anomalous more often than early ones, and the evidence carries the time since the start
+    # (the static map against the first sample): unbalanced, the classifier learns "late" as
+    # evidence and scores normal videos 0.2 early and 0.45-0.5 after 5 s.
+    time_balance: int = 0
     patch_weight: float = 1.0  # event-box cross-entropy on a patch model's patch logits
     patch_pos_weight: float = 20.0
     # > 0: the returned weights are an exponential moving average of the trained ones (decay per
@@ -156,6 +163,8 @@ def train_classifier(
         kind_ids = [0 if k is None else KINDS.index(k) for k in kinds]
     if frame_labels is not None and [len(f) for f in frame_labels] != [len(s) for s in seqs]:
         raise ValueError("frame_labels must have one label per feature frame of each video")
+    if train.time_balance and frame_labels is None:
+        raise ValueError("time_balance needs frame_labels: MIL has no frame classes to balance")
     pseqs = _patch_seqs(cfg, seqs, patches, grid)
     boxes = None
     if patch_labels is not None:
@@ -213,6 +222,28 @@ def _new_model(seqs, cfg: ClassifierConfig, seed: int, pseqs=None, grid=None) ->
 
 def _batch_patches(pseqs, idx):
     return None if pseqs is None else _pad([pseqs[i] for i in idx])[0]
+
+
+def time_balanced_weights(ys: list[torch.Tensor], bin_frames: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """ys: one [T_i] 0/1 frame-label tensor per video -> (w_pos [B], w_neg [B]) per bin of
+    `bin_frames` frames from the start (B bins cover the longest video): within a bin with both
+    classes, positives and negatives each get half of the bin's frame count as total weight, so
+    the time since the start tells the weighted loss nothing; a bin with one class keeps weight 1
+    (the first second of synthetic footage holds no event)."""
+    if bin_frames < 1:
+        raise ValueError(f"time_balance must be a number of frames >= 1, got {bin_frames}")
+    nbins = -(-max(len(y) for y in ys) // bin_frames)
+    pos = torch.zeros(nbins, dtype=torch.float64)
+    cnt = torch.zeros(nbins, dtype=torch.float64)
+    for y in ys:
+        b = torch.arange(len(y)) // bin_frames
+        pos += torch.bincount(b, weights=(y > 0.5).double(), minlength=nbins)
+        cnt += torch.bincount(b, minlength=nbins).double()
+    neg = cnt - pos
+    both = (pos > 0) & (neg > 0)
+    w_pos = torch.where(both, cnt / (2 * pos.clamp(min=1)), torch.ones_like(pos))
+    w_neg = torch.where(both, cnt / (2 * neg.clamp(min=1)), torch.ones_like(neg))
+    return w_pos.float(), w_neg.float()
 
 
 def kind_class_weights(targets: list[torch.Tensor], num_kinds: int) -> torch.Tensor:
@@ -278,6 +309,7 @@ def _train_frames(model, seqs, pseqs, ys, boxes, kind_ids, train: TrainConfig, l
     n = len(seqs)
     batch = min(n, 2 * train.pairs_per_step)
     avg = _Ema(model, train.ema) if train.ema else None
+    time_w = time_balanced_weights(ys, train.time_balance) if train.time_balance else None
     kind_w = None
     if kind_ids is not None and train.kind_balance:
         kind_w = kind_class_weights(
@@ -291,7 +323,12 @@ def _train_frames(model, seqs, pseqs, ys, boxes, kind_ids, train: TrainConfig, l
         y = y[..., 0]
         logit, kind, patch_logit = model.all_outputs(x, _batch_patches(pseqs, idx))
         m = mask.float()
-        bce = F.binary_cross_entropy_with_logits(logit, y, pos_weight=pos_weight, reduction="none")
+        if time_w is None:
+            bce = F.binary_cross_entropy_with_logits(logit, y, pos_weight=pos_weight, reduction="none")
+        else:
+            b = (torch.arange(y.shape[1]) // train.time_balance).clamp(max=len(time_w[0]) - 1)
+            w = torch.where(y > 0.5, time_w[0][b], time_w[1][b])  # [B, T]
+            bce = w * F.binary_cross_entropy_with_logits(logit, y, reduction="none")
         loss = (bce * m).sum() / m.sum()
         if boxes is not None:
             # the event actors' patches: a few in a few hundred, hence the weight

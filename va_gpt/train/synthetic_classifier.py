@@ -237,6 +237,7 @@ def train_synthetic_classifier(
     pairs_per_step: int = 8,
     ema: float = 0.0,
     kind_balance: bool = False,
+    time_balance: int = 0,
 ) -> dict:
     """Train the TETG classifier on synthetic footage (frame labels, or MIL with frame_level=False),
     calibrate its intervals on validation videos, save it to `out` (any fsspec URL) and return
@@ -245,11 +246,17 @@ def train_synthetic_classifier(
     of the video the training and validation events start within (None: the renderer's 25-45 %,
     see the module docstring). `pairs_per_step`: anomalous and normal videos per optimizer step.
     `ema`: > 0 keeps the moving average of the weights (TrainConfig.ema); `kind_balance`: every
-    anomaly kind gets an equal share of the kind head's loss (TrainConfig.kind_balance). The preset's
+    anomaly kind gets an equal share of the kind head's loss (TrainConfig.kind_balance); `time_balance`:
+    > 0 balances event and normal frames within bins of that many frames from a video's start
+    (TrainConfig.time_balance). The preset's
     classifier.members > 1 trains that many classifiers from seeds seed, seed + 1, ... (the
     rendered videos are the same) and saves them as one ensemble."""
     if not 0.0 <= ema < 1.0:
         raise ValueError(f"ema must be in [0, 1) (0: off), got {ema}")
+    if time_balance < 0 or (time_balance and not frame_level):
+        raise ValueError(
+            f"time_balance must be >= 0 frames (0: off) and needs frame labels, got {time_balance}"
+        )
     preset = load_preset(preset_name)
     encoder = build_encoder(preset.encoder, preset.runtime.device, preset.runtime.dtype)
     val_videos = val_videos if val_videos is not None else max(12, train_videos // 3)
@@ -272,7 +279,8 @@ def train_synthetic_classifier(
     model = tc.train_classifier(
         train["features"], [int(k is not None) for k in train["kind"]], preset.classifier,
         tc.TrainConfig(
-            steps=steps, seed=seed, pairs_per_step=pairs_per_step, ema=ema, kind_balance=kind_balance
+            steps=steps, seed=seed, pairs_per_step=pairs_per_step, ema=ema, kind_balance=kind_balance,
+            time_balance=time_balance,
         ),
         frame_labels=train["frame_labels"] if frame_level else None, kinds=train["kind"],
         patches=train["patches"] if per_patch else None,
@@ -296,6 +304,7 @@ def train_synthetic_classifier(
         "preset": preset.name,
         "supervision": "frame labels" if frame_level else "MIL (video labels)",
         "kind_balance": kind_balance,
+        "time_balance": time_balance,
         "train_videos": train_videos,
         "val_videos": val_videos,
         "test_videos": test_videos,
