@@ -384,6 +384,9 @@ def test_time_balanced_weights_give_each_bin_equal_positive_and_negative_weight(
     feats = [np.zeros((6, 2), np.float32), np.ones((5, 2), np.float32)]
     with pytest.raises(ValueError, match="time_balance needs frame_labels"):  # MIL has no frame classes
         train_classifier(feats, [1, 0], CFG, TrainConfig(steps=1, time_balance=2))
+    for bad in (dict(time_balance=-1), dict(time_balance=4, frame_level=False)):  # refused before rendering
+        with pytest.raises(ValueError, match="time_balance must be >= 0 frames"):
+            synthetic_classifier.train_synthetic_classifier("tiny", "unused-folder", **bad)
 
 
 @pytest.mark.timeout(60)
