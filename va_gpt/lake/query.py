@@ -40,7 +40,8 @@ from schemas.tables import BOOKKEEPING, TABLES
 from va_gpt.io.credentials import resolve_s3
 from va_gpt.lake.delta import run_versions, table_url
 
-# Interval review: what an operator looks at first (schemas/queries/review_top.sql uses it).
+# Interval review: what an operator looks at first (schemas/queries/review_top.sql uses it). The
+# order is total: intervals of two videos at one peak and second list the same way every time.
 REVIEW_VIEW = """CREATE VIEW review AS
 SELECT i.camera_id, i.date, i.start_utc, i.end_utc, i.camera_tz, i.start_time, i.end_time,
        i.peak_score, i.mean_score, i.label, s.text AS summary, v.uri, v.status,
@@ -48,7 +49,7 @@ SELECT i.camera_id, i.date, i.start_utc, i.end_utc, i.camera_tz, i.start_time, i
 FROM intervals i
 JOIN videos v USING (video_id)
 LEFT JOIN summaries s ON s.video_id = i.video_id AND s.interval_id = i.interval_id
-ORDER BY i.peak_score DESC, i.camera_id, i.start_s"""
+ORDER BY i.peak_score DESC, i.camera_id, i.start_s, i.video_id, i.interval_id"""
 
 # Settings fixed at connect time; `lock_configuration` then freezes every setting.
 _CONNECT_CONFIG = {
