@@ -20,6 +20,7 @@ from va_gpt.models.structured import (
     cut_stray_marks,
     drop_contradicting,
     drop_stub_fields,
+    field_spans,
     generate_after,
     max_ngram_repeats,
     option_logprobs,
@@ -237,3 +238,12 @@ def test_a_field_cut_to_a_word_or_two_is_dropped_with_its_mark():
     whole = "Judgement: fighting. Description: two people fight each other. Analysis: violence is dangerous."
     assert drop_stub_fields(whole) == whole
     assert drop_stub_fields("Judgement: normal.") == "Judgement: normal."  # the judgement always stays
+
+
+def test_field_spans_cut_a_text_at_its_marks():
+    text = "a lead. Judgment: fighting. Description: two people fight."
+    spans = field_spans(text)
+    assert [s[0] for s in spans] == [None, "judgement", "description"]
+    assert [text[v:e].strip() for _, _, v, e in spans] == ["a lead.", "fighting.", "two people fight."]
+    assert "".join(text[s:e] for _, s, _, e in spans) == text  # the spans tile the text
+    assert field_spans("no marks") == [(None, 0, 0, 8)]

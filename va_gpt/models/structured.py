@@ -156,6 +156,18 @@ def generate_candidates(
 _MARK = re.compile(r"\b(judgement|judgment|description|analysis)\s*:", re.IGNORECASE)
 
 
+def field_spans(text: str) -> list[tuple[str | None, int, int, int]]:
+    """`text` cut at its field marks -> [(field, start, value_start, end)] in order: first the part
+    before any mark (field None, start == value_start, possibly empty), then one span per mark,
+    from the mark to the next one ("judgment" spelled "judgement")."""
+    marks = list(_MARK.finditer(text))
+    ends = [m.start() for m in marks] + [len(text)]
+    spans: list[tuple[str | None, int, int, int]] = [(None, 0, 0, ends[0])]
+    for m, end in zip(marks, ends[1:]):
+        spans.append((m.group(1).lower().replace("judgment", "judgement"), m.start(), m.end(), end))
+    return spans
+
+
 def cut_repeated_fields(text: str) -> str:
     """`text` cut before a field mark ("Judgement:", "Description:", "Analysis:") that already
     occurred: one value per field, as the describe stage's parser reads it."""
@@ -223,17 +235,15 @@ def with_when(text: str, start_s: float, end_s: float) -> str:
     """`text` whose description says when: `when(start_s, end_s)` added at the description's end
     unless it already gives a time in seconds; a text without a description is returned as is.
     The times are the interval's (the detector's), which the describe stage was asked about."""
-    marks = list(_MARK.finditer(text))
-    for i, m in enumerate(marks):
-        if m.group(1).lower() != "description":
+    for field, _, value_start, end in field_spans(text):
+        if field != "description":
             continue
-        end = marks[i + 1].start() if i + 1 < len(marks) else len(text)
-        body = text[m.end() : end].strip()
+        body = text[value_start:end].strip()
         if not body or _SECONDS.search(body):
             return text
         body = body.rstrip(" .;,") + f". {when(start_s, end_s)}."
         rest = text[end:].strip()
-        return f"{text[: m.end()]} {body}" + (f" {rest}" if rest else "")
+        return f"{text[:value_start]} {body}" + (f" {rest}" if rest else "")
     return text
 
 
@@ -278,19 +288,15 @@ def drop_stub_fields(text: str) -> str:
     """`text` without the description or analysis fields whose value has fewer than
     MIN_FIELD_WORDS words (mark and value): "... behind. Analysis: an." -> "... behind.". A field
     the LLM cut off after a word or two says nothing and reads as broken; the judgement stays."""
-    marks = list(_MARK.finditer(text))
-    if not marks:
+    spans = field_spans(text)
+    if len(spans) == 1:
         return text
-    out, pos = [text[: marks[0].start()]], marks[0].start()
-    for i, m in enumerate(marks):
-        end = marks[i + 1].start() if i + 1 < len(marks) else len(text)
-        if (
-            m.group(1).lower() in ("judgement", "judgment")
-            or len(_words(text[m.end() : end])) >= MIN_FIELD_WORDS
-        ):
-            out.append(text[pos:end])
-        pos = end
-    return " ".join(p.strip() for p in out if p.strip())
+    kept = [
+        text[start:end]
+        for field, start, value_start, end in spans
+        if field in (None, "judgement") or len(_words(text[value_start:end])) >= MIN_FIELD_WORDS
+    ]
+    return " ".join(p.strip() for p in kept if p.strip())
 
 
 def summary_quality(text: str, kind: str) -> tuple[bool, bool]:
@@ -301,10 +307,8 @@ def summary_quality(text: str, kind: str) -> tuple[bool, bool]:
     one whose analysis was cut to "an." loses to a whole one. For "normal", naming no kind at
     all counts as naming it."""
     names = kind in {k for k, _ in kind_mentions(text)} or (kind == NORMAL and not kind_mentions(text))
-    marks = list(_MARK.finditer(text))
-    bounds = [0] + [m.end() for m in marks]
-    ends = [m.start() for m in marks] + [len(text)]
-    whole = bool(marks) and all(len(_words(text[a:b])) >= MIN_FIELD_WORDS for a, b in zip(bounds, ends))
+    spans = field_spans(text)
+    whole = len(spans) > 1 and all(len(_words(text[v:e])) >= MIN_FIELD_WORDS for _, _, v, e in spans)
     return names, whole
 
 
