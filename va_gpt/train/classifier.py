@@ -328,7 +328,7 @@ def _train_frames(model, seqs, pseqs, ys, boxes, kind_ids, train: TrainConfig, l
         if time_w is None:
             bce = F.binary_cross_entropy_with_logits(logit, y, pos_weight=pos_weight, reduction="none")
         else:
-            b = (torch.arange(y.shape[1]) // train.time_balance).clamp(max=len(time_w[0]) - 1)
+            b = torch.arange(y.shape[1]) // train.time_balance  # the bins cover the longest video
             w = torch.where(y > 0.5, time_w[0][b], time_w[1][b])  # [B, T]
             bce = w * F.binary_cross_entropy_with_logits(logit, y, reduction="none")
         loss = (bce * m).sum() / m.sum()
