@@ -63,9 +63,9 @@ def test_calibration_is_stored_with_the_classifier_and_used_by_the_interval_stag
     assert load_classifier(url)[1]["kinds"] == list(KINDS)
 
     job = Job(preset=stage_preset, classifier_dir=url, describe=False)
-    cfg, kinds = interval_settings(job)
+    cfg, kinds, _ = interval_settings(job)
     assert cfg == IntervalConfig(**cal) and kinds == KINDS
-    uncal, _ = interval_settings(Job(preset=stage_preset, describe=False))
+    uncal = interval_settings(Job(preset=stage_preset, describe=False)).intervals
     assert (uncal.high, uncal.low) == UNCALIBRATED
 
     t = np.arange(20) / 2.0
@@ -89,6 +89,58 @@ def test_calibration_is_stored_with_the_classifier_and_used_by_the_interval_stag
     (calibrated,) = json.loads(summarize_video(row, job)["intervals"][0])
     assert (calibrated["start_s"], calibrated["end_s"]) == (3.0, 6.0) and calibrated["label"] == "falling"
     assert json.loads(summarize_video(row, Job(preset=stage_preset, describe=False))["intervals"][0]) == []
+
+
+def _one_clip_row(t, score, kind_prob) -> dict:
+    return {
+        "video_id": np.array(["v"], dtype=object),
+        "uri": np.array(["file:///v.mp4"], dtype=object),
+        "clip_index": np.array([0]),
+        "t": np.array([t], dtype=object),
+        "score": np.array([score], dtype=object),
+        "kind_prob": np.array([kind_prob], dtype=object),
+        "diff_energy": np.array([score], dtype=object),
+        "box": np.array([np.zeros((len(t), 4), np.float32)], dtype=object),
+        "duration_s": np.array([t[-1] + 0.5]),
+        "native_fps": np.array([2.0]),
+    }
+
+
+@pytest.mark.timeout(60)
+def test_the_interval_stage_puts_a_lookahead_classifier_s_outputs_in_place(tmp_path):
+    """A classifier trained with a lookahead of 2 frames gives, at row t, frame t - 2's score; the
+    per-video step moves scores and kind probabilities back, so the frame scores and the interval
+    sit on the event's own frames. A config with a bad lookahead is refused by name."""
+    stage_preset = load_preset("demo")
+    clf = AnomalyClassifier(10, TINY.classifier, patch_features=7, grid=(4, 4))
+    clf.lookahead = 2
+    url = str(tmp_path / "clf")
+    cal = {"smooth_s": 0.0, "high": 0.2, "low": 0.1, "min_len_s": 0.5, "merge_gap_s": 0.5}
+    save_classifier(clf, url, {"recipe": "x"}, calibration=cal)
+    job = Job(preset=stage_preset, classifier_dir=url, describe=False)
+    assert interval_settings(job).lookahead == 2
+    t = np.arange(20) / 2.0
+    raw = np.full(20, 0.05, np.float32)
+    raw[8:14] = 0.3  # the network's rows 8-13: frames 6-11, 3.0-5.5 s
+    kind_prob = np.zeros((20, len(KINDS)), np.float32)
+    kind_prob[:, 0] = 1.0
+    kind_prob[8:14] = np.eye(len(KINDS))[KINDS.index("fighting")]
+    out = summarize_video(_one_clip_row(t, raw, kind_prob), job)
+    score = np.asarray(out["score"][0])
+    assert np.flatnonzero(score > 0.2).tolist() == list(range(6, 12))
+    assert score[-2:].tolist() == [score[-3]] * 2  # the last 2 frames hold the last row
+    (iv,) = json.loads(out["intervals"][0])
+    assert (iv["start_s"], iv["end_s"], iv["label"]) == (3.0, 6.0, "fighting")
+    config = json.loads((tmp_path / "clf" / "config.json").read_text())
+    for bad in (-1, "2", 1.5):
+        (tmp_path / "clf" / "config.json").write_text(json.dumps({**config, "lookahead": bad}))
+        with pytest.raises(ValueError, match=r"clf.*lookahead must be a whole number"):
+            interval_settings(job)
+        with pytest.raises(ValueError, match=r"config.json: lookahead must be a whole number"):
+            load_classifier(url)
+    del config["lookahead"]  # a folder written before lookaheads existed: causal
+    (tmp_path / "clf" / "config.json").write_text(json.dumps(config))
+    assert interval_settings(job).lookahead == 0 and load_classifier(url)[0].lookahead == 0
 
 
 @pytest.mark.timeout(240)

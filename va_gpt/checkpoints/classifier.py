@@ -7,7 +7,9 @@ A classifier folder (local path or any fsspec URL) holds::
                         that reads per-patch evidence; 0 and null otherwise), the ClassifierConfig, the kind head's
                         kinds, the feature description, and the interval calibration
                         (smooth_s, high, low, min_len_s, merge_gap_s tuned on validation
-                        footage; the interval stage uses it over the preset's values);
+                        footage; the interval stage uses it over the preset's values),
+                        and the lookahead in frames (output t scores frame t - lookahead,
+                        va_gpt.models.classifier.align_outputs; absent in older folders: 0);
                         written LAST (a folder with it is complete)
 
 A VA-GPT checkpoint bundles its classifier as the same folder under
@@ -64,7 +66,19 @@ def checkpoint_config(
         "kinds": list(model.kinds),
         "features": dict(features or {}),
         "calibration": dict(calibration) if calibration else None,
+        "lookahead": int(model.lookahead),
     }
+
+
+def config_lookahead(config: dict, where: str) -> int:
+    """The checkpoint config's lookahead in frames (0 when the config predates it); a clear
+    error naming `where` when it is not a whole number >= 0."""
+    value = config.get("lookahead", 0)
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{where}: lookahead must be a whole number of frames >= 0, got {value!r}")
+    return value
 
 
 def checkpoint_state(model: AnomalyClassifier | ClassifierEnsemble) -> dict[str, torch.Tensor]:
@@ -128,6 +142,7 @@ def classifier_from_parts(
         int(config["in_features"]), cls_cfg, tuple(config["kinds"]),
         patch_features=int(config.get("patch_features") or 0), grid=tuple(grid) if grid else None,
     )  # fmt: skip
+    model.lookahead = config_lookahead(config, where)
     expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     folder, name = weights_url.rsplit("/", 1) if "/" in weights_url else (".", weights_url)
     check_shapes({k: (tuple(v.shape), name) for k, v in state.items()}, expected, folder, strict=True)

@@ -74,6 +74,11 @@ def register(sub) -> None:
         "the time since the start is no evidence (frame labels only; 0: off)",
     )  # fmt: skip
     p.add_argument(
+        "--lookahead", type=int, default=0, metavar="FRAMES",
+        help="let every frame's score see this many frames after it (frame labels only; stored with the "
+        "classifier; 0: causal)",
+    )  # fmt: skip
+    p.add_argument(
         "--width", type=int, default=160,
         help="rendered width: match the footage it will score (0: each randomized camera's own, 320-1280)",
     )  # fmt: skip
@@ -193,7 +198,7 @@ def run_classifier(args) -> int:
         duration_s=args.duration, steps=args.steps, width=args.width or None, height=args.height or None, seed=args.seed,
         endpoint=args.endpoint, val_videos=args.val_videos, out_of_range_videos=args.out_of_range_videos,
         domain=not args.plain, frame_level=not args.mil, workers=args.workers, pairs_per_step=args.pairs_per_step,
-        ema=args.ema, kind_balance=args.kind_balance, time_balance=args.time_balance, **({"event_start": tuple(args.event_start)} if args.event_start else {}),
+        ema=args.ema, kind_balance=args.kind_balance, time_balance=args.time_balance, lookahead=args.lookahead, **({"event_start": tuple(args.event_start)} if args.event_start else {}),
     )  # fmt: skip
     print(json.dumps(report, indent=2))
     return 0

@@ -26,15 +26,16 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 import ray
 import torch
 
-from va_gpt.checkpoints.classifier import read_classifier_config
+from va_gpt.checkpoints.classifier import config_lookahead, read_classifier_config
 from va_gpt.config import IntervalConfig, Preset
 from va_gpt.io.retry import retry
-from va_gpt.models.classifier import KINDS
+from va_gpt.models.classifier import KINDS, align_outputs
 from va_gpt.ops.intervals import interval_label, resolve_intervals, scores_to_intervals
 from va_gpt.pipeline.decode import OUTPUT_COLUMNS, Decode
 from va_gpt.pipeline.describe import Describe
@@ -187,17 +188,29 @@ class VisualStage:
         return {k: _column([r.get(k) for r in out]) for k in keys}
 
 
-def interval_settings(job: Job) -> tuple[IntervalConfig, tuple[str, ...]]:
+class VideoSettings(NamedTuple):
+    """What turns one video's classifier outputs into its frame scores and intervals."""
+
+    intervals: IntervalConfig  # the checkpoint's calibration over the preset's values
+    kinds: tuple[str, ...]  # the kind head's kinds
+    lookahead: int = 0  # frames the classifier's outputs run ahead (models.classifier.align_outputs)
+
+
+def interval_settings(job: Job) -> VideoSettings:
     """The interval settings (the classifier checkpoint's calibration over the preset's
-    values, va_gpt.ops.intervals.resolve_intervals) and the kind head's kinds."""
+    values, va_gpt.ops.intervals.resolve_intervals), the kind head's kinds and the lookahead."""
     if job.classifier_dir is None:
-        return resolve_intervals(job.preset.intervals, None), KINDS
+        return VideoSettings(resolve_intervals(job.preset.intervals, None), KINDS)
     config = read_classifier_config(job.classifier_dir, job.storage_options)
-    return resolve_intervals(job.preset.intervals, config.get("calibration")), tuple(config["kinds"])
+    return VideoSettings(
+        resolve_intervals(job.preset.intervals, config.get("calibration")),
+        tuple(config["kinds"]),
+        config_lookahead(config, job.classifier_dir),
+    )
 
 
 def summarize_video(
-    batch: dict[str, np.ndarray], job: Job, settings: tuple[IntervalConfig, tuple[str, ...]] | None = None
+    batch: dict[str, np.ndarray], job: Job, settings: VideoSettings | None = None
 ) -> dict[str, np.ndarray]:
     """All score rows of ONE video -> one result row: status, frame scores, intervals (each
     labelled with the kind head's most probable anomaly kind over it).
@@ -205,7 +218,7 @@ def summarize_video(
     One group of `per_video_dataset` (in Ray) or `scored_groups` (in-process); `settings` as
     `interval_settings(job)` gives them (read once per run, not per video).
     """
-    cfg, kinds = settings or interval_settings(job)
+    cfg, kinds, lookahead = settings or interval_settings(job)
     rows = sorted(_rows(batch), key=lambda r: int(r["clip_index"]))
     video_id = str(rows[0]["video_id"])
     errors = [r for r in rows if _is_error(r)]
@@ -231,6 +244,10 @@ def summarize_video(
         if clips and all("kind_prob" in r for r in clips)
         else None
     )
+    # The visual stage's outputs run `lookahead` frames ahead of the frames they score; only here,
+    # with the whole video gathered, can they be put in place.
+    score = align_outputs(score, lookahead)
+    kind_prob = None if kind_prob is None else align_outputs(kind_prob, lookahead)
     partial = any(bool(r.get("partial")) for r in clips)
     if errors:
         # A video with any error row failed, even if clips came before (a storage error mid-file).

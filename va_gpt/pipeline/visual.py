@@ -15,7 +15,9 @@ Input rows (one clip each, from the decode stage):
 Output rows (one per clip, same order as the input; `frames`, `first_is_overlap`,
 `context` and `reference` are dropped, every other input column passes through):
     video_id, clip_index, t float64 [T'], score float32 [T'] (anomaly probability),
-    kind_prob float32 [T', K] (the classifier's kind head over models.classifier.KINDS),
+    kind_prob float32 [T', K] (the classifier's kind head over models.classifier.KINDS;
+    both as the network gives them: for a classifier with a lookahead, row t scores frame
+    t - lookahead, and the per-video step (pipeline.run.summarize_video) puts them in place),
     diff_energy float32 [T'] (mean SETS difference to the previous frame: the raw motion
     energy baseline), box float32 [T', 4] ((x0, y0, x1, y1) in [0, 1] of the frame: the
     connected group of selected patches with the largest summed difference), selected

@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 
 from va_gpt.config import ClassifierConfig
-from va_gpt.models.classifier import KINDS, AnomalyClassifier, ClassifierEnsemble, frame_inputs
+from va_gpt.models.classifier import KINDS, AnomalyClassifier, ClassifierEnsemble, align_outputs, frame_inputs
 from va_gpt.models.dinov2 import DinoEncoder
 from va_gpt.ops.sets import difference_energy, difference_map
 
@@ -62,6 +62,11 @@ class TrainConfig:
     # recipe's footage it flattened that by raising the early scores and lowered held-out frame
     # AUC (README, "Balancing the kind head"), so the recipe leaves it off.
     time_balance: int = 0
+    # > 0: frames of lookahead (va_gpt.models.classifier.align_outputs): the output at frame t is
+    # trained against frame t - lookahead's labels (frame and patch), so every frame's score sees
+    # that many frames after it; the returned model carries it and its checkpoint stores it.
+    # Frame-level training only (MIL has no frame labels to move).
+    lookahead: int = 0
     patch_weight: float = 1.0  # event-box cross-entropy on a patch model's patch logits
     patch_pos_weight: float = 20.0
     # > 0: the returned weights are an exponential moving average of the trained ones (decay per
@@ -148,6 +153,7 @@ def train_classifier(
         ensemble = ClassifierEnsemble(nets[0].in_features, cfg, nets[0].kinds, nets[0].patch_features, grid)
         for member, net in zip(ensemble.members, nets):
             member.load_state_dict(net.state_dict())
+        ensemble.lookahead = train.lookahead
         return ensemble.eval()
     if len(features) != len(labels):
         raise ValueError(f"{len(features)} feature sequences but {len(labels)} labels")
@@ -167,6 +173,10 @@ def train_classifier(
         raise ValueError("frame_labels must have one label per feature frame of each video")
     if train.time_balance and frame_labels is None:
         raise ValueError("time_balance needs frame_labels: MIL has no frame classes to balance")
+    if train.lookahead < 0:
+        raise ValueError(f"lookahead must be >= 0 frames, got {train.lookahead}")
+    if train.lookahead and frame_labels is None:
+        raise ValueError("lookahead needs frame_labels: MIL has no frame labels to move")
     pseqs = _patch_seqs(cfg, seqs, patches, grid)
     boxes = None
     if patch_labels is not None:
@@ -183,10 +193,25 @@ def train_classifier(
         model = _new_model(seqs, cfg, train.seed, pseqs, grid)
         if frame_labels is None:
             return _train_mil(model, seqs, pseqs, labels, kind_ids, train, log_every)
-        ys = [torch.as_tensor(np.asarray(f), dtype=torch.float32) for f in frame_labels]
-        return _train_frames(model, seqs, pseqs, ys, boxes, kind_ids, train, log_every)
+        ys = [
+            delay_labels(torch.as_tensor(np.asarray(f), dtype=torch.float32), train.lookahead)
+            for f in frame_labels
+        ]
+        if boxes is not None:
+            boxes = [delay_labels(b, train.lookahead) for b in boxes]
+        model = _train_frames(model, seqs, pseqs, ys, boxes, kind_ids, train, log_every)
+        model.lookahead = train.lookahead
+        return model
     finally:
         torch.set_num_threads(saved_threads)
+
+
+def delay_labels(y: torch.Tensor, lookahead: int) -> torch.Tensor:
+    """Labels [T, ...] of one video -> the targets of a classifier with `lookahead`: row t holds
+    frame t - lookahead's labels; the first `lookahead` rows (before the video) repeat frame 0's."""
+    if lookahead == 0 or len(y) == 0:
+        return y
+    return torch.cat([y[:1].expand(min(lookahead, len(y)), *y.shape[1:]), y[: max(len(y) - lookahead, 0)]])
 
 
 def _patch_seqs(cfg: ClassifierConfig, seqs, patches, grid) -> list[torch.Tensor] | None:
@@ -382,9 +407,9 @@ class _Ema:
 @torch.no_grad()
 def predict(model: AnomalyClassifier, features: np.ndarray, patches: np.ndarray | None = None) -> np.ndarray:
     """[T, F] features (and [T, N, Fp] per-patch evidence for a patch model) of one video -> [T]
-    probabilities."""
+    probabilities, one per frame (the model's lookahead undone: align_outputs)."""
     x = torch.as_tensor(np.asarray(features), dtype=torch.float32)
-    return model(x[None], _one(patches))[0].numpy()
+    return align_outputs(model(x[None], _one(patches))[0].numpy(), model.lookahead)
 
 
 def _one(patches: np.ndarray | None) -> torch.Tensor | None:
@@ -410,9 +435,12 @@ def frame_auc(
 def predict_kinds(
     model: AnomalyClassifier, features: np.ndarray, patches: np.ndarray | None = None
 ) -> np.ndarray:
-    """[T, F] features (and per-patch evidence) of one video -> [T, K] kind probabilities over model.kinds."""
+    """[T, F] features (and per-patch evidence) of one video -> [T, K] kind probabilities over
+    model.kinds, one row per frame (lookahead undone, as predict)."""
     x = torch.as_tensor(np.asarray(features), dtype=torch.float32)
-    return torch.softmax(model.outputs(x[None], _one(patches))[1][0], -1).numpy()
+    return align_outputs(
+        torch.softmax(model.outputs(x[None], _one(patches))[1][0], -1).numpy(), model.lookahead
+    )
 
 
 @torch.no_grad()

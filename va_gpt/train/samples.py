@@ -38,7 +38,7 @@ from va_gpt.config import Preset
 from va_gpt.data.records import DatasetError, record_answer, record_question
 from va_gpt.io.filesystem import filesystem
 from va_gpt.lake.query import query
-from va_gpt.models.classifier import KINDS
+from va_gpt.models.classifier import KINDS, align_outputs
 from va_gpt.models.vagpt import Sample, uniform_indices
 from va_gpt.ops.tetg import check_scores, window_kind
 from va_gpt.pipeline.visual import Visual
@@ -276,8 +276,12 @@ class SampleBuilder:
                 "first_is_overlap": np.array([False]),
             }
         )
-        score = np.asarray(out["score"][0], dtype=np.float64)
-        kind = window_kind(score, out["kind_prob"][0], KINDS, self.preset.tetg.high)
+        # one clip holds the whole window: put the outputs in place here, as the per-video step does
+        ahead = self._visual_stage().classifier.lookahead
+        score = align_outputs(np.asarray(out["score"][0], dtype=np.float64), ahead)
+        kind = window_kind(
+            score, align_outputs(np.asarray(out["kind_prob"][0]), ahead), KINDS, self.preset.tetg.high
+        )
         return np.asarray(out["t"][0], dtype=np.float64), score, kind
 
     def clip(self, rec: dict) -> ClipData:

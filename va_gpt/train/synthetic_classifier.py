@@ -238,6 +238,7 @@ def train_synthetic_classifier(
     ema: float = 0.0,
     kind_balance: bool = False,
     time_balance: int = 0,
+    lookahead: int = 0,
 ) -> dict:
     """Train the TETG classifier on synthetic footage (frame labels, or MIL with frame_level=False),
     calibrate its intervals on validation videos, save it to `out` (any fsspec URL) and return
@@ -248,7 +249,8 @@ def train_synthetic_classifier(
     `ema`: > 0 keeps the moving average of the weights (TrainConfig.ema); `kind_balance`: every
     anomaly kind gets an equal share of the kind head's loss (TrainConfig.kind_balance); `time_balance`:
     > 0 balances event and normal frames within bins of that many frames from a video's start
-    (TrainConfig.time_balance). The preset's
+    (TrainConfig.time_balance); `lookahead`: > 0 lets every frame's score see that many frames
+    after it (TrainConfig.lookahead; stored with the classifier). The preset's
     classifier.members > 1 trains that many classifiers from seeds seed, seed + 1, ... (the
     rendered videos are the same) and saves them as one ensemble."""
     if not 0.0 <= ema < 1.0:
@@ -257,6 +259,8 @@ def train_synthetic_classifier(
         raise ValueError(
             f"time_balance must be >= 0 frames (0: off) and needs frame labels, got {time_balance}"
         )
+    if lookahead < 0 or (lookahead and not frame_level):
+        raise ValueError(f"lookahead must be >= 0 frames (0: off) and needs frame labels, got {lookahead}")
     preset = load_preset(preset_name)
     encoder = build_encoder(preset.encoder, preset.runtime.device, preset.runtime.dtype)
     val_videos = val_videos if val_videos is not None else max(12, train_videos // 3)
@@ -280,7 +284,7 @@ def train_synthetic_classifier(
         train["features"], [int(k is not None) for k in train["kind"]], preset.classifier,
         tc.TrainConfig(
             steps=steps, seed=seed, pairs_per_step=pairs_per_step, ema=ema, kind_balance=kind_balance,
-            time_balance=time_balance,
+            time_balance=time_balance, lookahead=lookahead,
         ),
         frame_labels=train["frame_labels"] if frame_level else None, kinds=train["kind"],
         patches=train["patches"] if per_patch else None,
