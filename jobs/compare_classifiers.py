@@ -2,7 +2,7 @@
 
     python jobs/compare_classifiers.py [--train-videos 240 --val-videos 48 --test-videos 48
         --out-of-range-videos 24 --seeds 0 1 --steps 1200 --pairs-per-step 4
-        --train-sizes 240 1000 --models frame patch]
+        --train-sizes 240 1000 --models frame patch --lookaheads 0 8 --ema 0.995 --kind-balance]
 
 Renders and encodes the demo preset's randomized footage once (va_gpt.train.synthetic_classifier.
 classifier_dataset, the `make models` seeds: training 0.., validation 50000.., test 100000..,
@@ -18,7 +18,9 @@ several seeds, not on two `vagpt train-classifier` runs. About 4 minutes of rend
 over the same footage; --train-videos is raised to the largest n). Each row also gives `fit`: the
 frame AUC on the first 48 of the model's own training videos. Fit far above validation means the
 model memorises its videos and more footage is the lever; fit near validation means the evidence
-itself is the limit.
+itself is the limit. `--lookaheads` trains each model once per lookahead (TrainConfig.lookahead:
+frames after each frame its score sees); `--ema` and `--kind-balance` as `vagpt train-classifier`'s
+(the demo recipe: 0.995, on).
 """
 
 from __future__ import annotations
@@ -63,7 +65,17 @@ def main(argv: list[str] | None = None) -> int:
         "--models", nargs="+", choices=("frame", "patch"), default=["frame", "patch"],
         help="frame: the frame evidence only (patch_hidden 0); patch: the preset's patch pooling",
     )  # fmt: skip
+    ap.add_argument(
+        "--lookaheads", type=int, nargs="+", default=[0], metavar="FRAMES",
+        help="train each model once per lookahead in frames (0: causal)",
+    )  # fmt: skip
+    ap.add_argument("--ema", type=float, default=0.0, help="moving average of the weights (0: off)")
+    ap.add_argument("--kind-balance", action="store_true", help="equal share of the kind loss per kind")
     args = ap.parse_args(argv)
+    if min(args.lookaheads) < 0:
+        ap.error(f"--lookaheads must be >= 0 frames, got {min(args.lookaheads)}")
+    if not 0.0 <= args.ema < 1.0:
+        ap.error(f"--ema must be in [0, 1), got {args.ema}")
     sizes = args.train_sizes or [args.train_videos]
     if min(sizes) < 2:
         ap.error(f"--train-sizes must be at least 2, got {min(sizes)}")
@@ -101,23 +113,30 @@ def main(argv: list[str] | None = None) -> int:
             **{k: v for k, v in splits.items() if k != "train"},
         }
         for seed in args.seeds:
-            for name, cfg in (configs[m] for m in args.models):
-                print(json.dumps(_row(tr, held, name, cfg, n, seed, args, encoder.grid)), flush=True)
+            for ahead in args.lookaheads:
+                for name, cfg in (configs[m] for m in args.models):
+                    row = _row(tr, held, name, cfg, n, seed, ahead, args, encoder.grid)
+                    print(json.dumps(row), flush=True)
     return 0
 
 
-def _row(tr: dict, held: dict, name: str, cfg, n: int, seed: int, args, grid) -> dict:
-    """Train `cfg` on the rows `tr`, seed `seed`; its frame AUC on every split of `held`."""
+def _row(tr: dict, held: dict, name: str, cfg, n: int, seed: int, lookahead: int, args, grid) -> dict:
+    """Train `cfg` on the rows `tr`, seed `seed`, with `lookahead`; its frame AUC on every split of
+    `held` (predict puts a lookahead's outputs on their frames)."""
     per_patch = bool(cfg.patch_hidden)
     t0 = time.time()
     model = tc.train_classifier(
         tr["features"], [int(k is not None) for k in tr["kind"]], cfg,
-        tc.TrainConfig(steps=args.steps, seed=seed, pairs_per_step=args.pairs_per_step),
+        tc.TrainConfig(
+            steps=args.steps, seed=seed, pairs_per_step=args.pairs_per_step, lookahead=lookahead, ema=args.ema,
+            kind_balance=args.kind_balance,
+        ),
         frame_labels=tr["frame_labels"], kinds=tr["kind"],
         patches=tr["patches"] if per_patch else None,
         patch_labels=tr["event_patches"] if per_patch else None, grid=grid,
     )  # fmt: skip
-    row = {"model": name, "train_videos": n, "seed": seed, "train_s": round(time.time() - t0, 1)}
+    row = {"model": name, "train_videos": n, "seed": seed, "lookahead": lookahead}
+    row["train_s"] = round(time.time() - t0, 1)
     for split, d in held.items():
         px = d["patches"] if per_patch else [None] * len(d["features"])
         scores = np.concatenate([tc.predict(model, f, p) for f, p in zip(d["features"], px)])
