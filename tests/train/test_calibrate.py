@@ -51,6 +51,21 @@ def test_calibration_finds_the_scale_of_the_scores():
     assert not scores_to_intervals(*videos[1], resolve_intervals(TINY.intervals, None))  # 0.6 / 0.4
 
 
+def _one_clip_row(t, score, kind_prob) -> dict:
+    return {
+        "video_id": np.array(["v"], dtype=object),
+        "uri": np.array(["file:///v.mp4"], dtype=object),
+        "clip_index": np.array([0]),
+        "t": np.array([t], dtype=object),
+        "score": np.array([score], dtype=object),
+        "kind_prob": np.array([kind_prob], dtype=object),
+        "diff_energy": np.array([score], dtype=object),
+        "box": np.array([np.zeros((len(t), 4), np.float32)], dtype=object),
+        "duration_s": np.array([t[-1] + 0.5]),
+        "native_fps": np.array([2.0]),
+    }
+
+
 @pytest.mark.timeout(60)
 def test_calibration_is_stored_with_the_classifier_and_used_by_the_interval_stage(tmp_path):
     stage_preset = load_preset("demo")
@@ -74,36 +89,10 @@ def test_calibration_is_stored_with_the_classifier_and_used_by_the_interval_stag
     kind_prob = np.zeros((20, len(KINDS)), np.float32)
     kind_prob[:, 0] = 1.0
     kind_prob[6:12] = np.eye(len(KINDS))[KINDS.index("falling")]
-    row = {
-        "video_id": np.array(["v"], dtype=object),
-        "uri": np.array(["file:///v.mp4"], dtype=object),
-        "clip_index": np.array([0]),
-        "t": np.array([t], dtype=object),
-        "score": np.array([score], dtype=object),
-        "kind_prob": np.array([kind_prob], dtype=object),
-        "diff_energy": np.array([score], dtype=object),
-        "box": np.array([np.zeros((20, 4), np.float32)], dtype=object),
-        "duration_s": np.array([10.0]),
-        "native_fps": np.array([2.0]),
-    }
+    row = _one_clip_row(t, score, kind_prob)
     (calibrated,) = json.loads(summarize_video(row, job)["intervals"][0])
     assert (calibrated["start_s"], calibrated["end_s"]) == (3.0, 6.0) and calibrated["label"] == "falling"
     assert json.loads(summarize_video(row, Job(preset=stage_preset, describe=False))["intervals"][0]) == []
-
-
-def _one_clip_row(t, score, kind_prob) -> dict:
-    return {
-        "video_id": np.array(["v"], dtype=object),
-        "uri": np.array(["file:///v.mp4"], dtype=object),
-        "clip_index": np.array([0]),
-        "t": np.array([t], dtype=object),
-        "score": np.array([score], dtype=object),
-        "kind_prob": np.array([kind_prob], dtype=object),
-        "diff_energy": np.array([score], dtype=object),
-        "box": np.array([np.zeros((len(t), 4), np.float32)], dtype=object),
-        "duration_s": np.array([t[-1] + 0.5]),
-        "native_fps": np.array([2.0]),
-    }
 
 
 @pytest.mark.timeout(60)
