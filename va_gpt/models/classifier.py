@@ -34,8 +34,8 @@ network's output at frame t is trained to score frame t - lookahead, so each fra
 no frames after it); the per-video step that gathers a video's outputs moves them back into
 place (`align_outputs`). Why: a causal score rises only as an event's evidence accumulates, so
 intervals started seconds late and ran on after the event; on the classifier cache (1000
-training videos, one member each) a lookahead of 4 or 8 frames raised held-out frame AUC on
-every split and recall at tIoU 0.5 from 0.33-0.46 to 0.46-0.67 (README, "Lookahead").
+training videos, one member of seed 0 each) a lookahead of 4 or 8 frames raised held-out frame
+AUC on every split and recall at tIoU 0.5 from 0.33-0.46 to 0.46-0.67 (README, "Lookahead").
 
 With `members` > 1 (`ClassifierEnsemble`, made by `build_classifier`) the classifier is that
 many AnomalyClassifiers trained apart, from their own seeds and minibatch orders, whose
