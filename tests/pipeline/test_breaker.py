@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 import ray
 
+from tests.pipeline.rayprocs import end_processes_of
 from va_gpt.cli.main import main
 from va_gpt.config import load_preset
 from va_gpt.io.credentials import S3Credentials
@@ -183,6 +184,7 @@ def test_on_ray_the_decode_tasks_share_one_breaker(store):
             [sys.executable, "-c", code], input=json.dumps(spec), capture_output=True, text=True, timeout=240
         )
     finally:
+        end_processes_of([temp])  # a child that timed out or crashed leaves its Ray behind
         shutil.rmtree(temp, ignore_errors=True)
     out = child.stdout + child.stderr
     assert child.returncode == 0, f"the child exited {child.returncode}:\n{out[-4000:]}"

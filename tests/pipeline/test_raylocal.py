@@ -12,6 +12,8 @@ import tempfile
 
 import pytest
 
+from tests.pipeline.rayprocs import end_processes_of
+
 # Run in a fresh interpreter: the test session exports RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0,
 # which alone hides the bug; the nightly may be started without it, and with ray imported early.
 _DRIVER = r"""
@@ -74,6 +76,7 @@ def test_local_ray_listens_on_loopback_only(cluster_env):
             cwd=root,
         )
     finally:
+        end_processes_of([temp_dir])  # a driver that timed out or crashed leaves its Ray behind
         shutil.rmtree(temp_dir, ignore_errors=True)
     assert out.returncode == 0, out.stderr[-3000:]
     line = next(x for x in out.stdout.splitlines() if x.startswith("SOCKETS "))

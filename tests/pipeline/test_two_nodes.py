@@ -20,6 +20,7 @@ import psutil
 import pytest
 
 from schemas.tables import TABLES
+from tests.pipeline.rayprocs import end_processes_of, names_dir
 from tests.pipeline.test_stream import assert_same_rows, nightly, table_rows
 from va_gpt.io.objectstore import free_port
 
@@ -51,38 +52,6 @@ def _ports() -> list[str]:
     ]
 
 
-def _names(p: psutil.Process, dirs: list[str]) -> bool:
-    try:
-        if any(d in " ".join(p.cmdline()) for d in dirs):
-            return True
-        # Ray's agents retitle themselves (ray::DashboardAgent): their open log files name the dir.
-        return any(d in f.path for f in p.open_files() for d in dirs)
-    except psutil.Error:
-        return False
-
-
-def _end_processes_of(dirs: list[str]) -> None:
-    """End the processes (and their children) whose command line or open files name one of
-    `dirs`: this test's Ray nodes only."""
-    mine = {p.pid: p for p in psutil.process_iter() if p.pid != os.getpid() and _names(p, dirs)}
-    for p in list(mine.values()):
-        try:
-            mine.update({c.pid: c for c in p.children(recursive=True)})
-        except psutil.Error:
-            pass
-    for p in mine.values():
-        try:
-            p.terminate()
-        except psutil.Error:
-            pass
-    _, alive = psutil.wait_procs(list(mine.values()), timeout=5)
-    for p in alive:
-        try:
-            p.kill()
-        except psutil.Error:
-            pass
-
-
 @pytest.fixture
 def two_nodes():
     head_dir = tempfile.mkdtemp(prefix="v2h", dir="/tmp")
@@ -103,7 +72,7 @@ def two_nodes():
         )  # fmt: skip
         yield address, [head_dir, node_dir]
     finally:
-        _end_processes_of([head_dir, node_dir])
+        end_processes_of([head_dir, node_dir])
         shutil.rmtree(head_dir, ignore_errors=True)
         shutil.rmtree(node_dir, ignore_errors=True)
 
@@ -121,7 +90,7 @@ def _alive_nodes(address: str) -> list[dict]:
 def _listen_addresses(dirs: list[str]) -> set[str]:
     out = set()
     for p in psutil.process_iter():
-        if p.pid == os.getpid() or not _names(p, dirs):
+        if p.pid == os.getpid() or not names_dir(p, dirs):
             continue
         try:
             out |= {c.laddr.ip for c in p.net_connections(kind="inet") if c.status == psutil.CONN_LISTEN}
