@@ -39,7 +39,7 @@ def test_the_processes_of_a_dir_and_their_children_end_and_others_do_not(tmp_pat
             time.sleep(0.1)
         assert other.poll() is None, "a process of another dir was ended"
     finally:
+        end_processes_of([str(ours), str(theirs)])  # first, so no `sleep` child is left orphaned
         for p in (mine, other):
             p.kill()
             p.wait()
-        end_processes_of([str(theirs)])
