@@ -9,7 +9,8 @@
    loop over the same videos with the same models in one process, as a ratio, and
    the pipeline's throughput as a fraction of its slowest stage standalone (decode;
    the visual stage on the same decoded clips), in footage-hours per wall-hour;
-5. the nightly driver's peak RSS for 1x and 10x the footage (jobs/bench_memory.py).
+5. the nightly driver's peak RSS for 1x and 10x the footage (jobs/bench_memory.py);
+6. training the classifier ensemble's members in turn against two at a time (jobs/bench_members.py).
 
 Speed does not depend on weight values: random weights throughout.
 """
@@ -25,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from jobs import bench_decode, bench_llm, bench_memory
+from jobs import bench_decode, bench_llm, bench_members, bench_memory
 from va_gpt.config import load_preset
 from va_gpt.io.archive import list_archive
 from va_gpt.pipeline.nightly import NightlyArgs, run_nightly
@@ -148,7 +149,9 @@ def _visual_batch(clips: list) -> dict:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--work", default="work/bench")
-    p.add_argument("--skip", default="", help="comma-separated parts to skip: decode,llm,pipeline,memory")
+    p.add_argument(
+        "--skip", default="", help="comma-separated parts to skip: decode,llm,pipeline,memory,members"
+    )
     args = p.parse_args(argv)
     os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
@@ -176,6 +179,11 @@ def main(argv: list[str] | None = None) -> int:
                 f"  {k:<4} {m[k]['videos']:>3} videos {m[k]['footage_h']:.3f} h  peak RSS {m[k]['peak_rss_mb']} MB"
             )
         print(f"  10x / 1x = {m['ratio']}  (flat within 10%: {m['flat_within_10pct']})")
+    if "members" not in skip:
+        print("\n== classifier ensemble training: members in turn vs two at a time (demo preset shapes) ==")
+        report["members"] = bench_members.members_bench()
+        for k, v in report["members"].items():
+            print(f"  {k:<38} {v}")
     (work / "report.json").write_text(json.dumps(report, indent=2, default=str))
     print(f"\nreport: {work / 'report.json'}")
     return 0

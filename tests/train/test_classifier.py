@@ -303,6 +303,33 @@ def test_an_ensemble_is_its_members_trained_apart_and_averaged(tmp_path):
     torch.testing.assert_close(kprobs.sum(-1), torch.ones(5))
 
 
+@pytest.mark.timeout(120)
+def test_members_trained_side_by_side_are_the_members_trained_in_turn():
+    """TrainConfig.processes 2: three members, two at a time in forked workers, give bit for bit
+    the weights of training them one after another; a worker's error reaches the caller."""
+    f, y, fl, px, box = patch_videos(24, seed=0)
+    kinds = [("falling" if v else None) for v in y]
+    kw = dict(frame_labels=fl, kinds=kinds, patches=px, patch_labels=box, grid=(3, 3))
+    cfg = dataclasses.replace(PATCH_CFG, members=3)
+    train = TrainConfig(steps=25, seed=4, ema=0.9)
+    in_turn = train_classifier(f, y, cfg, train, **kw)
+    side_by_side = train_classifier(f, y, cfg, dataclasses.replace(train, processes=2), **kw)
+    a, b = in_turn.state_dict(), side_by_side.state_dict()
+    assert a.keys() == b.keys() and len(a) > 3
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    assert side_by_side.lookahead == in_turn.lookahead
+    # the members differ from each other (their own seeds), so the comparison means something
+    m0, m1 = (m.state_dict() for m in side_by_side.members[:2])
+    assert any(not torch.equal(m0[k], m1[k]) for k in m0)
+
+    bad = [("brawling" if v else None) for v in y]
+    with pytest.raises(ValueError, match="brawling"):
+        train_classifier(f, y, cfg, dataclasses.replace(train, processes=2), **{**kw, "kinds": bad})
+    with pytest.raises(ValueError, match="processes must be at least 1, got 0"):
+        train_classifier(f, y, cfg, dataclasses.replace(train, processes=0), **kw)
+
+
 def test_ensemble_and_member_configs_are_checked():
     with pytest.raises(ValueError, match="members 1, got 2: use build_classifier"):
         AnomalyClassifier(6, dataclasses.replace(CFG, members=2))

@@ -100,7 +100,8 @@ def register(sub) -> None:
     )  # fmt: skip
     p.add_argument(
         "--workers", type=int, default=1,
-        help="processes rendering and encoding the videos (each loads the encoder; the result does not depend on it)",
+        help="processes rendering and encoding the videos (each loads the encoder) and training an ensemble's "
+        "members; the result does not depend on it",
     )  # fmt: skip
     p.add_argument(
         "--plain",

@@ -100,7 +100,9 @@ CLASSIFIER_RECIPE = {
     "height": None,
     "seed": 0,
 }
-DATA_WORKERS = 2  # processes rendering the classifier's videos; the result does not depend on it
+# processes rendering the classifier's videos and training its members (two of the three at once);
+# the result does not depend on it
+DATA_WORKERS = 2
 # The demo encoder (va_gpt/train/encoder.py): 160 randomized 20 s videos at their own resolution,
 # 900 steps of 64 crops; about 15 minutes here on one thread.
 ENCODER_RECIPE = EncoderRecipe()

@@ -243,7 +243,8 @@ def train_synthetic_classifier(
     """Train the TETG classifier on synthetic footage (frame labels, or MIL with frame_level=False),
     calibrate its intervals on validation videos, save it to `out` (any fsspec URL) and return
     the report (see the module docstring) with timings. `workers`: processes rendering the
-    videos (classifier_dataset); the result does not depend on it. `event_start`: the fractions
+    videos (classifier_dataset) and training an ensemble's members (TrainConfig.processes); the
+    result does not depend on it. `event_start`: the fractions
     of the video the training and validation events start within (None: the renderer's 25-45 %,
     see the module docstring). `pairs_per_step`: anomalous and normal videos per optimizer step.
     `ema`: > 0 keeps the moving average of the weights (TrainConfig.ema); `kind_balance`: every
@@ -284,7 +285,7 @@ def train_synthetic_classifier(
         train["features"], [int(k is not None) for k in train["kind"]], preset.classifier,
         tc.TrainConfig(
             steps=steps, seed=seed, pairs_per_step=pairs_per_step, ema=ema, kind_balance=kind_balance,
-            time_balance=time_balance, lookahead=lookahead,
+            time_balance=time_balance, lookahead=lookahead, processes=workers,
         ),
         frame_labels=train["frame_labels"] if frame_level else None, kinds=train["kind"],
         patches=train["patches"] if per_patch else None,
