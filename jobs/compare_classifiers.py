@@ -20,7 +20,8 @@ frame AUC on the first 48 of the model's own training videos. Fit far above vali
 model memorises its videos and more footage is the lever; fit near validation means the evidence
 itself is the limit. `--lookaheads` trains each model once per lookahead (TrainConfig.lookahead:
 frames after each frame its score sees); `--ema` and `--kind-balance` as `vagpt train-classifier`'s
-(the demo recipe: 0.995, on).
+(the demo recipe: 0.995, on). Each model is the preset's ensemble (classifier.members, seeds
+seed, seed + 1, ...), `--processes` members at a time.
 """
 
 from __future__ import annotations
@@ -71,9 +72,15 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     ap.add_argument("--ema", type=float, default=0.0, help="moving average of the weights (0: off)")
     ap.add_argument("--kind-balance", action="store_true", help="equal share of the kind loss per kind")
+    ap.add_argument(
+        "--processes", type=int, default=2,
+        help="ensemble members trained at once (TrainConfig.processes; the weights do not depend on it)",
+    )  # fmt: skip
     args = ap.parse_args(argv)
     if min(args.lookaheads) < 0:
         ap.error(f"--lookaheads must be >= 0 frames, got {min(args.lookaheads)}")
+    if args.processes < 1:
+        ap.error(f"--processes must be at least 1, got {args.processes}")
     if not 0.0 <= args.ema < 1.0:
         ap.error(f"--ema must be in [0, 1), got {args.ema}")
     sizes = args.train_sizes or [args.train_videos]
@@ -129,7 +136,7 @@ def _row(tr: dict, held: dict, name: str, cfg, n: int, seed: int, lookahead: int
         tr["features"], [int(k is not None) for k in tr["kind"]], cfg,
         tc.TrainConfig(
             steps=args.steps, seed=seed, pairs_per_step=args.pairs_per_step, lookahead=lookahead, ema=args.ema,
-            kind_balance=args.kind_balance,
+            kind_balance=args.kind_balance, processes=args.processes,
         ),
         frame_labels=tr["frame_labels"], kinds=tr["kind"],
         patches=tr["patches"] if per_patch else None,
