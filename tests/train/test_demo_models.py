@@ -25,6 +25,8 @@ from va_gpt.train.demo_models import (
     THREADS,
     VAGPT_RECIPE,
     _defaults,
+    _finish_stage,
+    _finished_stage,
     _reused_classifier,
     _reused_encoder,
     committed_models,
@@ -165,3 +167,35 @@ def test_reuse_classifier_copies_the_bundled_classifier_or_says_why_not(tmp_path
     with pytest.raises(ValueError, match="trained with another recipe"):
         _reused_classifier(tmp_path / "demo", preset, tmp_path / "clf3")
     assert not (tmp_path / "clf2").exists() and not (tmp_path / "clf3").exists()
+
+
+def test_a_finished_classifier_stage_is_taken_again_only_when_nothing_it_depends_on_changed(tmp_path):
+    """A kept work folder (`vagpt demo --build-models` keeps WORK/models-build/<preset>): the
+    classifier stage's mark gives its card section back for the same recipe, preset section and
+    encoder; another of any of them, a changed or missing file, an unmarked (cut-off) stage or a
+    broken mark make it train again."""
+    shutil.copytree(FOLDER / CHECKPOINT / "classifier", tmp_path / "classifier")
+    key = {
+        "recipe": {"steps": 2400, "event_start": (0.05, 0.7)},
+        "classifier": {"members": 3},
+        "encoder": "e",
+    }
+    part = {"path": "vagpt/classifier", "eval": {"frame_auc": 0.9}}
+    assert _finished_stage(tmp_path, "classifier", key) is None  # cut off before its mark
+    _finish_stage(tmp_path, "classifier", key, part)
+    assert _finished_stage(tmp_path, "classifier", key) == part
+    assert not list(tmp_path.glob("*.tmp"))
+    for other in (
+        {**key, "recipe": {**key["recipe"], "steps": 1200}},
+        {**key, "classifier": {"members": 4}},
+        {**key, "encoder": "f"},
+    ):
+        assert _finished_stage(tmp_path, "classifier", other) is None
+    config = tmp_path / "classifier" / "config.json"
+    config.write_text(config.read_text() + " ")
+    assert _finished_stage(tmp_path, "classifier", key) is None
+    _finish_stage(tmp_path, "classifier", key, part)
+    next(p for p in (tmp_path / "classifier").iterdir() if p.name != "config.json").unlink()
+    assert _finished_stage(tmp_path, "classifier", key) is None
+    (tmp_path / "classifier.stage.json").write_text('{"key": ')
+    assert _finished_stage(tmp_path, "classifier", key) is None

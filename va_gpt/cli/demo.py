@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+from pathlib import Path
 
 from va_gpt.cli.common import add_command, add_preset, setup_logging
 
@@ -33,7 +34,8 @@ def register(sub) -> None:
         "--build-models",
         metavar="DIR",
         help="only build the demo models (fixed seeds, float16, model card) into DIR and exit: "
-        "`make models` writes the committed models/demo (default: run the demo)",
+        "`make models` writes the committed models/demo (default: run the demo); the build works in "
+        "WORK/models-build/<preset>, and a build cut off after its classifier stage resumes from it",
     )
     p.add_argument(
         "--reuse-encoder",
@@ -65,6 +67,8 @@ def run(args) -> int:
         build_demo_models(
             args.build_models,
             args.preset,
+            # kept: a build cut off after its classifier stage resumes from there
+            work=Path(args.work) / "models-build" / Path(args.preset).stem,
             reuse_encoder=args.reuse_encoder,
             reuse_classifier=args.reuse_classifier,
         )

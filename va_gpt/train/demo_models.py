@@ -36,7 +36,7 @@ import transformers
 import yaml
 
 from va_gpt.checkpoints.build import build_encoder
-from va_gpt.checkpoints.card import CARD_JSON, read_card, verify_card, write_card
+from va_gpt.checkpoints.card import CARD_JSON, file_hashes, read_card, verify_card, write_card
 from va_gpt.checkpoints.classifier import classifier_parts, read_classifier_config
 from va_gpt.checkpoints.fetch import REPO_ROOT, model_path
 from va_gpt.checkpoints.vagpt import META, load_checkpoint, save_checkpoint
@@ -168,7 +168,14 @@ def build_demo_models(
     reuse_classifier: also take the classifier bundled in `out` (implies reuse_encoder: it was
     trained on that encoder) when its recipe and the preset's classifier section are this
     code's, and train only the VA-GPT: a VA-GPT recipe change rebuilds in the VA-GPT's own
-    training time."""
+    training time.
+
+    work: the build's working folder (default: a temporary one). A kept one makes a cut-off
+    build resumable: the classifier stage (about an hour of rendering and training) marks
+    itself finished there with what it depended on (recipe, the preset's classifier section,
+    the encoder's files), and the next build into the same work folder with all of those the
+    same takes it instead of training again (`vagpt demo --build-models` keeps
+    WORK/models-build/<preset>). Nothing in `out` changes until every stage has finished."""
     reuse_encoder = reuse_encoder or reuse_classifier
     out = Path(out).resolve()
     if out.exists() and any(out.iterdir()) and not (out / CARD_JSON).is_file():
@@ -183,9 +190,12 @@ def build_demo_models(
     t_all = time.monotonic()
     torch.set_num_threads(THREADS)
     with tempfile.TemporaryDirectory(prefix="vagpt-models-") as tmp:
-        work = Path(work or tmp)
+        work = Path(work or tmp).resolve()
+        work.mkdir(parents=True, exist_ok=True)
         build_preset = preset
         encoder_part = None
+        for stale in ("encoder", "vagpt-data", "vagpt"):  # a kept work folder's earlier runs
+            shutil.rmtree(work / stale, ignore_errors=True)
         if trains_encoder and reuse_encoder:
             encoder_part = _reused_encoder(out, work / "encoder")
             print(f"models: encoder reused from the build at git {encoder_part['reused_from']['git_commit']}")
@@ -201,18 +211,34 @@ def build_demo_models(
             encoder = dataclasses.replace(preset.encoder, source=str(work / "encoder"))
             build_preset = dataclasses.replace(preset, encoder=encoder)
         classifier = work / "classifier"
+        # What the classifier stage's result depends on: a finished stage in a kept work folder
+        # is taken again only when all of it is the same (see _finished_stage).
+        classifier_key = {
+            "recipe": _defaults(train_synthetic_classifier, preset_name=preset_name, **CLASSIFIER_RECIPE),
+            "classifier": to_dict(preset.classifier),
+            "encoder": file_hashes(work / "encoder") if trains_encoder else preset.encoder.source,
+        }
+        finished = None if reuse_classifier else _finished_stage(work, "classifier", classifier_key)
         if reuse_classifier:
+            shutil.rmtree(classifier, ignore_errors=True)
             classifier_part = _reused_classifier(out, preset, classifier)
             print(
                 f"models: classifier reused from the build at git {classifier_part['reused_from']['git_commit']}"
             )
+        elif finished is not None:
+            classifier_part = finished
+            print(
+                f"models: classifier taken from the finished stage in {work} (same recipe, preset and encoder)"
+            )
         else:
+            shutil.rmtree(classifier, ignore_errors=True)  # a stage cut off half-way
             t0 = time.monotonic()
             rep_c = train_synthetic_classifier(
                 build_preset, str(classifier), workers=DATA_WORKERS, **CLASSIFIER_RECIPE
             )
             t_c = round(time.monotonic() - t0, 1)
             classifier_part = _classifier_part(preset_name, rep_c, t_c)
+            _finish_stage(work, "classifier", classifier_key, classifier_part)
             print(
                 f"models: classifier trained in {t_c} s (held-out frame AUC {rep_c['frame_auc']:.3f})",
                 flush=True,
@@ -286,6 +312,38 @@ def build_demo_models(
         flush=True,
     )
     return card
+
+
+def _stage_file(work: Path, name: str) -> Path:
+    return work / f"{name}.stage.json"
+
+
+def _finish_stage(work: Path, name: str, key: dict, part: dict) -> None:
+    """Mark the stage `name` (its folder work/name) finished: what it depended on (`key`), its
+    card section and its files' sha256, written last and atomically, so a stage cut off at any
+    point has no mark."""
+    stage = {"key": _jsonable(key), "part": part, "files": file_hashes(work / name)}
+    tmp = _stage_file(work, name).with_suffix(".tmp")
+    tmp.write_text(json.dumps(stage, indent=1))
+    tmp.replace(_stage_file(work, name))
+
+
+def _finished_stage(work: Path, name: str, key: dict) -> dict | None:
+    """The card section of the stage `name` an earlier build finished in `work` when it depended
+    on exactly `key` and its files are unchanged; else None (the stage runs again)."""
+    path = _stage_file(work, name)
+    if not path.is_file():
+        return None
+    try:
+        stage = json.loads(path.read_text())
+    except ValueError:
+        return None
+    if stage.get("key") != _jsonable(key) or stage.get("files") != file_hashes(work / name):
+        print(
+            f"models: {name} stage in {work} was finished with other inputs or has changed: training it again"
+        )
+        return None
+    return stage["part"]
 
 
 def _version() -> str:
