@@ -224,6 +224,8 @@ _MEMBER: Callable[..., AnomalyClassifier] | None = None
 def _train_member(train: TrainConfig) -> bytes:
     """In a forked worker: one member, returned as torch.save bytes (a tiny model)."""
     assert _MEMBER is not None
+    # before any torch op: an OpenMP pool the parent had running does not survive the fork
+    torch.set_num_threads(train.threads or 1)
     buf = io.BytesIO()
     torch.save(_MEMBER(train=train), buf)
     return buf.getvalue()
