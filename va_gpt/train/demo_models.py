@@ -175,7 +175,8 @@ def build_demo_models(
     itself finished there with what it depended on (recipe, the preset's classifier section,
     the encoder's files), and the next build into the same work folder with all of those the
     same takes it instead of training again (`vagpt demo --build-models` keeps
-    WORK/models-build/<preset>). Nothing in `out` changes until every stage has finished."""
+    WORK/models-build/<preset>); as with reuse_classifier, the training code itself is assumed
+    unchanged. Nothing in `out` changes until every stage has finished."""
     reuse_encoder = reuse_encoder or reuse_classifier
     out = Path(out).resolve()
     if out.exists() and any(out.iterdir()) and not (out / CARD_JSON).is_file():
@@ -231,7 +232,8 @@ def build_demo_models(
                 f"models: classifier taken from the finished stage in {work} (same recipe, preset and encoder)"
             )
         else:
-            shutil.rmtree(classifier, ignore_errors=True)  # a stage cut off half-way
+            _stage_file(work, "classifier").unlink(missing_ok=True)  # an earlier mark, other inputs
+            shutil.rmtree(classifier, ignore_errors=True)  # or a stage cut off half-way
             t0 = time.monotonic()
             rep_c = train_synthetic_classifier(
                 build_preset, str(classifier), workers=DATA_WORKERS, **CLASSIFIER_RECIPE
