@@ -81,8 +81,8 @@ class TrainConfig:
     threads: int | None = 1
     # Ensemble members trained at once, each in a forked process on its own `threads`: members
     # share nothing but the (read-only) data, so on 2 cores two at a time nearly halve the time,
-    # where two threads for one member made a step slower (README, "Training the members side by
-    # side"). The trained weights do not depend on it (a test compares them bit for bit).
+    # where two threads for one member made a step slower (README, "Training the classifier's
+    # members"). The trained weights do not depend on it (a test compares them bit for bit).
     processes: int = 1
 
 

@@ -41,6 +41,7 @@ from va_gpt.checkpoints.classifier import classifier_parts, read_classifier_conf
 from va_gpt.checkpoints.fetch import REPO_ROOT, model_path
 from va_gpt.checkpoints.vagpt import META, load_checkpoint, save_checkpoint
 from va_gpt.config import Preset, load_preset, to_dict
+from va_gpt.io.filesystem import write_bytes
 from va_gpt.models.classifier import num_features
 from va_gpt.models.dinov2 import RANDOM_INIT_SEED
 from va_gpt.pipeline.visual import check_feature_spec, feature_spec
@@ -329,9 +330,7 @@ def _finish_stage(work: Path, name: str, key: dict, part: dict) -> None:
     card section and its files' sha256, written last and atomically, so a stage cut off at any
     point has no mark."""
     stage = {"key": _jsonable(key), "part": part, "files": file_hashes(work / name)}
-    tmp = _stage_file(work, name).with_suffix(".tmp")
-    tmp.write_text(json.dumps(stage, indent=1))
-    tmp.replace(_stage_file(work, name))
+    write_bytes(str(_stage_file(work, name)), json.dumps(stage, indent=1).encode())
 
 
 def _finished_stage(work: Path, name: str, key: dict) -> dict | None:
