@@ -38,6 +38,7 @@ from va_gpt.config import ClassifierConfig
 from va_gpt.models.classifier import KINDS, AnomalyClassifier, ClassifierEnsemble, align_outputs, frame_inputs
 from va_gpt.models.dinov2 import DinoEncoder
 from va_gpt.ops.sets import difference_energy, difference_map
+from va_gpt.train.workers import exit_with_parent
 
 
 @dataclass(frozen=True)
@@ -244,7 +245,8 @@ def _train_members(
     global _MEMBER
     _MEMBER = member
     try:
-        with multiprocessing.get_context("fork").Pool(processes) as pool:
+        # exit_with_parent: a killed job must not leave its members training
+        with multiprocessing.get_context("fork").Pool(processes, initializer=exit_with_parent) as pool:
             blobs = pool.map(_train_member, runs, chunksize=1)
     finally:
         _MEMBER = None

@@ -52,6 +52,7 @@ from va_gpt.synthetic.scene import check_event_start, draw_event_start_s
 from va_gpt.synthetic.training import synthetic_video
 from va_gpt.train import classifier as tc
 from va_gpt.train.calibrate import calibrate_intervals, interval_scores, label_intervals
+from va_gpt.train.workers import exit_with_parent
 
 VAL_SEED_OFFSET = 50_000
 TEST_SEED_OFFSET = 100_000  # held-out videos use seeds (and so cameras) the training never saw
@@ -121,6 +122,7 @@ _WORKER_ENCODER = None  # a worker process's own encoder, loaded once by _init_w
 
 def _init_worker(preset) -> None:
     global _WORKER_ENCODER
+    exit_with_parent()  # a killed build must not leave its renderers running
     torch.set_num_threads(1)  # one torch thread, as the parent's build
     _WORKER_ENCODER = build_encoder(preset.encoder, preset.runtime.device, preset.runtime.dtype)
 
