@@ -52,7 +52,9 @@ def test_workers_of_a_killed_job_exit(kind, tmp_path):
     out.mkdir()
     # the workers inherit the job's stdout and stderr: files, so no pipe waits for them
     with open(tmp_path / "job.log", "w") as log:
-        job = subprocess.run([sys.executable, str(script), kind, str(out)], stdout=log, stderr=log, timeout=60)
+        job = subprocess.run(
+            [sys.executable, str(script), kind, str(out)], stdout=log, stderr=log, timeout=60
+        )
     assert job.returncode == -signal.SIGKILL, (tmp_path / "job.log").read_text()
     pids = [int(p) for p in os.listdir(out)]
     assert len(pids) == 2, pids
