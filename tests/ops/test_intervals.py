@@ -153,3 +153,25 @@ def test_peak_time():
     assert peak_time(t, s, 2.0, 5.0) == 3.0
     assert peak_time(t, s, 2.2, 2.4) == pytest.approx(2.3)  # no score inside: the middle
     assert peak_time(np.zeros(0), np.zeros(0), 1.0, 3.0) == 2.0
+
+
+@pytest.mark.timeout(30)
+def test_a_held_tail_is_not_evidence_of_its_own():
+    # A classifier with a lookahead of 8 frames has no outputs of its own for a video's last 8
+    # frames: they hold the score of frame 31 (models.classifier.align_outputs).
+    c, held = cfg(min_len_s=2.0), 8
+    t, s = curve(40, (31, 40))  # one borderline frame, held over the tail: 4.5 s above `high`
+    assert len(scores_to_intervals(t, s, c)) == 1  # counted as evidence it would be an interval
+    assert scores_to_intervals(t, s, c, held=held) == []
+    # an event that runs to the end with 2 s of scored frames is kept, its held tail included
+    t, s = curve(40, (28, 40))
+    (iv,) = scores_to_intervals(t, s, c, held=held)
+    assert (iv.start_s, iv.end_s) == (14.0, 20.0)
+    # frames before the tail are untouched
+    t, s = curve(40, (10, 14))
+    assert scores_to_intervals(t, s, c, held=held) == scores_to_intervals(t, s, c)
+    # a video no longer than the tail keeps its first frame as scored
+    t, s = curve(6, (0, 6))
+    assert scores_to_intervals(t, s, cfg(min_len_s=0.5), held=held) != []
+    with pytest.raises(ValueError, match="held"):
+        scores_to_intervals(t, s, c, held=-1)

@@ -104,7 +104,7 @@ def test_the_interval_stage_puts_a_lookahead_classifier_s_outputs_in_place(tmp_p
     clf = AnomalyClassifier(10, TINY.classifier, patch_features=7, grid=(4, 4))
     clf.lookahead = 2
     url = str(tmp_path / "clf")
-    cal = {"smooth_s": 0.0, "high": 0.2, "low": 0.1, "min_len_s": 0.5, "merge_gap_s": 0.5}
+    cal = {"smooth_s": 0.0, "high": 0.2, "low": 0.1, "min_len_s": 1.0, "merge_gap_s": 0.5}
     save_classifier(clf, url, {"recipe": "x"}, calibration=cal)
     job = Job(preset=stage_preset, classifier_dir=url, describe=False)
     assert interval_settings(job).lookahead == 2
@@ -120,6 +120,13 @@ def test_the_interval_stage_puts_a_lookahead_classifier_s_outputs_in_place(tmp_p
     assert score[-2:].tolist() == [score[-3]] * 2  # the last 2 frames hold the last row
     (iv,) = json.loads(out["intervals"][0])
     assert (iv["start_s"], iv["end_s"], iv["label"]) == (3.0, 6.0, "fighting")
+    # a normal video whose last row (frame 17's score) is borderline: held over frames 18-19 it
+    # would be 1.5 s above the threshold, but only 0.5 s of it (under min_len_s) is scored in its own right
+    calm = np.full(20, 0.05, np.float32)
+    calm[-1] = 0.3
+    out = summarize_video(_one_clip_row(t, calm, kind_prob), job)
+    assert np.asarray(out["score"][0])[-3:].tolist() == [calm[-1]] * 3
+    assert json.loads(out["intervals"][0]) == []
     config = json.loads((tmp_path / "clf" / "config.json").read_text())
     for bad in (-1, "2", 1.5):
         (tmp_path / "clf" / "config.json").write_text(json.dumps({**config, "lookahead": bad}))

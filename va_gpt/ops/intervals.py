@@ -14,6 +14,13 @@ Pure numpy, no I/O. Steps, in order:
    is <= merge_gap_s become one.
 4. Minimum length: intervals shorter than min_len_s are dropped (after
    merging, so fragments of one event can add up).
+   With `held` > 0 (the last `held` frames repeat an earlier frame's score: a
+   classifier with a lookahead has no outputs of their own for a video's last
+   frames, models.classifier.align_outputs) only the part of an interval up to
+   the end of the last frame scored in its own right counts towards
+   min_len_s; a kept interval still spans its held frames. Why: one
+   borderline frame 4 s before the end, repeated over the held tail, made
+   4.5 s intervals on normal videos (README, "The video's last seconds").
 
 Time: frame i covers [t_i, t_{i+1}); the last frame covers the median frame
 step (0 for a single frame). So an interval of frames a..b spans
@@ -81,20 +88,28 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
 
 
 def scores_to_intervals(
-    t: np.ndarray, scores: np.ndarray, cfg: IntervalConfig, boxes: np.ndarray | None = None
+    t: np.ndarray,
+    scores: np.ndarray,
+    cfg: IntervalConfig,
+    boxes: np.ndarray | None = None,
+    held: int = 0,
 ) -> list[Interval]:
     """t [T] seconds (strictly increasing, may be irregular), scores [T] in [0, 1],
-    boxes [T, 4] | None -> intervals sorted by start. See the module docstring."""
+    boxes [T, 4] | None, held: how many of the last frames repeat an earlier score ->
+    intervals sorted by start. See the module docstring."""
     t = np.asarray(t, dtype=np.float64)
     scores = np.asarray(scores, dtype=np.float64)
     boxes = None if boxes is None else np.asarray(boxes, dtype=np.float64)
     _check(t, scores, boxes)
+    if held < 0:
+        raise ValueError(f"held must be >= 0 frames, got {held}")
     T = len(t)
     if T == 0:
         return []
     step = np.diff(t)
     last_step = float(np.median(step)) if T > 1 else 0.0
     frame_end = t + np.concatenate([step, [last_step]])  # [T]: frame i covers [t_i, frame_end_i)
+    scored_end = frame_end[max(T - 1 - held, 0)]  # end of the last frame scored in its own right
 
     smooth = smooth_scores(t, scores, cfg.smooth_s)
     above_high = smooth >= cfg.high
@@ -110,7 +125,7 @@ def scores_to_intervals(
     out = []
     for a, b in merged:
         start, end = float(t[a]), float(frame_end[b])
-        if end - start < cfg.min_len_s - 1e-9:
+        if min(end, scored_end) - start < cfg.min_len_s - 1e-9:
             continue
         seg = scores[a : b + 1]
         box = None

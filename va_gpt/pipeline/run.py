@@ -261,7 +261,8 @@ def summarize_video(
         status, message = "ok", None
     intervals = []
     if status in ("ok", "partial") and len(t):
-        for i, iv in enumerate(scores_to_intervals(t, score, cfg, box)):
+        # align_outputs held the last output over the last `lookahead` frames: not evidence of their own
+        for i, iv in enumerate(scores_to_intervals(t, score, cfg, box, held=lookahead)):
             label, label_p = interval_label(t, kind_prob, kinds, iv.start_s, iv.end_s)
             intervals.append(
                 {

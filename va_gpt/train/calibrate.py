@@ -42,12 +42,16 @@ def label_intervals(t: np.ndarray, labels: np.ndarray) -> list[tuple[float, floa
 
 
 def interval_scores(
-    videos: list[tuple[np.ndarray, np.ndarray]], truth: list[list[tuple[float, float]]], cfg: IntervalConfig
+    videos: list[tuple[np.ndarray, np.ndarray]],
+    truth: list[list[tuple[float, float]]],
+    cfg: IntervalConfig,
+    held: int = 0,
 ) -> dict:
     """videos: (t [T], scores [T]) each; truth: its event intervals -> recall / precision / F1 per
-    tIoU (0.3, 0.5, 0.7) and false intervals per normal video."""
+    tIoU (0.3, 0.5, 0.7) and false intervals per normal video. held: frames at each video's end
+    that repeat an earlier score (the classifier's lookahead; ops.intervals.scores_to_intervals)."""
     pred = {
-        str(i): [(iv.start_s, iv.end_s) for iv in scores_to_intervals(t, s, cfg)]
+        str(i): [(iv.start_s, iv.end_s) for iv in scores_to_intervals(t, s, cfg, held=held)]
         for i, (t, s) in enumerate(videos)
     }
     gt = {str(i): g for i, g in enumerate(truth)}
@@ -68,10 +72,10 @@ def _objective(m: dict) -> float:
 
 
 def calibrate_intervals(
-    videos: list[tuple[np.ndarray, np.ndarray]], truth: list[list[tuple[float, float]]]
+    videos: list[tuple[np.ndarray, np.ndarray]], truth: list[list[tuple[float, float]]], held: int = 0
 ) -> tuple[dict, dict]:
     """Validation videos (t, scores) and their event intervals -> (calibration dict: smooth_s,
-    high, low, min_len_s, merge_gap_s; its validation metrics)."""
+    high, low, min_len_s, merge_gap_s; its validation metrics). held: as interval_scores."""
     if not videos or len(videos) != len(truth):
         raise ValueError(f"need validation videos with truth, got {len(videos)} and {len(truth)}")
     pooled = np.concatenate([np.asarray(s, np.float64) for _, s in videos])
@@ -81,7 +85,7 @@ def calibrate_intervals(
         highs, LOW_FRACTIONS, SMOOTH_S, MIN_LEN_S, MERGE_GAP_S
     ):
         cfg = IntervalConfig(smooth_s=smooth, high=high, low=high * frac, min_len_s=min_len, merge_gap_s=gap)
-        m = interval_scores(videos, truth, cfg)
+        m = interval_scores(videos, truth, cfg, held)
         score = _objective(m)
         if best is None or score > best[0] + 1e-12:
             best = (score, cfg, m)

@@ -176,13 +176,18 @@ def classifier_dataset(
 
 
 def detector_report(
-    scores: list[np.ndarray], kind_probs: list[np.ndarray] | None, data: dict, cfg: IntervalConfig
+    scores: list[np.ndarray],
+    kind_probs: list[np.ndarray] | None,
+    data: dict,
+    cfg: IntervalConfig,
+    held: int = 0,
 ) -> dict:
-    """One detector's figures on `data` (classifier_dataset) with interval settings `cfg`."""
+    """One detector's figures on `data` (classifier_dataset) with interval settings `cfg`; held:
+    frames at each video's end that repeat an earlier score (ops.intervals.scores_to_intervals)."""
     y = np.concatenate(data["frame_labels"])
     s = np.concatenate(scores)
     truth = [label_intervals(t, lab) for t, lab in zip(data["t"], data["frame_labels"])]
-    m = interval_scores(list(zip(data["t"], scores)), truth, cfg)
+    m = interval_scores(list(zip(data["t"], scores)), truth, cfg, held)
     report = {"frame_auc": frame_auc(s, y), "frame_auc_by_kind": {}, **m}
     normal = np.concatenate([np.full(len(f), k is None) for f, k in zip(data["frame_labels"], data["kind"])])
     if y.any() and normal.any():
@@ -198,7 +203,7 @@ def detector_report(
     normal_looks = {}
     for look in sorted(set(data["look"])):
         idx = [i for i, k in enumerate(data["kind"]) if k is None and data["look"][i] == look]
-        n = sum(len(scores_to_intervals(data["t"][i], scores[i], cfg)) for i in idx)
+        n = sum(len(scores_to_intervals(data["t"][i], scores[i], cfg, held=held)) for i in idx)
         normal_looks[look] = n / max(1, len(idx))
     report["false_per_normal_by_look"] = normal_looks
     if kind_probs is not None:
@@ -206,7 +211,7 @@ def detector_report(
         for i, kind in enumerate(data["kind"]):
             if kind is None:
                 continue
-            for iv in scores_to_intervals(data["t"][i], scores[i], cfg):
+            for iv in scores_to_intervals(data["t"][i], scores[i], cfg, held=held):
                 best = max((temporal_iou((iv.start_s, iv.end_s), g) for g in truth[i]), default=0.0)
                 if best > 0:
                     total += 1
@@ -303,7 +308,8 @@ def train_synthetic_classifier(
     t0 = time.time()
     val_truth = [label_intervals(t, y) for t, y in zip(val["t"], val["frame_labels"])]
     val_scores, _ = run(val)
-    calibration, val_metrics = calibrate_intervals(list(zip(val["t"], val_scores)), val_truth)
+    held = model.lookahead  # predict holds the last output over a video's last `lookahead` frames
+    calibration, val_metrics = calibrate_intervals(list(zip(val["t"], val_scores)), val_truth, held)
     energy_cal, _ = calibrate_intervals(list(zip(val["t"], val["energy"])), val_truth)
     t_cal = time.time() - t0
     test_scores, test_kinds = run(test)
@@ -316,7 +322,7 @@ def train_synthetic_classifier(
         "val_videos": val_videos,
         "test_videos": test_videos,
         "calibration": calibration,
-        "classifier": detector_report(test_scores, test_kinds, test, IntervalConfig(**calibration)),
+        "classifier": detector_report(test_scores, test_kinds, test, IntervalConfig(**calibration), held),
         "diff_energy": detector_report(test["energy"], None, test, IntervalConfig(**energy_cal)),
         "validation": val_metrics,
         "domain": "randomized (va_gpt.synthetic.domain)" if domain else "plain + shake/night/flicker looks",
@@ -332,7 +338,7 @@ def train_synthetic_classifier(
         sc, kp = run(oor)
         report["out_of_range"] = {
             "videos": out_of_range_videos,
-            "classifier": detector_report(sc, kp, oor, IntervalConfig(**calibration)),
+            "classifier": detector_report(sc, kp, oor, IntervalConfig(**calibration), held),
             "diff_energy": detector_report(oor["energy"], None, oor, IntervalConfig(**energy_cal)),
         }
     report["frame_auc"] = report["classifier"]["frame_auc"]
