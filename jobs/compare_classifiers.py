@@ -19,7 +19,8 @@ over the same footage; --train-videos is raised to the largest n). Each row also
 frame AUC on the first 48 of the model's own training videos. Fit far above validation means the
 model memorises its videos and more footage is the lever; fit near validation means the evidence
 itself is the limit. `--lookaheads` trains each model once per lookahead (TrainConfig.lookahead:
-frames after each frame its score sees); `--ema` and `--kind-balance` as `vagpt train-classifier`'s
+frames after each frame its score sees), `--tails 0 1` each lookahead without and with a tail
+(TrainConfig.tail: the video's last frames scored from its last inputs held past the end); `--ema` and `--kind-balance` as `vagpt train-classifier`'s
 (the demo recipe: 0.995, on). Each model is the preset's ensemble (classifier.members, seeds
 seed, seed + 1, ...), `--processes` members at a time.
 """
@@ -69,6 +70,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--lookaheads", type=int, nargs="+", default=[0], metavar="FRAMES",
         help="train each model once per lookahead in frames (0: causal)",
+    )  # fmt: skip
+    ap.add_argument(
+        "--tails", type=int, nargs="+", choices=(0, 1), default=[0],
+        help="with a lookahead, train each model without (0) and/or with (1) a tail (TrainConfig.tail)",
     )  # fmt: skip
     ap.add_argument("--ema", type=float, default=0.0, help="moving average of the weights (0: off)")
     ap.add_argument("--kind-balance", action="store_true", help="equal share of the kind loss per kind")
@@ -121,34 +126,40 @@ def main(argv: list[str] | None = None) -> int:
         }
         for seed in args.seeds:
             for ahead in args.lookaheads:
-                for name, cfg in (configs[m] for m in args.models):
-                    row = _row(tr, held, name, cfg, n, seed, ahead, args, encoder.grid)
-                    print(json.dumps(row), flush=True)
+                for tail in sorted({bool(x and ahead) for x in args.tails}, reverse=True):
+                    for name, cfg in (configs[m] for m in args.models):
+                        row = _row(tr, held, name, cfg, n, seed, ahead, tail, args, encoder.grid)
+                        print(json.dumps(row), flush=True)
     return 0
 
 
-def _row(tr: dict, held: dict, name: str, cfg, n: int, seed: int, lookahead: int, args, grid) -> dict:
-    """Train `cfg` on the rows `tr`, seed `seed`, with `lookahead`; its frame AUC on every split of
-    `held` (predict puts a lookahead's outputs on their frames)."""
+def _row(
+    tr: dict, held: dict, name: str, cfg, n: int, seed: int, lookahead: int, tail: bool, args, grid
+) -> dict:
+    """Train `cfg` on the rows `tr`, seed `seed`, with `lookahead` (and a tail); its frame AUC on
+    every split of `held` (predict puts a lookahead's outputs on their frames), and on each split
+    without its videos' last `lookahead` frames (`<split>_body`: the frames a tail does not touch)."""
     per_patch = bool(cfg.patch_hidden)
     t0 = time.time()
     model = tc.train_classifier(
         tr["features"], [int(k is not None) for k in tr["kind"]], cfg,
         tc.TrainConfig(
-            steps=args.steps, seed=seed, pairs_per_step=args.pairs_per_step, lookahead=lookahead, ema=args.ema,
+            steps=args.steps, seed=seed, pairs_per_step=args.pairs_per_step, lookahead=lookahead, tail=tail, ema=args.ema,
             kind_balance=args.kind_balance, processes=args.processes,
         ),
         frame_labels=tr["frame_labels"], kinds=tr["kind"],
         patches=tr["patches"] if per_patch else None,
         patch_labels=tr["event_patches"] if per_patch else None, grid=grid,
     )  # fmt: skip
-    row = {"model": name, "train_videos": n, "seed": seed, "lookahead": lookahead}
+    row = {"model": name, "train_videos": n, "seed": seed, "lookahead": lookahead, "tail": tail}
     row["train_s"] = round(time.time() - t0, 1)
     for split, d in held.items():
         px = d["patches"] if per_patch else [None] * len(d["features"])
         scores = np.concatenate([tc.predict(model, f, p) for f, p in zip(d["features"], px)])
         y = np.concatenate(d["frame_labels"])
         row[split] = round(frame_auc(scores, y), 3)
+        body = np.concatenate([np.arange(len(f)) < len(f) - lookahead for f in d["features"]])
+        row[f"{split}_body"] = round(frame_auc(scores[body], y[body]), 3)
         row[f"{split}_energy"] = round(frame_auc(np.concatenate(d["energy"]), y), 3)
     return row
 

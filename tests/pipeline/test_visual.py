@@ -181,6 +181,43 @@ def test_scores_do_not_depend_on_actors_or_order(reference):
         np.testing.assert_array_equal(in_order["selected"], whole["selected"])
 
 
+@pytest.mark.timeout(120)
+def test_a_tail_classifier_scores_past_the_end_of_the_video_in_its_last_clip():
+    """A classifier trained with a tail (lookahead 2 here) gets the video's last clip with two
+    outputs more, its last frame's inputs held past the end; the others as before. Whichever actor
+    runs which clip, the outputs are those of one pass over the whole video; a classifier without
+    a tail gets none."""
+    preset = dataclasses.replace(TINY, classifier=dataclasses.replace(TINY.classifier, num_layers=2))
+    C = context_frames(preset.classifier)
+    video = moving_video(40, seed=1)
+
+    def stage(tail=True):
+        v = Visual(preset)
+        v.classifier.lookahead, v.classifier.tail = 2, tail
+        return v
+
+    def marked(rows):
+        for r in rows:
+            r["is_last"] = r is rows[-1]
+        return rows
+
+    whole = _scores_by_clip([stage()(batch_of(marked(clip_rows(video, clip_len=40, context=C))))])
+    assert len(whole["score"]) == len(whole["kind_prob"]) == len(whole["t"]) + 2 == 42
+    rows = marked(clip_rows(video, context=C))
+    actors = [stage() for _ in range(3)]
+    outs = [
+        actors[j % 3](batch_of([rows[i]]))
+        for j, i in enumerate(np.random.default_rng(1).permutation(len(rows)))
+    ]
+    assert [len(o["score"][0]) - len(o["t"][0]) for o in outs if o["is_last"][0]] == [2]
+    dealt = _scores_by_clip(outs)
+    np.testing.assert_allclose(dealt["score"], whole["score"], rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(dealt["kind_prob"], whole["kind_prob"], rtol=1e-4, atol=1e-5)
+    plain = _scores_by_clip([stage(tail=False)(batch_of(rows))])
+    assert len(plain["score"]) == len(plain["t"]) == 40
+    np.testing.assert_allclose(plain["score"], whole["score"][:40], rtol=1e-4, atol=1e-5)
+
+
 @pytest.mark.timeout(60)
 def test_single_frame_video_and_ragged_batch(stage):
     one = dict(video_id="one", clip_index=0, frames=moving_video(1), t=np.array([0.0]), context=0)

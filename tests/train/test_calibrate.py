@@ -59,7 +59,7 @@ def _one_clip_row(t, score, kind_prob) -> dict:
         "t": np.array([t], dtype=object),
         "score": np.array([score], dtype=object),
         "kind_prob": np.array([kind_prob], dtype=object),
-        "diff_energy": np.array([score], dtype=object),
+        "diff_energy": np.array([np.asarray(score)[: len(t)]], dtype=object),
         "box": np.array([np.zeros((len(t), 4), np.float32)], dtype=object),
         "duration_s": np.array([t[-1] + 0.5]),
         "native_fps": np.array([2.0]),
@@ -127,6 +127,14 @@ def test_the_interval_stage_puts_a_lookahead_classifier_s_outputs_in_place(tmp_p
     out = summarize_video(_one_clip_row(t, calm, kind_prob), job)
     assert np.asarray(out["score"][0])[-3:].tolist() == [calm[-1]] * 3
     assert json.loads(out["intervals"][0]) == []
+    # a classifier with a tail gave the last clip 2 outputs more: every frame has its own, and
+    # the last frames are evidence (frames 17-19: 1.5 s)
+    tail = np.concatenate([calm, [0.3, 0.3]]).astype(np.float32)
+    tail_kinds = np.concatenate([kind_prob, kind_prob[-2:]])
+    out = summarize_video(_one_clip_row(t, tail, tail_kinds), job)
+    assert np.asarray(out["score"][0]).tolist() == tail[2:].tolist()
+    (iv,) = json.loads(out["intervals"][0])
+    assert (iv["start_s"], iv["end_s"]) == (8.5, 10.0)
     config = json.loads((tmp_path / "clf" / "config.json").read_text())
     for bad in (-1, "2", 1.5):
         (tmp_path / "clf" / "config.json").write_text(json.dumps({**config, "lookahead": bad}))

@@ -9,7 +9,9 @@ A classifier folder (local path or any fsspec URL) holds::
                         (smooth_s, high, low, min_len_s, merge_gap_s tuned on validation
                         footage; the interval stage uses it over the preset's values),
                         and the lookahead in frames (output t scores frame t - lookahead,
-                        va_gpt.models.classifier.align_outputs; absent in older folders: 0);
+                        va_gpt.models.classifier.align_outputs; absent in older folders: 0)
+                        and whether it was trained to score a video's last frames with a
+                        tail (models.classifier.with_tail; absent: false);
                         written LAST (a folder with it is complete)
 
 A VA-GPT checkpoint bundles its classifier as the same folder under
@@ -67,6 +69,7 @@ def checkpoint_config(
         "features": dict(features or {}),
         "calibration": dict(calibration) if calibration else None,
         "lookahead": int(model.lookahead),
+        "tail": bool(model.tail),
     }
 
 
@@ -78,6 +81,19 @@ def config_lookahead(config: dict, where: str) -> int:
         return 0
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise ValueError(f"{where}: lookahead must be a whole number of frames >= 0, got {value!r}")
+    return value
+
+
+def config_tail(config: dict, where: str) -> bool:
+    """Whether the checkpoint's classifier scores a video's last frames with a tail (false when
+    the config predates it); a clear error naming `where` when it is not true or false."""
+    value = config.get("tail", False)
+    if not isinstance(value, bool):
+        raise ValueError(f"{where}: tail must be true or false, got {value!r}")
+    if value and not config.get("lookahead"):
+        raise ValueError(
+            f"{where}: tail is true but lookahead is {config.get('lookahead')!r}: a tail needs a lookahead"
+        )
     return value
 
 
@@ -143,6 +159,7 @@ def classifier_from_parts(
         patch_features=int(config.get("patch_features") or 0), grid=tuple(grid) if grid else None,
     )  # fmt: skip
     model.lookahead = config_lookahead(config, where)
+    model.tail = config_tail(config, where)
     expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     folder, name = weights_url.rsplit("/", 1) if "/" in weights_url else (".", weights_url)
     check_shapes({k: (tuple(v.shape), name) for k, v in state.items()}, expected, folder, strict=True)

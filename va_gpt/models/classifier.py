@@ -36,6 +36,13 @@ place (`align_outputs`). Why: a causal score rises only as an event's evidence a
 intervals started seconds late and ran on after the event; on the classifier cache (1000
 training videos, one member of seed 0 each) a lookahead of 4 or 8 frames raised held-out frame
 AUC on every split and recall at tIoU 0.5 from 0.33-0.46 to 0.46-0.67 (README, "Lookahead").
+The video's last `lookahead` frames have no outputs of their own: they hold the last output
+(align_outputs), and the interval stage does not count them as evidence. A classifier trained
+with `tail` (TrainConfig.tail) instead scores them: its training and the clip that ends a video
+append `lookahead` copies of the last frame's inputs (`with_tail`: the last moment held, as the
+left edge is replicate-padded), so every frame gets an output that saw all the frames after it
+there are. Only a classifier trained so is given a tail: on the one trained without, the held
+inputs made new false intervals (README, "The video's last seconds").
 
 With `members` > 1 (`ClassifierEnsemble`, made by `build_classifier`) the classifier is that
 many AnomalyClassifiers trained apart, from their own seeds and minibatch orders, whose
@@ -63,16 +70,38 @@ FEATURES = "evidence-v1"  # the feature recipe (va_gpt.ops.evidence), stored wit
 PATCH_FEATURES = "patch-evidence-v1"  # the per-patch recipe (va_gpt.ops.evidence.patch_evidence)
 
 
-def align_outputs(outputs, lookahead: int):
-    """Outputs [T, ...] of one whole video from a classifier trained with `lookahead` (output t
-    scores frame t - lookahead) -> [T, ...] per frame: frame t gets output t + lookahead, and the
-    video's last `lookahead` frames get its last output (nothing comes after them). numpy or torch."""
+def align_outputs(outputs, lookahead: int, frames: int | None = None):
+    """Outputs of one whole video from a classifier trained with `lookahead` (output t scores
+    frame t - lookahead) -> [frames, ...] per frame: frame t gets output t + lookahead. `frames`
+    (default len(outputs)): the video's frames; outputs has either that many rows (the video's
+    last `lookahead` frames then get its last output: nothing came after them) or `lookahead`
+    more (its end was scored with a `tail`, every frame has its own output). numpy or torch."""
     if lookahead < 0:
         raise ValueError(f"lookahead must be >= 0 frames, got {lookahead}")
-    if lookahead == 0 or len(outputs) == 0:
-        return outputs
     n = len(outputs)
-    return outputs[[min(i + lookahead, n - 1) for i in range(n)]]
+    frames = n if frames is None else frames
+    if n not in (frames, frames + lookahead):
+        raise ValueError(
+            f"{n} classifier outputs for {frames} frames: expected {frames} or {frames + lookahead} "
+            f"(lookahead {lookahead} with its tail)"
+        )
+    if lookahead == 0 or n == 0:
+        return outputs
+    return outputs[[min(i + lookahead, n - 1) for i in range(frames)]]
+
+
+def with_tail(
+    x: torch.Tensor, px: torch.Tensor | None, tail: int
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """One video's last inputs x [T, F] (px [T, N, Fp]) -> the same with `tail` copies of the last
+    frame's inputs appended ([T + tail, ...]): the stream held at its last moment, so a classifier
+    with a lookahead has outputs for the last frames too (align_outputs)."""
+    if tail <= 0 or len(x) == 0:
+        return x, px
+    x = torch.cat([x, x[-1:].expand(tail, *x.shape[1:])])
+    if px is not None:
+        px = torch.cat([px, px[-1:].expand(tail, *px.shape[1:])])
+    return x, px
 
 
 def num_features(encoder_hidden_size: int, use_cls: bool) -> int:
@@ -178,6 +207,9 @@ class _Scorer(nn.Module):
 
     # frames; see align_outputs. A plain attribute, not a weight: the checkpoint's config holds it
     lookahead: int = 0
+    # trained to score a video's last `lookahead` frames from its inputs held past the end
+    # (with_tail); stored with the checkpoint like lookahead
+    tail: bool = False
 
     def all_outputs(self, x: torch.Tensor, px: torch.Tensor | None = None):
         raise NotImplementedError
@@ -196,12 +228,15 @@ class _Scorer(nn.Module):
 
     @torch.no_grad()
     def score_window(
-        self, x: torch.Tensor, n_new: int, px: torch.Tensor | None = None
+        self, x: torch.Tensor, n_new: int, px: torch.Tensor | None = None, tail: int = 0
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """One clip with its context: x [C + n_new, F] (px [C + n_new, N, Fp]) -> (probabilities
-        [n_new], kind probabilities [n_new, K]) for the last n_new frames."""
+        [n_new + tail], kind probabilities [n_new + tail, K]) for the last n_new frames, and with
+        `tail` > 0 (the clip ends its video) that many outputs past its end (with_tail)."""
+        x, px = with_tail(x, px, tail)
+        n = n_new + (tail if len(x) else 0)
         logit, kind = self.outputs(x[None], None if px is None else px[None])
-        return torch.sigmoid(logit[0, -n_new:]), torch.softmax(kind[0, -n_new:], -1)
+        return torch.sigmoid(logit[0, -n:]), torch.softmax(kind[0, -n:], -1)
 
 
 class AnomalyClassifier(_Scorer):

@@ -240,14 +240,17 @@ def summarize_video(
         else np.zeros((0, 4), np.float32)
     )
     kind_prob = (
-        np.concatenate([np.asarray(r["kind_prob"], np.float32).reshape(len(r["t"]), -1) for r in clips])
+        np.concatenate([np.asarray(r["kind_prob"], np.float32).reshape(len(r["score"]), -1) for r in clips])
         if clips and all("kind_prob" in r for r in clips)
         else None
     )
-    # The visual stage's outputs run `lookahead` frames ahead of the frames they score; only here,
-    # with the whole video gathered, can they be put in place.
-    score = align_outputs(score, lookahead)
-    kind_prob = None if kind_prob is None else align_outputs(kind_prob, lookahead)
+    # The visual stage's outputs run `lookahead` frames ahead of the frames they score (the
+    # video's last clip has `lookahead` more when the classifier scores a tail); only here, with
+    # the whole video gathered, can they be put in place. Without a tail the last `lookahead`
+    # frames hold the last output: not evidence of their own for the interval stage.
+    held = lookahead if len(score) == len(t) else 0
+    score = align_outputs(score, lookahead, len(t))
+    kind_prob = None if kind_prob is None else align_outputs(kind_prob, lookahead, len(t))
     partial = any(bool(r.get("partial")) for r in clips)
     if errors:
         # A video with any error row failed, even if clips came before (a storage error mid-file).
@@ -261,8 +264,7 @@ def summarize_video(
         status, message = "ok", None
     intervals = []
     if status in ("ok", "partial") and len(t):
-        # align_outputs held the last output over the last `lookahead` frames: not evidence of their own
-        for i, iv in enumerate(scores_to_intervals(t, score, cfg, box, held=lookahead)):
+        for i, iv in enumerate(scores_to_intervals(t, score, cfg, box, held=held)):
             label, label_p = interval_label(t, kind_prob, kinds, iv.start_s, iv.end_s)
             intervals.append(
                 {

@@ -11,13 +11,17 @@ Input rows (one clip each, from the decode stage):
     t float64 [T] seconds, context int (the first `context` frames belong to earlier
     clips; rows without it: first_is_overlap bool = 1 context frame), reference uint8
     [S, S, 3] (the video's first sample; optional for a clip without context, which then
-    is the video start and frames[0] is it), plus any passthrough columns.
+    is the video start and frames[0] is it), is_last bool (optional: the clip ends its video),
+    plus any passthrough columns.
 Output rows (one per clip, same order as the input; `frames`, `first_is_overlap`,
 `context` and `reference` are dropped, every other input column passes through):
     video_id, clip_index, t float64 [T'], score float32 [T'] (anomaly probability),
     kind_prob float32 [T', K] (the classifier's kind head over models.classifier.KINDS;
     both as the network gives them: for a classifier with a lookahead, row t scores frame
-    t - lookahead, and the per-video step (pipeline.run.summarize_video) puts them in place),
+    t - lookahead, the clip that ends its video (is_last true) has `lookahead` rows more when the
+    classifier was trained with a tail (its last frame's inputs held past the end:
+    models.classifier.with_tail), and the per-video step
+    (pipeline.run.summarize_video) puts them in place),
     diff_energy float32 [T'] (mean SETS difference to the previous frame: the raw motion
     energy baseline), box float32 [T', 4] ((x0, y0, x1, y1) in [0, 1] of the frame: the
     connected group of selected patches with the largest summed difference), selected
@@ -288,6 +292,7 @@ class Visual:
         else:
             ctx = [int(bool(o)) for o in batch["first_is_overlap"]]
         refs = batch["reference"] if "reference" in batch else [None] * n
+        last = [bool(v) for v in batch["is_last"]] if "is_last" in batch else [False] * n
         checked = [
             self._check_clip(vids[i], clips[i], batch["frames"][i], batch["t"][i], ctx[i], refs[i])
             for i in range(n)
@@ -311,7 +316,9 @@ class Visual:
                 # encoded row of each frame: its source's position among the clip's kept frames
                 rows = torch.from_numpy(bounds[i] + np.searchsorted(keep[i], srcs[i]))
                 ref = enc.patches[bounds[-1] + i]
-                res = self._clip(ctx[i], enc.cls[rows], enc.patches[rows], ref, enc.grid, vids[i], clips[i])
+                res = self._clip(
+                    ctx[i], enc.cls[rows], enc.patches[rows], ref, enc.grid, vids[i], clips[i], last[i]
+                )
                 out["t"][i] = checked[i][1][ctx[i] :]
                 out["encoded"][i] = (srcs[i] == np.arange(len(srcs[i])))[ctx[i] :]
                 for k, v in res.items():
@@ -321,7 +328,7 @@ class Visual:
         return result
 
     def _clip(
-        self, context: int, cls, patches, reference, grid, vid: str, clip: int
+        self, context: int, cls, patches, reference, grid, vid: str, clip: int, is_last: bool = False
     ) -> dict[str, np.ndarray]:
         p = self.preset
         n_new = patches.shape[0] - context
@@ -332,7 +339,8 @@ class Visual:
         )
         if px is not None:
             px = px.to(self.device, torch.float32)
-        score, kind = self.classifier.score_window(feats.to(self.device, torch.float32), n_new, px)
+        tail = self.classifier.lookahead if is_last and self.classifier.tail else 0
+        score, kind = self.classifier.score_window(feats.to(self.device, torch.float32), n_new, px, tail)
         score = score.float().cpu().numpy()
         if not np.isfinite(score).all():
             bad = int(np.flatnonzero(~np.isfinite(score))[0])
