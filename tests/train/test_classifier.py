@@ -455,41 +455,45 @@ def test_time_balance_stops_the_classifier_scoring_normal_frames_by_their_time_s
     assert abs(gap[4]) < 0.1 and abs(gap[4]) < gap[0] / 2, gap
 
 
-def lagging_videos(n, seed, lag, T=24):
-    """Anomalous videos: an event of 6 frames whose evidence (feature 0 + 2) shows `lag` frames
-    after it starts and stays `lag` frames after it ends, as a causal score of accumulating
-    evidence does. Normal videos: noise."""
+def noise_videos(n, seed, mark, T=24):
+    """n videos of noise features [T, 3]; every other one anomalous: mark(rng, x, y) puts its
+    event's evidence in x and its frame labels in y."""
     rng = np.random.default_rng(seed)
     feats, labels, frame_labels = [], [], []
     for i in range(n):
         x = rng.normal(size=(T, 3)).astype(np.float32)
         y = np.zeros(T, np.float32)
         if i % 2:
-            s = int(rng.integers(0, T - 6 - lag))
-            y[s : s + 6] = 1
-            x[s + lag : s + lag + 6, 0] += 2.0
+            mark(rng, x, y)
         feats.append(x)
         labels.append(i % 2)
         frame_labels.append(y)
     return feats, labels, frame_labels
+
+
+def lagging_videos(n, seed, lag, T=24):
+    """Anomalous videos: an event of 6 frames whose evidence (feature 0 + 2) shows `lag` frames
+    after it starts and stays `lag` frames after it ends, as a causal score of accumulating
+    evidence does. Normal videos: noise."""
+
+    def mark(rng, x, y):
+        s = int(rng.integers(0, T - 6 - lag))
+        y[s : s + 6] = 1
+        x[s + lag : s + lag + 6, 0] += 2.0
+
+    return noise_videos(n, seed, mark, T)
 
 
 def ending_videos(n, seed, T=24):
     """Anomalous videos whose event (evidence on feature 0 from its first frame) starts in the
     last 4 frames and runs to the end; normal videos: noise."""
-    rng = np.random.default_rng(seed)
-    feats, labels, frame_labels = [], [], []
-    for i in range(n):
-        x = rng.normal(size=(T, 3)).astype(np.float32)
-        y = np.zeros(T, np.float32)
-        if i % 2:
-            s = int(rng.integers(T - 4, T - 1))
-            y[s:] = 1
-            x[s:, 0] += 2.0
-        feats.append(x)
-        labels.append(i % 2)
-        frame_labels.append(y)
-    return feats, labels, frame_labels
+
+    def mark(rng, x, y):
+        s = int(rng.integers(T - 4, T - 1))
+        y[s:] = 1
+        x[s:, 0] += 2.0
+
+    return noise_videos(n, seed, mark, T)
 
 
 def test_a_tail_scores_the_last_frames_of_a_video(tmp_path):
