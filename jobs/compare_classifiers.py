@@ -20,8 +20,8 @@ frame AUC on the first 48 of the model's own training videos. Fit far above vali
 model memorises its videos and more footage is the lever; fit near validation means the evidence
 itself is the limit. `--lookaheads` trains each model once per lookahead (TrainConfig.lookahead:
 frames after each frame its score sees), `--tails 0 1` each lookahead without and with a tail
-(TrainConfig.tail: the video's last frames scored from its last inputs held past the end); `--ema` and `--kind-balance` as `vagpt train-classifier`'s
-(the demo recipe: 0.995, on). Each model is the preset's ensemble (classifier.members, seeds
+(TrainConfig.tail: the video's last frames scored from its last inputs held past the end);
+`--ema` and `--kind-balance` as `vagpt train-classifier`'s (the demo recipe: 0.995, on). Each model is the preset's ensemble (classifier.members, seeds
 seed, seed + 1, ...), `--processes` members at a time.
 """
 

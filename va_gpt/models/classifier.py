@@ -90,18 +90,13 @@ def align_outputs(outputs, lookahead: int, frames: int | None = None):
     return outputs[[min(i + lookahead, n - 1) for i in range(frames)]]
 
 
-def with_tail(
-    x: torch.Tensor, px: torch.Tensor | None, tail: int
-) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """One video's last inputs x [T, F] (px [T, N, Fp]) -> the same with `tail` copies of the last
-    frame's inputs appended ([T + tail, ...]): the stream held at its last moment, so a classifier
-    with a lookahead has outputs for the last frames too (align_outputs)."""
-    if tail <= 0 or len(x) == 0:
-        return x, px
-    x = torch.cat([x, x[-1:].expand(tail, *x.shape[1:])])
-    if px is not None:
-        px = torch.cat([px, px[-1:].expand(tail, *px.shape[1:])])
-    return x, px
+def with_tail(x: torch.Tensor | None, tail: int) -> torch.Tensor | None:
+    """One video's inputs (or labels) x [T, ...] -> the same with `tail` copies of its last row
+    appended ([T + tail, ...]): the stream held at its last moment, so a classifier with a
+    lookahead has outputs for the last frames too (align_outputs). None stays None."""
+    if x is None or tail <= 0 or len(x) == 0:
+        return x
+    return torch.cat([x, x[-1:].expand(tail, *x.shape[1:])])
 
 
 def num_features(encoder_hidden_size: int, use_cls: bool) -> int:
@@ -211,6 +206,11 @@ class _Scorer(nn.Module):
     # (with_tail); stored with the checkpoint like lookahead
     tail: bool = False
 
+    @property
+    def tail_frames(self) -> int:
+        """Held inputs to append to a video's end (with_tail): the lookahead with a tail, else 0."""
+        return self.lookahead if self.tail else 0
+
     def all_outputs(self, x: torch.Tensor, px: torch.Tensor | None = None):
         raise NotImplementedError
 
@@ -233,8 +233,8 @@ class _Scorer(nn.Module):
         """One clip with its context: x [C + n_new, F] (px [C + n_new, N, Fp]) -> (probabilities
         [n_new + tail], kind probabilities [n_new + tail, K]) for the last n_new frames, and with
         `tail` > 0 (the clip ends its video) that many outputs past its end (with_tail)."""
-        x, px = with_tail(x, px, tail)
         n = n_new + (tail if len(x) else 0)
+        x, px = with_tail(x, tail), with_tail(px, tail)
         logit, kind = self.outputs(x[None], None if px is None else px[None])
         return torch.sigmoid(logit[0, -n:]), torch.softmax(kind[0, -n:], -1)
 

@@ -339,7 +339,7 @@ class Visual:
         )
         if px is not None:
             px = px.to(self.device, torch.float32)
-        tail = self.classifier.lookahead if is_last and self.classifier.tail else 0
+        tail = self.classifier.tail_frames if is_last else 0
         score, kind = self.classifier.score_window(feats.to(self.device, torch.float32), n_new, px, tail)
         score = score.float().cpu().numpy()
         if not np.isfinite(score).all():

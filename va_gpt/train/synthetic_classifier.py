@@ -308,8 +308,8 @@ def train_synthetic_classifier(
     t0 = time.time()
     val_truth = [label_intervals(t, y) for t, y in zip(val["t"], val["frame_labels"])]
     val_scores, _ = run(val)
-    # predict holds the last output over a video's last `lookahead` frames unless the model scores a tail
-    held = 0 if model.tail else model.lookahead
+    # predict holds the last output over a video's last frames that the model does not score with a tail
+    held = model.lookahead - model.tail_frames
     calibration, val_metrics = calibrate_intervals(list(zip(val["t"], val_scores)), val_truth, held)
     energy_cal, _ = calibrate_intervals(list(zip(val["t"], val["energy"])), val_truth)
     t_cal = time.time() - t0
