@@ -116,6 +116,8 @@ def test_unknown_key_names_it(section):
         ("vision_tower", "kind", "clip", "vision_tower.source"),  # clip without a source
         ("llm", "num_heads", 3, "llm.hidden_size"),
         ("llm", "hidden_size", "big", "llm.hidden_size"),
+        ("sets", "min_brightness", 1.0, "sets.min_brightness"),
+        ("sets", "stabilise", "yes", "sets.stabilise"),
     ],
 )
 def test_bad_values_name_the_key(section, key, value, msg):

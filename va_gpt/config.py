@@ -52,6 +52,12 @@ class SetsConfig:
     top_k: float  # ratio of patches kept per frame, (0, 1]
     reference: str  # previous | background
     background_momentum: float  # EMA weight of the old background in `background` mode
+    # Align every frame to the video's reference frame before the patch differences (camera
+    # shake and slow pans removed: va_gpt.ops.stabilise), in the visual stage and in training.
+    stabilise: bool = False
+    # Frames darker than this mean brightness (0..1) are gamma-lifted towards it before the patch
+    # differences (va_gpt.ops.low_light), in the visual stage and in training; 0 = off.
+    min_brightness: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -261,6 +267,8 @@ def validate(p: Preset, where: str = "preset") -> None:
         bad("sets.reference", f"must be previous | background, got {p.sets.reference!r}")
     if not 0 <= p.sets.background_momentum < 1:
         bad("sets.background_momentum", f"must be in [0, 1), got {p.sets.background_momentum}")
+    if not 0 <= p.sets.min_brightness < 1:
+        bad("sets.min_brightness", f"must be in [0, 1), got {p.sets.min_brightness}")
     if (p.intervals.low is None) != (p.intervals.high is None):
         bad("intervals", "give both high and low, or neither (null: the classifier's calibration)")
     if p.intervals.low is not None and not 0 <= p.intervals.low <= p.intervals.high <= 1:

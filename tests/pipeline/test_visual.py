@@ -148,16 +148,22 @@ def _scores_by_clip(outs):
 
 
 @pytest.mark.timeout(120)
-@pytest.mark.parametrize("reference", ["previous", "background"])
-def test_scores_do_not_depend_on_actors_or_order(reference):
+@pytest.mark.parametrize(
+    "reference, stabilise", [("previous", False), ("background", False), ("previous", True)]
+)
+def test_scores_do_not_depend_on_actors_or_order(reference, stabilise):
     """One actor in order, three actors with the clips dealt out and shuffled, and one pass over the
-    whole video give the same scores: each clip carries the context it needs."""
-    preset = with_sets(TINY, reference=reference)
+    whole video give the same scores: each clip carries the context it needs (with stabilise, a
+    shaking camera's frames are aligned to the reference every clip carries)."""
+    preset = with_sets(TINY, reference=reference, stabilise=stabilise)
     preset = dataclasses.replace(preset, classifier=dataclasses.replace(preset.classifier, num_layers=2))
     C = context_frames(preset.classifier)
     # receptive field 7 (kernel 3, dilations 1, 2) + 2 (the per-patch conv) + per-patch history
     assert C == 7 + 2 + HISTORY - 1
     video = moving_video(40, seed=1)
+    if stabilise:
+        shake = np.random.default_rng(2).integers(-2, 3, (len(video), 2))
+        video = np.stack([np.roll(f, tuple(s), axis=(0, 1)) for f, s in zip(video, shake)])
     whole = _scores_by_clip([Visual(preset)(batch_of(clip_rows(video, clip_len=40, context=C)))])
     rows = clip_rows(video, context=C)
     assert len(rows) == 6
@@ -299,6 +305,8 @@ def test_loads_a_trained_classifier_and_checks_its_features(tmp_path, stage):
     other = dataclasses.replace(TINY, decode=dataclasses.replace(TINY.decode, fps=3.0))
     with pytest.raises(ValueError, match="fps=2.0, this preset has 3.0"):
         Visual(other, url)
+    with pytest.raises(ValueError, match="stabilise=False, this preset has True"):
+        Visual(with_sets(TINY, stabilise=True), url)
     old = feature_spec(TINY, stage.encoder)
     old.pop("recipe")
     save_classifier(clf, url, old)

@@ -67,6 +67,8 @@ from va_gpt.models.classifier import (
 from va_gpt.models.dinov2 import DinoEncoder
 from va_gpt.ops import sets
 from va_gpt.ops.evidence import HISTORY
+from va_gpt.ops.low_light import lift_dark_frames
+from va_gpt.ops.stabilise import stabilise
 
 log = logging.getLogger(__name__)
 
@@ -162,6 +164,8 @@ def feature_spec(preset: Preset, encoder: DinoEncoder) -> dict:
         "image_size": preset.encoder.image_size,
         "patch_size": preset.encoder.patch_size,
         "fps": preset.decode.fps,
+        "stabilise": preset.sets.stabilise,
+        "min_brightness": preset.sets.min_brightness,
         "encoder_source": preset.encoder.source,
         "encoder_weights": encoder.weight_sample(),
     }
@@ -275,6 +279,11 @@ class Visual:
         reference = np.asarray(reference)
         if reference.dtype != np.uint8 or reference.shape != (S, S, 3):
             raise ValueError(f"{where}: reference must be uint8 [{S}, {S}, 3], got {reference.shape}")
+        # Before any difference: dark frames lifted (ops/low_light.py), shake removed (ops/stabilise.py).
+        frames = lift_dark_frames(frames, self.preset.sets.min_brightness)
+        reference = lift_dark_frames(reference, self.preset.sets.min_brightness)
+        if self.preset.sets.stabilise:
+            frames = stabilise(frames, reference)
         return frames, t, reference
 
     @torch.inference_mode()

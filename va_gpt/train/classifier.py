@@ -44,7 +44,9 @@ from va_gpt.models.classifier import (
     with_tail,
 )
 from va_gpt.models.dinov2 import DinoEncoder
+from va_gpt.ops.low_light import lift_dark_frames
 from va_gpt.ops.sets import difference_energy, difference_map
+from va_gpt.ops.stabilise import stabilise as stabilise_frames
 from va_gpt.train.workers import exit_with_parent
 
 
@@ -524,14 +526,25 @@ def predict_kinds(
 
 @torch.no_grad()
 def video_inputs(
-    encoder: DinoEncoder, frames: np.ndarray, use_cls: bool, per_patch: bool = False, chunk: int = 64
+    encoder: DinoEncoder,
+    frames: np.ndarray,
+    use_cls: bool,
+    per_patch: bool = False,
+    chunk: int = 64,
+    stabilise: bool = False,
+    min_brightness: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
     """uint8 frames [T, S, S, 3] of one whole video -> (classifier features [T, F] float32,
     per-patch evidence [T, N, Fp] float16 when `per_patch` else None, the visual stage's
     `diff_energy` [T] (the raw motion-energy baseline; frame 0: 0)): what the visual stage
     gives its frames (each frame's depend only on the frames before it (after it, for frame 0)
     and the video's first frame). float16 per-patch evidence: a training set of hundreds of
-    videos fits in memory; the model reads it as float32."""
+    videos fits in memory; the model reads it as float32. `stabilise` and `min_brightness`: frames
+    darker than it lifted (ops/low_light.py), then every frame aligned to the first one
+    (ops/stabilise.py), as the visual stage does for a preset with those sets settings."""
+    frames = lift_dark_frames(frames, min_brightness)
+    if stabilise:
+        frames = stabilise_frames(frames, frames[0])
     enc = [encoder.encode_frames(frames[i : i + chunk], chunk) for i in range(0, len(frames), chunk)]
     cls = torch.cat([e.cls for e in enc])
     patches = torch.cat([e.patches for e in enc])
@@ -541,8 +554,14 @@ def video_inputs(
 
 
 def video_features(
-    encoder: DinoEncoder, frames: np.ndarray, use_cls: bool, chunk: int = 64, with_energy: bool = False
+    encoder: DinoEncoder,
+    frames: np.ndarray,
+    use_cls: bool,
+    chunk: int = 64,
+    with_energy: bool = False,
+    stabilise: bool = False,
+    min_brightness: float = 0.0,
 ):
     """video_inputs without the per-patch evidence: features [T, F], or (features, energy)."""
-    feats, _, energy = video_inputs(encoder, frames, use_cls, False, chunk)
+    feats, _, energy = video_inputs(encoder, frames, use_cls, False, chunk, stabilise, min_brightness)
     return (feats, energy) if with_energy else feats

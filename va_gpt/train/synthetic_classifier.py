@@ -111,7 +111,11 @@ def _dataset_rows(
             frames = hard_look(v.frames, look, np.random.default_rng(seed0 + j))
         else:
             look, frames = v.look, v.frames
-        feats, px, energy = tc.video_inputs(encoder, frames, preset.classifier.use_cls, per_patch)
+        sets = preset.sets
+        feats, px, energy = tc.video_inputs(
+            encoder, frames, preset.classifier.use_cls, per_patch,
+            stabilise=sets.stabilise, min_brightness=sets.min_brightness,
+        )  # fmt: skip
         rows.append({"features": feats, "patches": px, "event_patches": v.event_patches, "energy": energy,
                      "t": v.t, "frame_labels": v.frame_labels, "kind": kind, "look": look})  # fmt: skip
     return rows
