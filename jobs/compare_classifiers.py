@@ -21,7 +21,9 @@ model memorises its videos and more footage is the lever; fit near validation me
 itself is the limit. `--lookaheads` trains each model once per lookahead (TrainConfig.lookahead:
 frames after each frame its score sees), `--tails 0 1` each lookahead without and with a tail
 (TrainConfig.tail: the video's last frames scored from its last inputs held past the end);
-`--ema` and `--kind-balance` as `vagpt train-classifier`'s (the demo recipe: 0.995, on). Each model is the preset's ensemble (classifier.members, seeds
+`--frames raw prepared` renders and trains everything twice: on frames as decoded (sets.stabilise off,
+sets.min_brightness 0) and as the demo preset prepares them (stabilised, dark frames lifted: README,
+"Camera shake and dark footage"). `--ema` and `--kind-balance` as `vagpt train-classifier`'s (the demo recipe: 0.995, on). Each model is the preset's ensemble (classifier.members, seeds
 seed, seed + 1, ...), `--processes` members at a time.
 """
 
@@ -75,6 +77,10 @@ def main(argv: list[str] | None = None) -> int:
         "--tails", type=int, nargs="+", choices=(0, 1), default=[0],
         help="with a lookahead, train each model without (0) and/or with (1) a tail (TrainConfig.tail)",
     )  # fmt: skip
+    ap.add_argument(
+        "--frames", nargs="+", choices=("raw", "prepared"), default=["prepared"],
+        help="raw: frames as decoded; prepared: the preset's sets.stabilise and sets.min_brightness",
+    )  # fmt: skip
     ap.add_argument("--ema", type=float, default=0.0, help="moving average of the weights (0: off)")
     ap.add_argument("--kind-balance", action="store_true", help="equal share of the kind loss per kind")
     ap.add_argument(
@@ -95,10 +101,18 @@ def main(argv: list[str] | None = None) -> int:
     if min(args.train_videos, args.val_videos, args.test_videos) < 2 or args.out_of_range_videos < 0:
         ap.error("need at least 2 training, validation and test videos and no negative count")
 
-    preset = load_preset("demo")
-    if not preset.classifier.patch_hidden:
+    demo = load_preset("demo")
+    if not demo.classifier.patch_hidden:
         ap.error("the demo preset's classifier has patch_hidden 0: nothing to compare")
-    encoder = build_encoder(preset.encoder, preset.runtime.device, preset.runtime.dtype)
+    encoder = build_encoder(demo.encoder, demo.runtime.device, demo.runtime.dtype)
+    raw = dataclasses.replace(demo, sets=dataclasses.replace(demo.sets, stabilise=False, min_brightness=0.0))
+    for frames in args.frames:
+        _compare(args, {"raw": raw, "prepared": demo}[frames], frames, sizes, encoder)
+    return 0
+
+
+def _compare(args, preset, frames: str, sizes: list[int], encoder) -> None:
+    """Render every split with `preset`'s frame preparation, train and score each model on it."""
     t0 = time.time()
     splits = {
         name: classifier_dataset(
@@ -112,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         if n
     }
-    print(json.dumps({"rendered_s": round(time.time() - t0, 1)}), flush=True)
+    print(json.dumps({"frames": frames, "rendered_s": round(time.time() - t0, 1)}), flush=True)
     configs = {
         "frame": ("frame evidence", dataclasses.replace(preset.classifier, patch_hidden=0)),
         "patch": ("patch pooling", preset.classifier),
@@ -129,8 +143,7 @@ def main(argv: list[str] | None = None) -> int:
                 for tail in sorted({bool(x and ahead) for x in args.tails}, reverse=True):
                     for name, cfg in (configs[m] for m in args.models):
                         row = _row(tr, held, name, cfg, n, seed, ahead, tail, args, encoder.grid)
-                        print(json.dumps(row), flush=True)
-    return 0
+                        print(json.dumps({"frames": frames, **row}), flush=True)
 
 
 def _row(
