@@ -24,7 +24,8 @@ Output rows (one per clip, same order as the input; `frames`, `first_is_overlap`
     (pipeline.run.summarize_video) puts them in place),
     diff_energy float32 [T'] (mean SETS difference to the previous frame: the raw motion
     energy baseline), box float32 [T', 4] ((x0, y0, x1, y1) in [0, 1] of the frame: the
-    connected group of selected patches with the largest summed difference), selected
+    connected group of selected patches with the largest summed difference; with sets.stabilise, of
+    the frame aligned to the reference: off the source frame by the shake, a few pixels), selected
     int16 [T', k] (raster patch indices, ascending), encoded bool [T'] (False: the frame reused
     an earlier frame's encoding, runtime.skip_static). T' = T - context: context frames are
     encoded again here (their features are the classifier's history) but scored only in
@@ -38,6 +39,11 @@ scores equal those of one pass over the whole video, whichever actor runs the cl
 whatever order (tests/pipeline/test_visual.py). The static-change reference is the video's
 first sample, carried by every clip (va_gpt.video.clips): deterministic, and an object that
 appears and stays (an abandoned bag) stays different from it for the rest of the file.
+
+Before any difference the frames are prepared per the preset's `sets`: frames darker than
+`min_brightness` lifted (va_gpt.ops.low_light), then every frame aligned to the reference when
+`stabilise` (va_gpt.ops.stabilise). Each frame's preparation depends on it and the reference only,
+so it keeps scores independent of scheduling.
 """
 
 from __future__ import annotations
