@@ -10,6 +10,7 @@ from dataclasses import asdict
 
 import pytest
 import torch
+import yaml
 
 from va_gpt.checkpoints.card import CARD_JSON, read_card, verify_card, write_card
 from va_gpt.checkpoints.classifier import load_classifier
@@ -104,6 +105,21 @@ def test_a_changed_file_is_refused_in_one_line(tmp_path, capsys):
     problems = verify_card(tmp_path / "demo")
     assert any("projector.safetensors: missing" in p for p in problems)
     assert any("extra.bin: not on card.json" in p for p in problems)
+
+
+def test_frame_preparation_a_build_recorded_is_compared_and_one_it_predates_is_served(tmp_path, capsys):
+    """The committed build predates sets.stabilise / min_brightness and is used with the preset's
+    values (test above); a build that recorded other values is refused, naming the section."""
+    built = yaml.safe_load((FOLDER / CHECKPOINT / "preset.yaml").read_text())
+    assert "stabilise" not in built["sets"]  # what makes the committed build usable as it is
+    shutil.copytree(FOLDER, tmp_path / "demo")
+    path = tmp_path / "demo" / CHECKPOINT / "preset.yaml"
+    path.write_text(yaml.safe_dump({**built, "sets": {**built["sets"], "stabilise": False}}))
+    write_card(tmp_path / "demo", {k: v for k, v in read_card(FOLDER).items() if k != "files"})
+    assert verify_card(tmp_path / "demo") == []
+    assert committed_models(load_preset("demo"), root=tmp_path) is None
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 1 and "built for preset sets" in out[0] and "'stabilise': False" in out[0]
 
 
 def test_a_classifier_on_other_features_is_refused_in_one_line(tmp_path, capsys):

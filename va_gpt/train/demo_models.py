@@ -120,6 +120,11 @@ ENCODER_RECIPE = EncoderRecipe()
 VAGPT_RECIPE = {"seed": 0, "language_steps": 600, "stage0_steps": 300, "stage2_steps": 200}
 # Preset sections the weights depend on: a committed checkpoint is used only when they are equal.
 MODEL_SECTIONS = ("encoder", "sets", "classifier", "tetg", "vision_tower", "projector", "llm")
+# Frame-preparation keys newer than some builds (va_gpt.ops.stabilise, va_gpt.ops.low_light): a
+# build whose preset predates a key does not record it and is served with the preset's value, as
+# measured better for the committed build (README, "Camera shake and dark footage"). A build that
+# records one is compared on it like any other key.
+PREPARATION_KEYS = {"sets": ("stabilise", "min_brightness")}
 
 
 def _git(output: Path | None = None) -> tuple[str | None, bool]:
@@ -516,8 +521,12 @@ def _unusable(preset: Preset, folder: Path, ck: Path) -> str | None:
     theirs = yaml.safe_load((ck / "preset.yaml").read_text())
     mine = to_dict(preset)
     for section in MODEL_SECTIONS:
-        if theirs.get(section) != mine.get(section):
-            return f"built for preset {section} {theirs.get(section)}, this preset has {mine.get(section)}"
+        built, ours = theirs.get(section), mine.get(section)
+        if isinstance(built, dict) and isinstance(ours, dict):
+            newer = [k for k in PREPARATION_KEYS.get(section, ()) if k not in built]
+            ours = {k: v for k, v in ours.items() if k not in newer}
+        if built != ours:
+            return f"built for preset {section} {built}, this preset has {mine.get(section)}"
     config = read_classifier_config(str(ck))
     encoder = build_encoder(preset.encoder)
     n_feat = num_features(encoder.hidden_size, preset.classifier.use_cls)
