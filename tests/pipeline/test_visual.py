@@ -281,6 +281,26 @@ def test_random_classifier_warns(caplog):
 
 
 @pytest.mark.timeout(60)
+def test_training_prepares_frames_as_the_stage_does():
+    """A dark, shaking video: the stage with frame preparation on and the training path
+    (video_inputs with the same settings) give the classifier the same inputs."""
+    preset = with_sets(TINY, stabilise=True, min_brightness=0.3)
+    stage = Visual(preset)
+    video = moving_video(8, seed=3)
+    shake = np.random.default_rng(4).integers(-2, 3, (len(video), 2))
+    video = np.stack([np.roll(f, tuple(s), axis=(0, 1)) for f, s in zip(video, shake)])
+    video = (video * 0.25).astype(np.uint8)  # mean brightness about 0.1: lifted
+    batch = batch_of(clip_rows(video)[:1])
+    feats, px, _ = video_inputs(
+        stage.encoder, video, TINY.classifier.use_cls, per_patch=True, stabilise=True, min_brightness=0.3
+    )
+    got = stage(batch)["score"][0]
+    np.testing.assert_allclose(got, predict(stage.classifier, feats, px), rtol=1e-3, atol=1e-4)
+    raw, _, _ = video_inputs(stage.encoder, video, TINY.classifier.use_cls, per_patch=True)
+    assert not np.allclose(feats, raw)  # the preparation did change what the classifier sees
+
+
+@pytest.mark.timeout(60)
 def test_loads_a_trained_classifier_and_checks_its_features(tmp_path, stage):
     torch.manual_seed(5)
     g = TINY.encoder.image_size // TINY.encoder.patch_size

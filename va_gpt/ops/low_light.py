@@ -10,9 +10,10 @@ videos with only the darkness outside training (an unlit night, 7-14 % of daylig
 committed classifier's frame AUC was 0.814 against 0.970 with every knob in range; at that
 level the encoder sees little but sensor noise. Lifting frames below 0.15 (the darkest training
 nights reach about 0.10-0.14) raised the whole out-of-range split (dark, shaking, low
-resolution) from 0.768 to 0.834 with the frames stabilised, and changed the in-range test
-split by -0.002 (README, "Dark footage"). Only frames darker than `min_brightness` are touched,
-so footage in the training range keeps what the classifier learnt on.
+resolution) from 0.768 to 0.834 with the frames stabilised, and changed the same seeds with
+every knob in range by -0.002 (README, "Camera shake and dark footage"). Only frames darker
+than `min_brightness` are touched, so footage in the training range keeps what the classifier
+learnt on.
 """
 
 from __future__ import annotations

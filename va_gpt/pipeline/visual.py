@@ -40,10 +40,9 @@ whatever order (tests/pipeline/test_visual.py). The static-change reference is t
 first sample, carried by every clip (va_gpt.video.clips): deterministic, and an object that
 appears and stays (an abandoned bag) stays different from it for the rest of the file.
 
-Before any difference the frames are prepared per the preset's `sets`: frames darker than
-`min_brightness` lifted (va_gpt.ops.low_light), then every frame aligned to the reference when
-`stabilise` (va_gpt.ops.stabilise). Each frame's preparation depends on it and the reference only,
-so it keeps scores independent of scheduling.
+Before any difference the frames are prepared per the preset's `sets` (va_gpt.ops.prepare: dark
+frames lifted, every frame aligned to the reference); each frame's preparation depends on it and
+the reference only, so it keeps scores independent of scheduling.
 """
 
 from __future__ import annotations
@@ -73,8 +72,7 @@ from va_gpt.models.classifier import (
 from va_gpt.models.dinov2 import DinoEncoder
 from va_gpt.ops import sets
 from va_gpt.ops.evidence import HISTORY
-from va_gpt.ops.low_light import lift_dark_frames
-from va_gpt.ops.stabilise import stabilise
+from va_gpt.ops.prepare import prepare_frames
 
 log = logging.getLogger(__name__)
 
@@ -285,11 +283,12 @@ class Visual:
         reference = np.asarray(reference)
         if reference.dtype != np.uint8 or reference.shape != (S, S, 3):
             raise ValueError(f"{where}: reference must be uint8 [{S}, {S}, 3], got {reference.shape}")
-        # Before any difference: dark frames lifted (ops/low_light.py), shake removed (ops/stabilise.py).
-        frames = lift_dark_frames(frames, self.preset.sets.min_brightness)
-        reference = lift_dark_frames(reference, self.preset.sets.min_brightness)
-        if self.preset.sets.stabilise:
-            frames = stabilise(frames, reference)
+        return frames, t, reference
+
+    def _prepared(self, frames, t, reference) -> tuple:
+        """A checked clip with its frames and reference prepared before any difference (ops/prepare.py)."""
+        s = self.preset.sets
+        frames, reference = prepare_frames(frames, reference, s.stabilise, s.min_brightness)
         return frames, t, reference
 
     @torch.inference_mode()
@@ -312,6 +311,7 @@ class Visual:
             self._check_clip(vids[i], clips[i], batch["frames"][i], batch["t"][i], ctx[i], refs[i])
             for i in range(n)
         ]
+        checked = [self._prepared(*c) for c in checked]
 
         # One encoder pass over every frame (and reference) of the batch, then split per clip.
         # Frames that show no change since the last encoded one reuse its encoding (skip_static).

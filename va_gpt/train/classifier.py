@@ -44,9 +44,8 @@ from va_gpt.models.classifier import (
     with_tail,
 )
 from va_gpt.models.dinov2 import DinoEncoder
-from va_gpt.ops.low_light import lift_dark_frames
+from va_gpt.ops.prepare import prepare_frames
 from va_gpt.ops.sets import difference_energy, difference_map
-from va_gpt.ops.stabilise import stabilise as stabilise_frames
 from va_gpt.train.workers import exit_with_parent
 
 
@@ -539,12 +538,9 @@ def video_inputs(
     `diff_energy` [T] (the raw motion-energy baseline; frame 0: 0)): what the visual stage
     gives its frames (each frame's depend only on the frames before it (after it, for frame 0)
     and the video's first frame). float16 per-patch evidence: a training set of hundreds of
-    videos fits in memory; the model reads it as float32. `stabilise` and `min_brightness`: frames
-    darker than it lifted (ops/low_light.py), then every frame aligned to the first one
-    (ops/stabilise.py), as the visual stage does for a preset with those sets settings."""
-    frames = lift_dark_frames(frames, min_brightness)
-    if stabilise:
-        frames = stabilise_frames(frames, frames[0])
+    videos fits in memory; the model reads it as float32. `stabilise` and `min_brightness`: the
+    frames prepared against the first one as the visual stage prepares them (ops/prepare.py)."""
+    frames, _ = prepare_frames(frames, frames[0], stabilise, min_brightness)
     enc = [encoder.encode_frames(frames[i : i + chunk], chunk) for i in range(0, len(frames), chunk)]
     cls = torch.cat([e.cls for e in enc])
     patches = torch.cat([e.patches for e in enc])
