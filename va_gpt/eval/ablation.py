@@ -45,6 +45,8 @@ from va_gpt.train.vagpt import train
 log = logging.getLogger(__name__)
 
 HELDOUT_TASKS = ("judgement", "temporal", "description", "analysis")  # the ablation's held-out NLL
+# Greedy answer length: "10.6s-13.0s (A)" (records.mc_answer) is 13 tokens of the demo tokenizer.
+ANSWER_TOKENS = 32
 
 
 @dataclass(frozen=True)
@@ -244,7 +246,7 @@ def run_ablation(
         preds = []
         with encoder_cache(model):
             for i in range(0, len(te), 4):
-                preds += model.generate_batch(te[i : i + 4], 16)
+                preds += model.generate_batch(te[i : i + 4], ANSWER_TOKENS)
             text = _text_tokens(model, test_samples[:4])
             model.eval()
             scored = qa_metrics(test.records, scored_choices(model, test.records, te))
