@@ -26,7 +26,7 @@ from va_gpt.data.instruct.templates import TEMPORAL_QUESTION, temporal_answer
 from va_gpt.data.records import gold_letter, option_texts, record_answer
 from va_gpt.eval.ablation_report import ablation_markdown, ablation_plot
 from va_gpt.eval.errors import EvaluationError
-from va_gpt.eval.qa import qa_metrics, qa_records
+from va_gpt.eval.qa import MC_ANSWER_TOKENS, qa_metrics, qa_records
 from va_gpt.models.vagpt import (
     KIND_VISUAL,
     VAGPT,
@@ -45,8 +45,6 @@ from va_gpt.train.vagpt import train
 log = logging.getLogger(__name__)
 
 HELDOUT_TASKS = ("judgement", "temporal", "description", "analysis")  # the ablation's held-out NLL
-# Greedy answer length: "10.6s-13.0s (A)" (records.mc_answer) is 13 tokens of the demo tokenizer.
-ANSWER_TOKENS = 32
 
 
 @dataclass(frozen=True)
@@ -246,7 +244,7 @@ def run_ablation(
         preds = []
         with encoder_cache(model):
             for i in range(0, len(te), 4):
-                preds += model.generate_batch(te[i : i + 4], ANSWER_TOKENS)
+                preds += model.generate_batch(te[i : i + 4], MC_ANSWER_TOKENS)
             text = _text_tokens(model, test_samples[:4])
             model.eval()
             scored = qa_metrics(test.records, scored_choices(model, test.records, te))

@@ -15,6 +15,8 @@ from va_gpt.eval.errors import EvaluationError
 from va_gpt.ops.text_metrics import QAResult, bleu, qa_accuracy, rouge_l
 
 TEMPORAL_TASKS = ("mc_temporal", "temporal")
+# Greedy multiple-choice answer length: "10.6s-13.0s (A)" (records.mc_answer) is 13 demo tokens.
+MC_ANSWER_TOKENS = 32
 SUMMARY_TASKS = ("description",)
 
 
@@ -69,7 +71,7 @@ def evaluate_model(
     report: dict = {}
     mc = qa_records(records)[:max_questions]
     if mc:
-        recs, preds = generate_answers(model, builder, mc, batch_size, max_new_tokens=16)
+        recs, preds = generate_answers(model, builder, mc, batch_size, max_new_tokens=MC_ANSWER_TOKENS)
         qa = qa_metrics(recs, preds)
         report["qa"] = {
             "total": qa.total,
