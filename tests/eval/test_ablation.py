@@ -20,6 +20,7 @@ from va_gpt.eval.ablation import (
     option_intervals,
     run_ablation,
     scored_choices,
+    stated_choices,
 )
 from va_gpt.eval.qa import qa_metrics
 from va_gpt.models.vagpt import Sample
@@ -63,7 +64,8 @@ def test_ablation_smoke_writes_table_and_plot(tmp_path):
     assert "| prior | no video | none |" in md
     assert all(0 <= r["total_acc"] <= 1 and 0 <= r["scored_total_acc"] <= 1 for r in rows)
     assert all(r["heldout_nll"]["temporal"] > 0 and r["heldout_nll"]["all"] > 0 for r in rows)
-    assert "| scored total (%) |" in md and "| by interval (%) |" in md
+    assert "| scored total (%) |" in md and "| by interval (%) |" in md and "| stated interval (%) |" in md
+    assert all(sum(r["stated_answers"].values()) == r["n"] for r in rows)
     assert all(0.0 <= r["interval_temporal_acc"] <= 1.0 for r in rows)
 
 
@@ -101,6 +103,24 @@ def test_scored_choices_pick_the_option_the_model_learned(tmp_path):
     model = train(model, [sample], TrainConfig(stage=2, steps=25, lr=3e-3, batch_size=1, log_every=0)).model
     assert scored_choices(model, [rec], [sample]) == ["(C)"]
     assert qa_metrics([rec], ["(C)"]).total == 1.0
+
+
+def test_stated_choices_read_the_interval_an_answer_states_not_its_letter():
+    rec = {
+        "options": ["(A) 10.6s-13.0s", "(B) 8.2s-11.0s", "(C) 4.6s-6.6s", "(D) 6.6s-9.1s"],
+        "answer_index": 3,
+    }
+    answers = [
+        "7.4s-8.4s (B)",  # the model's own estimate, inside D, with a wrong letter: D
+        "6.6s-9.1s (D)",  # the option itself
+        "The anomaly happens from 11.0 s - 12.5 s.",  # A, in other words
+        "The anomaly happens from 7.0s to 8.5s.",  # D, as the temporal answers say it
+        "(D)",  # no interval stated
+        "0.5s-2.0s (C)",  # overlaps no option
+    ]
+    assert stated_choices([rec] * 6, answers) == ["(D)", "(D)", "(A)", "(D)", "?", "?"]
+    assert qa_metrics([rec] * 6, stated_choices([rec] * 6, answers)).temporal == pytest.approx(0.5)
+    assert stated_choices([{"options": ["(A) yes", "(B) no"]}], ["1.0s-2.0s"]) == ["?"]
 
 
 def test_option_intervals_parse_the_options_or_give_none():
