@@ -109,6 +109,7 @@ def test_stated_choices_read_the_interval_an_answer_states_not_its_letter():
     rec = {
         "options": ["(A) 10.6s-13.0s", "(B) 8.2s-11.0s", "(C) 4.6s-6.6s", "(D) 6.6s-9.1s"],
         "answer_index": 3,
+        "task": "mc_temporal",
     }
     answers = [
         "7.4s-8.4s (B)",  # the model's own estimate, inside D, with a wrong letter: D
