@@ -134,8 +134,9 @@ def stated_choices(records: list[dict], answers: list[str]) -> list[str]:
     """Multiple choice by what a greedy answer says happens: the option with the highest temporal
     IoU with the first interval the answer states ("7.4s-8.4s (B)" -> the option overlapping
     7.4-8.4 s most), "(X)" per question for `qa_metrics`; "?" when the answer states no interval,
-    the options are not intervals or none overlaps. The answer's letter plays no part: the demo LLM
-    states its own estimate of when, then writes one letter for nearly every question."""
+    the options are not intervals or none overlaps. The answer's letter plays no part: a model
+    taught to state the interval before the letter stated its own estimate of when and then wrote
+    "(B)" for most questions (README, "Interval-first answers, measured and not adopted")."""
     out = []
     for rec, text in zip(records, answers):
         spans, m = option_intervals(rec), _STATED.search(text)

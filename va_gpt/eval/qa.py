@@ -15,7 +15,8 @@ from va_gpt.eval.errors import EvaluationError
 from va_gpt.ops.text_metrics import QAResult, bleu, qa_accuracy, rouge_l
 
 TEMPORAL_TASKS = ("mc_temporal", "temporal")
-# Greedy multiple-choice answer length: "10.6s-13.0s (A)" (records.mc_answer) is 13 demo tokens.
+# Greedy multiple-choice answer length: room for an answer that states its interval too
+# ("10.6s-13.0s (A)" is 13 demo tokens), not only "(A)".
 MC_ANSWER_TOKENS = 32
 SUMMARY_TASKS = ("description",)
 
