@@ -125,6 +125,14 @@ def test_synth_writes_an_archive_and_names_bad_kinds(tmp_path, capsys):
 
 
 @pytest.mark.timeout(60)
+def test_eval_names_an_unknown_ablation_setting_before_reading_anything(tmp_path, capsys):
+    missing = tmp_path / "no-checkpoint"  # never read: the settings are checked first
+    args = ["eval", "--ablation", "--checkpoint", str(missing), "--records", str(tmp_path / "no-records")]
+    assert main([*args, "--settings", "SETS 100%,SETS 30%"]) == 1
+    err = capsys.readouterr().err
+    assert "no ablation setting named 'SETS 30%'" in err and "'SETS 25%, no TETG'" in err
+
+
 def test_store_status_of_a_folder_with_no_store(tmp_path, capsys):
     assert main(["store", "status", str(tmp_path)]) == 1
     assert capsys.readouterr().out.strip() == "down"

@@ -20,8 +20,10 @@ from va_gpt.eval.ablation import (
     option_intervals,
     run_ablation,
     scored_choices,
+    select_settings,
     stated_choices,
 )
+from va_gpt.eval.errors import EvaluationError
 from va_gpt.eval.qa import qa_metrics
 from va_gpt.models.vagpt import Sample
 from va_gpt.synthetic.archive import generate_archive
@@ -120,6 +122,16 @@ def test_stated_choices_read_the_interval_an_answer_states_not_its_letter():
     assert stated_choices([rec] * 6, answers) == ["(D)", "(D)", "(A)", "(D)", "?", "?"]
     assert qa_metrics([rec] * 6, stated_choices([rec] * 6, answers)).temporal == pytest.approx(0.5)
     assert stated_choices([{"options": ["(A) yes", "(B) no"]}], ["1.0s-2.0s"]) == ["?"]
+
+
+def test_select_settings_takes_names_that_hold_commas():
+    names = [
+        s.name for s in select_settings("SETS 100%,SETS 25%, no TETG, no video, no TETG (prior),SETS 25%")
+    ]
+    assert names == ["SETS 100%", "SETS 25%, no TETG", "no video, no TETG (prior)", "SETS 25%"]
+    assert [s.name for s in select_settings(" SETS 10% ")] == ["SETS 10%"]
+    with pytest.raises(EvaluationError, match=r"no ablation setting named 'SETS 30%'.*'SETS 100%'"):
+        select_settings("SETS 100%,SETS 30%")
 
 
 def test_option_intervals_parse_the_options_or_give_none():

@@ -78,7 +78,8 @@ def register(sub) -> None:
     p.add_argument(
         "--settings",
         default=None,
-        help="ablation: comma list of setting names (default: all seven, the prior row included)",
+        help='ablation: comma list of setting names, e.g. "SETS 100%%,SETS 25%%, no TETG" (default: all seven, '
+        "the prior row included)",
     )
     p.add_argument("--train-split", default="train", help="ablation: records split to fine-tune on")
     p.add_argument(
@@ -150,9 +151,12 @@ def evaluate(args) -> dict:
         if not (args.checkpoint and args.records):
             raise EvaluationError("QA / summary metrics and the ablation need --checkpoint and --records")
         from va_gpt.checkpoints.vagpt import load_checkpoint
-        from va_gpt.eval.ablation import default_settings, run_ablation
+        from va_gpt.eval.ablation import default_settings, run_ablation, select_settings
         from va_gpt.eval.qa import evaluate_model, qa_records
         from va_gpt.train.samples import SampleBuilder, scores_for_records
+
+        # a misspelt setting is named before the checkpoint and the records are read
+        settings = select_settings(args.settings) if args.settings else default_settings()
 
         cso, rso = _so(args.checkpoint, args), _so(args.records, args)
         ck = load_checkpoint(args.checkpoint, cso)
@@ -176,12 +180,6 @@ def evaluate(args) -> dict:
             out = Path(args.out or "ablation")
             train_recs = _records(args, args.train_split, rso)
             data = builder.build(train_recs) if args.steps > 0 else None
-            settings = default_settings()
-            if args.settings:
-                wanted = [s.strip() for s in args.settings.split(",")]
-                settings = [s for s in settings if s.name in wanted]
-                if not settings:
-                    raise EvaluationError(f"no ablation setting named {wanted}")
             interval_recall = report.get("intervals")
             test = test if args.max_questions is None else qa_records(test)[: args.max_questions]
             res = run_ablation(

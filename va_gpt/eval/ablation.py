@@ -70,6 +70,27 @@ def default_settings() -> list[AblationSetting]:
     ]
 
 
+def select_settings(spec: str, settings: list[AblationSetting] | None = None) -> list[AblationSetting]:
+    """The settings a comma list names, in its order ("SETS 100%,SETS 25%, no TETG"). Names hold
+    commas themselves, so the longest name that fits is taken at each place in the list."""
+    by_name = {s.name: s for s in settings or default_settings()}
+    parts = spec.split(",")
+    out, i = [], 0
+    while i < len(parts):
+        for j in range(len(parts), i, -1):
+            name = ",".join(parts[i:j]).strip()
+            if name in by_name:
+                out.append(by_name[name])
+                i = j
+                break
+        else:
+            raise EvaluationError(
+                f"--settings {spec!r}: no ablation setting named {parts[i].strip()!r}; "
+                f"the settings are {', '.join(repr(n) for n in by_name)}"
+            )
+    return out
+
+
 def option_candidates(rec: dict) -> list[str]:
     """The record's answer rewritten for each option in letter order (its letter and its text in place
     of the right one's), so scoring an option is scoring the answer the model was trained to give."""
