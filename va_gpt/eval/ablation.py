@@ -115,9 +115,8 @@ def scored_choices(model, records: list[dict], samples: list) -> list[str]:
     return out
 
 
-_INTERVAL = re.compile(r"(\d+(?:\.\d+)?)\s*s?\s*[-\u2013]\s*(\d+(?:\.\d+)?)\s*s")
-# an interval as answers state it: "7.4s-8.4s" or "from 7.4s to 8.4s"
-_STATED = re.compile(r"(\d+(?:\.\d+)?)\s*s?\s*(?:[-\u2013]|to)\s*(\d+(?:\.\d+)?)\s*s")
+# an interval as options and answers write it: "7.4s-8.4s" or "from 7.4s to 8.4s"
+_INTERVAL = re.compile(r"(\d+(?:\.\d+)?)\s*s?\s*(?:[-\u2013]|to)\s*(\d+(?:\.\d+)?)\s*s")
 
 
 def option_intervals(rec: dict) -> list[tuple[float, float]] | None:
@@ -160,7 +159,7 @@ def stated_choices(records: list[dict], answers: list[str]) -> list[str]:
     "(B)" for most questions (README, "Interval-first answers, measured and not adopted")."""
     out = []
     for rec, text in zip(records, answers):
-        spans, m = option_intervals(rec), _STATED.search(text)
+        spans, m = option_intervals(rec), _INTERVAL.search(text)
         if not spans or m is None:
             out.append("?")
             continue
