@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from va_gpt.config import IntervalConfig
-from va_gpt.ops.intervals import Interval, peak_time, scores_to_intervals, smooth_scores
+from va_gpt.ops.intervals import Interval, interval_label, peak_time, scores_to_intervals, smooth_scores
 
 FPS = 2.0
 
@@ -175,3 +175,22 @@ def test_a_held_tail_is_not_evidence_of_its_own():
     assert scores_to_intervals(t, s, cfg(min_len_s=0.5), held=held) != []
     with pytest.raises(ValueError, match="held"):
         scores_to_intervals(t, s, c, held=-1)
+
+
+@pytest.mark.timeout(30)
+def test_interval_kind_is_read_where_the_event_scores_highest():
+    # A fall (frames 10-15) and the person lying still after it (16-23): the interval spans both,
+    # and over the still frames the kind head reads a left object.
+    kinds = ("normal", "falling", "abandoned_object")
+    t, s = curve(30, (10, 16), level=0.99)
+    s[16:24] = np.linspace(0.9, 0.75, 8)  # the score fades while the person lies still
+    kp = np.tile([0.8, 0.1, 0.1], (30, 1))
+    kp[10:16] = [0.05, 0.55, 0.40]
+    kp[16:24] = [0.05, 0.15, 0.80]
+    assert interval_label(t, kp, kinds, 5.0, 12.0)[0] == "abandoned_object"  # the plain mean
+    kind, p = interval_label(t, kp, kinds, 5.0, 12.0, s)
+    assert kind == "falling" and p == pytest.approx((6 * 0.55 + 0.15) / 7 / 0.95)  # the fall and frame 16
+    # equal scores: every frame counts, as without scores
+    flat = np.full(30, 0.9)
+    assert interval_label(t, kp, kinds, 5.0, 12.0, flat) == interval_label(t, kp, kinds, 5.0, 12.0)
+    assert interval_label(t, None, kinds, 5.0, 12.0, s) == (None, None)

@@ -265,7 +265,7 @@ def summarize_video(
     intervals = []
     if status in ("ok", "partial") and len(t):
         for i, iv in enumerate(scores_to_intervals(t, score, cfg, box, held=held)):
-            label, label_p = interval_label(t, kind_prob, kinds, iv.start_s, iv.end_s)
+            label, label_p = interval_label(t, kind_prob, kinds, iv.start_s, iv.end_s, score)
             intervals.append(
                 {
                     "interval_id": i,

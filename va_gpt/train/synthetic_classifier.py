@@ -220,7 +220,8 @@ def detector_report(
                 if best > 0:
                     total += 1
                     right += (
-                        interval_label(data["t"][i], kind_probs[i], KINDS, iv.start_s, iv.end_s)[0] == kind
+                        interval_label(data["t"][i], kind_probs[i], KINDS, iv.start_s, iv.end_s, scores[i])[0]
+                        == kind
                     )
         report["kind_accuracy"] = right / total if total else None
         report["kind_intervals"] = total
