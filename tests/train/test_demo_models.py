@@ -108,18 +108,30 @@ def test_a_changed_file_is_refused_in_one_line(tmp_path, capsys):
 
 
 def test_frame_preparation_a_build_recorded_is_compared_and_one_it_predates_is_served(tmp_path, capsys):
-    """The committed build predates sets.stabilise / min_brightness and is used with the preset's
-    values (test above); a build that recorded other values is refused, naming the section."""
+    """The committed build records the frame preparation it was trained with and is served with
+    it; a build that recorded other values is refused, naming the section; one whose preset
+    predates the keys is served with the preset's values."""
     built = yaml.safe_load((FOLDER / CHECKPOINT / "preset.yaml").read_text())
-    assert "stabilise" not in built["sets"]  # what makes the committed build usable as it is
-    shutil.copytree(FOLDER, tmp_path / "demo")
-    path = tmp_path / "demo" / CHECKPOINT / "preset.yaml"
-    path.write_text(yaml.safe_dump({**built, "sets": {**built["sets"], "stabilise": False}}))
-    write_card(tmp_path / "demo", {k: v for k, v in read_card(FOLDER).items() if k != "files"})
-    assert verify_card(tmp_path / "demo") == []
-    assert committed_models(load_preset("demo"), root=tmp_path) is None
+    ours = load_preset("demo").sets
+    assert (built["sets"]["stabilise"], built["sets"]["min_brightness"]) == (
+        ours.stabilise,
+        ours.min_brightness,
+    )
+    for name, sets in (
+        ("other", {**built["sets"], "stabilise": False}),
+        ("older", {k: v for k, v in built["sets"].items() if k not in ("stabilise", "min_brightness")}),
+    ):
+        shutil.copytree(FOLDER, tmp_path / name / "demo")
+        path = tmp_path / name / "demo" / CHECKPOINT / "preset.yaml"
+        path.write_text(yaml.safe_dump({**built, "sets": sets}))
+        write_card(tmp_path / name / "demo", {k: v for k, v in read_card(FOLDER).items() if k != "files"})
+        assert verify_card(tmp_path / name / "demo") == []
+    assert committed_models(load_preset("demo"), root=tmp_path / "other") is None
     out = capsys.readouterr().out.strip().splitlines()
     assert len(out) == 1 and "built for preset sets" in out[0] and "'stabilise': False" in out[0]
+    assert committed_models(load_preset("demo"), root=tmp_path / "older") == str(
+        tmp_path / "older" / "demo" / CHECKPOINT
+    )
 
 
 def test_a_classifier_on_other_features_is_refused_in_one_line(tmp_path, capsys):
