@@ -166,24 +166,23 @@ def interval_label(
     kinds: tuple[str, ...],
     start_s: float,
     end_s: float,
-    scores: np.ndarray | None = None,
+    scores: np.ndarray,
 ) -> tuple[str | None, float | None]:
-    """t [T], kind_prob [T, K] over `kinds`, scores [T] | None -> (the anomaly kind (never
-    kinds[0], `normal`) with the highest mean probability over the frames with start_s <= t <
-    end_s, that mean probability renormalised over the anomaly kinds); (None, None) without kind
-    probabilities. With `scores`, the mean is over the interval's more anomalous half (the frames
-    scoring at least its median score): an interval also spans the ramp before its event and
-    the scene after it, where the kind head reads what is left (a fallen person lying still
-    reads as a left object), README "The kind of an interval"."""
+    """t [T], kind_prob [T, K] over `kinds`, scores [T] -> (the anomaly kind (never kinds[0],
+    `normal`) with the highest mean probability over the interval's more anomalous half: the
+    frames with start_s <= t < end_s scoring at least their median score; that mean probability
+    renormalised over the anomaly kinds); (None, None) without kind probabilities. Why not every
+    frame of the interval: it also spans the ramp before its event and the scene after it, where
+    the kind head reads what is left (a fallen person lying still reads as a left object),
+    README "The kind of an interval"."""
     if kind_prob is None or len(kinds) < 2:
         return None, None
     kp = np.asarray(kind_prob, dtype=np.float64).reshape(len(t), -1)
     inside = (np.asarray(t) >= start_s - 1e-9) & (np.asarray(t) < end_s - 1e-9)
     if kp.shape[1] != len(kinds) or not inside.any():
         return None, None
-    if scores is not None:
-        s = np.asarray(scores, dtype=np.float64).reshape(len(t))
-        inside &= s >= np.median(s[inside])
+    s = np.asarray(scores, dtype=np.float64).reshape(len(t))
+    inside &= s >= np.median(s[inside])
     mean = kp[inside].mean(0)[1:]
     best = int(np.argmax(mean))
     return kinds[1 + best], float(mean[best] / max(mean.sum(), 1e-12))
