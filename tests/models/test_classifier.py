@@ -153,3 +153,29 @@ def test_every_preset_builds_its_classifier():
         )
         px = torch.randn(1, 5, g * g, n_patch) if n_patch else None
         assert m(torch.randn(1, 5, m.in_features), px).shape == (1, 5)
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("name", preset_names())
+def test_features_and_scores_stay_on_the_input_device(name):
+    """On a GPU the visual stage's features and scores are computed where the encoder's patches
+    are. The meta device stands in for the GPU here: a tensor made on the CPU inside the feature
+    code (an arange without device=) fails the same way as on CUDA ("expected device meta"),
+    as it did on the first H200 run."""
+    p = load_preset(name)
+    cfg, grid, D, T = p.classifier, (6, 6), 24, 12
+    N = grid[0] * grid[1]
+    meta = torch.device("meta")
+    cls, patches, ref = (
+        torch.randn(T, D, device=meta),
+        torch.randn(T, N, D, device=meta),
+        torch.randn(N, D, device=meta),
+    )
+    clf = build_classifier(
+        num_features(D, cfg.use_cls), cfg, patch_features=patch_features_for(D, cfg), grid=grid
+    ).eval()
+    feats, px = frame_inputs(cls, patches, ref, grid, cfg.use_cls, clf.uses_patches)
+    assert feats.device == meta and feats.shape == (T, num_features(D, cfg.use_cls))
+    assert px is None or px.device == meta
+    score, kind = clf.to(meta).score_window(feats, 4, px, tail=clf.tail_frames)
+    assert score.device == meta and score.shape[0] == 4 + clf.tail_frames and kind.shape[-1] == len(KINDS)

@@ -95,8 +95,8 @@ def robust_z(d: torch.Tensor) -> torch.Tensor:
 def _where(w: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
     """Weights w [T, N] >= 0 -> [T, 4] (cx, cy, sx, sy) in [0, 1]; (0.5, 0.5, 0, 0) when all zero."""
     gh, gw = grid
-    r = (torch.arange(gh, dtype=torch.float32) + 0.5) / gh
-    c = (torch.arange(gw, dtype=torch.float32) + 0.5) / gw
+    r = (torch.arange(gh, dtype=torch.float32, device=w.device) + 0.5) / gh
+    c = (torch.arange(gw, dtype=torch.float32, device=w.device) + 0.5) / gw
     ys = r[:, None].expand(gh, gw).reshape(-1)  # [N]
     xs = c[None, :].expand(gh, gw).reshape(-1)
     tot = w.sum(-1, keepdim=True)
@@ -133,7 +133,7 @@ def map_stats(d: torch.Tensor, z: torch.Tensor, grid: tuple[int, int]) -> torch.
 def trailing_mean(x: torch.Tensor, k: int) -> torch.Tensor:
     """x [T, N] -> [T, N]: mean of x[max(0, t - k + 1) .. t] (fewer frames at the start)."""
     c = torch.cat([torch.zeros_like(x[:1]), x.cumsum(0)])  # [T+1, N]
-    t = torch.arange(x.shape[0])
+    t = torch.arange(x.shape[0], device=x.device)
     lo = (t - k + 1).clamp(min=0)
     return (c[t + 1] - c[lo]) / (t + 1 - lo).unsqueeze(-1).to(x.dtype)
 
