@@ -1,4 +1,4 @@
-"""jobs/bench_gpu.py runs end to end on CPU (the smoke test; a lent GPU machine runs it for real)."""
+"""jobs/bench_gpu.py runs end to end on CPU, every section (the smoke test; a lent GPU machine runs it for real)."""
 
 from __future__ import annotations
 
@@ -19,3 +19,14 @@ def test_bench_gpu_quick_on_cpu(tmp_path, capsys):
     dec = report["decode"]
     assert dec["software_x"] > 0
     assert ("nvdec_x" in dec) != ("nvdec" in dec)  # a rate, or why there is none
+    # the stages themselves: every setup ran (a bench that swallowed an error would say so here)
+    assert [r["stage"] for r in report["visual"]] == [
+        "demo",
+        "va-gpt-7b (SETS side)",
+        "va-gpt-7b (SETS side), clip_len 128",
+    ]
+    assert all("error" not in r and r["frames_per_s"] > 0 for r in report["visual"]), report["visual"]
+    for key in ("describe", "describe_demo"):
+        d = report[key]
+        assert "error" not in d and not d["errors"] and d["s_per_summary"] > 0, d
+        assert d["first_text"].startswith("Judgement:")
