@@ -23,9 +23,10 @@ def test_bench_gpu_quick_on_cpu(tmp_path, capsys):
     assert [r["stage"] for r in report["visual"]] == [
         "demo",
         "va-gpt-7b (SETS side)",
-        "va-gpt-7b (SETS side), clip_len 128",
+        "va-gpt-7b (SETS side), clip_len 16",
     ]
     assert all("error" not in r and r["frames_per_s"] > 0 for r in report["visual"]), report["visual"]
+    assert all(r["prepare_frames_per_core_s"] > 0 for r in report["visual"])
     for key in ("describe", "describe_demo"):
         d = report[key]
         assert "error" not in d and not d["errors"] and d["s_per_summary"] > 0, d

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from tests.video.media import SIZE
-from va_gpt.config import DecodeConfig
+from va_gpt.config import DecodeConfig, SetsConfig
+from va_gpt.ops.prepare import preparation, prepare_frames
 from va_gpt.pipeline.decode import OUTPUT_COLUMNS, Decode
 
 
@@ -54,6 +55,27 @@ def test_decode_from_config(media):
     stage = Decode.from_config(DecodeConfig(fps=2.0, clip_len=3, strategy="full"), size=32)
     rows = list(stage({"uri": np.array([str(media("cfr30"))]), "video_id": np.array(["v"])}))
     assert [r["frames"].shape[1] for r in rows] == [3, 3, 2] and rows[0]["frames"].shape[2:] == (32, 32, 3)
+
+
+@pytest.mark.timeout(60)
+def test_decode_prepares_frames_as_the_preset_says(media):
+    """With the preset's `sets`, the decode tasks prepare frames and reference (dark frames lifted,
+    aligned to the reference) and say how; without, the rows say no preparation was done."""
+    batch = {"uri": np.array([str(media("cfr30"))]), "video_id": np.array(["v"])}
+    cfg = DecodeConfig(fps=2.0, clip_len=3, strategy="full")
+    plain = list(Decode.from_config(cfg, size=32, context=1)(batch))
+    # 0.9: every frame of the clip is lifted
+    sets = SetsConfig(
+        top_k=0.25, reference="previous", background_momentum=0.95, stabilise=True, min_brightness=0.9
+    )
+    done = list(Decode.from_config(cfg, size=32, context=1, sets=sets)(batch))
+    assert [r["prepared"][0] for r in plain] == [preparation(False, 0.0)] * len(plain)
+    assert [r["prepared"][0] for r in done] == [preparation(True, 0.9)] * len(done)
+    for a, b in zip(plain, done):
+        frames, reference = prepare_frames(a["frames"][0], a["reference"][0], True, 0.9)
+        np.testing.assert_array_equal(b["frames"][0], frames)
+        np.testing.assert_array_equal(b["reference"][0], reference)
+        assert not np.array_equal(b["frames"][0], a["frames"][0])
 
 
 @pytest.mark.slow

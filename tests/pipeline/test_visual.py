@@ -13,6 +13,7 @@ from va_gpt.checkpoints.classifier import save_classifier
 from va_gpt.config import load_preset
 from va_gpt.models.classifier import KINDS, AnomalyClassifier, num_features, patch_features_for
 from va_gpt.ops.evidence import HISTORY
+from va_gpt.ops.prepare import preparation, prepare_frames
 from va_gpt.pipeline.visual import Visual, context_frames, feature_spec
 from va_gpt.train.classifier import predict, video_inputs
 
@@ -345,3 +346,30 @@ def test_loads_a_trained_classifier_and_checks_its_features(tmp_path, stage):
     short = dataclasses.replace(TINY, classifier=dataclasses.replace(TINY.classifier, patch_layers=0))
     with pytest.raises(ValueError, match="looks back 5 frames, the preset.s clips carry context for 3"):
         Visual(short, url)
+
+
+@pytest.mark.timeout(120)
+def test_clips_the_decode_stage_prepared_score_as_raw_ones():
+    """The nightly prepares frames in its decode tasks (CPU cores) so a GPU actor only encodes:
+    clips that say how they were prepared are taken as they are, and score exactly as the raw
+    clips the visual stage prepares itself. Clips prepared otherwise than this preset are refused,
+    naming the clip."""
+    preset = with_sets(TINY, stabilise=True, min_brightness=0.5)
+    video = (moving_video(30, seed=3) * 0.3).astype(np.uint8)  # dark: the lift changes every frame
+    shake = np.random.default_rng(4).integers(-2, 3, (len(video), 2))
+    video = np.stack([np.roll(f, tuple(s), axis=(0, 1)) for f, s in zip(video, shake)])
+    raw = clip_rows(video, context=context_frames(preset.classifier))
+    done = []
+    for r in raw:
+        frames, reference = prepare_frames(r["frames"], r["reference"], True, 0.5)
+        assert not np.array_equal(frames, r["frames"])
+        done.append({**r, "frames": frames, "reference": reference, "prepared": preparation(True, 0.5)})
+    stage = Visual(preset)
+    want, got = stage(batch_of(raw)), stage(batch_of(done))
+    assert "prepared" not in got
+    for k in ("score", "kind_prob", "diff_energy", "box", "selected"):
+        for a, b in zip(want[k], got[k]):
+            np.testing.assert_array_equal(a, b)
+    other = [{**r, "prepared": preparation(False, 0.5)} for r in done[:2]]
+    with pytest.raises(ValueError, match=r"video 'v' clip 0: frames were prepared with 'stabilise=False"):
+        stage(batch_of(other))

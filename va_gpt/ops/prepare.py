@@ -4,6 +4,11 @@ Frames darker than `min_brightness` are lifted (va_gpt.ops.low_light), the refer
 then every frame is aligned to the lifted reference when `stabilise` (va_gpt.ops.stabilise). Each
 frame's result depends on it and the reference only, so a clip's frames do not depend on which
 clip they are in (scores stay independent of scheduling). Settings: the preset's `sets`.
+
+The nightly prepares frames in its decode stage (CPU tasks, as many as the cluster has cores), not
+in the visual stage's GPU actor: on a GPU the preparation (a few ms a frame on one core) would
+bound the actor far below its encoder (jobs/bench_gpu.py, README "On a GPU"). A clip row says
+how its frames were prepared (`preparation`), and the visual stage checks it against its preset.
 """
 
 from __future__ import annotations
@@ -23,3 +28,9 @@ def prepare_frames(
     if stabilise:
         frames = align_to(frames, reference)
     return frames, reference
+
+
+def preparation(stabilise: bool, min_brightness: float) -> str:
+    """What `prepare_frames` with these settings did, as a clip row records it ("stabilise=True
+    min_brightness=0.15"): the visual stage compares it with its own preset's."""
+    return f"stabilise={bool(stabilise)} min_brightness={float(min_brightness):g}"

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from va_gpt.ops.prepare import preparation, prepare_frames
 from va_gpt.video.clips import Clip, check_args, iter_clips
 from va_gpt.video.container import DEFAULT_THREADS
 from va_gpt.video.errors import DecodeError
@@ -19,6 +20,7 @@ OUTPUT_COLUMNS = (
     "first_is_overlap",
     "context",
     "reference",
+    "prepared",
     "partial",
     "is_last",
     "error_kind",
@@ -39,7 +41,8 @@ class Decode:
     Output columns (OUTPUT_COLUMNS): video_id, uri, clip_index, frames uint8
     [1, T, size, size, 3], t float64 [1, T], first_is_overlap, context (leading frames of
     earlier clips: `context` of them, fewer at the video start), reference uint8
-    [1, size, size, 3] (the video's first sample), partial, is_last,
+    [1, size, size, 3] (the video's first sample), prepared (how frames and reference were prepared,
+    va_gpt.ops.prepare.preparation: the visual stage then leaves them as they are), partial, is_last,
     error_kind, error_message, and video facts (duration_s, native_fps, codec, width,
     height, has_audio, strategy). Other input columns are carried through unchanged.
 
@@ -59,8 +62,12 @@ class Decode:
         storage_options: dict | None = None,
         threads: int = DEFAULT_THREADS,
         context: int = 1,
+        stabilise: bool = False,
+        min_brightness: float = 0.0,
     ):
         check_args(fps, size, clip_len, strategy)
+        # frame preparation (va_gpt.ops.prepare) happens here, on the decode tasks' cores
+        self.stabilise, self.min_brightness = bool(stabilise), float(min_brightness)
         self.context = int(context)
         self.fps = float(fps)
         self.clip_len = int(clip_len)
@@ -70,10 +77,14 @@ class Decode:
         self.threads = threads
 
     @classmethod
-    def from_config(cls, cfg, size: int, storage_options: dict | None = None, context: int = 1) -> Decode:
-        """From a `va_gpt.config.DecodeConfig`, the encoder's image size and the context frames
-        the visual stage needs (va_gpt.pipeline.visual.context_frames)."""
-        return cls(cfg.fps, cfg.clip_len, size, cfg.strategy, storage_options, context=context)
+    def from_config(
+        cls, cfg, size: int, storage_options: dict | None = None, context: int = 1, sets=None
+    ) -> Decode:
+        """From a `va_gpt.config.DecodeConfig`, the encoder's image size, the context frames
+        the visual stage needs (va_gpt.pipeline.visual.context_frames) and the preset's
+        `SetsConfig` whose frame preparation to apply (None: none)."""
+        prep = {} if sets is None else {"stabilise": sets.stabilise, "min_brightness": sets.min_brightness}
+        return cls(cfg.fps, cfg.clip_len, size, cfg.strategy, storage_options, context=context, **prep)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> Iterator[dict[str, np.ndarray]]:
         for col in ("uri", "video_id"):
@@ -124,16 +135,18 @@ class Decode:
         message = None
         if clip.partial and clip.summary is not None:
             message = f"{clip.uri}: partial: {clip.summary.damage}"
+        frames, reference = prepare_frames(clip.frames, clip.reference, self.stabilise, self.min_brightness)
         return self._row(
             carry,
             video_id=clip.video_id,
             uri=clip.uri,
             clip_index=np.asarray([clip.index], np.int64),
-            frames=clip.frames[None],
+            frames=frames[None],
             t=clip.t[None],
             first_is_overlap=np.asarray([clip.first_is_overlap]),
             context=np.asarray([clip.context], np.int64),
-            reference=clip.reference[None],
+            reference=reference[None],
+            prepared=preparation(self.stabilise, self.min_brightness),
             partial=np.asarray([clip.partial]),
             is_last=np.asarray([clip.is_last]),
             error_kind=None,
@@ -159,6 +172,7 @@ class Decode:
             first_is_overlap=np.asarray([False]),
             context=np.asarray([0], np.int64),
             reference=np.zeros((1, s, s, 3), np.uint8),
+            prepared=None,
             partial=np.asarray([False]),
             is_last=np.asarray([True]),
             error_kind=kind,

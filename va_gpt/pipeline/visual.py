@@ -12,9 +12,11 @@ Input rows (one clip each, from the decode stage):
     clips; rows without it: first_is_overlap bool = 1 context frame), reference uint8
     [S, S, 3] (the video's first sample; optional for a clip without context, which then
     is the video start and frames[0] is it), is_last bool (optional: the clip ends its video),
-    plus any passthrough columns.
+    prepared str (optional: the decode stage already prepared frames and reference with these
+    settings, va_gpt.ops.prepare.preparation; they must be this preset's), plus any passthrough
+    columns.
 Output rows (one per clip, same order as the input; `frames`, `first_is_overlap`,
-`context` and `reference` are dropped, every other input column passes through):
+`context`, `reference` and `prepared` are dropped, every other input column passes through):
     video_id, clip_index, t float64 [T'], score float32 [T'] (anomaly probability),
     kind_prob float32 [T', K] (the classifier's kind head over models.classifier.KINDS;
     both as the network gives them: for a classifier with a lookahead, row t scores frame
@@ -41,8 +43,9 @@ first sample, carried by every clip (va_gpt.video.clips): deterministic, and an 
 appears and stays (an abandoned bag) stays different from it for the rest of the file.
 
 Before any difference the frames are prepared per the preset's `sets` (va_gpt.ops.prepare: dark
-frames lifted, every frame aligned to the reference); each frame's preparation depends on it and
-the reference only, so it keeps scores independent of scheduling.
+frames lifted, every frame aligned to the reference), by the nightly's decode stage (its rows say
+so in `prepared`), else here; each frame's preparation depends on it and the reference only, so it
+keeps scores independent of scheduling.
 """
 
 from __future__ import annotations
@@ -72,7 +75,7 @@ from va_gpt.models.classifier import (
 from va_gpt.models.dinov2 import DinoEncoder
 from va_gpt.ops import sets
 from va_gpt.ops.evidence import HISTORY
-from va_gpt.ops.prepare import prepare_frames
+from va_gpt.ops.prepare import preparation, prepare_frames
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +85,7 @@ ENCODE_CHUNK = 64  # frames per encoder forward pass on a CPU
 # pass and 5979 at 256, S/14 10737 and 12749 (jobs/bench_gpu.py, README "On a GPU").
 ENCODE_CHUNK_GPU = 256
 REQUIRED = ("video_id", "clip_index", "frames", "t")
-CONSUMED = ("frames", "first_is_overlap", "context", "reference")
+CONSUMED = ("frames", "first_is_overlap", "context", "reference", "prepared")
 
 
 def context_frames(cfg: ClassifierConfig) -> int:
@@ -288,10 +291,18 @@ class Visual:
             raise ValueError(f"{where}: reference must be uint8 [{S}, {S}, 3], got {reference.shape}")
         return frames, t, reference
 
-    def _prepared(self, frames, t, reference) -> tuple:
-        """A checked clip with its frames and reference prepared before any difference (ops/prepare.py)."""
+    def _prepared(self, frames, t, reference, done, vid: str, clip: int) -> tuple:
+        """A checked clip with its frames and reference prepared before any difference
+        (ops/prepare.py), here unless the decode stage did (`done`: its `prepared` column)."""
         s = self.preset.sets
-        frames, reference = prepare_frames(frames, reference, s.stabilise, s.min_brightness)
+        ours = preparation(s.stabilise, s.min_brightness)
+        if done is None or done != done:  # no column, or a None / NaN cell: raw frames
+            frames, reference = prepare_frames(frames, reference, s.stabilise, s.min_brightness)
+        elif str(done) != ours:
+            raise ValueError(
+                f"video {vid!r} clip {clip}: frames were prepared with {str(done)!r}, this preset's visual "
+                f"stage needs {ours!r} (decode and visual stages built from different presets?)"
+            )
         return frames, t, reference
 
     @torch.inference_mode()
@@ -314,7 +325,8 @@ class Visual:
             self._check_clip(vids[i], clips[i], batch["frames"][i], batch["t"][i], ctx[i], refs[i])
             for i in range(n)
         ]
-        checked = [self._prepared(*c) for c in checked]
+        done = batch["prepared"] if "prepared" in batch else [None] * n
+        checked = [self._prepared(*c, done[i], vids[i], clips[i]) for i, c in enumerate(checked)]
 
         # One encoder pass over every frame (and reference) of the batch, then split per clip.
         # Frames that show no change since the last encoded one reuse its encoding (skip_static).
