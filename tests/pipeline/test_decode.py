@@ -60,7 +60,7 @@ def test_decode_from_config(media):
 @pytest.mark.timeout(60)
 def test_decode_prepares_frames_as_the_preset_says(media):
     """With the preset's `sets`, the decode tasks prepare frames and reference (dark frames lifted,
-    aligned to the reference) and say how; without, the rows say no preparation was done."""
+    aligned to the reference) and say how; without, the rows say nothing was done (None)."""
     batch = {"uri": np.array([str(media("cfr30"))]), "video_id": np.array(["v"])}
     cfg = DecodeConfig(fps=2.0, clip_len=3, strategy="full")
     plain = list(Decode.from_config(cfg, size=32, context=1)(batch))
@@ -69,7 +69,7 @@ def test_decode_prepares_frames_as_the_preset_says(media):
         top_k=0.25, reference="previous", background_momentum=0.95, stabilise=True, min_brightness=0.9
     )
     done = list(Decode.from_config(cfg, size=32, context=1, sets=sets)(batch))
-    assert [r["prepared"][0] for r in plain] == [preparation(False, 0.0)] * len(plain)
+    assert [r["prepared"][0] for r in plain] == [None] * len(plain)  # raw: the visual stage prepares them
     assert [r["prepared"][0] for r in done] == [preparation(True, 0.9)] * len(done)
     for a, b in zip(plain, done):
         frames, reference = prepare_frames(a["frames"][0], a["reference"][0], True, 0.9)

@@ -42,7 +42,7 @@ class Decode:
     [1, T, size, size, 3], t float64 [1, T], first_is_overlap, context (leading frames of
     earlier clips: `context` of them, fewer at the video start), reference uint8
     [1, size, size, 3] (the video's first sample), prepared (how frames and reference were prepared,
-    va_gpt.ops.prepare.preparation: the visual stage then leaves them as they are), partial, is_last,
+    va_gpt.ops.prepare.preparation: the visual stage then leaves them as they are; None: raw), partial, is_last,
     error_kind, error_message, and video facts (duration_s, native_fps, codec, width,
     height, has_audio, strategy). Other input columns are carried through unchanged.
 
@@ -68,6 +68,7 @@ class Decode:
         check_args(fps, size, clip_len, strategy)
         # frame preparation (va_gpt.ops.prepare) happens here, on the decode tasks' cores
         self.stabilise, self.min_brightness = bool(stabilise), float(min_brightness)
+        self._prepares = self.stabilise or self.min_brightness > 0
         self.context = int(context)
         self.fps = float(fps)
         self.clip_len = int(clip_len)
@@ -146,7 +147,8 @@ class Decode:
             first_is_overlap=np.asarray([clip.first_is_overlap]),
             context=np.asarray([clip.context], np.int64),
             reference=reference[None],
-            prepared=preparation(self.stabilise, self.min_brightness),
+            # None when nothing was done: the visual stage then prepares the raw frames its preset's way
+            prepared=preparation(self.stabilise, self.min_brightness) if self._prepares else None,
             partial=np.asarray([clip.partial]),
             is_last=np.asarray([clip.is_last]),
             error_kind=None,
