@@ -18,6 +18,7 @@ Speed does not depend on weight values: random weights throughout.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -29,6 +30,7 @@ import numpy as np
 from jobs import bench_decode, bench_llm, bench_members, bench_memory
 from va_gpt.config import load_preset
 from va_gpt.io.archive import list_archive
+from va_gpt.ops.prepare import preparation, prepare_frames
 from va_gpt.pipeline.nightly import NightlyArgs, run_nightly
 from va_gpt.pipeline.raylocal import start_ray, stop_ray
 from va_gpt.pipeline.run import Job, run_local
@@ -87,22 +89,26 @@ def pipeline_bench(
     assert s.ok == len(objects), s
 
     # Each stage standalone on the same videos, in footage-seconds per second on the whole
-    # machine: decode (one task per core), then the visual stage (torch uses every core) on
-    # exactly the clips the pipeline feeds it (with their context frames), preset batch size.
-    ctx = context_frames(preset.classifier)
+    # machine: decode with its frame preparation (one task per core), then the visual stage
+    # (torch uses every core) on exactly the clips the pipeline feeds it (with their context
+    # frames, prepared), preset batch size.
+    ctx, sets = context_frames(preset.classifier), preset.sets
     clips, t0 = [], time.monotonic()
     for o in objects[:2]:
-        clips += iter_clips(
+        for c in iter_clips(
             o.uri,
             fps=preset.decode.fps,
             clip_len=preset.decode.clip_len,
             size=preset.encoder.image_size,
             context=ctx,
-        )
+        ):
+            frames, reference = prepare_frames(c.frames, c.reference, sets.stabilise, sets.min_brightness)
+            clips.append(dataclasses.replace(c, frames=frames, reference=reference))
     decode_rate = 2 * duration_s / (time.monotonic() - t0) * (os.cpu_count() or 1)
     stage = Visual(preset)
     bs = preset.runtime.batch_size
-    batches = [_visual_batch(clips[i : i + bs]) for i in range(0, len(clips), bs)]
+    done = preparation(sets.stabilise, sets.min_brightness)
+    batches = [_visual_batch(clips[i : i + bs], done) for i in range(0, len(clips), bs)]
     stage(batches[0])  # warm-up
     t0 = time.monotonic()
     for b in batches:
@@ -128,8 +134,9 @@ def pipeline_bench(
     }
 
 
-def _visual_batch(clips: list) -> dict:
-    """Decoded clips -> one visual-stage input batch (ragged columns as object arrays)."""
+def _visual_batch(clips: list, prepared: str) -> dict:
+    """Decoded clips prepared as `prepared` says -> one visual-stage input batch (ragged columns
+    as object arrays)."""
     cols = {
         "video_id": [c.video_id for c in clips],
         "clip_index": [c.index for c in clips],
@@ -137,6 +144,7 @@ def _visual_batch(clips: list) -> dict:
         "t": [c.t for c in clips],
         "context": [c.context for c in clips],
         "reference": [c.reference for c in clips],
+        "prepared": [prepared for _ in clips],
     }
     out = {}
     for k, v in cols.items():
