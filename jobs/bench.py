@@ -18,7 +18,6 @@ Speed does not depend on weight values: random weights throughout.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import sys
@@ -30,13 +29,12 @@ import numpy as np
 from jobs import bench_decode, bench_llm, bench_members, bench_memory
 from va_gpt.config import load_preset
 from va_gpt.io.archive import list_archive
-from va_gpt.ops.prepare import preparation, prepare_frames
+from va_gpt.pipeline.decode import Decode
 from va_gpt.pipeline.nightly import NightlyArgs, run_nightly
 from va_gpt.pipeline.raylocal import start_ray, stop_ray
 from va_gpt.pipeline.run import Job, run_local
 from va_gpt.pipeline.visual import Visual, context_frames
 from va_gpt.synthetic.archive import generate_archive
-from va_gpt.video.clips import iter_clips
 
 
 def replicate_archive(base: Path, out: Path, copies: int) -> Path:
@@ -89,26 +87,19 @@ def pipeline_bench(
     assert s.ok == len(objects), s
 
     # Each stage standalone on the same videos, in footage-seconds per second on the whole
-    # machine: decode with its frame preparation (one task per core), then the visual stage
-    # (torch uses every core) on exactly the clips the pipeline feeds it (with their context
-    # frames, prepared), preset batch size.
-    ctx, sets = context_frames(preset.classifier), preset.sets
-    clips, t0 = [], time.monotonic()
+    # machine: the decode stage itself, frame preparation included (one task per core), then the
+    # visual stage (torch uses every core) on exactly the clip rows the pipeline feeds it (with
+    # their context frames, prepared), preset batch size.
+    decode = Decode.from_config(
+        preset.decode, preset.encoder.image_size, context=context_frames(preset.classifier), sets=preset.sets
+    )
+    rows, t0 = [], time.monotonic()
     for o in objects[:2]:
-        for c in iter_clips(
-            o.uri,
-            fps=preset.decode.fps,
-            clip_len=preset.decode.clip_len,
-            size=preset.encoder.image_size,
-            context=ctx,
-        ):
-            frames, reference = prepare_frames(c.frames, c.reference, sets.stabilise, sets.min_brightness)
-            clips.append(dataclasses.replace(c, frames=frames, reference=reference))
+        rows += decode({"uri": np.array([o.uri]), "video_id": np.array([o.video_id])})
     decode_rate = 2 * duration_s / (time.monotonic() - t0) * (os.cpu_count() or 1)
     stage = Visual(preset)
     bs = preset.runtime.batch_size
-    done = preparation(sets.stabilise, sets.min_brightness)
-    batches = [_visual_batch(clips[i : i + bs], done) for i in range(0, len(clips), bs)]
+    batches = [_visual_batch(rows[i : i + bs]) for i in range(0, len(rows), bs)]
     stage(batches[0])  # warm-up
     t0 = time.monotonic()
     for b in batches:
@@ -134,23 +125,15 @@ def pipeline_bench(
     }
 
 
-def _visual_batch(clips: list, prepared: str) -> dict:
-    """Decoded clips prepared as `prepared` says -> one visual-stage input batch (ragged columns
-    as object arrays)."""
-    cols = {
-        "video_id": [c.video_id for c in clips],
-        "clip_index": [c.index for c in clips],
-        "frames": [c.frames for c in clips],
-        "t": [c.t for c in clips],
-        "context": [c.context for c in clips],
-        "reference": [c.reference for c in clips],
-        "prepared": [prepared for _ in clips],
-    }
+def _visual_batch(rows: list[dict]) -> dict:
+    """Decode-stage clip rows (one-element columns) -> one visual-stage input batch (ragged
+    columns as object arrays)."""
     out = {}
-    for k, v in cols.items():
-        arr = np.empty(len(v), dtype=object)
-        arr[:] = v
-        out[k] = arr if k in ("frames", "t") else np.array(v)
+    for k in ("video_id", "clip_index", "frames", "t", "context", "reference", "prepared"):
+        arr = np.empty(len(rows), dtype=object)
+        for i, r in enumerate(rows):
+            arr[i] = r[k][0]
+        out[k] = arr if k in ("frames", "t", "reference", "prepared") else np.array(list(arr))
     return out
 
 

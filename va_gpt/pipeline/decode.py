@@ -66,9 +66,10 @@ class Decode:
         min_brightness: float = 0.0,
     ):
         check_args(fps, size, clip_len, strategy)
-        # frame preparation (va_gpt.ops.prepare) happens here, on the decode tasks' cores
+        # frame preparation (va_gpt.ops.prepare) happens here, on the decode tasks' cores;
+        # `prepared` is what the rows say of it (None when there is nothing to do: raw frames)
         self.stabilise, self.min_brightness = bool(stabilise), float(min_brightness)
-        self._prepares = self.stabilise or self.min_brightness > 0
+        self.prepared = preparation(stabilise, min_brightness) if stabilise or min_brightness > 0 else None
         self.context = int(context)
         self.fps = float(fps)
         self.clip_len = int(clip_len)
@@ -136,7 +137,9 @@ class Decode:
         message = None
         if clip.partial and clip.summary is not None:
             message = f"{clip.uri}: partial: {clip.summary.damage}"
-        frames, reference = prepare_frames(clip.frames, clip.reference, self.stabilise, self.min_brightness)
+        frames, reference = clip.frames, clip.reference
+        if self.prepared is not None:
+            frames, reference = prepare_frames(frames, reference, self.stabilise, self.min_brightness)
         return self._row(
             carry,
             video_id=clip.video_id,
@@ -147,8 +150,7 @@ class Decode:
             first_is_overlap=np.asarray([clip.first_is_overlap]),
             context=np.asarray([clip.context], np.int64),
             reference=reference[None],
-            # None when nothing was done: the visual stage then prepares the raw frames its preset's way
-            prepared=preparation(self.stabilise, self.min_brightness) if self._prepares else None,
+            prepared=self.prepared,  # None: the visual stage prepares the raw frames its preset's way
             partial=np.asarray([clip.partial]),
             is_last=np.asarray([clip.is_last]),
             error_kind=None,

@@ -232,6 +232,9 @@ class Visual:
         self.preset = preset
         rt = preset.runtime
         self.device = rt.device
+        self.encode_chunk = ENCODE_CHUNK_GPU if str(rt.device).startswith("cuda") else ENCODE_CHUNK
+        # what a decode stage that prepared the frames for this preset says in `prepared`
+        self.preparation = preparation(preset.sets.stabilise, preset.sets.min_brightness)
         self.encoder = build_encoder(preset.encoder, rt.device, rt.dtype, storage_options)
         self.image_size = preset.encoder.image_size
         n_feat = num_features(self.encoder.hidden_size, preset.classifier.use_cls)
@@ -295,13 +298,12 @@ class Visual:
         """A checked clip with its frames and reference prepared before any difference
         (ops/prepare.py), here unless the decode stage did (`done`: its `prepared` column)."""
         s = self.preset.sets
-        ours = preparation(s.stabilise, s.min_brightness)
         if done is None or done != done:  # no column, or a None / NaN cell: raw frames
             frames, reference = prepare_frames(frames, reference, s.stabilise, s.min_brightness)
-        elif str(done) != ours:
+        elif str(done) != self.preparation:
             raise ValueError(
                 f"video {vid!r} clip {clip}: frames were prepared with {str(done)!r}, this preset's visual "
-                f"stage needs {ours!r} (decode and visual stages built from different presets?)"
+                f"stage needs {self.preparation!r} (decode and visual stages built from different presets?)"
             )
         return frames, t, reference
 
@@ -340,8 +342,7 @@ class Visual:
             all_frames = np.concatenate(
                 [f[k] for (f, _, _), k in zip(checked, keep)] + [r[None] for _, _, r in checked]
             )
-            chunk = ENCODE_CHUNK_GPU if str(self.device).startswith("cuda") else ENCODE_CHUNK
-            enc = self.encoder.encode_frames(all_frames, chunk)
+            enc = self.encoder.encode_frames(all_frames, self.encode_chunk)
             bounds = np.cumsum([0] + [len(k) for k in keep])
             for i in range(n):
                 # encoded row of each frame: its source's position among the clip's kept frames
