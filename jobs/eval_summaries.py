@@ -6,7 +6,8 @@ structured decoding (describe-v2, va_gpt.models.structured). Per mode:
 
 - kind_acc: of the intervals that overlap an injected event, the share whose judgement names the
   event's kind (va_gpt.taxonomy; the best-overlapping event);
-- normal_ok: of the intervals on normal videos, the share judged "normal";
+- normal_ok: of the intervals on normal videos, the share judged "normal"; false_judged_normal:
+  the same over every interval that overlaps no event (normal videos and anomalous ones);
 - max_4gram: the most times any word 4-gram occurs in one summary (1 = none repeats);
 - names_judgement: the share of summaries whose description or analysis names the judgement's
   own kind; contradicting: how many name another kind (va_gpt.taxonomy.kind_mentions);
@@ -46,7 +47,7 @@ def plain_reference(kind: str | None) -> str:
 
 
 def evaluate(rows: list[dict], out: list[dict], truth_by_uri: dict) -> dict:
-    kind_hits = kind_n = normal_hits = normal_n = 0
+    kind_hits = kind_n = normal_hits = normal_n = false_hits = false_n = 0
     cands, refs, cands_plain, refs_plain, reps, examples = [], [], [], [], [], []
     for r, s in zip(rows, out):
         v = truth_by_uri[r["uri"]]
@@ -68,6 +69,9 @@ def evaluate(rows: list[dict], out: list[dict], truth_by_uri: dict) -> dict:
             truth_kind = NORMAL
         else:
             truth_kind = "(no event overlaps)"
+        if truth_kind in (NORMAL, "(no event overlaps)"):
+            false_n += 1
+            false_hits += s["label"] == NORMAL
         if len(examples) < 8:
             examples.append({"truth": truth_kind, "text": s["text"]})
     return {
@@ -76,6 +80,8 @@ def evaluate(rows: list[dict], out: list[dict], truth_by_uri: dict) -> dict:
         "kind_acc": kind_hits / kind_n if kind_n else None,
         "on_normal_videos": normal_n,
         "normal_ok": normal_hits / normal_n if normal_n else None,
+        "false_intervals": false_n,
+        "false_judged_normal": false_hits / false_n if false_n else None,
         "max_4gram": max(reps, default=0),
         "summaries_with_repeat": sum(x > 1 for x in reps),
         "bleu": bleu(cands, refs) if cands else None,
@@ -115,10 +121,11 @@ def _truth_kind(r: dict, v) -> str | None:
 
 
 def prior_sweep(
-    stage: Describe, rows: list[dict], truth_by_uri: dict, weights=(0.0, 1.0, 2.0, 4.0, 1e6)
+    stage: Describe, rows: list[dict], truth_by_uri: dict, weights=(0.0, 1.0, 2.0, 4.0, 8.0, 16.0, 1e6)
 ) -> dict:
     """Judgement accuracy (matched events and normal videos together) per prior weight, from one
-    pass of option likelihoods: 0 = the LLM alone, 1e6 = the interval label alone (where given)."""
+    pass of option likelihoods: 0 = the LLM alone, 1e6 = the kind head's prior alone (where
+    given); each with the kind head's normal share (normal_p) in the prior and without it."""
     kinds = stage.kinds
     scored = []
     for r in rows:
@@ -127,11 +134,15 @@ def prior_sweep(
             continue
         lp = option_logprobs(stage.model, stage.sample(r), [display(k) for k in kinds])
         label = r.get("label") if isinstance(r.get("label"), str) else None
-        scored.append((want, lp, label, r.get("label_p")))
+        scored.append((want, lp, label, r.get("label_p"), r.get("normal_p")))
     out = {"n": len(scored), "with_label": sum(x[2] is not None for x in scored)}
     for w in weights:
-        hits = sum(choose_kind(lp, kinds, label, p, w)[0] == want for want, lp, label, p in scored)
-        out[f"w={w:g}"] = hits / len(scored) if scored else None
+        for name, use_normal in (("", True), (" without normal_p", False)):
+            hits = sum(
+                choose_kind(lp, kinds, label, p, w, q if use_normal else None)[0] == want
+                for want, lp, label, p, q in scored
+            )
+            out[f"w={w:g}{name}"] = hits / len(scored) if scored else None
     return out
 
 

@@ -6,7 +6,15 @@ import numpy as np
 import pytest
 
 from va_gpt.config import IntervalConfig
-from va_gpt.ops.intervals import Interval, interval_label, peak_time, scores_to_intervals, smooth_scores
+from va_gpt.ops.intervals import (
+    Interval,
+    interval_kind_probs,
+    interval_label,
+    label_of,
+    peak_time,
+    scores_to_intervals,
+    smooth_scores,
+)
 
 FPS = 2.0
 
@@ -193,3 +201,9 @@ def test_interval_kind_is_read_where_the_event_scores_highest():
     kind, p = interval_label(t, kp, kinds, 5.0, 12.0, s)
     assert kind == "falling" and p == pytest.approx((6 * 0.55 + 0.15) / 7 / 0.95)  # the fall and frame 16
     assert interval_label(t, None, kinds, 5.0, 12.0, s) == (None, None)
+    # the whole distribution there, normal included: what describe's judgement prior reads
+    probs = interval_kind_probs(t, kp, kinds, 5.0, 12.0, s)
+    assert probs.sum() == pytest.approx(1.0) and probs[0] == pytest.approx(0.05)
+    assert label_of(probs, kinds) == (kind, p)
+    assert interval_kind_probs(t, kp, kinds, 30.0, 40.0, s) is None  # no frame inside
+    assert interval_kind_probs(t, kp[:, :2], kinds, 5.0, 12.0, s) is None  # other kinds than the head's

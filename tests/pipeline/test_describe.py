@@ -154,6 +154,13 @@ def test_interval_label_steers_the_judgement(stage):
     batch["label"] = np.array([other], dtype=object)
     batch["label_p"] = np.array([0.999999])
     assert stage(batch)["label"][0] == other
+    # the kind head's own share for "normal" rides along on the row (run.interval_rows)
+    batch["label"] = np.array(["fighting"], dtype=object)
+    batch["label_p"] = np.array([0.6])
+    batch["normal_p"] = np.array([0.95])
+    assert stage(batch)["label"][0] == "normal"
+    batch["normal_p"] = np.array([0.01])
+    assert stage(batch)["label"][0] == "fighting"
 
 
 @pytest.mark.timeout(120)
@@ -179,6 +186,28 @@ def test_choose_kind_prior():
     assert choose_kind(ll, kinds, "riot", 0.99)[0] == "falling"  # not an allowed kind: no prior
     kind, p = choose_kind(ll, kinds)
     assert abs(p - np.exp(-4) / np.exp([-5.0, -4.0, -9.0]).sum()) < 1e-9
+
+
+def test_choose_kind_says_normal_where_the_kind_head_does():
+    # A false interval: its label is the likeliest *anomaly* kind, but the kind head reads the
+    # frames as normal; the LLM has no preference. A true event: the kind head is sure of it.
+    kinds = ("normal", "fighting", "falling", "running")
+    flat = np.zeros(4)
+    assert choose_kind(flat, kinds, "fighting", 0.4)[0] == "fighting"  # without normal_p: never normal
+    assert choose_kind(flat, kinds, "fighting", 0.4, normal_p=0.5)[0] == "normal"
+    assert choose_kind(flat, kinds, "fighting", 0.9, normal_p=0.05)[0] == "fighting"
+    # the prior is a distribution: normal_p on normal, label_p of the rest on the label
+    _, share = choose_kind(flat, kinds, "fighting", 0.6, normal_p=0.3)
+    assert share == pytest.approx(0.7 * 0.6)
+    # a null normal_p (older rows, a classifier without a kind head) keeps the old prior
+    for missing in (None, float("nan"), np.float32("nan")):
+        assert choose_kind(flat, kinds, "fighting", 0.4, normal_p=missing) == choose_kind(
+            flat, kinds, "fighting", 0.4
+        )
+    # no label, no prior at all; and the LLM still decides against a weak prior
+    assert choose_kind(np.array([-9.0, 0, -9, -9]), kinds, None, None, normal_p=0.9)[0] == "fighting"
+    assert choose_kind(np.array([-9.0, 0, -9, -9]), kinds, "falling", 0.4, normal_p=0.5)[0] == "fighting"
+    assert choose_kind(np.zeros(2), ("normal", "fighting"), "fighting", 0.9, normal_p=0.2)[0] == "fighting"
 
 
 def test_video_summaries_one_row_per_video():

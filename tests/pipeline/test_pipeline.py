@@ -236,6 +236,11 @@ def test_run_local_and_ray_agree(s3_store, archive, preset, ray_local):
         got, want = json.loads(d["intervals"]), json.loads(r["intervals"])
         assert [(i["start_s"], i["end_s"]) for i in got] == [(i["start_s"], i["end_s"]) for i in want]
         assert [i["peak_score"] for i in got] == pytest.approx([i["peak_score"] for i in want], abs=1e-5)
+        # the kind head's call on each interval: its anomaly kind and its own share for "normal"
+        assert [i["normal_p"] for i in got] == pytest.approx([i["normal_p"] for i in want], abs=1e-5)
+        for i in want:
+            assert (i["label"] is None) == (i["normal_p"] is None)
+            assert i["normal_p"] is None or 0.0 <= i["normal_p"] <= 1.0
 
 
 def test_query_is_read_only_and_names_bad_sql(s3_store, archive, preset, tmp_path):

@@ -160,6 +160,31 @@ def resolve_intervals(cfg: IntervalConfig, calibration: dict | None) -> Interval
     return IntervalConfig(**values)
 
 
+def interval_kind_probs(
+    t: np.ndarray,
+    kind_prob: np.ndarray | None,
+    kinds: tuple[str, ...],
+    start_s: float,
+    end_s: float,
+    scores: np.ndarray,
+) -> np.ndarray | None:
+    """t [T], kind_prob [T, K] over `kinds` (kinds[0] = `normal`), scores [T] -> the kind head's
+    mean distribution [K] over the interval's more anomalous half: the frames with start_s <= t <
+    end_s scoring at least their median score; None without kind probabilities. Why not every
+    frame of the interval: it also spans the ramp before its event and the scene after it, where
+    the kind head reads what is left (a fallen person lying still reads as a left object),
+    README "The kind of an interval"."""
+    if kind_prob is None or len(kinds) < 2:
+        return None
+    kp = np.asarray(kind_prob, dtype=np.float64).reshape(len(t), -1)
+    inside = (np.asarray(t) >= start_s - 1e-9) & (np.asarray(t) < end_s - 1e-9)
+    if kp.shape[1] != len(kinds) or not inside.any():
+        return None
+    s = np.asarray(scores, dtype=np.float64).reshape(len(t))
+    inside &= s >= np.median(s[inside])
+    return kp[inside].mean(0)
+
+
 def interval_label(
     t: np.ndarray,
     kind_prob: np.ndarray | None,
@@ -168,24 +193,20 @@ def interval_label(
     end_s: float,
     scores: np.ndarray,
 ) -> tuple[str | None, float | None]:
-    """t [T], kind_prob [T, K] over `kinds`, scores [T] -> (the anomaly kind (never kinds[0],
-    `normal`) with the highest mean probability over the interval's more anomalous half: the
-    frames with start_s <= t < end_s scoring at least their median score; that mean probability
-    renormalised over the anomaly kinds); (None, None) without kind probabilities. Why not every
-    frame of the interval: it also spans the ramp before its event and the scene after it, where
-    the kind head reads what is left (a fallen person lying still reads as a left object),
-    README "The kind of an interval"."""
-    if kind_prob is None or len(kinds) < 2:
+    """The anomaly kind (never kinds[0], `normal`) with the highest mean probability over the
+    interval's more anomalous half (interval_kind_probs), and that probability renormalised over
+    the anomaly kinds; (None, None) without kind probabilities."""
+    return label_of(interval_kind_probs(t, kind_prob, kinds, start_s, end_s, scores), kinds)
+
+
+def label_of(probs: np.ndarray | None, kinds: tuple[str, ...]) -> tuple[str | None, float | None]:
+    """A distribution [K] over `kinds` (kinds[0] = `normal`) -> (the likeliest anomaly kind, its
+    share of the anomaly kinds' probability); (None, None) for None."""
+    if probs is None:
         return None, None
-    kp = np.asarray(kind_prob, dtype=np.float64).reshape(len(t), -1)
-    inside = (np.asarray(t) >= start_s - 1e-9) & (np.asarray(t) < end_s - 1e-9)
-    if kp.shape[1] != len(kinds) or not inside.any():
-        return None, None
-    s = np.asarray(scores, dtype=np.float64).reshape(len(t))
-    inside &= s >= np.median(s[inside])
-    mean = kp[inside].mean(0)[1:]
-    best = int(np.argmax(mean))
-    return kinds[1 + best], float(mean[best] / max(mean.sum(), 1e-12))
+    anomaly = np.asarray(probs, dtype=np.float64)[1:]
+    best = int(np.argmax(anomaly))
+    return kinds[1 + best], float(anomaly[best] / max(anomaly.sum(), 1e-12))
 
 
 def peak_time(t: np.ndarray, score: np.ndarray, start_s: float, end_s: float) -> float:

@@ -36,7 +36,7 @@ from va_gpt.checkpoints.classifier import config_lookahead, read_classifier_conf
 from va_gpt.config import IntervalConfig, Preset
 from va_gpt.io.retry import retry
 from va_gpt.models.classifier import KINDS, align_outputs
-from va_gpt.ops.intervals import interval_label, resolve_intervals, scores_to_intervals
+from va_gpt.ops.intervals import interval_kind_probs, label_of, resolve_intervals, scores_to_intervals
 from va_gpt.pipeline.decode import OUTPUT_COLUMNS, Decode
 from va_gpt.pipeline.describe import Describe
 from va_gpt.pipeline.visual import CONSUMED, Visual, context_frames
@@ -266,7 +266,8 @@ def summarize_video(
     intervals = []
     if status in ("ok", "partial") and len(t):
         for i, iv in enumerate(scores_to_intervals(t, score, cfg, box, held=held)):
-            label, label_p = interval_label(t, kind_prob, kinds, iv.start_s, iv.end_s, score)
+            probs = interval_kind_probs(t, kind_prob, kinds, iv.start_s, iv.end_s, score)
+            label, label_p = label_of(probs, kinds)
             intervals.append(
                 {
                     "interval_id": i,
@@ -277,6 +278,8 @@ def summarize_video(
                     "box": None if iv.box is None else [float(x) for x in iv.box],
                     "label": label,  # the kind head's, for the table and describe's prior
                     "label_p": label_p,
+                    # the kind head's own "normal" share there: describe's judgement may say normal
+                    "normal_p": None if probs is None else float(probs[0]),
                 }
             )
     info = (clips or rows)[0]
@@ -330,6 +333,7 @@ def interval_rows(results: Iterable[dict]) -> list[dict]:
                     "score": np.asarray(r["score"], np.float64),
                     "label": iv.get("label"),
                     "label_p": iv.get("label_p"),
+                    "normal_p": iv.get("normal_p"),
                 }
             )
     return rows
