@@ -86,7 +86,9 @@ INTERVALS = pa.schema(
         # frame with the box, and a contact sheet; null when not cut (--no-keyframes, a failed cut).
         pa.field("keyframe_uri", pa.string()),
         pa.field("preview_uri", pa.string()),
-        pa.field("label", pa.string()),  # anomaly kind from the description, when it names one
+        # The classifier's kind head: the likeliest anomaly kind over the interval (else the kind its
+        # summary names). VA-GPT's judgement, which may be "normal", is summaries.kind.
+        pa.field("label", pa.string()),
         pa.field("run_id", pa.string(), nullable=False),
     ],
     metadata={"table": "intervals", "schema_version": str(SCHEMA_VERSION)},

@@ -42,9 +42,10 @@ from va_gpt.lake.delta import run_versions, table_url
 
 # Interval review: what an operator looks at first (schemas/queries/review_top.sql uses it). The
 # order is total: intervals of two videos at one peak and second list the same way every time.
+# `label` is the classifier's kind, `kind` VA-GPT's judgement ("normal" where it finds none).
 REVIEW_VIEW = """CREATE VIEW review AS
 SELECT i.camera_id, i.date, i.start_utc, i.end_utc, i.camera_tz, i.start_time, i.end_time,
-       i.peak_score, i.mean_score, i.label, s.text AS summary, v.uri, v.status,
+       i.peak_score, i.mean_score, i.label, s.kind, s.text AS summary, v.uri, v.status,
        i.start_s, i.end_s, i.video_id, i.interval_id, i.run_id
 FROM intervals i
 JOIN videos v USING (video_id)
