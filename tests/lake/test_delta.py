@@ -58,7 +58,9 @@ def test_rerun_replaces_rows_and_time_travel_reads_the_old_ones(backend):
     review = _rows(root, "SELECT video_id, peak_score, uri FROM review", so)
     assert [r["video_id"] for r in review] == ["a", "b"] and review[0]["uri"].endswith("a.mp4")
     # with VA-GPT's judgement beside the classifier's label; none yet (no summaries)
-    assert _rows(root, "SELECT label, kind FROM review WHERE video_id = 'b'", so) == [{"label": None, "kind": None}]
+    assert _rows(root, "SELECT label, kind FROM review WHERE video_id = 'b'", so) == [
+        {"label": None, "kind": None}
+    ]
     summary = dict(video_id="b", interval_id=0, camera_id="cam01", date=DAY, text="Judgement: normal.",
                    kind="normal", judgement="normal", model_version="m", prompt_version="p", run_id="r3")  # fmt: skip
     write_run(root, "r3", {"videos": [_video("b", "r3")], "intervals": [_interval("b", 0, "r3")],
