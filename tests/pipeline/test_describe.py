@@ -229,9 +229,10 @@ def test_video_summaries_one_row_per_video():
     a = out["a"]
     assert a["interval_id"] is None and a["label"] == "fighting" and a["camera_id"] == "cam01"
     assert a["judgement"] == "fighting, falling" and a["analysis"] == "violence"
-    assert a["description"].startswith("interval 0: two people fight; interval 1: a person falls")
+    assert a["description"] == "interval 0: two people fight; interval 1: a person falls"  # not 2: normal
     assert parse_fields(a["text"])["judgement"] == "fighting, falling"
     assert out["b"]["judgement"] == "normal" and out["b"]["label"] == "normal"
+    assert out["b"]["description"] == "interval 0: people walk"
 
 
 def test_parse_fields_and_label():

@@ -339,8 +339,9 @@ def video_summaries(rows: list[dict]) -> list[dict]:
     """Interval summary rows (Describe's output, any videos) -> one whole-video summary row per
     video with a described interval (interval_id None), composed from its intervals in time
     order (no extra model call): judgement = the anomaly kinds named ("normal" when every
-    interval was judged normal), description = each interval's description with its interval
-    id, analysis = the first anomalous interval's analysis. Rows that failed are left out."""
+    interval was judged normal), description = each anomalous interval's description with its
+    interval id (every interval's when all were judged normal), analysis = the first anomalous
+    interval's analysis. Rows that failed are left out."""
     by_video: dict[str, list[dict]] = {}
     for r in rows:
         if r.get("interval_id") is None or "error" in json.loads(r.get("fields") or "{}"):
@@ -352,7 +353,11 @@ def video_summaries(rows: list[dict]) -> list[dict]:
         kinds = [r.get("label") or NORMAL for r in rs]
         named = list(dict.fromkeys(k for k in kinds if k != NORMAL))
         judgement = ", ".join(display(k) for k in named) if named else NORMAL
-        parts = [f"interval {int(r['interval_id'])}: {r['description']}" for r in rs if r.get("description")]
+        # a video with anomalies is described by them, not by the intervals judged normal beside them
+        told = [r for r, k in zip(rs, kinds) if k != NORMAL] if named else rs
+        parts = [
+            f"interval {int(r['interval_id'])}: {r['description']}" for r in told if r.get("description")
+        ]
         description = "; ".join(parts) or None
         analysis = next(
             (r.get("analysis") for r, k in zip(rs, kinds) if k != NORMAL and r.get("analysis")), None
