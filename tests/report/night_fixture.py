@@ -98,7 +98,8 @@ def write_night(
             )  # fmt: skip
             tables["summaries"].append(
                 dict(video_id=vid, interval_id=k, **part, text=f"A {label.replace('_', ' ')} near the <gate> & door.",
-                     fields=None, model_version="tiny;test", prompt_version="p1", run_id=RUN)
+                     fields=None, model_version="tiny;test", prompt_version="p1", run_id=RUN,
+                     kind="normal" if label == "fall" else label)  # VA-GPT judges the fall normal
             )  # fmt: skip
     # Columns this fixture does not set (added by later schema versions) are null.
     full = {t: [{n: r.get(n) for n in TABLES[t].names} for r in rows] for t, rows in tables.items()}

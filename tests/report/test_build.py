@@ -63,6 +63,7 @@ def test_local_report_has_one_card_per_interval_and_every_image_is_there(local_n
     cam01 = open(tmp_path / "out" / DATE / camera_file("cam01")).read()
     assert cam01.count('class="keyframe"') == 2 and cam01.count('class="sheet"') == 2
     assert "2026-11-21 22:00:03" in cam01  # wall-clock start of the first interval
+    assert "<dt>VA-GPT judged</dt><dd>normal</dd>" in cam01  # beside the classifier's "fall"
 
 
 def test_cameras_option_limits_the_pages(local_night, tmp_path):

@@ -18,6 +18,7 @@ def test_load_night_reads_the_views(local_night):
     assert by_label["fight"]["peak_t"] == pytest.approx(4.5)
     assert by_label["fight"]["uri"] == local_night.uris["v0"]
     assert by_label["fall"]["summary"].startswith("A fall")
+    assert by_label["fall"]["summary_kind"] == "normal" and by_label["fight"]["summary_kind"] == "fight"
     assert [r.run_id for r in night.runs] and night.runs[0].meta["processed"] > 0
 
 

@@ -55,7 +55,9 @@ class Night:
     date: str
     videos: list[dict]  # `videos` rows of the night, by camera, start time, uri
     scores: dict[str, tuple[np.ndarray, np.ndarray]]  # video_id -> (t, score), sorted by t
-    intervals: list[dict]  # `intervals` rows + uri, summary, summary_fields, peak_t, video_start
+    intervals: list[
+        dict
+    ]  # `intervals` rows + uri, summary, summary_fields, summary_kind, peak_t, video_start
     runs: list[RunInfo]  # the committed runs (the `runs` table)
     other_dates: list[str] = field(default_factory=list)  # nights that do have results
 
@@ -102,7 +104,7 @@ def load_night(
         ).fetch_arrow_table()
         intervals = (
             con.execute(
-                "SELECT i.*, s.text AS summary, s.fields AS summary_fields FROM intervals i "
+                "SELECT i.*, s.text AS summary, s.fields AS summary_fields, s.kind AS summary_kind FROM intervals i "
                 "LEFT JOIN summaries s ON s.video_id = i.video_id AND s.interval_id = i.interval_id "
                 "WHERE i.date = ? ORDER BY i.camera_id, i.start_time NULLS LAST, i.video_id, i.interval_id",
                 [day],

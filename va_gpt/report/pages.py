@@ -165,6 +165,8 @@ def _card(card: Card, n: int) -> str:
     box_text = ", ".join(f"{b:.2f}" for b in box) if box else "none"
     facts = [
         ("kind", escape(r.get("label") or "unlabelled")),
+        # VA-GPT's judgement may differ from the classifier's kind: "normal" for a false alarm
+        ("VA-GPT judged", escape(r.get("summary_kind") or "-")),
         ("score", f"peak {r['peak_score']:.3f} / mean {r['mean_score']:.3f}"),
         ("start", escape(_clock(r.get("start_time"), base, r["start_s"]))),
         ("end", escape(_clock(r.get("end_time"), base, r["end_s"]))),
