@@ -131,26 +131,32 @@ def choose_kind(
     score = np.asarray(logprobs, dtype=np.float64).copy()
     if label in kinds and prior_weight > 0 and len(kinds) > 1:
         p = _prob(label_p, LABEL_P)
-        prior = np.full(len(kinds), np.log((1.0 - p) / (len(kinds) - 1)))
-        prior[kinds.index(label)] = np.log(p)
-        if normal_p is not None and np.isfinite(float(normal_p)) and NORMAL in kinds and label != NORMAL:
-            q = _prob(normal_p, 0.5)
-            prior[:] = np.log((1.0 - q) * (1.0 - p) / max(len(kinds) - 2, 1))
-            prior[kinds.index(label)] = np.log((1.0 - q) * p)
-            prior[kinds.index(NORMAL)] = np.log(q)
-        score += prior_weight * prior
+        with_normal = _present(normal_p) and NORMAL in kinds and label != NORMAL
+        score += prior_weight * np.log(
+            _kind_prior(kinds, label, p, _prob(normal_p, 0.5) if with_normal else None)
+        )
     post = np.exp(score - score.max())
     post /= post.sum()
     i = int(np.argmax(score))
     return kinds[i], float(post[i])
 
 
+def _kind_prior(kinds: tuple[str, ...], label: str, p: float, q: float | None) -> np.ndarray:
+    """The prior [K] over `kinds`: p on `label` (of what NORMAL's q leaves, when q is given), the
+    rest evenly on the kinds without a share of their own."""
+    fixed = {label: p} if q is None else {NORMAL: q, label: (1.0 - q) * p}
+    free = [k for k in kinds if k not in fixed]
+    rest = (1.0 - sum(fixed.values())) / max(len(free), 1)
+    return np.array([fixed.get(k, rest) for k in kinds])
+
+
 def _prob(p: float | None, default: float) -> float:
-    return float(np.clip(default if p is None or not np.isfinite(p) else p, 1e-3, 1 - 1e-3))
+    return float(np.clip(p if _present(p) else default, 1e-3, 1 - 1e-3))
 
 
 def _present(value) -> bool:
-    return value is not None and not (isinstance(value, float) and not np.isfinite(value))
+    """Not None and not NaN (a null cell of a numpy batch, float32 ones included)."""
+    return value is not None and not (isinstance(value, (float, np.floating)) and not np.isfinite(value))
 
 
 def _row(batch: dict[str, np.ndarray], i: int) -> dict:

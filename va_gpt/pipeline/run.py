@@ -453,9 +453,9 @@ def _resources(job: Job) -> dict:
         if gpus
         else max(1, int(cpus // 4)),
         # torch threads per CPU visual actor: the actors split every CPU, the decode tasks' CPU
-        # included. Decode runs at ~100x real time per core (~60x with the frame preparation it now
-        # does) against the encoder's ~1-2x, so a reserved decode core sits ~95% idle; the encoder takes it, and the OS shares it
-        # when a decode task runs.
+        # included. Decode runs at ~100x real time per core (~60x with the frame preparation it
+        # now does) against the encoder's ~1-2x, so a reserved decode core sits ~95% idle; the
+        # encoder takes it, and the OS shares it when a decode task runs.
         "visual_threads": None,
         "describe_cpus": 0.0 if gpus else actor_cpus,
         "describe_gpus": gpus,
