@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -20,9 +21,11 @@ import ray
 from jobs import build_instructions
 from va_gpt.data import benchmarks
 from va_gpt.data import instruct as I
+from va_gpt.data.records import option_texts
 from va_gpt.io.archive import video_id_for
 from va_gpt.io.errors import StorageError
 from va_gpt.io.filesystem import join, read_bytes
+from va_gpt.ops.text_metrics import parse_choice
 from va_gpt.pipeline.describe import DESCRIBE_QUESTION, parse_fields
 from va_gpt.synthetic.archive import generate_archive
 from va_gpt.taxonomy import display
@@ -174,7 +177,12 @@ def test_mc_temporal_one_right_option_and_distractors_below_iou(synth_records, b
             assert letter == "ABCD"[i] and e > s
             spans.append((s, e))
         assert r["options"][r["answer_index"]] in _question(r)
-        assert _answer(r) == f"({'ABCD'[r['answer_index']]})"
+        right = r["options"][r["answer_index"]]
+        # the interval first, then its letter, as the question asks
+        assert _answer(r) == f"{right[4:]} ({right[1]})" and _question(r).endswith(
+            "interval, then its letter."
+        )
+        assert parse_choice(_answer(r), option_texts(r)) == right[1]
         matching = [
             i
             for i, (s, e) in enumerate(spans)
@@ -409,6 +417,18 @@ def test_validate_record_names_record_and_field(synth_records):
     for field, change in cases.items():
         with pytest.raises(ValueError, match=rf"record '{rec['id']}': field '{field}'"):
             I.validate_record({**rec, **change})
+    # the answer must be the right option: "interval (letter)", or the older letter-only "(X)"
+    right, other = rec["answer_index"], (rec["answer_index"] + 1) % 4
+    ask = rec["conversations"][0]
+
+    def answered(text):
+        return {**rec, "conversations": [ask, {"from": "gpt", "value": text}]}
+
+    I.validate_record(answered(f"({'ABCD'[right]})"))
+    for wrong in (f"({'ABCD'[other]})", f"{rec['options'][other][4:]} ({'ABCD'[right]})",
+                  f"{rec['options'][right][4:]} ({'ABCD'[other]})"):  # fmt: skip
+        with pytest.raises(ValueError, match=rf"field 'conversations'.*{re.escape(repr(wrong))}"):
+            I.validate_record(answered(wrong))
     judgement = next(r for r in synth_records if r["task"] == "judgement")
     with pytest.raises(ValueError, match="field 'options'"):
         I.validate_record({**judgement, "options": rec["options"]})

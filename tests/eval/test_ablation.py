@@ -12,7 +12,7 @@ from va_gpt.checkpoints.build import from_preset
 from va_gpt.config import load_preset
 from va_gpt.data.instruct.make import synthetic_records
 from va_gpt.data.instruct.templates import TEMPORAL_QUESTION, temporal_answer
-from va_gpt.data.records import record_texts
+from va_gpt.data.records import mc_answer, record_texts
 from va_gpt.eval.ablation import (
     AblationSetting,
     interval_choices,
@@ -83,6 +83,8 @@ def test_option_candidates_rewrite_the_answer_for_each_option():
     assert option_candidates(rec) == ["(A) 1.0s-3.0s", "(B) 4.0s-6.0s", "(C) 7.0s-9.0s", "(D) 0.5s-2.0s"]
     rec["conversations"][1]["value"] = "The answer is (B), from 4.0s-6.0s."
     assert option_candidates(rec)[2] == "The answer is (C), from 7.0s-9.0s."
+    rec["conversations"][1]["value"] = mc_answer("B", "4.0s-6.0s")  # what the builder writes
+    assert option_candidates(rec) == ["1.0s-3.0s (A)", "4.0s-6.0s (B)", "7.0s-9.0s (C)", "0.5s-2.0s (D)"]
 
 
 @pytest.mark.timeout(120)

@@ -74,7 +74,10 @@ Tasks per video
   one of them an annotated event (chosen by the seeded RNG when there are
   several), three distractors with IoU < 0.3 against every event (and, when
   the video leaves room, at most half covered by anomalies), shuffled by the
-  seeded RNG; the answer is "(B)". Distractors lie inside the video, or, when
+  seeded RNG; the question ends "Answer with the option's interval, then its letter." and the
+  answer is "12.0s-17.5s (B)" (`va_gpt.data.records.mc_answer`: interval first, so a small
+  model decides on the content, not on a letter; letter-only "(B)" records still validate).
+  Distractors lie inside the video, or, when
   its length is unknown, before the end of the last event plus one event
   length (so the right option is not always the latest). A video with no room
   for three distractors gets no mc_temporal record and is listed in the card's

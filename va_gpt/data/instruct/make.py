@@ -24,7 +24,7 @@ from va_gpt.data.instruct.templates import (
     r1,
     temporal_answer,
 )
-from va_gpt.data.records import LETTERS, TASKS, VIDEO_TOKEN
+from va_gpt.data.records import LETTERS, MC_INSTRUCTION, TASKS, VIDEO_TOKEN, mc_answer
 from va_gpt.models.structured import when
 from va_gpt.taxonomy import NORMAL, display
 
@@ -137,13 +137,8 @@ def _mc_record(item: VideoItem, cfg: RecordConfig, n: int) -> dict | None:
     t = _pick(cfg, item, "mc_temporal", n)
     what = f"the {display(kind)}" if len(truth) == 1 else f"an anomaly ({display(kind)})"
     texts = format_options(options)
-    q = (
-        TEMPLATES["mc_temporal"][t].format(what=what)
-        + "\n"
-        + "\n".join(texts)
-        + "\nAnswer with the option's letter."
-    )
-    answer = f"({LETTERS[answer_index]})"
+    q = TEMPLATES["mc_temporal"][t].format(what=what) + "\n" + "\n".join(texts) + "\n" + MC_INSTRUCTION
+    answer = mc_answer(LETTERS[answer_index], texts[answer_index].split(" ", 1)[1])
     whole = (0.0, item.duration_s)
     return _record(
         item, "mc_temporal", n, t, whole, kind, q, answer, cfg, options=texts, answer_index=answer_index
