@@ -15,6 +15,7 @@ from va_gpt.data.instruct.templates import TEMPORAL_QUESTION, temporal_answer
 from va_gpt.data.records import mc_answer, record_texts
 from va_gpt.eval.ablation import (
     AblationSetting,
+    greedy_option_choices,
     interval_choices,
     option_candidates,
     option_intervals,
@@ -68,6 +69,9 @@ def test_ablation_smoke_writes_table_and_plot(tmp_path):
     assert all(r["heldout_nll"]["temporal"] > 0 and r["heldout_nll"]["all"] > 0 for r in rows)
     assert "| scored total (%) |" in md and "| by interval (%) |" in md and "| stated interval (%) |" in md
     assert all(sum(r["stated_answers"].values()) == r["n"] for r in rows)
+    assert "| held to the options (%) |" in md
+    assert all(sum(r["options_greedy_answers"].values()) == r["n"] for r in rows)
+    assert all(set(r["options_greedy_answers"]) <= set("ABCD") for r in rows)  # always an option
     assert all(0.0 <= r["interval_temporal_acc"] <= 1.0 for r in rows)
 
 
@@ -105,6 +109,27 @@ def test_scored_choices_pick_the_option_the_model_learned(tmp_path):
     model = train(model, [sample], TrainConfig(stage=2, steps=25, lr=3e-3, batch_size=1, log_every=0)).model
     assert scored_choices(model, [rec], [sample]) == ["(C)"]
     assert qa_metrics([rec], ["(C)"]).total == 1.0
+
+
+@pytest.mark.timeout(120)
+def test_greedy_held_to_the_options_writes_the_option_the_model_learned():
+    """A tiny model trained to answer "7.0s-9.0s (C)" writes that option when held to the options."""
+    preset = load_preset("tiny")
+    opts = ["(A) 1.0s-3.0s", "(B) 4.0s-6.0s", "(C) 7.0s-9.0s", "(D) 7.0s-9.5s"]
+    answer = mc_answer("C", "7.0s-9.0s")
+    rec = {"options": opts, "answer_index": 2, "task": "mc_temporal",
+           "conversations": [{"from": "human", "value": "<video>\nq"}, {"from": "gpt", "value": answer}]}  # fmt: skip
+    rng = np.random.default_rng(0)
+    size = preset.encoder.image_size
+    sample = Sample(
+        frames=rng.integers(0, 255, (2, size, size, 3), dtype=np.uint8), t=np.array([0.0, 0.5]),
+        question="When?", answer=answer,
+    )  # fmt: skip
+    torch.manual_seed(0)
+    model = from_preset(preset, tokenizer_texts=opts + [answer])
+    ask = dataclasses.replace(sample, answer=None)
+    model = train(model, [sample], TrainConfig(stage=2, steps=25, lr=3e-3, batch_size=1, log_every=0)).model
+    assert greedy_option_choices(model.eval(), [rec], [ask]) == ["(C)"]
 
 
 def test_stated_choices_read_the_interval_an_answer_states_not_its_letter():

@@ -22,6 +22,7 @@ from va_gpt.models.structured import (
     drop_stub_fields,
     field_spans,
     generate_after,
+    greedy_choice,
     max_ngram_repeats,
     option_logprobs,
     summary_quality,
@@ -247,3 +248,39 @@ def test_field_spans_cut_a_text_at_its_marks():
     assert [text[v:e].strip() for _, _, v, e in spans] == ["a lead.", "fighting.", "two people fight."]
     assert "".join(text[s:e] for _, s, _, e in spans) == text  # the spans tile the text
     assert field_spans("no marks") == [(None, 0, 0, 8)]
+
+
+def reference_greedy_choice(model, s: Sample, answers: list[str]) -> int:
+    """Greedy decoding held to `answers`, the slow way: one full forward of prompt + prefix per
+    token, the argmax among the tokens that continue some answer (" " + answer + EOS)."""
+    tok = model.tokenizer
+    seqs = [tok(" " + a, add_special_tokens=False).input_ids + [tok.eos_token_id] for a in answers]
+    prompt, _, _ = model.sequence(s)
+    prefix: list[int] = []
+    while True:
+        alive = [i for i, q in enumerate(seqs) if q[: len(prefix)] == prefix]
+        if len(alive) == 1 or len(prefix) == len(seqs[alive[0]]):
+            return alive[0]
+        emb = model.llm.get_input_embeddings()(torch.tensor(prefix, dtype=torch.long))
+        with torch.no_grad():
+            logits = model.llm(inputs_embeds=torch.cat([prompt, emb])[None]).logits[0, -1]
+        allowed = sorted({seqs[i][len(prefix)] for i in alive})
+        prefix.append(max(allowed, key=lambda t: float(logits[t])))
+
+
+@pytest.mark.timeout(120)
+def test_greedy_choice_is_greedy_decoding_held_to_the_answers(model):
+    options = ["6.6s-9.1s", "6.6s-9.4s", "2.5s-6.0s", "8.6s-11.9s", "16.0s-18.5s", "6.0s-9.1s"]
+    got = []
+    for seed in range(6):
+        s = sample(seed=seed)
+        picked = np.random.default_rng(seed).permutation(len(options))[:4]
+        answers = [f"{options[k]} ({'ABCD'[i]})" for i, k in enumerate(picked)]
+        got.append(greedy_choice(model, s, answers))
+        assert got[-1] == reference_greedy_choice(model, s, answers)
+        # the answers' order only breaks exact ties: the same answer is chosen from any order
+        rev = answers[::-1]
+        assert rev[greedy_choice(model, s, rev)] == answers[got[-1]]
+    assert greedy_choice(model, sample(), ["(A)", "(A)"]) == 0  # one answer twice: the first
+    with pytest.raises(ValueError, match="no answers"):
+        greedy_choice(model, sample(), [])

@@ -2,7 +2,8 @@
 
 Each setting (SETS top-K ratio, TETG text / embedding / off, or no video at all)
 is fine-tuned briefly under its own token budget, then scored on the QA
-records greedily, by option likelihood (`scored_choices`) and by each option's interval
+records greedily (free, and held to the options: `greedy_option_choices`), by option
+likelihood (`scored_choices`) and by each option's interval
 as the answer to the plain temporal question (`interval_choices`), with the held-out
 answer NLL and the LLM-side compute ratio (`visual_token_flops`); the table and
 plot are written by va_gpt.eval.ablation_report.
@@ -28,6 +29,7 @@ from va_gpt.data.records import gold_letter, option_texts, record_answer
 from va_gpt.eval.ablation_report import ablation_markdown, ablation_plot
 from va_gpt.eval.errors import EvaluationError
 from va_gpt.eval.qa import MC_ANSWER_TOKENS, qa_metrics, qa_records
+from va_gpt.models.structured import greedy_choice
 from va_gpt.models.vagpt import (
     KIND_VISUAL,
     VAGPT,
@@ -112,6 +114,17 @@ def scored_choices(model, records: list[dict], samples: list) -> list[str]:
         cands = option_candidates(rec)
         nll = answer_nll(model, [dataclasses.replace(s, answer=c) for c in cands])
         out.append(f"({'ABCDEFGHIJ'[int(nll.argmin())]})")
+    return out
+
+
+def greedy_option_choices(model, records: list[dict], samples: list) -> list[str]:
+    """Multiple choice by greedy decoding held to the options (`models.structured.greedy_choice`
+    over `option_candidates`): what greedy decoding writes when it may write only an option's
+    answer. With answers that state the interval before the letter ("6.6s-9.1s (D)") the tokens
+    of the interval decide, and the letter comes with the option. "(X)" per question."""
+    out = []
+    for rec, s in zip(records, samples):
+        out.append(f"({'ABCDEFGHIJ'[greedy_choice(model, s, option_candidates(rec))]})")
     return out
 
 
@@ -290,6 +303,7 @@ def run_ablation(
                 preds += model.generate_batch(te[i : i + 4], MC_ANSWER_TOKENS)
             text = _text_tokens(model, test_samples[:4])
             model.eval()
+            held_to = greedy_option_choices(model, test.records, te)
             scored = qa_metrics(test.records, scored_choices(model, test.records, te))
             by_interval = qa_metrics(test.records, interval_choices(model, test.records, te))
             nll = heldout_nll(model, held_data.records, he) if he else {}
@@ -314,6 +328,9 @@ def run_ablation(
                 "interval_temporal_acc": by_interval.temporal,
                 "stated_temporal_acc": qa_metrics(test.records, stated).temporal,
                 "stated_answers": dict(Counter(c.strip("()") for c in stated).most_common()),
+                "options_greedy_total_acc": qa_metrics(test.records, held_to).total,
+                "options_greedy_temporal_acc": qa_metrics(test.records, held_to).temporal,
+                "options_greedy_answers": dict(Counter(c.strip("()") for c in held_to).most_common()),
                 "heldout_nll": nll,
                 "frames": max_frames,
                 "answers": dict(letters.most_common()),

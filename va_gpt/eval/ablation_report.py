@@ -16,18 +16,20 @@ def _pct(x) -> str:
 def ablation_markdown(rows: list[dict], steps: int, interval_recall: dict | None = None) -> str:
     lines = [
         "| setting | SETS top-K | TETG | total acc (%) | temporal acc (%) | answers given "
-        "| stated interval (%) | options stated | scored total (%) | scored temporal (%) | by interval (%) "
+        "| stated interval (%) | options stated | held to the options (%) | options written | scored total (%) | scored temporal (%) | by interval (%) "
         "| held-out NLL | visual tokens | compute (x of 100%) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         given = " ".join(f"{k}:{v}" for k, v in r.get("answers", {}).items())
         stated = " ".join(f"{k}:{v}" for k, v in r.get("stated_answers", {}).items())
+        held = " ".join(f"{k}:{v}" for k, v in r.get("options_greedy_answers", {}).items())
         nll = r.get("heldout_nll", {}).get("all")
         top = f"{100 * r['top_k']:.0f}%" if r.get("video", True) else "no video"
         lines.append(
             f"| {r['setting']} | {top} | {r['tetg']} | {_pct(r['total_acc'])} | "
             f"{_pct(r['temporal_acc'])} | {given} | {_pct(r.get('stated_temporal_acc'))} | {stated} | "
+            f"{_pct(r.get('options_greedy_temporal_acc'))} | {held} | "
             f"{_pct(r.get('scored_total_acc'))} | "
             f"{_pct(r.get('scored_temporal_acc'))} | {_pct(r.get('interval_temporal_acc'))} | "
             f"{'n/a' if nll is None else f'{nll:.3f}'} | "
@@ -38,7 +40,8 @@ def ablation_markdown(rows: list[dict], steps: int, interval_recall: dict | None
         f"Each setting: the same starting checkpoint, {steps} stage-2 steps under its own token budget, "
         f"{rows[0]['frames'] if rows else '?'} frames per question, then {rows[0]['n'] if rows else '?'} "
         "multiple-choice test questions answered greedily (acc: the letter written; stated interval: the "
-        "option overlapping most the interval the answer states), by option likelihood (scored) and by "
+        "option overlapping most the interval the answer states; held to the options: greedy decoding that "
+        "may write only an option's answer), by option likelihood (scored) and by "
         "each option's interval as the answer to the plain temporal question (by interval), "
         "and the mean answer NLL per token of held-out judgement / temporal / description records. "
         "Compute: LLM prefill FLOPs of one question (visual_token_flops) relative to 100% of the patches.",

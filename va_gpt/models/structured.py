@@ -5,6 +5,8 @@ shown; free greedy decoding of "Judgement: <kind>" is where summaries go wrong f
 
 - :func:`option_logprobs`: the log-likelihood log P(" Judgement: <option>." | prompt) of each
   allowed option (one prompt prefill, its KV cache repeated over the options, one batched pass);
+- :func:`greedy_choice`: greedy decoding held to a list of allowed answers (a multiple-choice
+  question's options), token by token;
 - :func:`generate_after`: generation continued after a forced answer prefix (" Judgement: x.
   Description:"), so description and analysis are conditioned on the chosen judgement, with
   n-gram blocking and a repetition penalty;
@@ -43,30 +45,27 @@ def _ids(model: VAGPT, text: str) -> list[int]:
 
 
 @torch.no_grad()
-def option_logprobs(
-    model: VAGPT, sample: Sample, options: list[str], template: str = " Judgement: {}."
-) -> np.ndarray:
-    """[len(options)] float64: log P(template.format(option) | prompt) summed over its tokens.
+def _option_token_logprobs(
+    model: VAGPT, sample: Sample, seqs: list[list[int]]
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(log-probs [n, Lo] float64 of each option's tokens given the prompt and the option's tokens
+    before them, mask [n, Lo] of real tokens) for token sequences `seqs` answering `sample`.
 
-    The answer starts right after " ASSISTANT:" with a space, as in training (VAGPT.sequence),
-    so the template carries the leading space. The prompt is prefilled once; its KV cache is
-    repeated over the options, which run as one right-padded batch.
-    """
-    if not options:
-        raise ValueError("no options to score")
+    The prompt is prefilled once; its KV cache is repeated over the options, which run as one
+    right-padded batch."""
     prompt = _prompt(model, sample)  # [Lp, H]
     Lp = len(prompt)
     out = model.llm(inputs_embeds=prompt[None], use_cache=True)
     first = F.log_softmax(out.logits[0, -1].float(), -1)  # [V]: the first answer token
     cache = out.past_key_values
-    seqs = [_ids(model, template.format(o)) for o in options]
     n, Lo = len(seqs), max(len(s) for s in seqs)
     ids = torch.full((n, Lo), model.tokenizer.pad_token_id, dtype=torch.long, device=model.device)
     mask = torch.zeros(n, Lo, dtype=torch.long, device=model.device)
     for i, s in enumerate(seqs):
         ids[i, : len(s)] = torch.tensor(s, device=model.device)
         mask[i, : len(s)] = 1
-    total = first[ids[:, 0]].double()  # [n]
+    lp = torch.zeros(n, Lo, dtype=torch.float64, device=model.device)
+    lp[:, 0] = first[ids[:, 0]].double()
     if Lo > 1:
         cache.batch_repeat_interleave(n)
         attn = torch.cat([torch.ones(n, Lp, dtype=torch.long, device=model.device), mask], 1)
@@ -78,9 +77,48 @@ def option_logprobs(
             past_key_values=cache,
             use_cache=True,
         ).logits  # [n, Lo, V]: position j predicts token j + 1
-        lp = F.log_softmax(logits[:, :-1].float(), -1).gather(-1, ids[:, 1:, None])[..., 0]  # [n, Lo-1]
-        total = total + (lp.double() * mask[:, 1:]).sum(-1)
-    return total.cpu().numpy()
+        lp[:, 1:] = F.log_softmax(logits[:, :-1].float(), -1).gather(-1, ids[:, 1:, None])[..., 0].double()
+    return lp * mask, mask
+
+
+def option_logprobs(
+    model: VAGPT, sample: Sample, options: list[str], template: str = " Judgement: {}."
+) -> np.ndarray:
+    """[len(options)] float64: log P(template.format(option) | prompt) summed over its tokens.
+
+    The answer starts right after " ASSISTANT:" with a space, as in training (VAGPT.sequence),
+    so the template carries the leading space.
+    """
+    if not options:
+        raise ValueError("no options to score")
+    lp, _ = _option_token_logprobs(model, sample, [_ids(model, template.format(o)) for o in options])
+    return lp.sum(-1).cpu().numpy()
+
+
+def greedy_choice(model: VAGPT, sample: Sample, answers: list[str]) -> int:
+    """The index of the answer greedy decoding writes when it may write only one of `answers`.
+
+    Token by token, as free greedy decoding does, the likeliest next token, but only among the
+    tokens that keep the text a prefix of some answer (" " + answer + EOS, as in training); ties go
+    to the earlier answer. Unlike ranking whole answers by likelihood, an early token decides: for
+    "6.6s-9.1s (D)" against "6.6s-9.4s (A)" the shared start costs both the same, and the first
+    token where they part chooses. Multiple-choice answers that state the option's interval first
+    are so decided on the interval, which the video and TETG inform, and the letter after it is
+    the one that stands beside it in the question (README, "The paper's ablations at small scale").
+    """
+    if not answers:
+        raise ValueError("no answers to choose from")
+    eos = model.tokenizer.eos_token_id
+    seqs = [_ids(model, " " + a) + [eos] for a in answers]
+    lp, _ = _option_token_logprobs(model, sample, seqs)
+    alive = list(range(len(seqs)))
+    for j in range(max(len(s) for s in seqs)):
+        if len(alive) == 1 or j >= len(seqs[alive[0]]):  # decided, or the survivors are one answer twice
+            break
+        # options sharing tokens 0..j-1 share the prompt of token j, so lp[i, j] is that token's log-prob
+        best = max(alive, key=lambda i: (float(lp[i, j]), -i))
+        alive = [i for i in alive if seqs[i][j] == seqs[best][j]]
+    return alive[0]
 
 
 def generate_after(model: VAGPT, samples: list[Sample], prefixes: list[str], **options) -> list[str]:
