@@ -555,3 +555,26 @@ def test_plain_style_for_the_demo(archive):
     assert varied == I.build_records(I.items_from_synthetic(truth), I.RecordConfig(test_fraction=0.0))
     with pytest.raises(ValueError, match="style"):
         I.synthetic_records(truth, "train", style="fancy")
+
+
+@pytest.mark.timeout(120)
+def test_instruction_set_rebuilds_records_written_in_another_answer_format(tmp_path):
+    """Records of the letter-only format are not reused: their params lack the answer format."""
+    url = str(tmp_path / "set")
+    kw = dict(train_videos=1, test_videos=0, duration_s=6.0, width=96, height=64, fps=8.0, mc_variants=1)
+    files = I.synthetic_instruction_set(url, **kw)
+    recs = [json.loads(line) for line in open(files["train"])]
+    mc = [r for r in recs if r["task"] == "mc_temporal"]
+    assert mc and all(
+        r["conversations"][-1]["value"].endswith(")") and "s-" in r["conversations"][-1]["value"] for r in mc
+    )
+    params = tmp_path / "set" / "train" / "params.json"
+    old = json.loads(params.read_text())
+    del old["mc"]  # as written before the answers stated their interval
+    params.write_text(json.dumps(old))
+    (tmp_path / "set" / "train" / "records.jsonl").write_text("stale\n")
+    files = I.synthetic_instruction_set(url, **kw)
+    assert [json.loads(line) for line in open(files["train"])] == recs  # rebuilt from the same videos
+    mtime = os.path.getmtime(files["train"])
+    I.synthetic_instruction_set(url, **kw)
+    assert os.path.getmtime(files["train"]) == mtime  # same params: reused

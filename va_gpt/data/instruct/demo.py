@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 
 from va_gpt.data.instruct.make import STYLES, synthetic_records
-from va_gpt.data.records import TASKS, write_records
+from va_gpt.data.records import MC_INSTRUCTION, TASKS, write_records
 from va_gpt.io.filesystem import filesystem
 from va_gpt.synthetic.archive import generate_archive
 from va_gpt.synthetic.truth import load_truth
@@ -52,7 +52,16 @@ def synthetic_instruction_set(
         if n <= 0:
             continue
         rec_url = f"{base}/{split}/records.jsonl"
-        params = json.dumps({"style": style, "tasks": list(tasks), "seed": s, "mc_variants": mc_variants})
+        # the answer format too: records of another one (letter-only "(B)") are rebuilt, not reused
+        params = json.dumps(
+            {
+                "style": style,
+                "tasks": list(tasks),
+                "seed": s,
+                "mc_variants": mc_variants,
+                "mc": MC_INSTRUCTION,
+            }
+        )
         params_path = f"{root.rstrip('/')}/{split}/params.json"
         if fs.exists(f"{root.rstrip('/')}/{split}/records.jsonl") and (
             fs.exists(params_path) and fs.cat_file(params_path).decode() == params
