@@ -340,7 +340,9 @@ def mc_answer(letter: str, option_text: str) -> str:
     """A multiple-choice answer: the chosen option's interval, then its letter ("6.6s-9.1s (D)").
 
     Content first, so the answer is decided on the interval, which the video and TETG inform, and
-    the letter is then copied from beside it in the question. Asked for the letter alone, the
+    the letter is then copied from beside it in the question; decoding held to the options
+    (models.structured.greedy_choice) takes that copy off the model: the letter comes with the
+    option whose interval it wrote. Asked for the letter alone, the
     demo's 4 x 256 LLM wrote one letter for every question (README, the ablation). Records of the
     letter-only form ("(D)") still validate and score."""
     return f"{option_text} ({letter})"

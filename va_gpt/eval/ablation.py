@@ -308,6 +308,7 @@ def run_ablation(
             by_interval = qa_metrics(test.records, interval_choices(model, test.records, te))
             nll = heldout_nll(model, held_data.records, he) if he else {}
         qa = qa_metrics(test.records, preds)
+        held_qa = qa_metrics(test.records, held_to)
         stated = stated_choices(test.records, preds)
         letters = Counter(parse_choice(p, option_texts(r)) or "?" for p, r in zip(preds, test.records))
         flops = visual_token_flops(model.config, st.top_k, round(text))
@@ -328,8 +329,8 @@ def run_ablation(
                 "interval_temporal_acc": by_interval.temporal,
                 "stated_temporal_acc": qa_metrics(test.records, stated).temporal,
                 "stated_answers": dict(Counter(c.strip("()") for c in stated).most_common()),
-                "options_greedy_total_acc": qa_metrics(test.records, held_to).total,
-                "options_greedy_temporal_acc": qa_metrics(test.records, held_to).temporal,
+                "options_greedy_total_acc": held_qa.total,
+                "options_greedy_temporal_acc": held_qa.temporal,
                 "options_greedy_answers": dict(Counter(c.strip("()") for c in held_to).most_common()),
                 "heldout_nll": nll,
                 "frames": max_frames,
