@@ -25,11 +25,10 @@ import numpy as np
 
 from va_gpt.data.instruct.options import iou
 from va_gpt.data.instruct.templates import TEMPORAL_QUESTION, temporal_answer
-from va_gpt.data.records import gold_letter, option_texts, record_answer
+from va_gpt.data.records import option_texts
 from va_gpt.eval.ablation_report import ablation_markdown, ablation_plot
 from va_gpt.eval.errors import EvaluationError
-from va_gpt.eval.qa import MC_ANSWER_TOKENS, qa_metrics, qa_records
-from va_gpt.models.structured import greedy_choice
+from va_gpt.eval.qa import MC_ANSWER_TOKENS, greedy_option_choices, option_candidates, qa_metrics, qa_records
 from va_gpt.models.vagpt import (
     KIND_VISUAL,
     VAGPT,
@@ -93,18 +92,6 @@ def select_settings(spec: str, settings: list[AblationSetting] | None = None) ->
     return out
 
 
-def option_candidates(rec: dict) -> list[str]:
-    """The record's answer rewritten for each option in letter order (its letter and its text in place
-    of the right one's), so scoring an option is scoring the answer the model was trained to give."""
-    gold, texts = record_answer(rec), option_texts(rec) or []
-    g = int(rec["answer_index"])
-    out = []
-    for i, text in enumerate(texts):
-        cand = gold.replace(f"({gold_letter(rec)})", f"({'ABCDEFGHIJ'[i]})")
-        out.append(cand.replace(texts[g], text) if texts[g] in cand else cand)
-    return out
-
-
 def scored_choices(model, records: list[dict], samples: list) -> list[str]:
     """Multiple choice by likelihood: for each question the option whose answer text has the lowest mean
     NLL per token (lm-eval-harness style). It reads what the model prefers even when greedy
@@ -114,17 +101,6 @@ def scored_choices(model, records: list[dict], samples: list) -> list[str]:
         cands = option_candidates(rec)
         nll = answer_nll(model, [dataclasses.replace(s, answer=c) for c in cands])
         out.append(f"({'ABCDEFGHIJ'[int(nll.argmin())]})")
-    return out
-
-
-def greedy_option_choices(model, records: list[dict], samples: list) -> list[str]:
-    """Multiple choice by greedy decoding held to the options (`models.structured.greedy_choice`
-    over `option_candidates`): what greedy decoding writes when it may write only an option's
-    answer. With answers that state the interval before the letter ("6.6s-9.1s (D)") the tokens
-    of the interval decide, and the letter comes with the option. "(X)" per question."""
-    out = []
-    for rec, s in zip(records, samples):
-        out.append(f"({'ABCDEFGHIJ'[greedy_choice(model, s, option_candidates(rec))]})")
     return out
 
 
