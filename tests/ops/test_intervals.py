@@ -9,7 +9,6 @@ from va_gpt.config import IntervalConfig
 from va_gpt.ops.intervals import (
     Interval,
     interval_kind_probs,
-    interval_label,
     label_of,
     peak_time,
     scores_to_intervals,
@@ -197,10 +196,10 @@ def test_interval_kind_is_read_where_the_event_scores_highest():
     kp[16:24] = [0.05, 0.15, 0.80]
     # equal scores: every frame of the interval counts, and the still frames outweigh the fall
     flat = np.full(30, 0.9)
-    assert interval_label(t, kp, kinds, 5.0, 12.0, flat)[0] == "abandoned_object"
-    kind, p = interval_label(t, kp, kinds, 5.0, 12.0, s)
+    assert label_of(interval_kind_probs(t, kp, kinds, 5.0, 12.0, flat), kinds)[0] == "abandoned_object"
+    kind, p = label_of(interval_kind_probs(t, kp, kinds, 5.0, 12.0, s), kinds)
     assert kind == "falling" and p == pytest.approx((6 * 0.55 + 0.15) / 7 / 0.95)  # the fall and frame 16
-    assert interval_label(t, None, kinds, 5.0, 12.0, s) == (None, None)
+    assert label_of(interval_kind_probs(t, None, kinds, 5.0, 12.0, s), kinds) == (None, None)
     # the whole distribution there, normal included: what describe's judgement prior reads
     probs = interval_kind_probs(t, kp, kinds, 5.0, 12.0, s)
     assert probs.sum() == pytest.approx(1.0) and probs[0] == pytest.approx(0.05)

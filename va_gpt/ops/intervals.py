@@ -185,20 +185,6 @@ def interval_kind_probs(
     return kp[inside].mean(0)
 
 
-def interval_label(
-    t: np.ndarray,
-    kind_prob: np.ndarray | None,
-    kinds: tuple[str, ...],
-    start_s: float,
-    end_s: float,
-    scores: np.ndarray,
-) -> tuple[str | None, float | None]:
-    """The anomaly kind (never kinds[0], `normal`) with the highest mean probability over the
-    interval's more anomalous half (interval_kind_probs), and that probability renormalised over
-    the anomaly kinds; (None, None) without kind probabilities."""
-    return label_of(interval_kind_probs(t, kind_prob, kinds, start_s, end_s, scores), kinds)
-
-
 def label_of(probs: np.ndarray | None, kinds: tuple[str, ...]) -> tuple[str | None, float | None]:
     """A distribution [K] over `kinds` (kinds[0] = `normal`) -> (the likeliest anomaly kind, its
     share of the anomaly kinds' probability); (None, None) for None."""

@@ -44,7 +44,7 @@ from va_gpt.checkpoints.classifier import save_classifier
 from va_gpt.config import IntervalConfig, load_preset
 from va_gpt.io.credentials import storage_options_for
 from va_gpt.models.classifier import KINDS
-from va_gpt.ops.intervals import interval_label, scores_to_intervals
+from va_gpt.ops.intervals import interval_kind_probs, label_of, scores_to_intervals
 from va_gpt.ops.metrics import frame_auc, temporal_iou
 from va_gpt.pipeline.visual import feature_spec
 from va_gpt.synthetic.anomalies import ALL_KINDS
@@ -219,10 +219,10 @@ def detector_report(
                 best = max((temporal_iou((iv.start_s, iv.end_s), g) for g in truth[i]), default=0.0)
                 if best > 0:
                     total += 1
-                    right += (
-                        interval_label(data["t"][i], kind_probs[i], KINDS, iv.start_s, iv.end_s, scores[i])[0]
-                        == kind
+                    probs = interval_kind_probs(
+                        data["t"][i], kind_probs[i], KINDS, iv.start_s, iv.end_s, scores[i]
                     )
+                    right += label_of(probs, KINDS)[0] == kind
         report["kind_accuracy"] = right / total if total else None
         report["kind_intervals"] = total
     return report
