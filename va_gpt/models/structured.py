@@ -45,11 +45,9 @@ def _ids(model: VAGPT, text: str) -> list[int]:
 
 
 @torch.no_grad()
-def _option_token_logprobs(
-    model: VAGPT, sample: Sample, seqs: list[list[int]]
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """(log-probs [n, Lo] float64 of each option's tokens given the prompt and the option's tokens
-    before them, mask [n, Lo] of real tokens) for token sequences `seqs` answering `sample`.
+def _option_token_logprobs(model: VAGPT, sample: Sample, seqs: list[list[int]]) -> torch.Tensor:
+    """[n, Lo] float64: the log-prob of each option's tokens given the prompt and the option's
+    tokens before them, 0 past an option's end, for token sequences `seqs` answering `sample`.
 
     The prompt is prefilled once; its KV cache is repeated over the options, which run as one
     right-padded batch."""
@@ -78,7 +76,7 @@ def _option_token_logprobs(
             use_cache=True,
         ).logits  # [n, Lo, V]: position j predicts token j + 1
         lp[:, 1:] = F.log_softmax(logits[:, :-1].float(), -1).gather(-1, ids[:, 1:, None])[..., 0].double()
-    return lp * mask, mask
+    return lp * mask
 
 
 def option_logprobs(
@@ -91,7 +89,7 @@ def option_logprobs(
     """
     if not options:
         raise ValueError("no options to score")
-    lp, _ = _option_token_logprobs(model, sample, [_ids(model, template.format(o)) for o in options])
+    lp = _option_token_logprobs(model, sample, [_ids(model, template.format(o)) for o in options])
     return lp.sum(-1).cpu().numpy()
 
 
@@ -110,7 +108,7 @@ def greedy_choice(model: VAGPT, sample: Sample, answers: list[str]) -> int:
         raise ValueError("no answers to choose from")
     eos = model.tokenizer.eos_token_id
     seqs = [_ids(model, " " + a) + [eos] for a in answers]
-    lp, _ = _option_token_logprobs(model, sample, seqs)
+    lp = _option_token_logprobs(model, sample, seqs)
     alive = list(range(len(seqs)))
     for j in range(max(len(s) for s in seqs)):
         if len(alive) == 1 or j >= len(seqs[alive[0]]):  # decided, or the survivors are one answer twice
