@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
+from tests.eval.records_fixtures import tiny_records
 from va_gpt.checkpoints.build import from_preset
 from va_gpt.config import load_preset
-from va_gpt.data.instruct.make import synthetic_records
 from va_gpt.data.instruct.templates import TEMPORAL_QUESTION, temporal_answer
 from va_gpt.data.records import mc_answer, record_texts
 from va_gpt.eval.ablation import (
@@ -27,9 +27,7 @@ from va_gpt.eval.ablation import (
 from va_gpt.eval.errors import EvaluationError
 from va_gpt.eval.qa import qa_metrics
 from va_gpt.models.vagpt import Sample
-from va_gpt.synthetic.archive import generate_archive
 from va_gpt.train.config import TrainConfig
-from va_gpt.train.samples import SampleBuilder, ScoreCache
 from va_gpt.train.vagpt import train
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -37,14 +35,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 @pytest.mark.timeout(180)
 def test_ablation_smoke_writes_table_and_plot(tmp_path):
-    preset = load_preset("tiny")
-    truth = generate_archive(
-        str(tmp_path / "videos"), cameras=1, videos_per_camera=2, duration_s=6.0, width=96, height=64, fps=10.0,
-        anomaly_kinds=("fighting",), normal_fraction=0.0, seed=4,
-    )  # fmt: skip
-    recs = synthetic_records(truth, "test", tasks=("mc_temporal", "temporal"))
-    curves = {truth.video_url(v.key): (np.arange(0, 6, 0.5), np.linspace(0, 1, 12)) for v in truth.videos}
-    builder = SampleBuilder(preset, scores=ScoreCache(curves))
+    preset, recs, builder = tiny_records(tmp_path, ("mc_temporal", "temporal"))
     train_data = builder.build(recs)
     texts = record_texts(recs)
     settings = [

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
+from tests.eval.records_fixtures import tiny_records
 from va_gpt.checkpoints.build import from_preset
-from va_gpt.config import load_preset
-from va_gpt.data.instruct.make import synthetic_records
 from va_gpt.data.records import record_texts
 from va_gpt.eval.errors import EvaluationError
 from va_gpt.eval.qa import evaluate_model, qa_metrics, qa_records, summary_metrics
-from va_gpt.synthetic.archive import generate_archive
-from va_gpt.train.samples import SampleBuilder, ScoreCache
 
 
 @pytest.mark.timeout(60)
@@ -43,14 +39,7 @@ def test_qa_scoring_on_crafted_answers():
 @pytest.mark.timeout(180)
 def test_evaluate_model_reports_free_and_options_held_answers_and_summaries(tmp_path):
     """`vagpt eval --checkpoint --records`: a tiny model's answers to real synthetic records."""
-    preset = load_preset("tiny")
-    truth = generate_archive(
-        str(tmp_path / "videos"), cameras=1, videos_per_camera=2, duration_s=6.0, width=96, height=64, fps=10.0,
-        anomaly_kinds=("fighting",), normal_fraction=0.0, seed=4,
-    )  # fmt: skip
-    recs = synthetic_records(truth, "test", tasks=("mc_temporal", "description"))
-    curves = {truth.video_url(v.key): (np.arange(0, 6, 0.5), np.linspace(0, 1, 12)) for v in truth.videos}
-    builder = SampleBuilder(preset, scores=ScoreCache(curves))
+    preset, recs, builder = tiny_records(tmp_path, ("mc_temporal", "description"))
     model = from_preset(preset, tokenizer_texts=record_texts(recs)).eval()
     rep = evaluate_model(model, builder, recs, batch_size=2)
     qa, held = rep["qa"], rep["qa"]["held_to_options"]
