@@ -133,6 +133,26 @@ def test_checkpoint_meta_lists_every_file(model, tmp_path):
     assert sorted([*meta["files"], "checkpoint.json"]) == on_disk
 
 
+@pytest.mark.timeout(60)
+def test_the_sentences_the_llm_was_trained_to_write_travel_with_the_checkpoint(model, tmp_path, monkeypatch):
+    assert load_checkpoint(_saved(model, tmp_path / "plain")).model.answers is None  # a freely writing LLM
+    bank = {"description": ["two people fight each other"], "analysis": ["violence is dangerous"]}
+    monkeypatch.setattr(model, "answers", bank)
+    url = _saved(model, tmp_path / "held")
+    assert load_checkpoint(url).model.answers == bank
+    (tmp_path / "held" / "answers.json").write_text('{"description": ["ok"], "analysis": [""]}')
+    with pytest.raises(CheckpointError, match=r"held/answers.json: expected \{field: \[non-empty sentence"):
+        load_checkpoint(url)
+    (tmp_path / "held" / "answers.json").write_text("{not json")
+    with pytest.raises(CheckpointError, match="held/answers.json: not valid JSON"):
+        load_checkpoint(url)
+
+
+def _saved(model, folder) -> str:
+    save_checkpoint(model, str(folder))
+    return str(folder)
+
+
 def test_make_run_finds_a_demo_vagpt_only_when_its_save_finished(model, tmp_path):
     """`make run` turns summaries on when WORK/models/<preset>/vagpt holds a complete checkpoint."""
     folder = tmp_path / "models" / "demo" / "vagpt"

@@ -11,6 +11,8 @@ One checkpoint folder format (local path, file://, s3://, any fsspec URL)::
                              encoder is random-initialised (source null), optional otherwise
     vision_tower/            CLIP vision model, optional (kind clip)
     classifier/              optional: the anomaly classifier's folder (checkpoints/classifier.py)
+    answers.json             optional: the sentences the LLM was trained to write per answer
+                             field (VAGPT.answers; {"description": [...], "analysis": [...]})
 
 Writing goes to a local temp folder, then each file is uploaded; checkpoint.json
 goes last, so a half-uploaded checkpoint is never taken for a whole one.
@@ -49,6 +51,7 @@ from va_gpt.models.vagpt import VAGPT, ClipVisionTower
 
 FORMAT = 1
 META = "checkpoint.json"
+ANSWERS = "answers.json"
 
 
 @dataclass
@@ -73,6 +76,8 @@ def _write_dir(
         model.sets_encoder.model.save_pretrained(str(out / "encoder"))
     if include_encoder and isinstance(model.vision, ClipVisionTower):
         model.vision.model.save_pretrained(str(out / "vision_tower"))
+    if model.answers:
+        (out / ANSWERS).write_text(json.dumps(model.answers, indent=1))
     if classifier is not None:
         state = classifier.state_dict() if hasattr(classifier, "state_dict") else dict(classifier)
         write_classifier(out / BUNDLED, state, classifier_config)
@@ -142,6 +147,19 @@ def read_meta(local_dir: str, url: str) -> dict:
     return meta
 
 
+def _answers(path: Path, where: str) -> dict[str, list[str]]:
+    """answers.json -> {field: [sentence, ...]}, or CheckpointError naming the file and the reason."""
+    try:
+        answers = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise CheckpointError(f"{where}: not valid JSON ({e})") from e
+    if not isinstance(answers, dict) or not all(
+        isinstance(v, list) and all(isinstance(s, str) and s.strip() for s in v) for v in answers.values()
+    ):
+        raise CheckpointError(f"{where}: expected {{field: [non-empty sentence, ...]}}")
+    return answers
+
+
 def load_checkpoint(
     url: str, storage_options: dict | None = None, device: str | None = None, dtype: str | None = None
 ) -> Checkpoint:
@@ -187,8 +205,10 @@ def load_checkpoint(
     load_state_file(local / "projector.safetensors", projector, f"{url}/projector.safetensors")
     projector = projector.to(dev, dt)
 
+    answers = _answers(local / ANSWERS, f"{url}/{ANSWERS}") if ANSWERS in files else None
     with torch.no_grad():
-        model = VAGPT(vision, projector, llm, tokenizer, preset, sets_encoder=sets_encoder).eval()
+        model = VAGPT(vision, projector, llm, tokenizer, preset, sets_encoder=sets_encoder, answers=answers)
+    model.eval()
     return Checkpoint(
         model=model,
         preset=preset,

@@ -10,6 +10,10 @@ shown; free greedy decoding of "Judgement: <kind>" is where summaries go wrong f
 - :func:`generate_after`: generation continued after a forced answer prefix (" Judgement: x.
   Description:"), so description and analysis are conditioned on the chosen judgement, with
   n-gram blocking and a repetition penalty;
+- :func:`held_summary`: description and analysis held to the sentences the model was trained to
+  write (`answer_bank` of its training answers, VAGPT.answers), each chosen by `greedy_choice`:
+  a 4 x 256 LLM trained for minutes writes those sentences whole or breaks them ("fire puts people
+  in this."), and held to them it cannot break one;
 - :func:`cut_repeats` (pure text): the text cut before the first word n-gram that repeats, the
   hard guarantee that no summary repeats a 4-gram whatever the decoder did.
 
@@ -21,6 +25,8 @@ from __future__ import annotations
 
 import re
 import warnings
+from collections import Counter
+from collections.abc import Iterable
 
 import numpy as np
 import torch
@@ -117,6 +123,45 @@ def greedy_choice(model: VAGPT, sample: Sample, answers: list[str]) -> int:
         best = max(alive, key=lambda i: (float(lp[i, j]), -i))
         alive = [i for i in alive if seqs[i][j] == seqs[best][j]]
     return alive[0]
+
+
+HELD_FIELDS = ("description", "analysis")
+MAX_HELD = 256  # sentences kept per field (the most frequent): each is one row of a batched pass
+
+
+def answer_bank(answers: Iterable[str]) -> dict[str, list[str]]:
+    """The sentences of training answers ("Judgement: x. Description: y. Analysis: z.") per free
+    field: each field's distinct values without the closing period, the most frequent first (the
+    first seen first on a tie), at most MAX_HELD; fields no answer has are left out."""
+    counts: dict[str, Counter] = {f: Counter() for f in HELD_FIELDS}
+    for text in answers:
+        for field, _, value_start, end in field_spans(text):
+            value = text[value_start:end].strip().rstrip(".").strip()
+            if field in counts and value:
+                counts[field][value] += 1
+    return {f: [s for s, _ in c.most_common(MAX_HELD)] for f, c in counts.items() if c}
+
+
+def held_summary(
+    model: VAGPT, sample: Sample, judgement: str, kind: str, bank: dict[str, list[str]]
+) -> str | None:
+    """The summary in the training answers' format, "Judgement: <judgement>. Description: <d>.
+    Analysis: <a>.", with d, then a, chosen by greedy decoding held to the bank's sentences
+    (`greedy_choice`, after the forced judgement; the analysis after the chosen description) among
+    those that name no kind other than `kind`. None when the bank cannot say it: a field without
+    such a sentence, or an anomaly `kind` that none of its sentences names (a kind the model was
+    never trained to describe: "people walk along the street" would be all it could say)."""
+    ok = {f: [s for s in bank.get(f, []) if not contradictions(s, kind)] for f in HELD_FIELDS}
+    if not all(ok.values()):
+        return None
+    if kind != NORMAL and not any(k == kind for f in HELD_FIELDS for s in ok[f] for k, _ in kind_mentions(s)):
+        return None
+    head = f"Judgement: {judgement}. Description:"
+    ds = ok["description"]
+    d = ds[greedy_choice(model, sample, [f"{head} {s}. Analysis:" for s in ds])]
+    head = f"{head} {d}. Analysis:"
+    analyses = ok["analysis"]
+    return f"{head} {analyses[greedy_choice(model, sample, [f'{head} {s}.' for s in analyses])]}."
 
 
 def generate_after(model: VAGPT, samples: list[Sample], prefixes: list[str], **options) -> list[str]:

@@ -10,6 +10,10 @@ monkey-patching): `VAGPT(vision, projector, llm, tokenizer, config)`.
 - projector: `build_projector(...)`, vision hidden -> LLM hidden.
 - llm: any transformers causal LM of the Llama family (called with `inputs_embeds`).
 - tokenizer: a transformers tokenizer holding the marker and score-bucket tokens.
+- answers (optional): the sentences the LLM was trained to write in each free answer field
+  ({"description": [...], "analysis": [...]}, va_gpt.models.structured.answer_bank): a small LLM
+  trained for minutes writes them whole or breaks them, so the describe stage holds its fields
+  to them (structured.held_summary). None for an LLM that writes freely (the 7B preset).
 
 The LLM input, one sequence per question, built as embeddings::
 
@@ -184,6 +188,7 @@ class VAGPT(nn.Module):
         tokenizer,
         config: Preset,
         sets_encoder: DinoEncoder | None = None,
+        answers: dict[str, list[str]] | None = None,
     ):
         super().__init__()
         self.vision = vision
@@ -191,6 +196,7 @@ class VAGPT(nn.Module):
         self.llm = llm
         self.tokenizer = tokenizer
         self.config = config
+        self.answers = answers
         if config.vision_tower.kind == "shared":
             if not isinstance(vision, DinoEncoder):
                 raise TypeError("vision_tower.kind shared needs a DinoEncoder as `vision`")

@@ -22,6 +22,7 @@ from va_gpt.checkpoints.classifier import classifier_parts
 from va_gpt.config import load_preset
 from va_gpt.data.instruct.demo import synthetic_instruction_set
 from va_gpt.data.records import read_records, record_answer, record_question, record_texts
+from va_gpt.models.structured import answer_bank
 from va_gpt.train.config import TrainConfig
 from va_gpt.train.initial import initial_model
 from va_gpt.train.language import train_answer_language
@@ -139,6 +140,10 @@ def train_demo(
     )
 
     model = initial_model(preset, init=None, tokenizer_texts=record_texts(train_recs), seed=seed)
+    # Saved with the checkpoint: the describe stage holds the summary's fields to these sentences
+    # (va_gpt.models.structured.held_summary), which this small LLM writes whole or breaks.
+    model.answers = answer_bank(record_answer(r) for r in train_recs)
+    report["answers"] = {f: len(v) for f, v in model.answers.items()}
     cs, cc = classifier_parts(classifier_dir)
     report["language"] = train_answer_language(
         model,

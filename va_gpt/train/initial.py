@@ -21,7 +21,15 @@ def with_settings(model: VAGPT, *, sets=None, tetg=None, max_frames: int | None 
         decode=decode or cfg.decode,
         projector=dataclasses.replace(cfg.projector, max_frames=max_frames or cfg.projector.max_frames),
     )
-    return VAGPT(model.vision, model.projector, model.llm, model.tokenizer, new, model.sets_encoder)
+    return VAGPT(
+        model.vision,
+        model.projector,
+        model.llm,
+        model.tokenizer,
+        new,
+        model.sets_encoder,
+        answers=model.answers,
+    )
 
 
 def adopt_preset(model: VAGPT, preset: Preset) -> VAGPT:

@@ -162,7 +162,15 @@ def export_model(model: VAGPT) -> VAGPT:
     if getattr(fresh.config, "tie_word_embeddings", False):
         fresh.tie_weights()
     fresh.eval()
-    return VAGPT(model.vision, model.projector, fresh, model.tokenizer, model.config, model.sets_encoder)
+    return VAGPT(
+        model.vision,
+        model.projector,
+        fresh,
+        model.tokenizer,
+        model.config,
+        model.sets_encoder,
+        answers=model.answers,
+    )
 
 
 def adamw(groups: list[dict], cfg: TrainConfig) -> torch.optim.AdamW:
