@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from va_gpt.checkpoints.build import from_preset
 from va_gpt.config import load_preset
 from va_gpt.models.structured import (
+    answer_bank,
     consistent_after,
     contradictions,
     cut_repeated_fields,
@@ -23,6 +24,7 @@ from va_gpt.models.structured import (
     field_spans,
     generate_after,
     greedy_choice,
+    held_summary,
     max_ngram_repeats,
     option_logprobs,
     summary_quality,
@@ -284,3 +286,50 @@ def test_greedy_choice_is_greedy_decoding_held_to_the_answers(model):
     assert greedy_choice(model, sample(), ["(A)", "(A)"]) == 0  # one answer twice: the first
     with pytest.raises(ValueError, match="no answers"):
         greedy_choice(model, sample(), [])
+
+
+def test_answer_bank_holds_each_fields_trained_sentences_most_frequent_first():
+    answers = [
+        "Judgement: fighting. Description: two people fight each other. Analysis: violence is dangerous.",
+        "Judgement: normal. Description: people walk along the street. Analysis: Nothing abnormal happens.",
+        "Judgement: normal. Description: people walk along the street. Analysis: Nothing abnormal happens.",
+        "Judgement: fighting. Analysis: violence is dangerous.",  # an analysis question's answer
+        "Yes. There is an anomaly in this video: fighting.",  # no fields: nothing to hold
+        "6.6s-9.1s (D)",
+    ]
+    assert answer_bank(answers) == {
+        "description": ["people walk along the street", "two people fight each other"],
+        "analysis": ["violence is dangerous", "Nothing abnormal happens"],
+    }
+    assert answer_bank(["Judgement: normal."]) == {}
+
+
+BANK = answer_bank(
+    [
+        CONTRADICTION,
+        "Judgement: fighting. Description: two people fight each other. Analysis: violence between people is dangerous.",
+        "Judgement: normal. Description: people walk along the street. Analysis: nothing happens here.",
+        "Judgement: abandoned object. Description: a person leaves a bag behind. Analysis: an unattended bag may be a threat.",
+    ]
+)
+
+
+@pytest.mark.timeout(300)
+def test_held_summary_writes_trained_sentences_naming_no_other_kind(contradicting_model):
+    """Overfit to "Judgement: fighting. Description: a person falls. Analysis: it is normal.", the
+    model held to the bank writes what it learned where its judgement allows it, never a sentence
+    naming another kind, and exactly what greedy decoding held to the whole allowed answers writes."""
+    m, s = contradicting_model, sample()
+    for kind, judgement in (("fighting", "fighting"), ("falling", "falling"), ("normal", "normal")):
+        text = held_summary(m, s, judgement, kind, BANK)
+        ds = [d for d in BANK["description"] if not contradictions(d, kind)]
+        analyses = [a for a in BANK["analysis"] if not contradictions(a, kind)]
+        whole = [f"Judgement: {judgement}. Description: {d}. Analysis: {a}." for d in ds for a in analyses]
+        assert text == whole[reference_greedy_choice(m, s, whole)], kind
+        assert contradictions(text.split("Description:", 1)[1], kind) == [], text
+    # what the model learned, where the judgement allows it
+    assert "Description: a person falls." in held_summary(m, s, "falling", "falling", BANK)
+    assert held_summary(m, s, "normal", "normal", BANK).endswith("Analysis: it is normal.")
+    # a kind the bank never names, or a field with nothing left: free decoding's turn
+    assert held_summary(m, s, "robbery", "robbery", BANK) is None
+    assert held_summary(m, s, "fighting", "fighting", {"description": BANK["description"]}) is None

@@ -14,10 +14,12 @@ from tests.shared_paths import CAR_ACCIDENT
 from va_gpt.checkpoints.build import from_preset
 from va_gpt.checkpoints.vagpt import save_checkpoint
 from va_gpt.config import load_preset
-from va_gpt.models.structured import contradictions, max_ngram_repeats, when
+from va_gpt.data.instruct.templates import SHORT_ANALYSIS, SHORT_DESCRIPTION, SHORT_NORMAL, fields_answer
+from va_gpt.models.structured import answer_bank, contradictions, max_ngram_repeats, when
 from va_gpt.pipeline.describe import (
     ALLOWED_KINDS,
     PROMPT_VERSION,
+    PROMPT_VERSION_HELD,
     Describe,
     choose_kind,
     parse_fields,
@@ -143,6 +145,39 @@ def test_from_checkpoint_on_s3_matches_the_model(s3_store):
     out = free(batch)
     expected = model.generate_batch([stage.sample({k: v[0] for k, v in batch.items()})], 6)
     assert out["text"].tolist() == expected
+
+
+@pytest.mark.timeout(180)
+def test_a_checkpoint_with_trained_sentences_summarises_in_them(tmp_path):
+    """A checkpoint carrying its training answers' sentences (the demo VA-GPT's) gets summaries
+    whose description and analysis are those sentences whole, naming no other kind, the
+    description followed by the interval's times; `hold_answers=False` decodes freely."""
+    model = from_preset(PRESET).eval()
+    model.answers = bank = answer_bank(
+        [fields_answer("normal", SHORT_NORMAL, "Nothing abnormal happens")]
+        + [
+            fields_answer(KINDS[k].display, SHORT_DESCRIPTION[k], SHORT_ANALYSIS[k])
+            for k in SHORT_DESCRIPTION
+        ]
+    )
+    url = str(tmp_path / "ckpt")
+    save_checkpoint(model, url)
+    kinds = ["fighting", "collision", "normal"]
+    batch = interval_batch(rows=((0, 1.0, 2.0), (1, 2.5, 3.5), (2, 0.5, 3.0)))
+    batch["label"] = np.array(kinds, dtype=object)
+    batch["label_p"] = np.array([0.999999] * 3)
+    out = Describe(PRESET, checkpoint_url=url, max_new_tokens=6)(batch)
+    assert out["prompt_version"].tolist() == [PROMPT_VERSION_HELD] * 3
+    for i, kind in enumerate(kinds):
+        assert out["label"][i] == kind
+        said_when = when(batch["start_s"][i], batch["end_s"][i])
+        description = out["description"][i]
+        assert description.endswith(said_when), out["text"][i]
+        assert description[: -len(said_when)].strip().rstrip(".") in bank["description"], out["text"][i]
+        assert out["analysis"][i].rstrip(".") in bank["analysis"], out["text"][i]
+        assert contradictions(out["text"][i].split("Description:", 1)[1], kind) == [], out["text"][i]
+    free = Describe(PRESET, checkpoint_url=url, max_new_tokens=6, hold_answers=False)(batch)
+    assert free["prompt_version"].tolist() == [PROMPT_VERSION] * 3
 
 
 @pytest.mark.timeout(120)

@@ -30,7 +30,12 @@ of the beams that name none, the first that names its own kind and has a whole a
 kept (structured.summary_quality), else the sample is decoded again with the contradicting words
 banned, else those sentences are dropped (structured.consistent_after); a description or
 analysis left with fewer than three words ("Analysis: an.") is dropped too
-(structured.drop_stub_fields). The description then says when, from the interval's own times
+(structured.drop_stub_fields). When the checkpoint carries the sentences its LLM was trained to
+write (VAGPT.answers, the demo VA-GPT's) and `hold_answers` is on, description and analysis are
+instead chosen among those sentences by greedy decoding held to them, after the judgement
+(structured.held_summary: none names another kind; describe-v5): a 4 x 256 LLM trained for
+minutes writes them whole or breaks them ("Analysis: fire puts people in this."), and held to
+them it cannot break one. The description then says when, from the interval's own times
 ("It happens from 6.5s to 9.0s", the instruction data's wording; structured.with_when) unless it
 already gives a time. With `structured=False` the whole answer is generated greedily
 (describe-v1).
@@ -65,6 +70,7 @@ from va_gpt.models.structured import (
     cut_stray_marks,
     drop_stub_fields,
     field_spans,
+    held_summary,
     option_logprobs,
     with_when,
 )
@@ -74,10 +80,13 @@ from va_gpt.taxonomy import KINDS, NORMAL, display, parse_kind
 from va_gpt.video.clips import decode_window
 from va_gpt.video.errors import DecodeError
 
+# v5: description and analysis held to the sentences the model was trained to write, when its
+# checkpoint carries them (VAGPT.answers; structured.held_summary), else v4;
 # v4: of 6 beams the one that names its judgement's kind with whole fields, stub fields dropped;
 # v3: description and analysis name no other kind than the judgement, the description says when;
 # v2: structured judgement + repetition control; v1: free greedy
 PROMPT_VERSION = "describe-v4"
+PROMPT_VERSION_HELD = "describe-v5"
 DESCRIBE_QUESTION = (
     "Describe the abnormal event between {start:.1f}s and {end:.1f}s. Answer as: "
     "Judgement: <the anomaly kind, or normal>. Description: <what happens and when>. "
@@ -194,6 +203,8 @@ class Describe:
         # 3 beams against greedy had given 0.37 / 0.60 against 0.15 / 0.46. The describe stage's LLM
         # time is a small share of a night.
         num_beams: int = 6,
+        # hold description and analysis to the checkpoint's trained sentences when it has them
+        hold_answers: bool = True,
     ):
         self.preset = load_preset(preset) if isinstance(preset, str) else preset
         self.structured = structured
@@ -215,6 +226,8 @@ class Describe:
             self.model = from_preset(self.preset)
             self.model_version = f"{self.preset.name}-random"
         self.model.eval()
+        self.answers = self.model.answers if structured and hold_answers else None
+        self.prompt_version = PROMPT_VERSION_HELD if self.answers else PROMPT_VERSION
 
     # -- one row -------------------------------------------------------------------------------
 
@@ -281,10 +294,10 @@ class Describe:
                 for (i, _), text in zip(chunk, outs):
                     texts[i] = text
                 continue
-            prefixes, chosen, spans = [], [], []
+            free, prefixes, chosen = [], [], []
             for i, s in chunk:
                 row = _row(batch, i)
-                spans.append((float(row["start_s"]), float(row["end_s"])))
+                span = (float(row["start_s"]), float(row["end_s"]))
                 label = row.get("label") if _present(row.get("label")) else None
                 kind, shares[i] = choose_kind(
                     option_logprobs(self.model, s, [display(k) for k in self.kinds]),
@@ -294,19 +307,30 @@ class Describe:
                     self.prior_weight,
                     row.get("normal_p"),
                 )
+                held = (
+                    held_summary(self.model, s, display(kind), kind, self.answers) if self.answers else None
+                )
+                if held is not None:
+                    texts[i] = with_when(held, *span)
+                    continue
+                free.append((i, s, span))
                 prefixes.append(f"Judgement: {display(kind)}. Description:")
                 chosen.append(kind)
-            outs = consistent_after(
-                self.model,
-                [s for _, s in chunk],
-                prefixes,
-                chosen,
-                clean=lambda text: cut_stray_marks(cut_repeats(cut_repeated_fields(text), 4)),
-                max_new_tokens=self.max_new_tokens,
-                **self.gen,
+            outs = (
+                consistent_after(
+                    self.model,
+                    [s for _, s, _ in free],
+                    prefixes,
+                    chosen,
+                    clean=lambda text: cut_stray_marks(cut_repeats(cut_repeated_fields(text), 4)),
+                    max_new_tokens=self.max_new_tokens,
+                    **self.gen,
+                )
+                if free
+                else []
             )
-            for (i, _), text, (start, end) in zip(chunk, outs, spans):
-                texts[i] = with_when(drop_stub_fields(text), start, end)
+            for (i, _, span), text in zip(free, outs):
+                texts[i] = with_when(drop_stub_fields(text), *span)
 
         labels: list[str | None] = []
         fields: list[str] = []
@@ -333,7 +357,7 @@ class Describe:
             **{k: np.array(v, dtype=object) for k, v in cols.items()},
             "fields": np.array(fields, dtype=object),
             "model_version": np.array([self.model_version] * n, dtype=object),
-            "prompt_version": np.array([PROMPT_VERSION] * n, dtype=object),
+            "prompt_version": np.array([self.prompt_version] * n, dtype=object),
         }
         for k in PASSTHROUGH:
             if k in batch:
