@@ -2,7 +2,9 @@
 
 Runs the nightly stages in this process (pipeline.run.run_local: decode -> visual -> intervals),
 then the describe stage twice on the same intervals: free greedy decoding (describe-v1) and the
-structured decoding (describe-v2, va_gpt.models.structured). Per mode:
+structured decoding (describe-v2 and after, va_gpt.models.structured: describe-v5 holds the fields
+to the checkpoint's trained sentences where it carries them, and is then run a third time with
+free fields, `structured_free_fields`). Per mode:
 
 - kind_acc: of the intervals that overlap an injected event, the share whose judgement names the
   event's kind (va_gpt.taxonomy; the best-overlapping event);
@@ -11,6 +13,11 @@ structured decoding (describe-v2, va_gpt.models.structured). Per mode:
 - max_4gram: the most times any word 4-gram occurs in one summary (1 = none repeats);
 - names_judgement: the share of summaries whose description or analysis names the judgement's
   own kind; contradicting: how many name another kind (va_gpt.taxonomy.kind_mentions);
+- whole_fields / fields: of the summaries' description and analysis fields, how many are one of
+  the plain-style training sentences whole (the description without the "It happens from ..."
+  the stage adds); missing_fields: description or analysis fields a summary lacks (dropped as
+  broken, or never written). A field that is neither whole nor missing is a broken or novel
+  sentence ("Analysis: fire puts people in this.");
 - bleu / rouge_l: the description against the synthetic truth's caption of the matched event;
   bleu_plain / rouge_l_plain: the whole summary against the demo's plain-style reference
   ("Judgement: <kind>. Description: <short text>. Analysis: <short reason>.").
@@ -23,10 +30,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import time
 
 from va_gpt.config import load_preset
-from va_gpt.data.instruct.templates import SHORT_ANALYSIS, SHORT_DESCRIPTION, SHORT_NORMAL, fields_answer
+from va_gpt.data.instruct.templates import (
+    NORMAL_ANALYSIS,
+    SHORT_ANALYSIS,
+    SHORT_DESCRIPTION,
+    SHORT_NORMAL,
+    fields_answer,
+)
 from va_gpt.io.archive import video_id_for
 from va_gpt.models.structured import contradictions, max_ngram_repeats, option_logprobs
 from va_gpt.ops.text_metrics import bleu, rouge_l
@@ -42,13 +56,31 @@ def _overlap(a0, a1, b0, b1) -> float:
 
 def plain_reference(kind: str | None) -> str:
     if kind is None:
-        return fields_answer(NORMAL, SHORT_NORMAL, "Nothing abnormal happens; this is ordinary activity")
+        return fields_answer(NORMAL, SHORT_NORMAL, NORMAL_ANALYSIS)
     return fields_answer(display(kind), SHORT_DESCRIPTION.get(kind), SHORT_ANALYSIS.get(kind))
+
+
+PLAIN_SENTENCES = {
+    s.lower() for s in [*SHORT_DESCRIPTION.values(), *SHORT_ANALYSIS.values(), SHORT_NORMAL, NORMAL_ANALYSIS]
+}
+_WHEN = re.compile(r"\s*It happens from [\d.]+s to [\d.]+s\.?\s*$")
+
+
+def field_sentences(summary: dict) -> list[str | None]:
+    """A summary's description (without the times the stage adds) and analysis, lower-cased,
+    without the closing period; None for a field it lacks."""
+    out = []
+    for field in ("description", "analysis"):
+        value = summary.get(field)
+        value = _WHEN.sub("", value).strip().rstrip(".").strip().lower() if value else ""
+        out.append(value or None)
+    return out
 
 
 def evaluate(rows: list[dict], out: list[dict], truth_by_uri: dict) -> dict:
     kind_hits = kind_n = normal_hits = normal_n = false_hits = false_n = 0
     cands, refs, cands_plain, refs_plain, reps, examples = [], [], [], [], [], []
+    fields = [f for s in out if s.get("text") for f in field_sentences(s)]
     for r, s in zip(rows, out):
         v = truth_by_uri[r["uri"]]
         reps.append(max_ngram_repeats(s["text"]))
@@ -88,6 +120,9 @@ def evaluate(rows: list[dict], out: list[dict], truth_by_uri: dict) -> dict:
         "rouge_l": rouge_l(cands, refs) if cands else None,
         "bleu_plain": bleu(cands_plain, refs_plain) if cands_plain else None,
         "rouge_l_plain": rouge_l(cands_plain, refs_plain) if cands_plain else None,
+        "fields": len(fields),
+        "whole_fields": sum(f in PLAIN_SENTENCES for f in fields),
+        "missing_fields": sum(f is None for f in fields),
         "names_judgement": names_judgement(out),
         "contradicting": sum(
             bool(contradictions(_after_judgement(s["text"]), s["label"] or NORMAL)) for s in out
@@ -177,7 +212,8 @@ def main(argv=None) -> int:
         "intervals": len(rows),
         "scan_seconds": round(time.monotonic() - t0, 1),
     }
-    for mode, structured in (("free_greedy_v1", False), ("structured_v2", True)):
+    modes = [("free_greedy_v1", False, True), ("structured_v2", True, True)]
+    for mode, structured, hold in modes:
         t0 = time.monotonic()
         given = {
             "num_beams": a.num_beams,
@@ -185,12 +221,20 @@ def main(argv=None) -> int:
             "repetition_penalty": a.repetition_penalty,
         }
         beams = {k: v for k, v in given.items() if v is not None}
-        stage = Describe(preset, checkpoint_url=a.checkpoint, structured=structured, **beams)
+        stage = Describe(
+            preset, checkpoint_url=a.checkpoint, structured=structured, hold_answers=hold, **beams
+        )
+        if structured and hold and stage.answers:  # held fields: measure the free ones beside them
+            modes.append(("structured_free_fields", True, False))
         out = []
         for i in range(0, len(rows), 4):
             out += _rows(stage(_batch(rows[i : i + 4])))
-        report[mode] = {**evaluate(rows, out, truth_by_uri), "seconds": round(time.monotonic() - t0, 1)}
-        if structured:
+        report[mode] = {
+            **evaluate(rows, out, truth_by_uri),
+            "prompt_version": stage.prompt_version,
+            "seconds": round(time.monotonic() - t0, 1),
+        }
+        if structured and hold:
             report["judgement_by_prior_weight"] = prior_sweep(stage, rows, truth_by_uri)
     text = json.dumps(report, indent=2)
     print(text)
