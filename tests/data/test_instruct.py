@@ -28,6 +28,7 @@ from va_gpt.io.filesystem import join, read_bytes
 from va_gpt.ops.text_metrics import parse_choice
 from va_gpt.pipeline.describe import DESCRIBE_QUESTION, parse_fields
 from va_gpt.synthetic.archive import generate_archive
+from va_gpt.synthetic.truth import load_truth
 from va_gpt.taxonomy import display
 
 BENCH = I.default_annotations()
@@ -243,6 +244,22 @@ def test_deterministic(archive, synth_records):
     )
     here = I.build_records(I.items_from_annotations("ucf_crime", UCF), I.RecordConfig())
     assert json.loads(out.stdout) == here
+
+
+@pytest.mark.timeout(60)
+def test_the_same_archive_in_another_folder_gives_the_same_records(archive, synth_records, tmp_path):
+    """A demo build in a fresh clone renders its archive elsewhere: its records (ids, windows,
+    templates, options, split) must not depend on the folder, or neither does the model."""
+    url, _ = archive
+    moved = tmp_path / "elsewhere" / "archive"
+    shutil.copytree(url, moved)
+    records = I.build_records(I.items_from_synthetic(load_truth(str(moved))), CFG)
+    assert [r["video"] for r in records] != [r["video"] for r in synth_records]
+
+    def placeless(recs):  # without where it is, and the pipeline's id of that place
+        return [{k: v for k, v in r.items() if k not in ("video", "video_id")} for r in recs]
+
+    assert placeless(records) == placeless(synth_records)
 
 
 # --------------------------------------------------------------------------- the real files

@@ -35,7 +35,8 @@ from va_gpt.synthetic.truth import load_truth
 
 log = logging.getLogger(__name__)
 
-BUILDER_VERSION = "va-instruction/1"
+# 2: synthetic records follow the archive seed and path of a video, not the folder it is in
+BUILDER_VERSION = "va-instruction/2"
 
 
 def _records_row(row: dict, cfg: RecordConfig) -> list[dict]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
+from va_gpt.data.instruct.build import BUILDER_VERSION
 from va_gpt.data.instruct.make import STYLES, synthetic_records
 from va_gpt.data.records import MC_INSTRUCTION, TASKS, write_records
 from va_gpt.io.filesystem import filesystem
@@ -52,7 +53,8 @@ def synthetic_instruction_set(
         if n <= 0:
             continue
         rec_url = f"{base}/{split}/records.jsonl"
-        # the answer format too: records of another one (letter-only "(B)") are rebuilt, not reused
+        # the answer format and the builder's version too: records of another one (letter-only
+        # "(B)", or drawn before records followed the archive rather than its folder) are rebuilt
         params = json.dumps(
             {
                 "style": style,
@@ -60,6 +62,7 @@ def synthetic_instruction_set(
                 "seed": s,
                 "mc_variants": mc_variants,
                 "mc": MC_INSTRUCTION,
+                "builder": BUILDER_VERSION,
             }
         )
         params_path = f"{root.rstrip('/')}/{split}/params.json"

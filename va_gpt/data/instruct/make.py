@@ -79,7 +79,7 @@ def _rng(seed: int, *parts) -> np.random.Generator:
 
 def _record(item: VideoItem, task: str, n: int, template: int, clip, kind, question, answer, cfg, **extra):
     rec = {
-        "id": _digest(item.source, item.video, task, n, template).hex()[:16],
+        "id": _digest(item.source, item.name, task, n, template).hex()[:16],
         "source": item.source,
         "video": item.video,
         "video_id": item.video_id,
@@ -87,7 +87,7 @@ def _record(item: VideoItem, task: str, n: int, template: int, clip, kind, quest
         "clip_end_s": None if clip[1] is None else float(clip[1]),
         "task": task,
         "kind": kind,
-        "split": split_for(item.video_id, cfg.test_fraction),
+        "split": split_for(item.key or item.video_id, cfg.test_fraction),
         "conversations": [
             {"from": "human", "value": VIDEO_TOKEN + question},
             {"from": "gpt", "value": answer},
@@ -104,13 +104,13 @@ def _pick(cfg: RecordConfig, item: VideoItem, task: str, n: int, family: str | N
     if cfg.fixed_templates:
         return 0
     return int(
-        _rng(cfg.seed, item.source, item.video, task, n, "template").integers(len(TEMPLATES[family or task]))
+        _rng(cfg.seed, item.source, item.name, task, n, "template").integers(len(TEMPLATES[family or task]))
     )
 
 
 def _jittered(cfg: RecordConfig, item: VideoItem, ev: EventItem, n: int) -> EventItem:
     """`ev` with start and end moved by up to 1 s (at least 1 s long, inside the video)."""
-    rng = _rng(cfg.seed, item.source, item.video, "jitter", n)
+    rng = _rng(cfg.seed, item.source, item.name, "jitter", n)
     start = r1(max(0.0, ev.start_s + float(rng.uniform(-1.0, 1.0))))
     end = r1(max(start + 1.0, ev.end_s + float(rng.uniform(-1.0, 1.0))))
     if item.duration_s is not None:
@@ -121,7 +121,7 @@ def _jittered(cfg: RecordConfig, item: VideoItem, ev: EventItem, n: int) -> Even
 def _mc_record(item: VideoItem, cfg: RecordConfig, n: int) -> dict | None:
     """The n-th multiple-choice temporal question of an anomalous video; None when 3 distractors do not fit."""
     truth = item.truth
-    rng = _rng(cfg.seed, item.source, item.video, "mc_temporal", n, "options")
+    rng = _rng(cfg.seed, item.source, item.name, "mc_temporal", n, "options")
     right = int(rng.integers(len(truth)))
     kind = [e for e in item.events if e.anomalous][right].kind
     last_end = max(e for _, e in truth)

@@ -58,7 +58,10 @@ class VideoItem:
     kind: the first anomaly kind or NORMAL; kinds: all of them (XD videos can have several);
     duration_s: None when the source does not give it; uri: where the video can be read
     (synthetic, or a benchmark video under a video root), else None;
-    summary_description / summary_analysis: whole-video texts (HIVAU).
+    summary_description / summary_analysis: whole-video texts (HIVAU); key: what names the video
+    wherever its files are (synthetic: the archive's seed and the video's path in it), else None:
+    record ids, random draws and the split follow `name` (key, else video / video_id), so the same
+    archive rendered in another folder gives the same records.
     """
 
     source: str
@@ -71,6 +74,12 @@ class VideoItem:
     uri: str | None = None
     summary_description: str | None = None
     summary_analysis: str | None = None
+    key: str | None = None
+
+    @property
+    def name(self) -> str:
+        """What record ids and random draws follow: `key`, else `video`."""
+        return self.key or self.video
 
     @property
     def anomalous(self) -> bool:
@@ -136,6 +145,7 @@ def items_from_synthetic(
                 events=events,
                 uri=uri,
                 summary_description=summary,
+                key=f"seed{truth.seed}/{v.key}",
             )
         )
     return out
