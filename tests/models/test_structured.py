@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from va_gpt.checkpoints.build import from_preset
 from va_gpt.config import load_preset
 from va_gpt.models.structured import (
+    HELD_FIELDS,
     answer_bank,
     consistent_after,
     contradictions,
@@ -32,6 +33,7 @@ from va_gpt.models.structured import (
     with_when,
 )
 from va_gpt.models.vagpt import KIND_ANSWER, Sample
+from va_gpt.taxonomy import kind_mentions
 
 PRESET = load_preset("tiny")
 S = PRESET.encoder.image_size
@@ -314,19 +316,28 @@ BANK = answer_bank(
 )
 
 
+def preferred(sentences: list[str], kind: str) -> list[str]:
+    """Those of `sentences` that name `kind`, or all of them when none does."""
+    return [x for x in sentences if kind in {k for k, _ in kind_mentions(x)}] or sentences
+
+
 @pytest.mark.timeout(300)
 def test_held_summary_writes_trained_sentences_naming_no_other_kind(contradicting_model):
     """Overfit to "Judgement: fighting. Description: a person falls. Analysis: it is normal.", the
-    model held to the bank writes what it learned where its judgement allows it, never a sentence
-    naming another kind, and exactly what greedy decoding held to the whole allowed answers writes."""
+    model held to the bank writes a sentence naming its judgement where a field has one, else what
+    it learned where its judgement allows it, never a sentence naming another kind: exactly what
+    greedy decoding held to the whole allowed answers writes."""
     m, s = contradicting_model, sample()
     for kind, judgement in (("fighting", "fighting"), ("falling", "falling"), ("normal", "normal")):
         text = held_summary(m, s, judgement, kind, BANK)
-        ds = [d for d in BANK["description"] if not contradictions(d, kind)]
-        analyses = [a for a in BANK["analysis"] if not contradictions(a, kind)]
+        ds, analyses = (
+            preferred([x for x in BANK[f] if not contradictions(x, kind)], kind) for f in HELD_FIELDS
+        )
         whole = [f"Judgement: {judgement}. Description: {d}. Analysis: {a}." for d in ds for a in analyses]
         assert text == whole[reference_greedy_choice(m, s, whole)], kind
         assert contradictions(text.split("Description:", 1)[1], kind) == [], text
+    # a sentence naming the judgement's kind is held to where a field has one
+    assert "Description: two people fight each other." in held_summary(m, s, "fighting", "fighting", BANK)
     # what the model learned, where the judgement allows it
     assert "Description: a person falls." in held_summary(m, s, "falling", "falling", BANK)
     assert held_summary(m, s, "normal", "normal", BANK).endswith("Analysis: it is normal.")

@@ -148,14 +148,20 @@ def held_summary(
     """The summary in the training answers' format, "Judgement: <judgement>. Description: <d>.
     Analysis: <a>.", with d, then a, chosen by greedy decoding held to the bank's sentences
     (`greedy_choice`, after the forced judgement; the analysis after the chosen description) among
-    those that name no kind other than `kind`. None when the bank cannot say it: a field without
+    those that name no kind other than `kind`, and among those that name `kind` itself where a
+    field has some. None when the bank cannot say it: a field without
     such a sentence, or an anomaly `kind` that none of its sentences names (a kind the model was
     never trained to describe: "people walk along the street" would be all it could say)."""
     ok = {f: [s for s in bank.get(f, []) if not contradictions(s, kind)] for f in HELD_FIELDS}
     if not all(ok.values()):
         return None
-    if kind != NORMAL and not any(k == kind for f in HELD_FIELDS for s in ok[f] for k, _ in kind_mentions(s)):
+    naming = {f: [s for s in ok[f] if kind in {k for k, _ in kind_mentions(s)}] for f in HELD_FIELDS}
+    if kind != NORMAL and not any(naming.values()):
         return None
+    # As summary_quality prefers a beam that names its own kind: where some sentence of a field
+    # names the judgement's kind, the field is held to those ("people running in panic suggests
+    # danger" for running, not "fire puts people in danger", which names no kind either).
+    ok = {f: naming[f] or ok[f] for f in HELD_FIELDS}
     head = f"Judgement: {judgement}. Description:"
     ds = ok["description"]
     d = ds[greedy_choice(model, sample, [f"{head} {s}. Analysis:" for s in ds])]
