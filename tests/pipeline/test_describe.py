@@ -166,7 +166,12 @@ def test_a_checkpoint_with_trained_sentences_summarises_in_them(tmp_path):
     batch = interval_batch(rows=((0, 1.0, 2.0), (1, 2.5, 3.5), (2, 0.5, 3.0)))
     batch["label"] = np.array(kinds, dtype=object)
     batch["label_p"] = np.array([0.999999] * 3)
-    out = Describe(PRESET, checkpoint_url=url, max_new_tokens=6)(batch)
+    stage = Describe(PRESET, checkpoint_url=url, max_new_tokens=6)
+    encoded = []  # the frames go through the vision tower once an interval, judgement and fields
+    sequence = stage.model.sequence
+    stage.model.sequence = lambda sample, *a, **k: encoded.append(sample) or sequence(sample, *a, **k)
+    out = stage(batch)
+    assert len(encoded) == 3
     assert out["prompt_version"].tolist() == [PROMPT_VERSION_HELD] * 3
     for i, kind in enumerate(kinds):
         assert out["label"][i] == kind

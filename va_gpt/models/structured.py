@@ -38,8 +38,10 @@ from va_gpt.taxonomy import NORMAL, kind_mentions
 _WORD = re.compile(r"\S+")
 
 
-def _prompt(model: VAGPT, sample: Sample) -> torch.Tensor:
-    """The prompt embeddings [L, H] of a generation sample (the training layout without the answer)."""
+def prompt_embeds(model: VAGPT, sample: Sample) -> torch.Tensor:
+    """The prompt embeddings [L, H] of a generation sample (the training layout without the answer):
+    its frames through the vision tower and projector. Computed once, it can be passed to every
+    scoring of the same sample (`option_logprobs`, `greedy_choice`, `held_summary`)."""
     if sample.answer is not None:
         raise ValueError("generation samples must have answer=None")
     embeds, _, _ = model.sequence(sample)
@@ -51,13 +53,16 @@ def _ids(model: VAGPT, text: str) -> list[int]:
 
 
 @torch.no_grad()
-def _option_token_logprobs(model: VAGPT, sample: Sample, seqs: list[list[int]]) -> torch.Tensor:
+def _option_token_logprobs(
+    model: VAGPT, sample: Sample, seqs: list[list[int]], prompt: torch.Tensor | None = None
+) -> torch.Tensor:
     """[n, Lo] float64: the log-prob of each option's tokens given the prompt and the option's
-    tokens before them, 0 past an option's end, for token sequences `seqs` answering `sample`.
+    tokens before them, 0 past an option's end, for token sequences `seqs` answering `sample`
+    (`prompt`: its `prompt_embeds`, computed here when None).
 
     The prompt is prefilled once; its KV cache is repeated over the options, which run as one
     right-padded batch."""
-    prompt = _prompt(model, sample)  # [Lp, H]
+    prompt = prompt_embeds(model, sample) if prompt is None else prompt  # [Lp, H]
     Lp = len(prompt)
     out = model.llm(inputs_embeds=prompt[None], use_cache=True)
     first = F.log_softmax(out.logits[0, -1].float(), -1)  # [V]: the first answer token
@@ -86,20 +91,28 @@ def _option_token_logprobs(model: VAGPT, sample: Sample, seqs: list[list[int]]) 
 
 
 def option_logprobs(
-    model: VAGPT, sample: Sample, options: list[str], template: str = " Judgement: {}."
+    model: VAGPT,
+    sample: Sample,
+    options: list[str],
+    template: str = " Judgement: {}.",
+    prompt: torch.Tensor | None = None,
 ) -> np.ndarray:
-    """[len(options)] float64: log P(template.format(option) | prompt) summed over its tokens.
+    """[len(options)] float64: log P(template.format(option) | prompt) summed over its tokens
+    (`prompt`: the sample's `prompt_embeds` when already computed).
 
     The answer starts right after " ASSISTANT:" with a space, as in training (VAGPT.sequence),
     so the template carries the leading space.
     """
     if not options:
         raise ValueError("no options to score")
-    lp = _option_token_logprobs(model, sample, [_ids(model, template.format(o)) for o in options])
+    seqs = [_ids(model, template.format(o)) for o in options]
+    lp = _option_token_logprobs(model, sample, seqs, prompt)
     return lp.sum(-1).cpu().numpy()
 
 
-def greedy_choice(model: VAGPT, sample: Sample, answers: list[str]) -> int:
+def greedy_choice(
+    model: VAGPT, sample: Sample, answers: list[str], prompt: torch.Tensor | None = None
+) -> int:
     """The index of the answer greedy decoding writes when it may write only one of `answers`.
 
     Token by token, as free greedy decoding does, the likeliest next token, but only among the
@@ -109,12 +122,16 @@ def greedy_choice(model: VAGPT, sample: Sample, answers: list[str]) -> int:
     token where they part chooses. Multiple-choice answers that state the option's interval first
     are so decided on the interval, which the video and TETG inform, and the letter after it is
     the one that stands beside it in the question (README, "The paper's ablations at small scale").
+    One answer (or one answer several times) is chosen without running the model. `prompt`: the
+    sample's `prompt_embeds` when already computed.
     """
     if not answers:
         raise ValueError("no answers to choose from")
+    if len(set(answers)) == 1:
+        return 0
     eos = model.tokenizer.eos_token_id
     seqs = [_ids(model, " " + a) + [eos] for a in answers]
-    lp = _option_token_logprobs(model, sample, seqs)
+    lp = _option_token_logprobs(model, sample, seqs, prompt)
     alive = list(range(len(seqs)))
     for j in range(max(len(s) for s in seqs)):
         if len(alive) == 1 or j >= len(seqs[alive[0]]):  # decided, or the survivors are one answer twice
@@ -143,7 +160,12 @@ def answer_bank(answers: Iterable[str]) -> dict[str, list[str]]:
 
 
 def held_summary(
-    model: VAGPT, sample: Sample, judgement: str, kind: str, bank: dict[str, list[str]]
+    model: VAGPT,
+    sample: Sample,
+    judgement: str,
+    kind: str,
+    bank: dict[str, list[str]],
+    prompt: torch.Tensor | None = None,
 ) -> str | None:
     """The summary in the training answers' format, "Judgement: <judgement>. Description: <d>.
     Analysis: <a>.", with d, then a, chosen by greedy decoding held to the bank's sentences
@@ -151,7 +173,8 @@ def held_summary(
     those that name no kind other than `kind`, and among those that name `kind` itself where a
     field has some. None when the bank cannot say it: a field without
     such a sentence, or an anomaly `kind` that none of its sentences names (a kind the model was
-    never trained to describe: "people walk along the street" would be all it could say)."""
+    never trained to describe: "people walk along the street" would be all it could say).
+    `prompt`: the sample's `prompt_embeds` when already computed (else computed once here)."""
     ok = {f: [s for s in bank.get(f, []) if not contradictions(s, kind)] for f in HELD_FIELDS}
     if not all(ok.values()):
         return None
@@ -162,12 +185,14 @@ def held_summary(
     # names the judgement's kind, the field is held to those ("people running in panic suggests
     # danger" for running, not "fire puts people in danger", which names no kind either).
     ok = {f: naming[f] or ok[f] for f in HELD_FIELDS}
+    if prompt is None and max(len(v) for v in ok.values()) > 1:
+        prompt = prompt_embeds(model, sample)  # one vision pass for both choices
     head = f"Judgement: {judgement}. Description:"
     ds = ok["description"]
-    d = ds[greedy_choice(model, sample, [f"{head} {s}. Analysis:" for s in ds])]
+    d = ds[greedy_choice(model, sample, [f"{head} {s}. Analysis:" for s in ds], prompt)]
     head = f"{head} {d}. Analysis:"
     analyses = ok["analysis"]
-    return f"{head} {analyses[greedy_choice(model, sample, [f'{head} {s}.' for s in analyses])]}."
+    return f"{head} {analyses[greedy_choice(model, sample, [f'{head} {s}.' for s in analyses], prompt)]}."
 
 
 def generate_after(model: VAGPT, samples: list[Sample], prefixes: list[str], **options) -> list[str]:
@@ -212,7 +237,7 @@ def generate_candidates(
     seqs = []
     for s, p in zip(samples, prefixes):
         ids = torch.tensor(_ids(model, " " + p.strip()), dtype=torch.long, device=model.device)
-        seqs.append(torch.cat([_prompt(model, s), emb(ids)]))
+        seqs.append(torch.cat([prompt_embeds(model, s), emb(ids)]))
     L, H = max(len(e) for e in seqs), seqs[0].shape[-1]
     embeds = seqs[0].new_zeros(len(seqs), L, H)
     mask = torch.zeros(len(seqs), L, dtype=torch.long, device=model.device)

@@ -72,6 +72,7 @@ from va_gpt.models.structured import (
     field_spans,
     held_summary,
     option_logprobs,
+    prompt_embeds,
     with_when,
 )
 from va_gpt.models.vagpt import Sample, uniform_indices
@@ -299,8 +300,10 @@ class Describe:
                 row = _row(batch, i)
                 span = (float(row["start_s"]), float(row["end_s"]))
                 label = row.get("label") if _present(row.get("label")) else None
+                # the frames through the vision tower once, for the judgement and the held fields
+                prompt = prompt_embeds(self.model, s)
                 kind, shares[i] = choose_kind(
-                    option_logprobs(self.model, s, [display(k) for k in self.kinds]),
+                    option_logprobs(self.model, s, [display(k) for k in self.kinds], prompt=prompt),
                     self.kinds,
                     label,
                     row.get("label_p"),
@@ -308,7 +311,9 @@ class Describe:
                     row.get("normal_p"),
                 )
                 held = (
-                    held_summary(self.model, s, display(kind), kind, self.answers) if self.answers else None
+                    held_summary(self.model, s, display(kind), kind, self.answers, prompt)
+                    if self.answers
+                    else None
                 )
                 if held is not None:
                     texts[i] = with_when(held, *span)
