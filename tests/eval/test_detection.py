@@ -7,7 +7,7 @@ import pytest
 
 from tests.eval.results_fixtures import write_results, write_ucf
 from va_gpt.eval.annotations import load_annotations
-from va_gpt.eval.detection import detection_report, detector_metrics
+from va_gpt.eval.detection import detection_report, detector_metrics, recall_ci
 
 
 def test_detector_metrics_per_kind_false_intervals_and_kind_accuracy():
@@ -41,3 +41,17 @@ def test_detection_report_of_a_results_folder_with_the_energy_baseline(tmp_path)
     assert base["frame_auc"] == 0.5 and base["false_per_normal"] == 0.0  # the fixture's energy is flat 0
     assert base["calibration"] == cal and base["by_iou"]["0.5"]["recall"] == 0.0
     assert "by_iou" not in detection_report(results, ann)["diff_energy"]  # no calibration: AUC only
+    # each figure with the range an archive of the same size could give (bootstrap over videos)
+    lo, hi = clf["frame_auc_ci95"]
+    assert lo <= clf["frame_auc"] <= hi and base["frame_auc_ci95"] == [0.5, 0.5]
+    lo, hi = clf["recall_0.5_ci95"]
+    assert lo <= clf["by_iou"]["0.5"]["recall"] <= hi and base["recall_0.5_ci95"] == [0.0, 0.0]
+
+
+def test_recall_ci_resamples_whole_videos():
+    gt = {f"v{i}": [(1.0, 2.0)] for i in range(10)} | {"n": []}
+    found = {f"v{i}": [(1.0, 2.0, "x")] for i in range(5)}
+    lo, hi = recall_ci(found, gt)
+    assert 0.1 <= lo < 0.5 < hi <= 0.9  # half the events found: a wide range over 10 videos
+    assert recall_ci({v: [(1.0, 2.0)] for v in gt}, gt) == [1.0, 1.0]
+    assert recall_ci({}, {"n": []}) is None  # no events in any draw

@@ -14,6 +14,7 @@ from va_gpt.ops.metrics import (
     match_intervals,
     pairwise_iou,
     temporal_iou,
+    video_bootstrap_ci,
 )
 
 # --------------------------------------------------------------------------- AUC / AP
@@ -190,3 +191,24 @@ def test_interval_precision_recall():
     assert (empty.precision, empty.recall) == (1.0, 1.0)
     missed = interval_precision_recall({}, {"a": [(0, 1)]}, thresholds=(0.5,))[0.5]
     assert (missed.precision, missed.recall) == (0.0, 0.0)
+
+
+def test_video_bootstrap_ci_covers_the_figure_and_narrows_with_more_videos():
+    rng = np.random.default_rng(0)
+
+    def archive(n):  # per video: 1 if its detector was right, 70 % of them
+        return (rng.random(n) < 0.7).astype(float)
+
+    small, big = archive(24), archive(384)
+    lo, hi = video_bootstrap_ci(lambda idx: small[idx].mean(), len(small))
+    assert lo <= small.mean() <= hi
+    blo, bhi = video_bootstrap_ci(lambda idx: big[idx].mean(), len(big))
+    assert (bhi - blo) < 0.5 * (hi - lo)  # 16x the videos: about a quarter of the width
+    assert video_bootstrap_ci(lambda idx: small[idx].mean(), 24, seed=3) == video_bootstrap_ci(
+        lambda idx: small[idx].mean(), 24, seed=3
+    )
+    assert video_bootstrap_ci(lambda idx: None, 24) is None  # no draw gives a value
+    with pytest.raises(ValueError, match="at least one video"):
+        video_bootstrap_ci(lambda idx: 0.0, 0)
+    with pytest.raises(ValueError, match="level"):
+        video_bootstrap_ci(lambda idx: 0.0, 3, level=1.0)

@@ -3,7 +3,9 @@ the raw motion energy (`frame_scores.diff_energy`) cut into intervals the same c
 
 Per detector: frame AUC; event recall / precision / F1 at tIoU 0.3 / 0.5 / 0.7 (greedy
 one-to-one matching, va_gpt.ops.metrics); event recall at 0.5 per kind; false intervals per
-normal video; kind accuracy (the `intervals.label`, from the classifier's kind head, against
+normal video; the 95 % bootstrap interval over videos of the frame AUC and of the recall at tIoU 0.5
+(`frame_auc_ci95`, `recall_0.5_ci95`: what another archive of the same size could give;
+va_gpt.ops.metrics.video_bootstrap_ci); kind accuracy (the `intervals.label`, from the classifier's kind head, against
 the annotated class of the event the interval overlaps most, on the UCF class scale so the
 synthetic `collision` is `RoadAccidents`). The baseline's intervals come from
 va_gpt.ops.intervals.scores_to_intervals with the `diff_energy_calibration` the classifier was
@@ -21,7 +23,14 @@ from va_gpt.data import benchmarks as bm
 from va_gpt.eval.annotations import match_results
 from va_gpt.lake.query import query
 from va_gpt.ops.intervals import scores_to_intervals
-from va_gpt.ops.metrics import expand_scores_to_frames, frame_auc, interval_precision_recall, temporal_iou
+from va_gpt.ops.metrics import (
+    expand_scores_to_frames,
+    frame_auc,
+    interval_precision_recall,
+    match_intervals,
+    temporal_iou,
+    video_bootstrap_ci,
+)
 from va_gpt.taxonomy import SYNTHETIC_UCF_CLASSES, ucf_kind
 
 IOU_THRESHOLDS = (0.3, 0.5, 0.7)
@@ -62,6 +71,42 @@ def detector_metrics(
     row["kind_accuracy"] = right / total if total else None
     row["kind_intervals"] = total
     return row
+
+
+def _ci(interval: tuple[float, float] | None) -> list[float] | None:
+    return None if interval is None else [round(interval[0], 4), round(interval[1], 4)]
+
+
+def frame_auc_ci(scores: list[np.ndarray], labels: list[np.ndarray]) -> list[float] | None:
+    """95 % bootstrap interval over videos of the pooled frame AUC: scores[i] and labels[i] are
+    video i's frames; a draw without both classes gives no value."""
+
+    def stat(idx):
+        y = np.concatenate([labels[i] for i in idx])
+        if y.min() == y.max():
+            return None
+        return frame_auc(np.concatenate([scores[i] for i in idx]), y)
+
+    return _ci(video_bootstrap_ci(stat, len(scores)))
+
+
+def recall_ci(
+    pred: dict[str, list], gt: dict[str, list[tuple[float, float]]], iou: float = 0.5
+) -> list[float] | None:
+    """95 % bootstrap interval over videos of the event recall at `iou`; pred: video -> (start_s,
+    end_s, ...) intervals, gt: video -> events. A draw without events gives no value."""
+    vids = sorted(gt)
+    counts = []
+    for v in vids:
+        tp, _, fn, _ = match_intervals([p[:2] for p in pred.get(v, [])], gt[v], iou)
+        counts.append((tp, tp + fn))
+    c = np.asarray(counts, dtype=np.float64).reshape(-1, 2)
+
+    def stat(idx):
+        n = c[idx, 1].sum()
+        return c[idx, 0].sum() / n if n else None
+
+    return _ci(video_bootstrap_ci(stat, len(vids)))
 
 
 def detection_report(
@@ -112,10 +157,18 @@ def detection_report(
             energy_pred[vid] = [(iv.start_s, iv.end_s, None) for iv in scores_to_intervals(t, e, cal)]
     y = np.concatenate(frames["y"])
     report = {"n_videos": len(gt), "n_events": sum(map(len, gt.values()))}
-    report["classifier"] = {"frame_auc": frame_auc(np.concatenate(frames["score"]), y)}
+    report["classifier"] = {
+        "frame_auc": frame_auc(np.concatenate(frames["score"]), y),
+        "frame_auc_ci95": frame_auc_ci(frames["score"], frames["y"]),
+        "recall_0.5_ci95": recall_ci(pred, gt),
+    }
     report["classifier"].update(detector_metrics(pred, gt, gt_kind))
-    report["diff_energy"] = {"frame_auc": frame_auc(np.concatenate(frames["diff_energy"]), y)}
+    report["diff_energy"] = {
+        "frame_auc": frame_auc(np.concatenate(frames["diff_energy"]), y),
+        "frame_auc_ci95": frame_auc_ci(frames["diff_energy"], frames["y"]),
+    }
     if cal is not None:
+        report["diff_energy"]["recall_0.5_ci95"] = recall_ci(energy_pred, gt)
         report["diff_energy"].update(detector_metrics(energy_pred, gt, gt_kind))
         report["diff_energy"]["calibration"] = baseline_calibration
     return report

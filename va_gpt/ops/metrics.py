@@ -15,6 +15,10 @@ Frame level, as the field computes them (README of shared/benchmarks):
 Interval level: :func:`temporal_iou` (the one temporal IoU of the project),
 :func:`match_intervals` (greedy one-to-one by IoU), :func:`interval_precision_recall`
 at IoU thresholds. Text metrics: va_gpt.ops.text_metrics.
+
+Uncertainty: :func:`video_bootstrap_ci` resamples whole videos (frames of one video are not
+independent: one normal night video that scores high moves a 24-video archive's frame AUC by
+several points), so a figure comes with the range another archive of the same size could give.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ __all__ = [
     "match_intervals",
     "pairwise_iou",
     "temporal_iou",
+    "video_bootstrap_ci",
 ]
 
 
@@ -64,6 +69,29 @@ def frame_auc(scores, labels) -> float:
 
     s, y = _binary_inputs(scores, labels)
     return float(roc_auc_score(y, s))
+
+
+def video_bootstrap_ci(
+    statistic, n_videos: int, resamples: int = 1000, level: float = 0.95, seed: int = 0
+) -> tuple[float, float] | None:
+    """Percentile bootstrap over videos: `statistic(indices)` (an int array of `n_videos` video
+    indices drawn with replacement) -> float, or None where the draw cannot give one (e.g. no
+    event frame). Returns the (lo, hi) `level` interval of the statistic, or None when fewer
+    than half the draws gave a value. Deterministic for a seed."""
+    if n_videos < 1:
+        raise ValueError(f"a bootstrap over videos needs at least one video, got {n_videos}")
+    if resamples < 1 or not 0.0 < level < 1.0:
+        raise ValueError(f"resamples must be >= 1 and level in (0, 1), got {resamples}, {level}")
+    rng = np.random.default_rng(seed)
+    values = []
+    for _ in range(resamples):
+        v = statistic(rng.integers(0, n_videos, n_videos))
+        if v is not None:
+            values.append(float(v))
+    if len(values) < resamples / 2:
+        return None
+    lo, hi = np.quantile(values, [(1 - level) / 2, (1 + level) / 2])
+    return float(lo), float(hi)
 
 
 def _pr_curve(s: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
