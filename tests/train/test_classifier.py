@@ -273,6 +273,8 @@ def test_detector_report_splits_the_frame_auc():
     assert r["frame_auc_within_anomalous_videos"] == 1.0
     assert r["frame_auc_vs_normal_videos"] == pytest.approx(0.9)
     assert 0.5 < r["frame_auc"] < 1.0
+    lo, hi = r["frame_auc_ci95"]  # three videos: a wide range around the figure
+    assert lo <= r["frame_auc"] <= hi and hi - lo > 0.05
 
 
 @pytest.mark.timeout(120)

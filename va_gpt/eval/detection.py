@@ -15,6 +15,7 @@ trained with (calibrated on the same validation videos as its own thresholds).
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import numpy as np
 
@@ -74,7 +75,10 @@ def detector_metrics(
 
 
 def _ci(interval: tuple[float, float] | None) -> list[float] | None:
-    return None if interval is None else [round(interval[0], 4), round(interval[1], 4)]
+    """(lo, hi) -> [lo, hi] rounded outward to 4 decimals (the range still holds the figure)."""
+    if interval is None:
+        return None
+    return [math.floor(interval[0] * 1e4) / 1e4, math.ceil(interval[1] * 1e4) / 1e4]
 
 
 def frame_auc_ci(scores: list[np.ndarray], labels: list[np.ndarray]) -> list[float] | None:

@@ -42,6 +42,7 @@ import torch
 from va_gpt.checkpoints.build import build_encoder
 from va_gpt.checkpoints.classifier import save_classifier
 from va_gpt.config import IntervalConfig, load_preset
+from va_gpt.eval.detection import frame_auc_ci
 from va_gpt.io.credentials import storage_options_for
 from va_gpt.models.classifier import KINDS
 from va_gpt.ops.intervals import interval_kind_probs, label_of, scores_to_intervals
@@ -193,6 +194,8 @@ def detector_report(
     truth = [label_intervals(t, lab) for t, lab in zip(data["t"], data["frame_labels"])]
     m = interval_scores(list(zip(data["t"], scores)), truth, cfg, held)
     report = {"frame_auc": frame_auc(s, y), "frame_auc_by_kind": {}, **m}
+    # the range another set of as many videos could give (va_gpt.eval.detection)
+    report["frame_auc_ci95"] = frame_auc_ci(list(scores), list(data["frame_labels"]))
     normal = np.concatenate([np.full(len(f), k is None) for f, k in zip(data["frame_labels"], data["kind"])])
     if y.any() and normal.any():
         # what the overall figure mixes: telling an event from normal footage, and finding it in its video
