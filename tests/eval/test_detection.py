@@ -41,7 +41,9 @@ def test_detection_report_of_a_results_folder_with_the_energy_baseline(tmp_path)
     assert base["frame_auc"] == 0.5 and base["false_per_normal"] == 0.0  # the fixture's energy is flat 0
     assert base["calibration"] == cal and base["by_iou"]["0.5"]["recall"] == 0.0
     assert "by_iou" not in detection_report(results, ann)["diff_energy"]  # no calibration: AUC only
-    # each figure with the range an archive of the same size could give (bootstrap over videos)
+    # each figure with the range an archive of the same size could give; the fixture's videos
+    # share one camera, too few to draw cameras: the bootstrap draws videos
+    assert rep["ci_unit"] == "video" and rep["n_cameras"] is None
     lo, hi = clf["frame_auc_ci95"]
     assert lo <= clf["frame_auc"] <= hi and base["frame_auc_ci95"] == [0.5, 0.5]
     lo, hi = clf["recall_0.5_ci95"]

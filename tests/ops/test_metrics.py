@@ -212,3 +212,17 @@ def test_video_bootstrap_ci_covers_the_figure_and_narrows_with_more_videos():
         video_bootstrap_ci(lambda idx: 0.0, 0)
     with pytest.raises(ValueError, match="level"):
         video_bootstrap_ci(lambda idx: 0.0, 3, level=1.0)
+
+
+def test_a_bootstrap_over_cameras_is_wider_when_a_cameras_videos_go_together():
+    # 8 cameras x 12 videos; whether a video's event is found depends on its camera only
+    cams = np.repeat(np.arange(8), 12)
+    found = (cams % 2 == 0).astype(float)
+    by_video = video_bootstrap_ci(lambda idx: found[idx].mean(), 96)
+    by_camera = video_bootstrap_ci(lambda idx: found[idx].mean(), 96, groups=list(cams))
+    assert by_camera[0] <= 0.5 <= by_camera[1]
+    assert by_camera[1] - by_camera[0] > 2 * (by_video[1] - by_video[0])
+    # one video per camera: the same draws as over videos
+    assert video_bootstrap_ci(lambda idx: found[idx].mean(), 96, groups=list(range(96))) == by_video
+    with pytest.raises(ValueError, match="one group per video: 3 for 96"):
+        video_bootstrap_ci(lambda idx: 0.0, 96, groups=[0, 1, 2])

@@ -3,9 +3,10 @@ the raw motion energy (`frame_scores.diff_energy`) cut into intervals the same c
 
 Per detector: frame AUC; event recall / precision / F1 at tIoU 0.3 / 0.5 / 0.7 (greedy
 one-to-one matching, va_gpt.ops.metrics); event recall at 0.5 per kind; false intervals per
-normal video; the 95 % bootstrap interval over videos of the frame AUC and of the recall at tIoU 0.5
+normal video; the 95 % bootstrap interval of the frame AUC and of the recall at tIoU 0.5
 (`frame_auc_ci95`, `recall_0.5_ci95`: what another archive of the same size could give;
-va_gpt.ops.metrics.video_bootstrap_ci); kind accuracy (the `intervals.label`, from the classifier's kind head, against
+va_gpt.ops.metrics.video_bootstrap_ci), drawing whole cameras when the videos share them
+(`ci_unit`); kind accuracy (the `intervals.label`, from the classifier's kind head, against
 the annotated class of the event the interval overlaps most, on the UCF class scale so the
 synthetic `collision` is `RoadAccidents`). The baseline's intervals come from
 va_gpt.ops.intervals.scores_to_intervals with the `diff_energy_calibration` the classifier was
@@ -81,9 +82,12 @@ def _ci(interval: tuple[float, float] | None) -> list[float] | None:
     return [math.floor(interval[0] * 1e4) / 1e4, math.ceil(interval[1] * 1e4) / 1e4]
 
 
-def frame_auc_ci(scores: list[np.ndarray], labels: list[np.ndarray]) -> list[float] | None:
-    """95 % bootstrap interval over videos of the pooled frame AUC: scores[i] and labels[i] are
-    video i's frames; a draw without both classes gives no value."""
+def frame_auc_ci(
+    scores: list[np.ndarray], labels: list[np.ndarray], groups: list | None = None
+) -> list[float] | None:
+    """95 % bootstrap interval over videos (over `groups`, e.g. cameras, when given: one per
+    video) of the pooled frame AUC: scores[i] and labels[i] are video i's frames; a draw without
+    both classes gives no value."""
 
     def stat(idx):
         y = np.concatenate([labels[i] for i in idx])
@@ -91,14 +95,18 @@ def frame_auc_ci(scores: list[np.ndarray], labels: list[np.ndarray]) -> list[flo
             return None
         return frame_auc(np.concatenate([scores[i] for i in idx]), y)
 
-    return _ci(video_bootstrap_ci(stat, len(scores)))
+    return _ci(video_bootstrap_ci(stat, len(scores), groups=groups))
 
 
 def recall_ci(
-    pred: dict[str, list], gt: dict[str, list[tuple[float, float]]], iou: float = 0.5
+    pred: dict[str, list],
+    gt: dict[str, list[tuple[float, float]]],
+    iou: float = 0.5,
+    groups: dict[str, str] | None = None,
 ) -> list[float] | None:
-    """95 % bootstrap interval over videos of the event recall at `iou`; pred: video -> (start_s,
-    end_s, ...) intervals, gt: video -> events. A draw without events gives no value."""
+    """95 % bootstrap interval over videos (over groups, e.g. cameras, when `groups` maps every
+    video of gt to one) of the event recall at `iou`; pred: video -> (start_s, end_s, ...)
+    intervals, gt: video -> events. A draw without events gives no value."""
     vids = sorted(gt)
     counts = []
     for v in vids:
@@ -110,7 +118,22 @@ def recall_ci(
         n = c[idx, 1].sum()
         return c[idx, 0].sum() / n if n else None
 
-    return _ci(video_bootstrap_ci(stat, len(vids)))
+    return _ci(video_bootstrap_ci(stat, len(vids), groups=[groups[v] for v in vids] if groups else None))
+
+
+MIN_CAMERAS = 4  # fewer cameras than this: the bootstrap draws videos (a 2-camera draw says little)
+
+
+def _cameras(results_url: str, gt: dict, storage_options: dict | None) -> dict[str, str] | None:
+    """video -> camera_id when the videos share cameras, as the bootstrap's unit (a camera's
+    scene is common to its videos); None when every video has its own camera or there are fewer
+    than MIN_CAMERAS (then the unit is the video)."""
+    rows = query(results_url, "SELECT video_id, camera_id FROM videos", storage_options).to_pylist()
+    cams = {r["video_id"]: r["camera_id"] for r in rows if r["video_id"] in gt and r["camera_id"]}
+    n = len(set(cams.values()))
+    if len(cams) < len(gt) or n < MIN_CAMERAS or n == len(cams):
+        return None
+    return cams
 
 
 def detection_report(
@@ -139,7 +162,7 @@ def detection_report(
     for r in rows:
         if r["video_id"] in pred:
             pred[r["video_id"]].append((r["start_s"], r["end_s"], r["label"]))
-    gt, gt_kind, frames = {}, {}, {"score": [], "diff_energy": [], "y": []}
+    gt, gt_kind, frames = {}, {}, {"score": [], "diff_energy": [], "y": [], "video": []}
     energy_pred: dict[str, list] = {}
     cal = IntervalConfig(**baseline_calibration) if baseline_calibration else None
     for vid, ann in m.matched.items():
@@ -155,24 +178,28 @@ def detection_report(
             else int(t[-1] * f) + 1
         )
         frames["y"].append(bm.to_frame_labels(ann, n))
+        frames["video"].append(vid)
         frames["score"].append(expand_scores_to_frames(t, s, n, f))
         frames["diff_energy"].append(expand_scores_to_frames(t, e, n, f))
         if cal is not None:
             energy_pred[vid] = [(iv.start_s, iv.end_s, None) for iv in scores_to_intervals(t, e, cal)]
     y = np.concatenate(frames["y"])
-    report = {"n_videos": len(gt), "n_events": sum(map(len, gt.values()))}
+    cams = _cameras(results_url, gt, storage_options)
+    unit = {"ci_unit": "camera" if cams else "video", "n_cameras": len(set(cams.values())) if cams else None}
+    fgroups = [cams[v] for v in frames["video"]] if cams else None
+    report = {"n_videos": len(gt), "n_events": sum(map(len, gt.values())), **unit}
     report["classifier"] = {
         "frame_auc": frame_auc(np.concatenate(frames["score"]), y),
-        "frame_auc_ci95": frame_auc_ci(frames["score"], frames["y"]),
-        "recall_0.5_ci95": recall_ci(pred, gt),
+        "frame_auc_ci95": frame_auc_ci(frames["score"], frames["y"], fgroups),
+        "recall_0.5_ci95": recall_ci(pred, gt, groups=cams),
     }
     report["classifier"].update(detector_metrics(pred, gt, gt_kind))
     report["diff_energy"] = {
         "frame_auc": frame_auc(np.concatenate(frames["diff_energy"]), y),
-        "frame_auc_ci95": frame_auc_ci(frames["diff_energy"], frames["y"]),
+        "frame_auc_ci95": frame_auc_ci(frames["diff_energy"], frames["y"], fgroups),
     }
     if cal is not None:
-        report["diff_energy"]["recall_0.5_ci95"] = recall_ci(energy_pred, gt)
+        report["diff_energy"]["recall_0.5_ci95"] = recall_ci(energy_pred, gt, groups=cams)
         report["diff_energy"].update(detector_metrics(energy_pred, gt, gt_kind))
         report["diff_energy"]["calibration"] = baseline_calibration
     return report
