@@ -3,11 +3,14 @@ and the raw motion energy as the calibrated baseline row."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
+from sklearn.metrics import roc_auc_score
 
 from tests.eval.results_fixtures import write_results, write_ucf
 from va_gpt.eval.annotations import load_annotations
-from va_gpt.eval.detection import detection_report, detector_metrics, recall_ci
+from va_gpt.eval.detection import detection_report, detector_metrics, frame_auc_ci, recall_ci, runs
+from va_gpt.ops.metrics import frame_auc
 
 
 def test_detector_metrics_per_kind_false_intervals_and_kind_accuracy():
@@ -57,3 +60,23 @@ def test_recall_ci_resamples_whole_videos():
     assert 0.1 <= lo < 0.5 < hi <= 0.9  # half the events found: a wide range over 10 videos
     assert recall_ci({v: [(1.0, 2.0)] for v in gt}, gt) == [1.0, 1.0]
     assert recall_ci({}, {"n": []}) is None  # no events in any draw
+
+
+def test_the_frame_auc_interval_scores_runs_of_held_scores_as_every_frame():
+    rng = np.random.default_rng(1)
+    scores, labels = [], []
+    for v in range(12):  # 12 videos: 40 samples each held over 15 native frames, events in half
+        y = np.zeros(600, np.int64)
+        if v % 2:
+            y[200:320] = 1
+        s = np.repeat(rng.random(40), 15) + 0.5 * y
+        scores.append(s), labels.append(y)
+    s, y, w = runs(scores[1], labels[1])
+    assert w.sum() == 600 and len(s) < 50 and np.array_equal(np.repeat(s, w), scores[1])
+    # the identity draw: the runs' weighted AUC is the frame AUC of all frames
+    lo, hi = frame_auc_ci(scores, labels)
+    assert lo <= frame_auc(np.concatenate(scores), np.concatenate(labels)) <= hi
+    r = [runs(a, b) for a, b in zip(scores, labels)]
+    weighted = roc_auc_score(np.concatenate([x[1] for x in r]), np.concatenate([x[0] for x in r]),
+                             sample_weight=np.concatenate([x[2] for x in r]))  # fmt: skip
+    assert weighted == pytest.approx(frame_auc(np.concatenate(scores), np.concatenate(labels)), abs=1e-12)

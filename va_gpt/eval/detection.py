@@ -82,18 +82,34 @@ def _ci(interval: tuple[float, float] | None) -> list[float] | None:
     return [math.floor(interval[0] * 1e4) / 1e4, math.ceil(interval[1] * 1e4) / 1e4]
 
 
+def runs(scores: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One video's per-frame (scores, labels) -> (score, label, count) of each run of equal
+    pairs. Scores are held over the native frames between samples, so a video of thousands of
+    frames has a few hundred runs; the AUC weighted by the counts is the AUC over the frames."""
+    s, y = np.asarray(scores, np.float64), np.asarray(labels)
+    if len(s) == 0:
+        return s, y, np.zeros(0, np.int64)
+    start = np.flatnonzero(np.r_[True, (s[1:] != s[:-1]) | (y[1:] != y[:-1])])
+    return s[start], y[start], np.diff(np.r_[start, len(s)])
+
+
 def frame_auc_ci(
     scores: list[np.ndarray], labels: list[np.ndarray], groups: list | None = None
 ) -> list[float] | None:
     """95 % bootstrap interval over videos (over `groups`, e.g. cameras, when given: one per
     video) of the pooled frame AUC: scores[i] and labels[i] are video i's frames; a draw without
-    both classes gives no value."""
+    both classes gives no value. Each draw scores the videos' runs (`runs`), not every frame:
+    the same AUC at a fraction of the cost on long benchmark videos."""
+    from sklearn.metrics import roc_auc_score
+
+    r = [runs(s, y) for s, y in zip(scores, labels)]
 
     def stat(idx):
-        y = np.concatenate([labels[i] for i in idx])
+        y = np.concatenate([r[i][1] for i in idx])
         if y.min() == y.max():
             return None
-        return frame_auc(np.concatenate([scores[i] for i in idx]), y)
+        s, w = np.concatenate([r[i][0] for i in idx]), np.concatenate([r[i][2] for i in idx])
+        return float(roc_auc_score(y, s, sample_weight=w))
 
     return _ci(video_bootstrap_ci(stat, len(scores), groups=groups))
 
