@@ -30,8 +30,11 @@ def _score_curve(events, duration, seed):
     return t, s.astype(np.float32).astype(np.float64)
 
 
-def write_results(root: str, videos=VIDEOS, intervals=None, uri_prefix="s3://archive/ucf/") -> dict:
-    """A committed results folder with the four tables (schemas/tables.py), the way nightly writes one."""
+def write_results(
+    root: str, videos=VIDEOS, intervals=None, uri_prefix="s3://archive/ucf/", score_seed: int = 0
+) -> dict:
+    """A committed results folder with the four tables (schemas/tables.py), the way nightly writes one.
+    `score_seed`: another value gives the same videos other scores (another classifier)."""
     now = dt.datetime(2026, 11, 22, tzinfo=dt.UTC)
     tables = {"videos": [], "frame_scores": [], "intervals": [], "summaries": []}
     curves = {}
@@ -44,7 +47,7 @@ def write_results(root: str, videos=VIDEOS, intervals=None, uri_prefix="s3://arc
                  frames_sampled=int(dur * 2), status="ok", error_message=None, pipeline_version="p",
                  model_version="m", run_id=RUN, processed_at=now)
         )  # fmt: skip
-        t, s = _score_curve(events, dur, i)
+        t, s = _score_curve(events, dur, i + score_seed)
         curves[name] = (t, s)
         for tt, ss in zip(t, s):
             tables["frame_scores"].append(

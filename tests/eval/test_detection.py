@@ -7,9 +7,18 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from tests.eval.results_fixtures import write_results, write_ucf
+from tests.eval.results_fixtures import VIDEOS, write_results, write_ucf
+from va_gpt.cli.main import main
 from va_gpt.eval.annotations import load_annotations
-from va_gpt.eval.detection import detection_report, detector_metrics, frame_auc_ci, recall_ci, runs
+from va_gpt.eval.detection import (
+    detection_report,
+    detector_metrics,
+    frame_auc_ci,
+    paired_frame_auc,
+    recall_ci,
+    runs,
+)
+from va_gpt.eval.errors import EvaluationError
 from va_gpt.ops.metrics import frame_auc
 
 
@@ -80,3 +89,32 @@ def test_the_frame_auc_interval_scores_runs_of_held_scores_as_every_frame():
     weighted = roc_auc_score(np.concatenate([x[1] for x in r]), np.concatenate([x[0] for x in r]),
                              sample_weight=np.concatenate([x[2] for x in r]))  # fmt: skip
     assert weighted == pytest.approx(frame_auc(np.concatenate(scores), np.concatenate(labels)), abs=1e-12)
+
+
+@pytest.mark.timeout(120)
+def test_two_classifiers_on_one_archive_get_a_paired_difference(tmp_path, capsys):
+    ann_path = write_ucf(tmp_path / "ann.txt")
+    ann = load_annotations(ann_path)
+    ours, theirs = str(tmp_path / "ours"), str(tmp_path / "theirs")
+    write_results(ours), write_results(theirs, score_seed=7)  # the same videos, other scores
+    p = paired_frame_auc(ours, theirs, ann)
+    assert p["n_videos"] == 3 and p["only_in_results"] == p["only_in_baseline"] == 0
+    assert p["difference"] == pytest.approx(p["frame_auc"] - p["baseline_frame_auc"])
+    assert p["frame_auc"] == pytest.approx(detection_report(ours, ann)["classifier"]["frame_auc"])
+    lo, hi = p["difference_ci95"]
+    assert lo <= p["difference"] <= hi and p["ci_unit"] == "video"
+    assert paired_frame_auc(ours, ours, ann)["difference_ci95"] == [0.0, 0.0]
+    # through the CLI: a "paired" section beside the detection table
+    assert main(["eval", "--results", ours, "--baseline-results", theirs, "--annotations", ann_path]) == 0
+    assert '"difference_ci95"' in capsys.readouterr().out
+    assert main(["eval", "--baseline-results", theirs]) == 1
+    assert "--baseline-results compares with --results" in capsys.readouterr().err
+    # bad pairs are named: no video in common, or the same names from another archive
+    abuse, arson = str(tmp_path / "abuse"), str(tmp_path / "arson")
+    write_results(abuse, videos=VIDEOS[:1]), write_results(arson, videos=VIDEOS[1:2])
+    with pytest.raises(EvaluationError, match="no scored video in common"):
+        paired_frame_auc(abuse, arson, ann)
+    longer = str(tmp_path / "longer")
+    write_results(longer, videos=[(n, c, e, 12.0) for n, c, e, _ in VIDEOS])
+    with pytest.raises(EvaluationError, match="Abuse001_x264.*not the same archive"):
+        paired_frame_auc(ours, longer, ann)

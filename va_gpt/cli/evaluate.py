@@ -51,6 +51,12 @@ def register(sub) -> None:
         "--format", default="auto", help="annotation format: auto | ucf | xd | xd_multiclass | hivau"
     )
     p.add_argument(
+        "--baseline-results",
+        default=None,
+        help="results folder of the same archive from another classifier: the frame AUC difference "
+        "with its paired 95%% bootstrap interval (default: none)",
+    )
+    p.add_argument(
         "--checkpoint",
         default=None,
         help="VA-GPT checkpoint URL for QA / summary metrics and the ablation (default: none)",
@@ -147,6 +153,14 @@ def evaluate(args) -> dict:
                 read_classifier_config(clf, _so(clf, args)).get("features", {}).get("diff_energy_calibration")
             )
         report["detection"] = detection_report(args.results, ann, so, baseline)
+        if args.baseline_results:
+            from va_gpt.eval.detection import paired_frame_auc
+
+            report["paired"] = paired_frame_auc(
+                args.results, args.baseline_results, ann, so, _so(args.baseline_results, args)
+            )
+    elif getattr(args, "baseline_results", None):
+        raise EvaluationError("--baseline-results compares with --results: give --results and --annotations")
     if args.checkpoint or args.records or args.ablation:
         if not (args.checkpoint and args.records):
             raise EvaluationError("QA / summary metrics and the ablation need --checkpoint and --records")
