@@ -101,18 +101,20 @@ def frame_auc_ci(
     video) of the pooled frame AUC: scores[i] and labels[i] are video i's frames; a draw without
     both classes gives no value. Each draw scores the videos' runs (`runs`), not every frame:
     the same AUC at a fraction of the cost on long benchmark videos."""
+    r = [runs(s, y) for s, y in zip(scores, labels)]
+    return _ci(video_bootstrap_ci(lambda idx: runs_auc(r, idx), len(scores), groups=groups))
+
+
+def runs_auc(r: list[tuple[np.ndarray, np.ndarray, np.ndarray]], idx) -> float | None:
+    """The pooled frame AUC of videos `idx` (repeats count again) from their `runs`; None when
+    those frames lack event or normal frames."""
     from sklearn.metrics import roc_auc_score
 
-    r = [runs(s, y) for s, y in zip(scores, labels)]
-
-    def stat(idx):
-        y = np.concatenate([r[i][1] for i in idx])
-        if y.min() == y.max():
-            return None
-        s, w = np.concatenate([r[i][0] for i in idx]), np.concatenate([r[i][2] for i in idx])
-        return float(roc_auc_score(y, s, sample_weight=w))
-
-    return _ci(video_bootstrap_ci(stat, len(scores), groups=groups))
+    y = np.concatenate([r[i][1] for i in idx])
+    if y.min() == y.max():
+        return None
+    s, w = np.concatenate([r[i][0] for i in idx]), np.concatenate([r[i][2] for i in idx])
+    return float(roc_auc_score(y, s, sample_weight=w))
 
 
 def recall_ci(
@@ -149,11 +151,18 @@ def _cameras(results_url: str, gt: dict, storage_options: dict | None) -> dict[s
     scene is common to its videos); None when every video has its own camera or there are fewer
     than MIN_CAMERAS (then the unit is the video)."""
     rows = query(results_url, "SELECT video_id, camera_id FROM videos", storage_options).to_pylist()
-    cams = {r["video_id"]: r["camera_id"] for r in rows if r["video_id"] in gt and r["camera_id"]}
-    n = len(set(cams.values()))
-    if len(cams) < len(gt) or n < MIN_CAMERAS or n == len(cams):
+    cams = {r["video_id"]: r["camera_id"] for r in rows if r["video_id"] in gt}
+    vids = sorted(gt)
+    return cams if camera_groups([cams.get(v) for v in vids]) else None
+
+
+def camera_groups(cameras: list[str | None]) -> list[str] | None:
+    """One camera per video -> the same list when the bootstrap should draw cameras (every video
+    has one, at least MIN_CAMERAS of them, and some camera has more than one video), else None."""
+    n = len(set(cameras))
+    if None in cameras or n < MIN_CAMERAS or n == len(cameras):
         return None
-    return cams
+    return list(cameras)
 
 
 def detection_report(
@@ -276,26 +285,16 @@ def paired_frame_auc(
                 f"{n}: its frames differ between {results_url} and {baseline_url} "
                 f"({len(a[n][1])} against {len(b[n][1])}): not the same archive"
             )
-    from sklearn.metrics import roc_auc_score
-
     ra = [runs(a[n][0], a[n][1]) for n in names]
     rb = [runs(b[n][0], b[n][1]) for n in names]
-    cams = [a[n][2] for n in names]
-    groups = cams if None not in cams and MIN_CAMERAS <= len(set(cams)) < len(cams) else None
-
-    def auc(r, idx):
-        y = np.concatenate([r[i][1] for i in idx])
-        if y.min() == y.max():
-            return None
-        s, w = np.concatenate([r[i][0] for i in idx]), np.concatenate([r[i][2] for i in idx])
-        return float(roc_auc_score(y, s, sample_weight=w))
+    groups = camera_groups([a[n][2] for n in names])
 
     def diff(idx):
-        x = auc(ra, idx)
-        return None if x is None else x - auc(rb, idx)
+        x = runs_auc(ra, idx)
+        return None if x is None else x - runs_auc(rb, idx)
 
     every = np.arange(len(names))
-    if auc(ra, every) is None:
+    if runs_auc(ra, every) is None:
         raise EvaluationError(
             f"the {len(names)} videos in common need event and normal frames for a frame AUC"
         )
@@ -303,8 +302,8 @@ def paired_frame_auc(
         "n_videos": len(names),
         "only_in_results": len(set(a) - set(b)),
         "only_in_baseline": len(set(b) - set(a)),
-        "frame_auc": auc(ra, every),
-        "baseline_frame_auc": auc(rb, every),
+        "frame_auc": runs_auc(ra, every),
+        "baseline_frame_auc": runs_auc(rb, every),
         "difference": diff(every),
         "difference_ci95": _ci(video_bootstrap_ci(diff, len(names), groups=groups)),
         "ci_unit": "camera" if groups else "video",
