@@ -146,16 +146,6 @@ def recall_ci(
 MIN_CAMERAS = 8
 
 
-def _cameras(results_url: str, gt: dict, storage_options: dict | None) -> dict[str, str] | None:
-    """video -> camera_id when the videos share cameras, as the bootstrap's unit (a camera's
-    scene is common to its videos); None when every video has its own camera or there are fewer
-    than MIN_CAMERAS (then the unit is the video)."""
-    rows = query(results_url, "SELECT video_id, camera_id FROM videos", storage_options).to_pylist()
-    cams = {r["video_id"]: r["camera_id"] for r in rows if r["video_id"] in gt}
-    vids = sorted(gt)
-    return cams if camera_groups([cams.get(v) for v in vids]) else None
-
-
 def camera_groups(cameras: list[str | None]) -> list[str] | None:
     """One camera per video -> the same list when the bootstrap should draw cameras (every video
     has one, at least MIN_CAMERAS of them, and some camera has more than one video), else None."""
@@ -163,6 +153,64 @@ def camera_groups(cameras: list[str | None]) -> list[str] | None:
     if None in cameras or n < MIN_CAMERAS or n == len(cameras):
         return None
     return list(cameras)
+
+
+@dataclasses.dataclass
+class _Video:
+    """One matched video of a results folder: its annotation `name`, native `fps` and `frames`,
+    `camera` (None when not recorded), and its frame_scores columns as sampled (`t` and `values`,
+    None when it has no frame scores: a failed video)."""
+
+    name: str
+    fps: float
+    frames: int | None
+    camera: str | None
+    t: np.ndarray | None
+    values: dict[str, np.ndarray]
+
+    def held(self, column: str) -> np.ndarray:
+        """The column's samples held on every native frame (expand_scores_to_frames)."""
+        return expand_scores_to_frames(self.t, self.values[column], self.frames, self.fps)
+
+
+def _videos(
+    results_url: str,
+    annotations: dict[str, bm.VideoAnnotation],
+    storage_options: dict | None,
+    columns: tuple[str, ...],
+) -> tuple[dict[str, bm.VideoAnnotation], dict[str, _Video]]:
+    """(video_id -> annotation, video_id -> _Video) for every video of `results_url` that matches
+    an annotation; one read of its videos and frame_scores tables."""
+    videos, m = match_results(results_url, annotations, storage_options)
+    by_id = {v["video_id"]: v for v in videos}
+    cams = {
+        r["video_id"]: r["camera_id"]
+        for r in query(results_url, "SELECT video_id, camera_id FROM videos", storage_options).to_pylist()
+    }
+    cols = ", ".join(("t", *columns))
+    fs = query(
+        results_url, f"SELECT video_id, {cols} FROM frame_scores ORDER BY video_id, t", storage_options
+    ).to_pydict()
+    curves: dict[str, list[int]] = {}
+    for k, vid in enumerate(fs["video_id"]):
+        curves.setdefault(vid, []).append(k)
+    out = {}
+    for vid, ann in m.matched.items():
+        v = by_id[vid]
+        f = float(v["fps"]) if v.get("fps") else ann.fps
+        rows = curves.get(vid)
+        t = None if rows is None else np.asarray([fs["t"][k] for k in rows], np.float64)
+        values = (
+            {} if rows is None else {c: np.asarray([fs[c][k] for k in rows], np.float64) for c in columns}
+        )
+        if t is None:
+            n = None
+        elif v.get("duration_s"):
+            n = int(round(float(v["duration_s"]) * f))
+        else:
+            n = int(t[-1] * f) + 1
+        out[vid] = _Video(m.names[vid], f, n, cams.get(vid), t, values)
+    return m.matched, out
 
 
 def detection_report(
@@ -173,47 +221,34 @@ def detection_report(
 ) -> dict:
     """{"classifier": row, "diff_energy": row (when baseline_calibration is given)} over the videos
     of `results_url` that match an annotation."""
-    videos, m = match_results(results_url, annotations, storage_options)
-    by_id = {v["video_id"]: v for v in videos}
-    fs = query(
-        results_url,
-        "SELECT video_id, t, score, diff_energy FROM frame_scores ORDER BY video_id, t",
-        storage_options,
-    ).to_pydict()
-    curves: dict[str, list[list]] = {}
-    for vid, t, s, e in zip(fs["video_id"], fs["t"], fs["score"], fs["diff_energy"]):
-        c = curves.setdefault(vid, [[], [], []])
-        c[0].append(t), c[1].append(s), c[2].append(e)
+    matched, videos = _videos(results_url, annotations, storage_options, ("score", "diff_energy"))
     rows = query(
         results_url, "SELECT video_id, start_s, end_s, label FROM intervals", storage_options
     ).to_pylist()
-    pred: dict[str, list] = {vid: [] for vid in m.matched}
+    pred: dict[str, list] = {vid: [] for vid in matched}
     for r in rows:
         if r["video_id"] in pred:
             pred[r["video_id"]].append((r["start_s"], r["end_s"], r["label"]))
     gt, gt_kind, frames = {}, {}, {"score": [], "diff_energy": [], "y": [], "video": []}
     energy_pred: dict[str, list] = {}
     cal = IntervalConfig(**baseline_calibration) if baseline_calibration else None
-    for vid, ann in m.matched.items():
-        f = float(by_id[vid]["fps"]) if by_id[vid].get("fps") else ann.fps
-        gt[vid] = [(s / f, e / f) for s, e in ann.frame_ranges()]
+    for vid, ann in matched.items():
+        v = videos[vid]
+        gt[vid] = [(s / v.fps, e / v.fps) for s, e in ann.frame_ranges()]
         gt_kind[vid] = _kind(ann.labels[0]) if ann.labels else None
-        if vid not in curves:
+        if v.t is None:
             continue
-        t, s, e = (np.asarray(x, np.float64) for x in curves[vid])
-        n = (
-            int(round(float(by_id[vid]["duration_s"]) * f))
-            if by_id[vid].get("duration_s")
-            else int(t[-1] * f) + 1
-        )
-        frames["y"].append(bm.to_frame_labels(ann, n))
+        frames["y"].append(bm.to_frame_labels(ann, v.frames))
         frames["video"].append(vid)
-        frames["score"].append(expand_scores_to_frames(t, s, n, f))
-        frames["diff_energy"].append(expand_scores_to_frames(t, e, n, f))
+        frames["score"].append(v.held("score"))
+        frames["diff_energy"].append(v.held("diff_energy"))
         if cal is not None:
-            energy_pred[vid] = [(iv.start_s, iv.end_s, None) for iv in scores_to_intervals(t, e, cal)]
+            ivs = scores_to_intervals(v.t, v.values["diff_energy"], cal)
+            energy_pred[vid] = [(iv.start_s, iv.end_s, None) for iv in ivs]
     y = np.concatenate(frames["y"])
-    cams = _cameras(results_url, gt, storage_options)
+    vids = sorted(gt)
+    groups = camera_groups([videos[v].camera for v in vids])
+    cams = dict(zip(vids, groups)) if groups else None  # video -> the bootstrap's unit, else videos
     unit = {"ci_unit": "camera" if cams else "video", "n_cameras": len(set(cams.values())) if cams else None}
     fgroups = [cams[v] for v in frames["video"]] if cams else None
     report = {"n_videos": len(gt), "n_events": sum(map(len, gt.values())), **unit}
@@ -239,27 +274,12 @@ def video_frames(
 ) -> dict[str, tuple[np.ndarray, np.ndarray, str | None]]:
     """annotation name -> (the classifier's score held on every native frame, 0/1 labels, camera_id)
     of every matched video of `results_url` that has frame scores."""
-    videos, m = match_results(results_url, annotations, storage_options)
-    by_id = {v["video_id"]: v for v in videos}
-    rows = query(results_url, "SELECT video_id, camera_id FROM videos", storage_options).to_pylist()
-    cams = {r["video_id"]: r["camera_id"] for r in rows}
-    fs = query(
-        results_url, "SELECT video_id, t, score FROM frame_scores ORDER BY video_id, t", storage_options
-    ).to_pydict()
-    curves: dict[str, tuple[list, list]] = {}
-    for vid, t, s in zip(fs["video_id"], fs["t"], fs["score"]):
-        c = curves.setdefault(vid, ([], []))
-        c[0].append(t), c[1].append(s)
-    out = {}
-    for vid, ann in m.matched.items():
-        if vid not in curves:
-            continue
-        v = by_id[vid]
-        f = float(v["fps"]) if v.get("fps") else ann.fps
-        t, s = np.asarray(curves[vid][0], np.float64), np.asarray(curves[vid][1], np.float64)
-        n = int(round(float(v["duration_s"]) * f)) if v.get("duration_s") else int(t[-1] * f) + 1
-        out[m.names[vid]] = (expand_scores_to_frames(t, s, n, f), bm.to_frame_labels(ann, n), cams.get(vid))
-    return out
+    matched, videos = _videos(results_url, annotations, storage_options, ("score",))
+    return {
+        v.name: (v.held("score"), bm.to_frame_labels(matched[vid], v.frames), v.camera)
+        for vid, v in videos.items()
+        if v.t is not None
+    }
 
 
 def paired_frame_auc(
