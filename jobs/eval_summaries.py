@@ -212,20 +212,18 @@ def main(argv=None) -> int:
         "intervals": len(rows),
         "scan_seconds": round(time.monotonic() - t0, 1),
     }
-    modes = [("free_greedy_v1", False, True), ("structured_v2", True, True)]
-    for mode, structured, hold in modes:
+    given = {
+        "num_beams": a.num_beams,
+        "no_repeat_ngram_size": a.no_repeat_ngram_size,
+        "repetition_penalty": a.repetition_penalty,
+    }
+    beams = {k: v for k, v in given.items() if v is not None}
+
+    def measure(mode: str, structured: bool, hold: bool) -> Describe:
         t0 = time.monotonic()
-        given = {
-            "num_beams": a.num_beams,
-            "no_repeat_ngram_size": a.no_repeat_ngram_size,
-            "repetition_penalty": a.repetition_penalty,
-        }
-        beams = {k: v for k, v in given.items() if v is not None}
         stage = Describe(
             preset, checkpoint_url=a.checkpoint, structured=structured, hold_answers=hold, **beams
         )
-        if structured and hold and stage.answers:  # held fields: measure the free ones beside them
-            modes.append(("structured_free_fields", True, False))
         out = []
         for i in range(0, len(rows), 4):
             out += _rows(stage(_batch(rows[i : i + 4])))
@@ -234,8 +232,13 @@ def main(argv=None) -> int:
             "prompt_version": stage.prompt_version,
             "seconds": round(time.monotonic() - t0, 1),
         }
-        if structured and hold:
-            report["judgement_by_prior_weight"] = prior_sweep(stage, rows, truth_by_uri)
+        return stage
+
+    measure("free_greedy_v1", False, True)
+    stage = measure("structured_v2", True, True)
+    report["judgement_by_prior_weight"] = prior_sweep(stage, rows, truth_by_uri)
+    if stage.answers:  # held fields: measure the free ones beside them
+        measure("structured_free_fields", True, False)
     text = json.dumps(report, indent=2)
     print(text)
     if a.out:
