@@ -91,7 +91,7 @@ def pipeline_bench(
     # visual stage (torch uses every core) on exactly the clip rows the pipeline feeds it (with
     # their context frames, prepared), preset batch size.
     decode = Decode.from_config(
-        preset.decode, preset.encoder.image_size, context=context_frames(preset.classifier), sets=preset.sets
+        preset.decode, preset.decode_size, context=context_frames(preset.classifier), sets=preset.sets
     )
     rows, t0 = [], time.monotonic()
     for o in objects[:2]:

@@ -170,7 +170,7 @@ def _clip_rows(preset, n_new: int, rng) -> list[dict]:
     classifier's context frames before its own new ones, all with the video's reference."""
     from va_gpt.pipeline.visual import context_frames  # noqa: PLC0415 (heavy: only where used)
 
-    S, L = preset.encoder.image_size, preset.decode.clip_len
+    S, L = preset.decode_size, preset.decode.clip_len
     C = context_frames(preset.classifier)
     video = rng.integers(0, 256, (n_new, S, S, 3), dtype=np.uint8)
     rows, start = [], 0

@@ -77,6 +77,14 @@ class ClassifierConfig:
     # > 1: an ensemble of that many classifiers trained apart (seeds seed .. seed + members - 1)
     # whose anomaly and kind logits are averaged (va_gpt.models.classifier.ClassifierEnsemble).
     members: int = 1
+    # The encoder input size (px, square) the classifier's evidence is computed at when serving;
+    # null: encoder.image_size. The classifier trains at encoder.image_size, and its per-patch
+    # weights and 3x3 conv over the grid read a finer grid unchanged: frames decoded at 448 px
+    # (32x32 patches) give an event a quarter of a patch four patches. SETS and the VA-GPT keep
+    # encoder.image_size (the visual stage encodes the frames twice). Why: served on the 96-video
+    # held-out archive, the committed classifier's frame AUC rose from 0.87 to 0.92 (README,
+    # "A finer view for the classifier").
+    view_size: int | None = None
 
 
 @dataclass(frozen=True)
@@ -154,6 +162,12 @@ class Preset:
     projector: ProjectorConfig
     llm: LLMConfig
     runtime: RuntimeConfig
+
+    @property
+    def decode_size(self) -> int:
+        """The size (px) the nightly decodes frames at: the classifier's view (classifier.view_size),
+        else the encoder's image_size. The visual stage resizes them to image_size for SETS."""
+        return self.classifier.view_size or self.encoder.image_size
 
 
 def _is_dataclass_type(tp: Any) -> bool:
@@ -260,6 +274,13 @@ def validate(p: Preset, where: str = "preset") -> None:
         bad(
             "encoder.image_size",
             f"{p.encoder.image_size} is not a multiple of patch_size {p.encoder.patch_size}",
+        )
+    view = p.classifier.view_size
+    if view is not None and (view % p.encoder.patch_size or view < p.encoder.image_size):
+        bad(
+            "classifier.view_size",
+            f"{view} must be a multiple of encoder.patch_size {p.encoder.patch_size} and at least "
+            f"encoder.image_size {p.encoder.image_size} (null: the encoder's size)",
         )
     if not 0 < p.sets.top_k <= 1:
         bad("sets.top_k", f"must be in (0, 1], got {p.sets.top_k}")

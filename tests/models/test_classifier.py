@@ -126,6 +126,24 @@ def test_a_patch_model_reads_every_patch_and_streams_like_one_pass():
         AnomalyClassifier(6, PATCH_CFG)
 
 
+@pytest.mark.timeout(30)
+def test_a_patch_model_reads_a_finer_grid_as_the_same_evidence():
+    """use_grid((8, 8)) on a model trained on 4 x 4: each patch's evidence repeated over a 2 x 2
+    block is the same evidence, and without the 3x3 conv (which sees its neighbours, and so the
+    grid) the scores are the same: attention and max pooling read it as they read the 4 x 4, and
+    the logsumexp of the patch logits is taken per as many patches as in training."""
+    m = patch_model()
+    with torch.no_grad():
+        m.patch.spatial.weight.zero_()
+    x, px = torch.randn(20, 6), torch.randn(20, 16, 5)
+    coarse = m(x[None], px[None])[0]
+    fine = px.reshape(20, 4, 1, 4, 1, 5).expand(20, 4, 2, 4, 2, 5).reshape(20, 64, 5)
+    m.use_grid((8, 8))
+    torch.testing.assert_close(m(x[None], fine[None])[0], coarse, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match=r"\[B, T, 64, 5\]"):
+        m(x[None], px[None])  # the 4 x 4 evidence no longer fits
+
+
 def test_patch_inputs_are_the_evidence_per_patch():
     """frame_inputs gives the frame evidence and, per patch, its six map values and its embedding."""
     cls, patches = torch.randn(6, 8), torch.randn(6, 16, 8)

@@ -10,12 +10,13 @@ import pytest
 import torch
 
 from va_gpt.checkpoints.classifier import save_classifier
-from va_gpt.config import load_preset
+from va_gpt.config import ConfigError, load_preset, preset_from_dict, to_dict
 from va_gpt.models.classifier import KINDS, AnomalyClassifier, num_features, patch_features_for
 from va_gpt.ops.evidence import HISTORY
 from va_gpt.ops.prepare import preparation, prepare_frames
 from va_gpt.pipeline.visual import Visual, context_frames, feature_spec
 from va_gpt.train.classifier import predict, video_inputs
+from va_gpt.video.preprocess import resize_frames
 
 TINY = load_preset("tiny")
 S = TINY.encoder.image_size  # 56: a 4 x 4 grid of 14-pixel patches
@@ -31,15 +32,18 @@ def stage():
     return Visual(TINY)
 
 
-def moving_video(T, seed=0):
-    """Textured background, small noise, and a bright 10x10 square moving right/down."""
+def moving_video(T, seed=0, size=S):
+    """Textured background, small noise, and a bright 10x10 square (at 56 px; scaled with `size`)
+    moving right/down."""
     rng = np.random.default_rng(seed)
-    bg = rng.integers(40, 200, (S, S, 3)).astype(np.float32)
+    bg = rng.integers(40, 200, (size, size, 3)).astype(np.float32)
+    k = size / S
+    w = round(10 * k)
     frames = []
     for i in range(T):
         f = bg + rng.normal(0, 3, bg.shape)
-        x, y = (3 + 3 * i) % (S - 10), (5 + 2 * i) % (S - 10)
-        f[y : y + 10, x : x + 10] = 250
+        x, y = round((3 + 3 * i) % (S - 10) * k), round((5 + 2 * i) % (S - 10) * k)
+        f[y : y + w, x : x + w] = 250
         frames.append(f)
     return np.clip(np.stack(frames), 0, 255).astype(np.uint8)
 
@@ -373,3 +377,41 @@ def test_clips_the_decode_stage_prepared_score_as_raw_ones():
     other = [{**r, "prepared": preparation(False, 0.5)} for r in done[:2]]
     with pytest.raises(ValueError, match=r"video 'v' clip 0: frames were prepared with 'stabilise=False"):
         stage(batch_of(other))
+
+
+@pytest.mark.timeout(120)
+def test_a_classifier_view_reads_a_finer_grid_and_sets_keeps_the_encoders(tmp_path, stage):
+    """classifier.view_size 112, twice the encoder's 56: clips arrive at 112 px and a classifier
+    trained on the 4 x 4 grid scores them on 8 x 8, as by hand from the encoder at 112; SETS's
+    columns are those of the 56 px stage on the same frames resized (its grid is the VA-GPT's)."""
+    V = 2 * S
+    preset = dataclasses.replace(TINY, classifier=dataclasses.replace(TINY.classifier, view_size=V))
+    assert preset.decode_size == V and TINY.decode_size == S
+    torch.manual_seed(6)
+    clf = AnomalyClassifier(
+        num_features(TINY.encoder.hidden_size, False), TINY.classifier,
+        patch_features=patch_features_for(TINY.encoder.hidden_size, TINY.classifier), grid=(4, 4),
+    ).eval()  # fmt: skip
+    url = str(tmp_path / "clf")
+    save_classifier(clf, url, feature_spec(TINY, stage.encoder))
+    big = moving_video(20, seed=2, size=V)
+    small = resize_frames(big, S)
+    fine = _scores_by_clip([Visual(preset, url)(batch_of(clip_rows(big)))])
+    coarse = _scores_by_clip([Visual(TINY, url)(batch_of(clip_rows(small)))])
+    np.testing.assert_array_equal(fine["t"], coarse["t"])
+    np.testing.assert_array_equal(fine["selected"], coarse["selected"])
+    np.testing.assert_allclose(fine["diff_energy"], coarse["diff_energy"], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(fine["box"], coarse["box"], rtol=1e-5, atol=1e-6)
+    clf.use_grid((8, 8))
+    feats, px, _ = video_inputs(stage.encoder.at_size(V), big, False, per_patch=True)
+    np.testing.assert_allclose(fine["score"], predict(clf, feats, px), rtol=1e-3, atol=1e-4)
+    assert np.abs(fine["score"] - coarse["score"]).max() > 1e-3  # it did read the finer grid
+    with pytest.raises(ValueError, match=r"frames must be uint8 \[T, 112, 112, 3\]"):
+        Visual(preset, url)(batch_of(clip_rows(small)[:1]))
+
+
+def test_a_view_smaller_than_the_encoder_or_off_its_patches_is_refused():
+    for view in (28, 120):
+        data = {**to_dict(TINY), "classifier": {**to_dict(TINY.classifier), "view_size": view}}
+        with pytest.raises(ConfigError, match=f"preset.classifier.view_size: {view} must be a multiple"):
+            preset_from_dict(data)

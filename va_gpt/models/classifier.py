@@ -56,6 +56,7 @@ Checkpoints (save_classifier / load_classifier): va_gpt.checkpoints.classifier.
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import torch
 import torch.nn.functional as F
@@ -161,6 +162,9 @@ class PatchPool(nn.Module):
         super().__init__()
         self.in_features = in_features
         self.grid = tuple(grid)
+        # patches of the grid it was trained on: read on a finer grid (use_grid), the logsumexp of
+        # its patch logits is taken per as many patches, not raised by log(more patches)
+        self.trained_patches = self.grid[0] * self.grid[1]
         self.register_buffer("feature_mean", torch.zeros(in_features))
         self.register_buffer("feature_std", torch.ones(in_features))
         self.inp = nn.Sequential(nn.Linear(in_features, hidden), nn.GELU(), nn.Linear(hidden, hidden))
@@ -191,9 +195,10 @@ class PatchPool(nn.Module):
         h = h + F.gelu(self.spatial(s)).permute(0, 2, 3, 1).reshape(B, T, N, H)
         logit = self.logit(h).squeeze(-1)  # [B, T, N]
         att = (torch.softmax(logit, -1)[..., None] * h).sum(2)
-        pooled = torch.cat(
-            [att, h.amax(2), logit.amax(-1, keepdim=True), torch.logsumexp(logit, -1, keepdim=True)], -1
-        )
+        lse = torch.logsumexp(logit, -1, keepdim=True)
+        if N != self.trained_patches:  # a softmax mass over N patches, as over the trained number
+            lse = lse - math.log(N / self.trained_patches)
+        pooled = torch.cat([att, h.amax(2), logit.amax(-1, keepdim=True), lse], -1)
         return pooled, logit
 
 
@@ -213,6 +218,14 @@ class _Scorer(nn.Module):
 
     def all_outputs(self, x: torch.Tensor, px: torch.Tensor | None = None):
         raise NotImplementedError
+
+    def use_grid(self, grid: tuple[int, int]) -> None:
+        """Read per-patch evidence on `grid` (gh, gw) from now on, in place. The patch pooling's
+        weights are per patch plus a 3x3 conv over the grid, so a classifier trained on one grid
+        reads another: the visual stage serves it a finer one (config.ClassifierConfig.view_size)."""
+        for m in self.modules():
+            if isinstance(m, PatchPool):
+                m.grid = tuple(grid)
 
     def outputs(self, x: torch.Tensor, px: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """x [B, T, F], px [B, T, N, Fp] or None -> (anomaly logits [B, T], kind logits [B, T, K])."""

@@ -42,6 +42,13 @@ class DinoEncoder(nn.Module):
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
 
+    def at_size(self, image_size: int) -> DinoEncoder:
+        """The same model (shared, not copied) taking frames of `image_size` px: DINOv2 interpolates
+        its position embeddings to the larger patch grid."""
+        if image_size % self.patch_size:
+            raise ValueError(f"image_size {image_size} is not a multiple of patch_size {self.patch_size}")
+        return DinoEncoder(self.model, image_size, self.patch_size).to(self.mean.device, self.mean.dtype)
+
     @property
     def hidden_size(self) -> int:
         return self.model.config.hidden_size

@@ -114,7 +114,7 @@ def decode_videos(batch: dict[str, np.ndarray], job: Job) -> Iterator[dict[str, 
     """
     decode = Decode.from_config(
         job.preset.decode,
-        job.preset.encoder.image_size,
+        job.preset.decode_size,
         job.storage_options,
         context=context_frames(job.preset.classifier),
         sets=job.preset.sets,  # frames prepared on the decode tasks' cores, not in the visual actor

@@ -6,11 +6,12 @@ The DINOv2 patch tensors are computed and consumed here and never leave the
 actor: the output holds only small per-frame arrays.
 
 Input rows (one clip each, from the decode stage):
-    video_id str, clip_index int, frames uint8 [T, S, S, 3] (S = encoder image_size;
-    the whole frame resized, so normalised box coordinates hold for the source),
+    video_id str, clip_index int, frames uint8 [T, V, V, 3] (V = the preset's decode_size: the
+    classifier's view_size, else the encoder image_size S; the whole frame resized, so normalised
+    box coordinates hold for the source),
     t float64 [T] seconds, context int (the first `context` frames belong to earlier
     clips; rows without it: first_is_overlap bool = 1 context frame), reference uint8
-    [S, S, 3] (the video's first sample; optional for a clip without context, which then
+    [V, V, 3] (the video's first sample; optional for a clip without context, which then
     is the video start and frames[0] is it), is_last bool (optional: the clip ends its video),
     prepared str (optional: the decode stage already prepared frames and reference with these
     settings, va_gpt.ops.prepare.preparation; they must be this preset's), plus any passthrough
@@ -41,6 +42,11 @@ scores equal those of one pass over the whole video, whichever actor runs the cl
 whatever order (tests/pipeline/test_visual.py). The static-change reference is the video's
 first sample, carried by every clip (va_gpt.video.clips): deterministic, and an object that
 appears and stays (an abandoned bag) stays different from it for the rest of the file.
+
+With a classifier view larger than S (classifier.view_size) every frame is encoded twice: at V for
+the classifier's evidence (a finer patch grid, where a small event covers more patches) and,
+resized to S (va_gpt.video.preprocess.resize_frames), at S for SETS (selected, box, diff_energy),
+whose grid is the VA-GPT's.
 
 Before any difference the frames are prepared per the preset's `sets` (va_gpt.ops.prepare: dark
 frames lifted, every frame aligned to the reference), by the nightly's decode stage (its rows say
@@ -76,6 +82,7 @@ from va_gpt.models.dinov2 import DinoEncoder
 from va_gpt.ops import sets
 from va_gpt.ops.evidence import HISTORY
 from va_gpt.ops.prepare import preparation, prepare_frames
+from va_gpt.video.preprocess import resize_frames
 
 log = logging.getLogger(__name__)
 
@@ -237,6 +244,8 @@ class Visual:
         self.preparation = preparation(preset.sets.stabilise, preset.sets.min_brightness)
         self.encoder = build_encoder(preset.encoder, rt.device, rt.dtype, storage_options)
         self.image_size = preset.encoder.image_size
+        self.view_size = preset.decode_size  # frames arrive at this size; the classifier reads it
+        fine_grid = (self.view_size // preset.encoder.patch_size,) * 2
         n_feat = num_features(self.encoder.hidden_size, preset.classifier.use_cls)
         if classifier_dir is None:
             log.warning(
@@ -244,7 +253,7 @@ class Visual:
                 "scores are meaningless (train one with vagpt train-classifier)"
             )
             n_patch = patch_features_for(self.encoder.hidden_size, preset.classifier)
-            self.classifier = random_classifier(n_feat, preset.classifier, n_patch, self.encoder.grid)
+            self.classifier = random_classifier(n_feat, preset.classifier, n_patch, fine_grid)
             self.classifier_config = None
         else:
             self.classifier, self.classifier_config = load_classifier(classifier_dir, storage_options)
@@ -263,16 +272,22 @@ class Visual:
                     f"classifier {classifier_dir} looks back {theirs} frames, the preset's clips carry "
                     f"context for {ours} (its classifier config): use the preset it was trained with"
                 )
+            self.classifier.use_grid(fine_grid)  # trained at image_size, served at the view
         # The classifier is tiny: it runs in float32 whatever the encoder dtype.
         self.classifier = self.classifier.to(rt.device, torch.float32)
         if rt.encoder_int8:  # after the feature check: it reads float weights
             quantize_encoder(self.encoder)
+        # the classifier's view: the same weights at the view size (DINOv2 interpolates its
+        # position embeddings), or the encoder itself when the view is the encoder's size
+        self.view = (
+            self.encoder if self.view_size == self.image_size else self.encoder.at_size(self.view_size)
+        )
 
     def _check_clip(self, vid: str, clip: int, frames, t, context: int, reference) -> tuple:
         where = f"video {vid!r} clip {clip}"
         frames = np.asarray(frames)
         t = np.asarray(t, dtype=np.float64)
-        S = self.image_size
+        S = self.view_size
         if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[1:] != (S, S, 3):
             raise ValueError(
                 f"{where}: frames must be uint8 [T, {S}, {S}, 3], got {frames.dtype} {frames.shape}"
@@ -330,7 +345,8 @@ class Visual:
         done = batch["prepared"] if "prepared" in batch else [None] * n
         checked = [self._prepared(*c, done[i], vids[i], clips[i]) for i, c in enumerate(checked)]
 
-        # One encoder pass over every frame (and reference) of the batch, then split per clip.
+        # One encoder pass over every frame (and reference) of the batch, then split per clip (with a
+        # classifier view, a second pass of the same frames resized to the encoder's size, for SETS).
         # Frames that show no change since the last encoded one reuse its encoding (skip_static).
         out = {
             k: [None] * n for k in ("t", "score", "kind_prob", "diff_energy", "box", "selected", "encoded")
@@ -342,7 +358,12 @@ class Visual:
             all_frames = np.concatenate(
                 [f[k] for (f, _, _), k in zip(checked, keep)] + [r[None] for _, _, r in checked]
             )
-            enc = self.encoder.encode_frames(all_frames, self.encode_chunk)
+            enc = self.view.encode_frames(all_frames, self.encode_chunk)
+            sets_enc = enc
+            if self.view is not self.encoder:  # SETS at the encoder's size, from the same frames
+                sets_enc = self.encoder.encode_frames(
+                    resize_frames(all_frames, self.image_size), self.encode_chunk
+                )
             bounds = np.cumsum([0] + [len(k) for k in keep])
             for i in range(n):
                 # encoded row of each frame: its source's position among the clip's kept frames
@@ -351,6 +372,7 @@ class Visual:
                 res = self._clip(
                     ctx[i], enc.cls[rows], enc.patches[rows], ref, enc.grid, vids[i], clips[i], last[i]
                 )
+                res |= self._sets(ctx[i], sets_enc.patches[rows], sets_enc.grid)
                 out["t"][i] = checked[i][1][ctx[i] :]
                 out["encoded"][i] = (srcs[i] == np.arange(len(srcs[i])))[ctx[i] :]
                 for k, v in res.items():
@@ -362,10 +384,10 @@ class Visual:
     def _clip(
         self, context: int, cls, patches, reference, grid, vid: str, clip: int, is_last: bool = False
     ) -> dict[str, np.ndarray]:
+        """One clip at the classifier's view (cls [T, D], patches [T, N, D] on `grid`) -> its
+        score and kind_prob columns."""
         p = self.preset
         n_new = patches.shape[0] - context
-        sel = slice(context - 1, None) if context else slice(None)
-        r = sets_clip(patches[sel], grid, p.encoder.patch_size, p.encoder.image_size, p.sets, context > 0)
         feats, px = frame_inputs(
             cls, patches, reference, grid, p.classifier.use_cls, self.classifier.uses_patches
         )
@@ -382,6 +404,14 @@ class Visual:
         return {
             "score": score.astype(np.float32),
             "kind_prob": kind.float().cpu().numpy().astype(np.float32),
+        }
+
+    def _sets(self, context: int, patches, grid) -> dict[str, np.ndarray]:
+        """One clip at the encoder's size (patches [T, N, D] on `grid`) -> its SETS columns."""
+        p = self.preset
+        sel = slice(context - 1, None) if context else slice(None)
+        r = sets_clip(patches[sel], grid, p.encoder.patch_size, p.encoder.image_size, p.sets, context > 0)
+        return {
             "diff_energy": sets.difference_energy(r.diff).cpu().numpy().astype(np.float32),
             "box": r.box.cpu().numpy().astype(np.float32),
             "selected": r.selected.cpu().numpy().astype(np.int16),
@@ -397,7 +427,7 @@ def bench_visual(preset_name: str = "demo", frames: int = 64, repeats: int = 3) 
     """
     preset = load_preset(preset_name)
     stage = Visual(preset)
-    S, L = preset.encoder.image_size, preset.decode.clip_len
+    S, L = preset.decode_size, preset.decode.clip_len
     rng = np.random.default_rng(0)
     n_clips = max(1, -(-frames // (L - 1)))
     rows = []

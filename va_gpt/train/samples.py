@@ -44,6 +44,7 @@ from va_gpt.ops.tetg import check_scores, window_kind
 from va_gpt.pipeline.visual import Visual
 from va_gpt.video.clips import decode_window
 from va_gpt.video.errors import DecodeError
+from va_gpt.video.preprocess import resize_frames
 
 log = logging.getLogger(__name__)
 
@@ -299,7 +300,7 @@ class SampleBuilder:
             start,
             end,
             fps=self.preset.decode.fps,
-            size=self.preset.encoder.image_size,
+            size=self.preset.decode_size,  # the classifier's view: the visual stage's input
             storage_options=self.storage_options,
         )
         if len(frames) == 0:
@@ -310,7 +311,10 @@ class SampleBuilder:
             if scores is not None:
                 score_t, scores = check_scores(score_t, scores)
         keep = uniform_indices(len(frames), self.preset.projector.max_frames)
-        data = ClipData(frames=frames[keep], t=t[keep], score_t=score_t, scores=scores, kind=kind)
+        frames = frames[keep]
+        if frames.shape[1] != self.preset.encoder.image_size:  # the VA-GPT's frames: the encoder's size
+            frames = resize_frames(frames, self.preset.encoder.image_size)
+        data = ClipData(frames=frames, t=t[keep], score_t=score_t, scores=scores, kind=kind)
         self._clips[key] = data
         return data
 
