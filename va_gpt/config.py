@@ -77,14 +77,15 @@ class ClassifierConfig:
     # > 1: an ensemble of that many classifiers trained apart (seeds seed .. seed + members - 1)
     # whose anomaly and kind logits are averaged (va_gpt.models.classifier.ClassifierEnsemble).
     members: int = 1
-    # The encoder input size (px, square) the classifier's evidence is computed at when serving;
-    # null: encoder.image_size. The classifier trains at encoder.image_size, and its per-patch
-    # weights and 3x3 conv over the grid read a finer grid unchanged: frames decoded at 448 px
-    # (32x32 patches) give an event a quarter of a patch four patches. SETS and the VA-GPT keep
-    # encoder.image_size (the visual stage encodes the frames twice). Why: served on the 96-video
-    # held-out archive, the committed classifier's frame AUC rose from 0.87 to 0.92 (README,
-    # "A finer view for the classifier").
-    view_size: int | None = None
+    # The encoder input sizes (px, square) the classifier scores each frame at when serving; its
+    # score and kind probabilities are the mean over them. null: [encoder.image_size]. The
+    # classifier trains at encoder.image_size; its per-patch weights and 3x3 conv over the grid
+    # read a finer grid unchanged, where a small event covers more patches (448 px: 32x32 patches).
+    # SETS and the VA-GPT keep encoder.image_size. Why [224, 448] in the demo preset: on held-out
+    # archives the finer view alone found small far-field events (frame AUC 0.87 -> 0.92 on 96
+    # videos) but lost large ones in dark low-resolution footage (0.86 -> 0.78 out of range);
+    # the mean of both views keeps most of each (README, "A finer view for the classifier").
+    views: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -164,10 +165,15 @@ class Preset:
     runtime: RuntimeConfig
 
     @property
+    def views(self) -> tuple[int, ...]:
+        """The sizes (px) the classifier scores each frame at (classifier.views, else the encoder's)."""
+        return tuple(self.classifier.views or (self.encoder.image_size,))
+
+    @property
     def decode_size(self) -> int:
-        """The size (px) the nightly decodes frames at: the classifier's view (classifier.view_size),
-        else the encoder's image_size. The visual stage resizes them to image_size for SETS."""
-        return self.classifier.view_size or self.encoder.image_size
+        """The size (px) the nightly decodes frames at: the largest of the classifier's views and the
+        encoder's image_size. The visual stage resizes them to each other size it encodes."""
+        return max([*self.views, self.encoder.image_size])
 
 
 def _is_dataclass_type(tp: Any) -> bool:
@@ -215,6 +221,11 @@ def _check_scalar(tp: Any, value: Any, where: str) -> Any:
             return None
         raise ConfigError(f"{where}: must not be null")
     for t in allowed:
+        if typing.get_origin(t) is tuple:  # tuple[X, ...]: a YAML list of X
+            if isinstance(value, list | tuple):
+                item = typing.get_args(t)[0]
+                return tuple(_check_scalar(item, v, f"{where}[{i}]") for i, v in enumerate(value))
+            continue
         if t is float and isinstance(value, int | float) and not isinstance(value, bool):
             return float(value)
         if t is int and isinstance(value, int) and not isinstance(value, bool):
@@ -226,7 +237,14 @@ def _check_scalar(tp: Any, value: Any, where: str) -> Any:
 
 
 def to_dict(obj: Any) -> dict:
-    return dataclasses.asdict(obj)
+    """A config dataclass -> nested dict of plain YAML / JSON values (tuples as lists)."""
+
+    def plain(x: Any) -> Any:
+        if isinstance(x, dict):
+            return {k: plain(v) for k, v in x.items()}
+        return [plain(v) for v in x] if isinstance(x, list | tuple) else x
+
+    return plain(dataclasses.asdict(obj))
 
 
 def preset_names() -> list[str]:
@@ -275,13 +293,19 @@ def validate(p: Preset, where: str = "preset") -> None:
             "encoder.image_size",
             f"{p.encoder.image_size} is not a multiple of patch_size {p.encoder.patch_size}",
         )
-    view = p.classifier.view_size
-    if view is not None and (view % p.encoder.patch_size or view < p.encoder.image_size):
-        bad(
-            "classifier.view_size",
-            f"{view} must be a multiple of encoder.patch_size {p.encoder.patch_size} and at least "
-            f"encoder.image_size {p.encoder.image_size} (null: the encoder's size)",
-        )
+    views = p.classifier.views
+    if views is not None:
+        if not views or len(set(views)) != len(views):
+            bad(
+                "classifier.views",
+                f"must be a non-empty list of distinct sizes (null: the encoder's), got {views}",
+            )
+        for v in views:
+            if v < p.encoder.patch_size or v % p.encoder.patch_size:
+                bad(
+                    "classifier.views",
+                    f"{v} is not a positive multiple of encoder.patch_size {p.encoder.patch_size}",
+                )
     if not 0 < p.sets.top_k <= 1:
         bad("sets.top_k", f"must be in (0, 1], got {p.sets.top_k}")
     if p.sets.reference not in ("previous", "background"):

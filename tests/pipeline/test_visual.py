@@ -380,13 +380,17 @@ def test_clips_the_decode_stage_prepared_score_as_raw_ones():
 
 
 @pytest.mark.timeout(120)
-def test_a_classifier_view_reads_a_finer_grid_and_sets_keeps_the_encoders(tmp_path, stage):
-    """classifier.view_size 112, twice the encoder's 56: clips arrive at 112 px and a classifier
+def test_classifier_views_read_finer_grids_and_sets_keeps_the_encoders(tmp_path, stage):
+    """classifier.views [112] (twice the encoder's 56): clips arrive at 112 px and a classifier
     trained on the 4 x 4 grid scores them on 8 x 8, as by hand from the encoder at 112; SETS's
-    columns are those of the 56 px stage on the same frames resized (its grid is the VA-GPT's)."""
+    columns are those of the 56 px stage on the same frames resized (its grid is the VA-GPT's).
+    With views [56, 112] the score and kind probabilities are the mean of the two views'."""
+
+    def with_views(*views):
+        return dataclasses.replace(TINY, classifier=dataclasses.replace(TINY.classifier, views=views))
+
     V = 2 * S
-    preset = dataclasses.replace(TINY, classifier=dataclasses.replace(TINY.classifier, view_size=V))
-    assert preset.decode_size == V and TINY.decode_size == S
+    assert with_views(V).decode_size == V and with_views(S, V).decode_size == V and TINY.decode_size == S
     torch.manual_seed(6)
     clf = AnomalyClassifier(
         num_features(TINY.encoder.hidden_size, False), TINY.classifier,
@@ -396,22 +400,30 @@ def test_a_classifier_view_reads_a_finer_grid_and_sets_keeps_the_encoders(tmp_pa
     save_classifier(clf, url, feature_spec(TINY, stage.encoder))
     big = moving_video(20, seed=2, size=V)
     small = resize_frames(big, S)
-    fine = _scores_by_clip([Visual(preset, url)(batch_of(clip_rows(big)))])
+    fine = _scores_by_clip([Visual(with_views(V), url)(batch_of(clip_rows(big)))])
     coarse = _scores_by_clip([Visual(TINY, url)(batch_of(clip_rows(small)))])
-    np.testing.assert_array_equal(fine["t"], coarse["t"])
-    np.testing.assert_array_equal(fine["selected"], coarse["selected"])
-    np.testing.assert_allclose(fine["diff_energy"], coarse["diff_energy"], rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(fine["box"], coarse["box"], rtol=1e-5, atol=1e-6)
+    both = _scores_by_clip([Visual(with_views(S, V), url)(batch_of(clip_rows(big)))])
+    for got in (fine, both):
+        np.testing.assert_array_equal(got["t"], coarse["t"])
+        np.testing.assert_array_equal(got["selected"], coarse["selected"])
+        np.testing.assert_allclose(got["diff_energy"], coarse["diff_energy"], rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(got["box"], coarse["box"], rtol=1e-5, atol=1e-6)
     clf.use_grid((8, 8))
     feats, px, _ = video_inputs(stage.encoder.at_size(V), big, False, per_patch=True)
     np.testing.assert_allclose(fine["score"], predict(clf, feats, px), rtol=1e-3, atol=1e-4)
     assert np.abs(fine["score"] - coarse["score"]).max() > 1e-3  # it did read the finer grid
+    for k in ("score", "kind_prob"):
+        np.testing.assert_allclose(both[k], (fine[k] + coarse[k]) / 2, rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError, match=r"frames must be uint8 \[T, 112, 112, 3\]"):
-        Visual(preset, url)(batch_of(clip_rows(small)[:1]))
+        Visual(with_views(S, V), url)(batch_of(clip_rows(small)[:1]))
 
 
-def test_a_view_smaller_than_the_encoder_or_off_its_patches_is_refused():
-    for view in (28, 120):
-        data = {**to_dict(TINY), "classifier": {**to_dict(TINY.classifier), "view_size": view}}
-        with pytest.raises(ConfigError, match=f"preset.classifier.view_size: {view} must be a multiple"):
+def test_classifier_views_off_the_patch_grid_or_repeated_are_refused():
+    for views, why in (
+        ([56, 120], "120 is not a positive multiple"),
+        ([56, 56], "distinct"),
+        ([], "non-empty"),
+    ):
+        data = {**to_dict(TINY), "classifier": {**to_dict(TINY.classifier), "views": views}}
+        with pytest.raises(ConfigError, match=f"preset.classifier.views: .*{why}"):
             preset_from_dict(data)

@@ -7,8 +7,8 @@ actor: the output holds only small per-frame arrays.
 
 Input rows (one clip each, from the decode stage):
     video_id str, clip_index int, frames uint8 [T, V, V, 3] (V = the preset's decode_size: the
-    classifier's view_size, else the encoder image_size S; the whole frame resized, so normalised
-    box coordinates hold for the source),
+    largest of the classifier's views and the encoder image_size S; the whole frame resized, so
+    normalised box coordinates hold for the source),
     t float64 [T] seconds, context int (the first `context` frames belong to earlier
     clips; rows without it: first_is_overlap bool = 1 context frame), reference uint8
     [V, V, 3] (the video's first sample; optional for a clip without context, which then
@@ -43,10 +43,11 @@ whatever order (tests/pipeline/test_visual.py). The static-change reference is t
 first sample, carried by every clip (va_gpt.video.clips): deterministic, and an object that
 appears and stays (an abandoned bag) stays different from it for the rest of the file.
 
-With a classifier view larger than S (classifier.view_size) every frame is encoded twice: at V for
-the classifier's evidence (a finer patch grid, where a small event covers more patches) and,
-resized to S (va_gpt.video.preprocess.resize_frames), at S for SETS (selected, box, diff_energy),
-whose grid is the VA-GPT's.
+The classifier scores every frame at each of the preset's views (classifier.views; default: S
+alone) and its score and kind probabilities are the mean over them: a view larger than S gives a
+finer patch grid, where a small event covers more patches. The frames are encoded once per size
+(resized from V by va_gpt.video.preprocess.resize_frames), and SETS (selected, box, diff_energy)
+always reads the encoding at S, whose grid is the VA-GPT's.
 
 Before any difference the frames are prepared per the preset's `sets` (va_gpt.ops.prepare: dark
 frames lifted, every frame aligned to the reference), by the nightly's decode stage (its rows say
@@ -244,8 +245,8 @@ class Visual:
         self.preparation = preparation(preset.sets.stabilise, preset.sets.min_brightness)
         self.encoder = build_encoder(preset.encoder, rt.device, rt.dtype, storage_options)
         self.image_size = preset.encoder.image_size
-        self.view_size = preset.decode_size  # frames arrive at this size; the classifier reads it
-        fine_grid = (self.view_size // preset.encoder.patch_size,) * 2
+        self.decode_size = preset.decode_size  # frames arrive at this size
+        self.views = preset.views
         n_feat = num_features(self.encoder.hidden_size, preset.classifier.use_cls)
         if classifier_dir is None:
             log.warning(
@@ -253,7 +254,7 @@ class Visual:
                 "scores are meaningless (train one with vagpt train-classifier)"
             )
             n_patch = patch_features_for(self.encoder.hidden_size, preset.classifier)
-            self.classifier = random_classifier(n_feat, preset.classifier, n_patch, fine_grid)
+            self.classifier = random_classifier(n_feat, preset.classifier, n_patch, self.encoder.grid)
             self.classifier_config = None
         else:
             self.classifier, self.classifier_config = load_classifier(classifier_dir, storage_options)
@@ -272,22 +273,21 @@ class Visual:
                     f"classifier {classifier_dir} looks back {theirs} frames, the preset's clips carry "
                     f"context for {ours} (its classifier config): use the preset it was trained with"
                 )
-            self.classifier.use_grid(fine_grid)  # trained at image_size, served at the view
         # The classifier is tiny: it runs in float32 whatever the encoder dtype.
         self.classifier = self.classifier.to(rt.device, torch.float32)
         if rt.encoder_int8:  # after the feature check: it reads float weights
             quantize_encoder(self.encoder)
-        # the classifier's view: the same weights at the view size (DINOv2 interpolates its
-        # position embeddings), or the encoder itself when the view is the encoder's size
-        self.view = (
-            self.encoder if self.view_size == self.image_size else self.encoder.at_size(self.view_size)
-        )
+        # one encoder per size: the same weights (DINOv2 interpolates its position embeddings)
+        self.encoders = {
+            size: self.encoder if size == self.image_size else self.encoder.at_size(size)
+            for size in sorted({*self.views, self.image_size})
+        }
 
     def _check_clip(self, vid: str, clip: int, frames, t, context: int, reference) -> tuple:
         where = f"video {vid!r} clip {clip}"
         frames = np.asarray(frames)
         t = np.asarray(t, dtype=np.float64)
-        S = self.view_size
+        S = self.decode_size
         if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[1:] != (S, S, 3):
             raise ValueError(
                 f"{where}: frames must be uint8 [T, {S}, {S}, 3], got {frames.dtype} {frames.shape}"
@@ -345,8 +345,8 @@ class Visual:
         done = batch["prepared"] if "prepared" in batch else [None] * n
         checked = [self._prepared(*c, done[i], vids[i], clips[i]) for i, c in enumerate(checked)]
 
-        # One encoder pass over every frame (and reference) of the batch, then split per clip (with a
-        # classifier view, a second pass of the same frames resized to the encoder's size, for SETS).
+        # One encoder pass per size (the classifier's views and SETS's) over every frame (and
+        # reference) of the batch, then split per clip.
         # Frames that show no change since the last encoded one reuse its encoding (skip_static).
         out = {
             k: [None] * n for k in ("t", "score", "kind_prob", "diff_energy", "box", "selected", "encoded")
@@ -358,21 +358,26 @@ class Visual:
             all_frames = np.concatenate(
                 [f[k] for (f, _, _), k in zip(checked, keep)] + [r[None] for _, _, r in checked]
             )
-            enc = self.view.encode_frames(all_frames, self.encode_chunk)
-            sets_enc = enc
-            if self.view is not self.encoder:  # SETS at the encoder's size, from the same frames
-                sets_enc = self.encoder.encode_frames(
-                    resize_frames(all_frames, self.image_size), self.encode_chunk
+            enc = {
+                size: encoder.encode_frames(
+                    all_frames if size == self.decode_size else resize_frames(all_frames, size),
+                    self.encode_chunk,
                 )
+                for size, encoder in self.encoders.items()
+            }
             bounds = np.cumsum([0] + [len(k) for k in keep])
             for i in range(n):
                 # encoded row of each frame: its source's position among the clip's kept frames
                 rows = torch.from_numpy(bounds[i] + np.searchsorted(keep[i], srcs[i]))
-                ref = enc.patches[bounds[-1] + i]
-                res = self._clip(
-                    ctx[i], enc.cls[rows], enc.patches[rows], ref, enc.grid, vids[i], clips[i], last[i]
-                )
-                res |= self._sets(ctx[i], sets_enc.patches[rows], sets_enc.grid)
+                views = [
+                    self._clip(
+                        ctx[i], e.cls[rows], e.patches[rows], e.patches[bounds[-1] + i], e.grid, last[i]
+                    )
+                    for e in (enc[v] for v in self.views)
+                ]
+                res = {k: np.mean([r[k] for r in views], 0, dtype=np.float32) for k in views[0]}
+                self._check_scores(res["score"], vids[i], clips[i])
+                res |= self._sets(ctx[i], enc[self.image_size].patches[rows], enc[self.image_size].grid)
                 out["t"][i] = checked[i][1][ctx[i] :]
                 out["encoded"][i] = (srcs[i] == np.arange(len(srcs[i])))[ctx[i] :]
                 for k, v in res.items():
@@ -381,13 +386,13 @@ class Visual:
         result.update({k: _column(v) for k, v in out.items()})
         return result
 
-    def _clip(
-        self, context: int, cls, patches, reference, grid, vid: str, clip: int, is_last: bool = False
-    ) -> dict[str, np.ndarray]:
-        """One clip at the classifier's view (cls [T, D], patches [T, N, D] on `grid`) -> its
-        score and kind_prob columns."""
+    def _clip(self, context: int, cls, patches, reference, grid, is_last: bool) -> dict[str, np.ndarray]:
+        """One clip at one of the classifier's views (cls [T, D], patches [T, N, D] on `grid`,
+        reference [N, D]) -> its score and kind_prob columns."""
         p = self.preset
         n_new = patches.shape[0] - context
+        if self.classifier.uses_patches:
+            self.classifier.use_grid(grid)
         feats, px = frame_inputs(
             cls, patches, reference, grid, p.classifier.use_cls, self.classifier.uses_patches
         )
@@ -395,16 +400,18 @@ class Visual:
             px = px.to(self.device, torch.float32)
         tail = self.classifier.tail_frames if is_last else 0
         score, kind = self.classifier.score_window(feats.to(self.device, torch.float32), n_new, px, tail)
-        score = score.float().cpu().numpy()
+        return {
+            "score": score.float().cpu().numpy().astype(np.float32),
+            "kind_prob": kind.float().cpu().numpy().astype(np.float32),
+        }
+
+    @staticmethod
+    def _check_scores(score: np.ndarray, vid: str, clip: int) -> None:
         if not np.isfinite(score).all():
             bad = int(np.flatnonzero(~np.isfinite(score))[0])
             raise ValueError(
                 f"video {vid!r} clip {clip}: classifier score is {score[bad]} at new frame {bad}"
             )
-        return {
-            "score": score.astype(np.float32),
-            "kind_prob": kind.float().cpu().numpy().astype(np.float32),
-        }
 
     def _sets(self, context: int, patches, grid) -> dict[str, np.ndarray]:
         """One clip at the encoder's size (patches [T, N, D] on `grid`) -> its SETS columns."""

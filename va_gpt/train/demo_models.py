@@ -122,11 +122,20 @@ ENCODER_RECIPE = EncoderRecipe()
 VAGPT_RECIPE = {"seed": 0, "language_steps": 600, "stage0_steps": 300, "stage2_steps": 200, "mc_variants": 2}
 # Preset sections the weights depend on: a committed checkpoint is used only when they are equal.
 MODEL_SECTIONS = ("encoder", "sets", "classifier", "tetg", "vision_tower", "projector", "llm")
-# Frame-preparation keys newer than some builds (va_gpt.ops.stabilise, va_gpt.ops.low_light): a
-# build whose preset predates a key does not record it and is served with the preset's value, as
-# measured better for the committed build (README, "Camera shake and dark footage"). A build that
-# records one is compared on it like any other key.
-PREPARATION_KEYS = {"sets": ("stabilise", "min_brightness")}
+# Serving keys newer than some builds (frame preparation: va_gpt.ops.stabilise, va_gpt.ops.low_light;
+# the classifier's views): a build whose preset predates a key does not record it and is served
+# with the preset's value, as measured better for the committed build (README, "Camera shake and
+# dark footage", "A finer view for the classifier"). A build that records one is compared on it
+# like any other key.
+PREPARATION_KEYS = {"sets": ("stabilise", "min_brightness"), "classifier": ("views",)}
+# ClassifierConfig keys that only say how a trained classifier is served: its training (the
+# classifier stage of a build) does not depend on them
+SERVING_ONLY = ("views",)
+
+
+def _trained(classifier: dict) -> dict:
+    """A classifier section without its serving-only keys: what its training depends on."""
+    return {k: v for k, v in classifier.items() if k not in SERVING_ONLY}
 
 
 def _git(output: Path | None = None) -> tuple[str | None, bool]:
@@ -228,7 +237,7 @@ def build_demo_models(
         # is taken again only when all of it is the same (see _finished_stage).
         classifier_key = {
             "recipe": _defaults(train_synthetic_classifier, preset_name=preset_name, **CLASSIFIER_RECIPE),
-            "classifier": to_dict(preset.classifier),
+            "classifier": _trained(to_dict(preset.classifier)),
             "encoder": file_hashes(work / "encoder") if trains_encoder else preset.encoder.source,
         }
         finished = None if reuse_classifier else _finished_stage(work, "classifier", classifier_key)
@@ -404,7 +413,7 @@ def _reused_classifier(out: Path, preset: Preset, dest: Path) -> dict:
     part, why = _reusable(out, "classifier", recipe)
     src = out / part["path"]
     theirs = read_classifier_config(str(src)).get("classifier")
-    if theirs != _jsonable(to_dict(preset.classifier)):
+    if _trained(theirs or {}) != _trained(_jsonable(to_dict(preset.classifier))):
         raise ValueError(
             f"{why}: its classifier section {theirs} is not preset {preset.name}'s (build without --reuse-classifier)"
         )
