@@ -134,6 +134,23 @@ def test_frame_preparation_a_build_recorded_is_compared_and_one_it_predates_is_s
     )
 
 
+def test_classifier_views_are_a_serving_key_like_the_frame_preparation(tmp_path, capsys):
+    """The committed build predates classifier.views: served with a preset's views. A build that
+    recorded other views (its VA-GPT trained on those scores) is refused, naming the section."""
+    built = yaml.safe_load((FOLDER / CHECKPOINT / "preset.yaml").read_text())
+    assert "views" not in built["classifier"]
+    demo = load_preset("demo")
+    fine = dataclasses.replace(demo, classifier=dataclasses.replace(demo.classifier, views=(224, 448)))
+    assert committed_models(fine) == str(FOLDER / CHECKPOINT)
+    shutil.copytree(FOLDER, tmp_path / "demo")
+    path = tmp_path / "demo" / CHECKPOINT / "preset.yaml"
+    path.write_text(yaml.safe_dump({**built, "classifier": {**built["classifier"], "views": [224]}}))
+    write_card(tmp_path / "demo", {k: v for k, v in read_card(FOLDER).items() if k != "files"})
+    assert committed_models(fine, root=tmp_path) is None
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 1 and "built for preset classifier" in out[0] and "'views': [224]" in out[0]
+
+
 def test_a_classifier_on_other_features_is_refused_in_one_line(tmp_path, capsys):
     """What happens when the visual stage's features change after the checkpoint was built."""
     shutil.copytree(FOLDER, tmp_path / "demo")
