@@ -10,7 +10,8 @@
    the pipeline's throughput as a fraction of its slowest stage standalone (decode;
    the visual stage on the same decoded clips), in footage-hours per wall-hour;
 5. the nightly driver's peak RSS for 1x and 10x the footage (jobs/bench_memory.py);
-6. training the classifier ensemble's members in turn against two at a time (jobs/bench_members.py).
+6. training the classifier ensemble's members in turn against two at a time (jobs/bench_members.py);
+7. the visual stage with the classifier scoring one view against two sizes (jobs/bench_views.py).
 
 Speed does not depend on weight values: random weights throughout.
 """
@@ -26,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from jobs import bench_decode, bench_llm, bench_members, bench_memory
+from jobs import bench_decode, bench_llm, bench_members, bench_memory, bench_views
 from va_gpt.config import load_preset
 from va_gpt.io.archive import list_archive
 from va_gpt.pipeline.decode import Decode
@@ -141,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--work", default="work/bench")
     p.add_argument(
-        "--skip", default="", help="comma-separated parts to skip: decode,llm,pipeline,memory,members"
+        "--skip", default="", help="comma-separated parts to skip: decode,llm,pipeline,memory,members,views"
     )
     args = p.parse_args(argv)
     os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
@@ -174,6 +175,11 @@ def main(argv: list[str] | None = None) -> int:
         print("\n== classifier ensemble training: members in turn vs two at a time (demo preset shapes) ==")
         report["members"] = bench_members.members_bench()
         for k, v in report["members"].items():
+            print(f"  {k:<38} {v}")
+    if "views" not in skip:
+        print("\n== visual stage: the classifier's views, one against two sizes (demo preset) ==")
+        report["views"] = bench_views.views_bench()
+        for k, v in report["views"].items():
             print(f"  {k:<38} {v}")
     (work / "report.json").write_text(json.dumps(report, indent=2, default=str))
     print(f"\nreport: {work / 'report.json'}")
