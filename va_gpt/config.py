@@ -83,7 +83,7 @@ class ClassifierConfig:
     # read a finer grid unchanged, where a small event covers more patches (448 px: 32x32 patches).
     # SETS and the VA-GPT keep encoder.image_size. Off in the demo preset: with its 224-trained
     # classifier, [224, 448] raised held-out frame AUC on 96 videos from 0.87 to 0.90 but lowered
-    # it out of range from 0.85 to 0.81, found no more events, and costs ~5x the visual stage's
+    # it out of range from 0.85 to 0.81, found no more events, and costs ~8x the visual stage's
     # time on a CPU (README, "A finer view for the classifier").
     views: tuple[int, ...] | None = None
 
