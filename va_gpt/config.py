@@ -82,9 +82,9 @@ class ClassifierConfig:
     # classifier trains at encoder.image_size; its per-patch weights and 3x3 conv over the grid
     # read a finer grid unchanged, where a small event covers more patches (448 px: 32x32 patches).
     # SETS and the VA-GPT keep encoder.image_size. Off in the demo preset: with its 224-trained
-    # classifier, [224, 448] raised held-out frame AUC on 96 videos from 0.87 to 0.90 but lowered
-    # it out of range from 0.85 to 0.81, found no more events, and costs ~8x the visual stage's
-    # time on a CPU (README, "A finer view for the classifier").
+    # classifier, [224, 336] raised held-out frame AUC on 96 videos from 0.87 to 0.92 (out of range
+    # 0.85 -> 0.83) at 3.7x the visual stage's time on a CPU; the VA-GPT's summaries on its scores
+    # are not measured (README, "A finer view for the classifier").
     views: tuple[int, ...] | None = None
 
 
