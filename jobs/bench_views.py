@@ -4,9 +4,9 @@
 
 The demo preset's visual stage (int8 encoder, SETS, the classifier) on clips of random frames,
 once per `classifier.views` setting: [224] (the preset), [224, 336] and [224, 448]. Each setting
-gets the same clips of new frames (the preset's clip_len), decoded at its largest view; the settings are timed in turn,
-`repeats` rounds, best of each, so the ratios are taken under the same load. Speed does not
-depend on the values: random frames, random weights.
+gets the same clips of new frames (va_gpt.pipeline.visual.bench_batches), at its largest view;
+the settings are timed in turn, `repeats` rounds, best of each, so the ratios are taken under the
+same load. Speed does not depend on the values: random frames, random weights.
 """
 
 from __future__ import annotations
@@ -16,36 +16,10 @@ import dataclasses
 import json
 import time
 
-import numpy as np
-
 from va_gpt.config import load_preset
-from va_gpt.pipeline.visual import Visual
+from va_gpt.pipeline.visual import Visual, bench_batches
 
 VIEWS = ((224,), (224, 336), (224, 448))
-
-
-def _batches(preset, frames: int) -> tuple[list[dict], int]:
-    """Clips of random frames at the preset's decode size, each with clip_len - 1 new frames and
-    the frame before them (as the decode stage's), at least `frames` new frames in all, in
-    batches of the preset's batch size -> (batches, new frames)."""
-    S, L, bs = preset.decode_size, preset.decode.clip_len, preset.runtime.batch_size
-    rng = np.random.default_rng(0)
-    clips = -(-frames // (L - 1))
-    rows = [
-        dict(
-            video_id="bench",
-            clip_index=c,
-            frames=rng.integers(0, 256, (L, S, S, 3), dtype=np.uint8),
-            t=np.arange(L) + c * (L - 1.0),
-            first_is_overlap=True,
-            reference=np.zeros((S, S, 3), np.uint8),
-        )
-        for c in range(clips)
-    ]
-    batches = [
-        {k: np.array([r[k] for r in rows[i : i + bs]]) for k in rows[0]} for i in range(0, len(rows), bs)
-    ]
-    return batches, clips * (L - 1)
 
 
 def views_bench(frames: int = 191, repeats: int = 3) -> dict:
@@ -53,7 +27,7 @@ def views_bench(frames: int = 191, repeats: int = 3) -> dict:
     stages = {}
     for views in VIEWS:
         preset = dataclasses.replace(base, classifier=dataclasses.replace(base.classifier, views=views))
-        stage, (batches, n) = Visual(preset), _batches(preset, frames)
+        stage, (batches, n) = Visual(preset), bench_batches(preset, frames)
         stage(batches[0])  # warm-up
         stages[views] = (stage, batches)
     best = {v: float("inf") for v in VIEWS}

@@ -222,7 +222,7 @@ class _Scorer(nn.Module):
     def use_grid(self, grid: tuple[int, int]) -> None:
         """Read per-patch evidence on `grid` (gh, gw) from now on, in place. The patch pooling's
         weights are per patch plus a 3x3 conv over the grid, so a classifier trained on one grid
-        reads another: the visual stage serves it a finer one (config.ClassifierConfig.view_size)."""
+        reads another: the visual stage serves it finer ones too (config.ClassifierConfig.views)."""
         for m in self.modules():
             if isinstance(m, PatchPool):
                 m.grid = tuple(grid)

@@ -425,6 +425,31 @@ class Visual:
         }
 
 
+def bench_batches(preset: Preset, frames: int) -> tuple[list[dict[str, np.ndarray]], int]:
+    """Random-frame clips for timing the visual stage -> (batches, new frames): at least `frames`
+    new frames (at least one clip) in clips of the preset's clip_len at its decode_size, each after
+    one frame of overlap, in batches of runtime.batch_size clips."""
+    S, L = preset.decode_size, preset.decode.clip_len
+    rng = np.random.default_rng(0)
+    n_clips = max(1, -(-frames // (L - 1)))
+    rows = [
+        dict(
+            video_id="bench",
+            clip_index=c,
+            frames=rng.integers(0, 256, (L, S, S, 3), dtype=np.uint8),
+            t=np.arange(L) + c * (L - 1.0),
+            first_is_overlap=True,
+            reference=np.zeros((S, S, 3), np.uint8),
+        )
+        for c in range(n_clips)
+    ]
+    bs = preset.runtime.batch_size
+    batches = [
+        {k: np.array([r[k] for r in rows[i : i + bs]]) for k in rows[0]} for i in range(0, len(rows), bs)
+    ]
+    return batches, n_clips * (L - 1)
+
+
 def bench_visual(preset_name: str = "demo", frames: int = 64, repeats: int = 3) -> dict:
     """Frames per second of the visual stage (encoder + SETS + classifier) on this machine.
 
@@ -434,27 +459,7 @@ def bench_visual(preset_name: str = "demo", frames: int = 64, repeats: int = 3) 
     """
     preset = load_preset(preset_name)
     stage = Visual(preset)
-    S, L = preset.decode_size, preset.decode.clip_len
-    rng = np.random.default_rng(0)
-    n_clips = max(1, -(-frames // (L - 1)))
-    rows = []
-    for c in range(n_clips):
-        f = rng.integers(0, 256, (L, S, S, 3), dtype=np.uint8)
-        rows.append(
-            dict(
-                video_id="bench",
-                clip_index=c,
-                frames=f,
-                t=np.arange(L) + c * (L - 1.0),
-                first_is_overlap=True,
-                reference=np.zeros((S, S, 3), np.uint8),
-            )
-        )
-    bs = preset.runtime.batch_size
-    batches = [
-        {k: np.array([r[k] for r in rows[i : i + bs]]) for k in rows[0]} for i in range(0, len(rows), bs)
-    ]
-    new_frames = n_clips * (L - 1)
+    batches, new_frames = bench_batches(preset, frames)
     stage(batches[0])  # warm-up
     best = float("inf")
     for _ in range(repeats):
@@ -468,7 +473,7 @@ def bench_visual(preset_name: str = "demo", frames: int = 64, repeats: int = 3) 
         "dtype": preset.runtime.dtype,
         "torch_threads": torch.get_num_threads(),
         "frames": new_frames,
-        "encoded_frames": n_clips * L,
+        "encoded_frames": sum(b["frames"].shape[0] * b["frames"].shape[1] for b in batches),
         "seconds": best,
         "frames_per_s": new_frames / best,
     }
