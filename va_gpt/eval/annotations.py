@@ -128,10 +128,13 @@ def match_videos(videos: list[tuple[str, str]], annotations: dict[str, bm.VideoA
 def match_results(
     results_url: str, annotations: dict[str, bm.VideoAnnotation], storage_options: dict | None = None
 ) -> tuple[list[dict], Matching]:
-    """The `videos` rows of a results folder (video_id, uri, duration_s, fps, status; by URI) and their
-    `Matching`; an error when the folder has no video or no video matches an annotation name."""
+    """The `videos` rows of a results folder (video_id, uri, camera_id, duration_s, fps, status; by
+    URI) and their `Matching`; an error when the folder has no video or no video matches an
+    annotation name."""
     videos = query(
-        results_url, "SELECT video_id, uri, duration_s, fps, status FROM videos ORDER BY uri", storage_options
+        results_url,
+        "SELECT video_id, uri, camera_id, duration_s, fps, status FROM videos ORDER BY uri",
+        storage_options,
     ).to_pylist()
     if not videos:
         raise EvaluationError(f"{results_url}: the results folder has no videos")

@@ -183,10 +183,6 @@ def _videos(
     an annotation; one read of its videos and frame_scores tables."""
     videos, m = match_results(results_url, annotations, storage_options)
     by_id = {v["video_id"]: v for v in videos}
-    cams = {
-        r["video_id"]: r["camera_id"]
-        for r in query(results_url, "SELECT video_id, camera_id FROM videos", storage_options).to_pylist()
-    }
     cols = ", ".join(("t", *columns))
     fs = query(
         results_url, f"SELECT video_id, {cols} FROM frame_scores ORDER BY video_id, t", storage_options
@@ -209,7 +205,7 @@ def _videos(
             n = int(round(float(v["duration_s"]) * f))
         else:
             n = int(t[-1] * f) + 1
-        out[vid] = _Video(m.names[vid], f, n, cams.get(vid), t, values)
+        out[vid] = _Video(m.names[vid], f, n, v.get("camera_id"), t, values)
     return m.matched, out
 
 
@@ -314,7 +310,8 @@ def paired_frame_auc(
         return None if x is None else x - runs_auc(rb, idx)
 
     every = np.arange(len(names))
-    if runs_auc(ra, every) is None:
+    auc, baseline_auc = runs_auc(ra, every), runs_auc(rb, every)
+    if auc is None:
         raise EvaluationError(
             f"the {len(names)} videos in common need event and normal frames for a frame AUC"
         )
@@ -322,9 +319,9 @@ def paired_frame_auc(
         "n_videos": len(names),
         "only_in_results": len(set(a) - set(b)),
         "only_in_baseline": len(set(b) - set(a)),
-        "frame_auc": runs_auc(ra, every),
-        "baseline_frame_auc": runs_auc(rb, every),
-        "difference": diff(every),
+        "frame_auc": auc,
+        "baseline_frame_auc": baseline_auc,
+        "difference": auc - baseline_auc,
         "difference_ci95": _ci(video_bootstrap_ci(diff, len(names), groups=groups)),
         "ci_unit": "camera" if groups else "video",
     }
