@@ -92,6 +92,12 @@ class TrainConfig:
     # > 0: the returned weights are an exponential moving average of the trained ones (decay per
     # step), with frame labels and with MIL alike
     ema: float = 0.0
+    # > 0: while training, each per-patch evidence channel of every frame is dropped (set to the
+    # training mean, i.e. 0 after the model's standardisation) with this probability and the
+    # rest scaled by 1 / (1 - p). The patch pathway reads a 198-wide embedding per patch and had
+    # no dropout: one member fit its 1000 training videos to frame AUC 0.98 and scored 0.89 on
+    # held-out videos of the same look. Input only, so the saved model is the same at inference.
+    patch_dropout: float = 0.0
     # torch intra-op threads while training: the model is tiny, and on a shared CPU more threads
     # spin-wait (300 steps: 2.6 s on 1 thread, 20 s on 2 contended ones). None = leave as is.
     threads: int | None = 1
@@ -168,6 +174,8 @@ def train_classifier(
     """
     if train.processes < 1:
         raise ValueError(f"processes must be at least 1, got {train.processes}")
+    if not 0.0 <= train.patch_dropout < 1.0:
+        raise ValueError(f"patch_dropout must be in [0, 1) (0: off), got {train.patch_dropout}")
     if cfg.members > 1:
         one = dataclasses.replace(cfg, members=1)
         train_one = functools.partial(
@@ -321,6 +329,15 @@ def _batch_patches(pseqs, idx, tail: int = 0):
     return None if pseqs is None else _pad([with_tail(pseqs[i], tail) for i in idx])[0]
 
 
+def _drop_patch_channels(
+    px: torch.Tensor, mean: torch.Tensor, p: float, g: torch.Generator
+) -> torch.Tensor:
+    """px [B, T, N, Fp] -> the same with each value's deviation from `mean` [Fp] zeroed with
+    probability p and the kept ones scaled by 1 / (1 - p) (dropout on the standardised input)."""
+    keep = (torch.rand(px.shape, generator=g) >= p).to(torch.float32) / (1.0 - p)
+    return mean + (px.float() - mean) * keep
+
+
 def time_balanced_weights(ys: list[torch.Tensor], bin_frames: int) -> tuple[torch.Tensor, torch.Tensor]:
     """ys: one [T_i] 0/1 frame-label tensor per video -> (w_pos [B], w_neg [B]) per bin of
     `bin_frames` frames from the start (B bins cover the longest video): within a bin with both
@@ -419,7 +436,10 @@ def _train_frames(model, seqs, pseqs, ys, boxes, kind_ids, train: TrainConfig, l
         x, mask = _pad([with_tail(seqs[i], tail) for i in idx])
         y, _ = _pad([ys[i][:, None] for i in idx])
         y = y[..., 0]
-        logit, kind, patch_logit = model.all_outputs(x, _batch_patches(pseqs, idx, tail))
+        px = _batch_patches(pseqs, idx, tail)
+        if train.patch_dropout and px is not None:
+            px = _drop_patch_channels(px, model.patch.feature_mean, train.patch_dropout, g)
+        logit, kind, patch_logit = model.all_outputs(x, px)
         m = mask.float()
         if time_w is None:
             bce = F.binary_cross_entropy_with_logits(logit, y, pos_weight=pos_weight, reduction="none")
