@@ -369,7 +369,9 @@ def test_patch_dropout_drops_standardised_channels_and_keeps_the_expectation():
     out = _drop_patch_channels(px, mean, 0.4, g)
     dropped = out == mean
     assert abs(dropped.float().mean().item() - 0.4) < 0.02
-    assert torch.allclose(out[~dropped], mean.expand_as(px)[~dropped] + (px - mean)[~dropped] / 0.6, atol=1e-5)
+    assert torch.allclose(
+        out[~dropped], mean.expand_as(px)[~dropped] + (px - mean)[~dropped] / 0.6, atol=1e-5
+    )
     draws = torch.stack([_drop_patch_channels(px, mean, 0.4, g) for _ in range(200)]).mean(0)
     assert (draws - px).abs().mean() < 0.1
 

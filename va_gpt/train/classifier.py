@@ -329,9 +329,7 @@ def _batch_patches(pseqs, idx, tail: int = 0):
     return None if pseqs is None else _pad([with_tail(pseqs[i], tail) for i in idx])[0]
 
 
-def _drop_patch_channels(
-    px: torch.Tensor, mean: torch.Tensor, p: float, g: torch.Generator
-) -> torch.Tensor:
+def _drop_patch_channels(px: torch.Tensor, mean: torch.Tensor, p: float, g: torch.Generator) -> torch.Tensor:
     """px [B, T, N, Fp] -> the same with each value's deviation from `mean` [Fp] zeroed with
     probability p and the kept ones scaled by 1 / (1 - p) (dropout on the standardised input)."""
     keep = (torch.rand(px.shape, generator=g) >= p).to(torch.float32) / (1.0 - p)
