@@ -65,6 +65,15 @@ def test_train_classifier_event_start_outside_the_video(no_aws, tmp_path, capsys
 
 
 @pytest.mark.timeout(60)
+def test_train_classifier_patch_dropout_outside_0_1_is_refused_before_rendering(no_aws, tmp_path, capsys):
+    out = tmp_path / "clf"
+    argv = ["train-classifier", "--preset", "tiny", "--out", str(out), "--train-videos", "2"]
+    err = _error(capsys, 2, [*argv, "--patch-dropout", "1.0"])
+    assert "patch_dropout must be in [0, 1) (0: off), got 1.0" in err
+    assert not out.exists()
+
+
+@pytest.mark.timeout(60)
 def test_nightly_wrong_checkpoint_fails_before_listing(no_aws, tmp_path, capsys):
     archive = tmp_path / "no-archive-either"  # a listing would fail on this: the checkpoint is checked first
     err = _error(

@@ -392,6 +392,8 @@ def test_patch_dropout_still_learns_is_off_by_default_and_is_checked():
     for bad in (-0.1, 1.0):
         with pytest.raises(ValueError, match="patch_dropout must be in"):
             train_classifier(f, y, PATCH_CFG, TrainConfig(steps=1, patch_dropout=bad), **kw)
+        with pytest.raises(ValueError, match="patch_dropout must be in"):  # the recipe: before rendering
+            synthetic_classifier.train_synthetic_classifier("tiny", "unused-folder", patch_dropout=bad)
 
 
 def test_kind_class_weights_give_every_present_kind_an_equal_share():

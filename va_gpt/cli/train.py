@@ -79,6 +79,11 @@ def register(sub) -> None:
         "classifier; 0: causal)",
     )  # fmt: skip
     p.add_argument(
+        "--patch-dropout", type=float, default=0.0, metavar="P",
+        help="drop each per-patch evidence value with this probability while training (0: off; README, "
+        "\"Dropout on the patch evidence\")",
+    )  # fmt: skip
+    p.add_argument(
         "--width", type=int, default=160,
         help="rendered width: match the footage it will score (0: each randomized camera's own, 320-1280)",
     )  # fmt: skip
@@ -199,7 +204,8 @@ def run_classifier(args) -> int:
         duration_s=args.duration, steps=args.steps, width=args.width or None, height=args.height or None, seed=args.seed,
         endpoint=args.endpoint, val_videos=args.val_videos, out_of_range_videos=args.out_of_range_videos,
         domain=not args.plain, frame_level=not args.mil, workers=args.workers, pairs_per_step=args.pairs_per_step,
-        ema=args.ema, kind_balance=args.kind_balance, time_balance=args.time_balance, lookahead=args.lookahead, **({"event_start": tuple(args.event_start)} if args.event_start else {}),
+        ema=args.ema, kind_balance=args.kind_balance, time_balance=args.time_balance, lookahead=args.lookahead,
+        patch_dropout=args.patch_dropout, **({"event_start": tuple(args.event_start)} if args.event_start else {}),
     )  # fmt: skip
     print(json.dumps(report, indent=2))
     return 0

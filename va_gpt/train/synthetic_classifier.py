@@ -254,6 +254,7 @@ def train_synthetic_classifier(
     kind_balance: bool = False,
     time_balance: int = 0,
     lookahead: int = 0,
+    patch_dropout: float = 0.0,
 ) -> dict:
     """Train the TETG classifier on synthetic footage (frame labels, or MIL with frame_level=False),
     calibrate its intervals on validation videos, save it to `out` (any fsspec URL) and return
@@ -266,11 +267,14 @@ def train_synthetic_classifier(
     anomaly kind gets an equal share of the kind head's loss (TrainConfig.kind_balance); `time_balance`:
     > 0 balances event and normal frames within bins of that many frames from a video's start
     (TrainConfig.time_balance); `lookahead`: > 0 lets every frame's score see that many frames
-    after it (TrainConfig.lookahead; stored with the classifier). The preset's
+    after it (TrainConfig.lookahead; stored with the classifier); `patch_dropout`: > 0 drops
+    per-patch evidence values while training (TrainConfig.patch_dropout). The preset's
     classifier.members > 1 trains that many classifiers from seeds seed, seed + 1, ... (the
     rendered videos are the same) and saves them as one ensemble."""
     if not 0.0 <= ema < 1.0:
         raise ValueError(f"ema must be in [0, 1) (0: off), got {ema}")
+    if not 0.0 <= patch_dropout < 1.0:  # checked before the videos are rendered, not after
+        raise ValueError(f"patch_dropout must be in [0, 1) (0: off), got {patch_dropout}")
     if time_balance < 0 or (time_balance and not frame_level):
         raise ValueError(
             f"time_balance must be >= 0 frames (0: off) and needs frame labels, got {time_balance}"
@@ -300,7 +304,7 @@ def train_synthetic_classifier(
         train["features"], [int(k is not None) for k in train["kind"]], preset.classifier,
         tc.TrainConfig(
             steps=steps, seed=seed, pairs_per_step=pairs_per_step, ema=ema, kind_balance=kind_balance,
-            time_balance=time_balance, lookahead=lookahead, processes=workers,
+            time_balance=time_balance, lookahead=lookahead, processes=workers, patch_dropout=patch_dropout,
         ),
         frame_labels=train["frame_labels"] if frame_level else None, kinds=train["kind"],
         patches=train["patches"] if per_patch else None,
@@ -327,6 +331,7 @@ def train_synthetic_classifier(
         "supervision": "frame labels" if frame_level else "MIL (video labels)",
         "kind_balance": kind_balance,
         "time_balance": time_balance,
+        "patch_dropout": patch_dropout,
         "train_videos": train_videos,
         "val_videos": val_videos,
         "test_videos": test_videos,
