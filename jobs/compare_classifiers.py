@@ -23,7 +23,8 @@ frames after each frame its score sees), `--tails 0 1` each lookahead without an
 (TrainConfig.tail: the video's last frames scored from its last inputs held past the end);
 `--frames raw prepared` renders and trains everything twice: on frames as decoded (sets.stabilise off,
 sets.min_brightness 0) and as the demo preset prepares them (stabilised, dark frames lifted: README,
-"Camera shake and dark footage"). `--ema` and `--kind-balance` as `vagpt train-classifier`'s (the demo recipe: 0.995, on). Each model is the preset's ensemble (classifier.members, seeds
+"Camera shake and dark footage"). `--ema` and `--kind-balance` as `vagpt train-classifier`'s (the demo recipe: 0.995, on);
+`--patch-dropouts 0 0.5` trains each patch model once per TrainConfig.patch_dropout. Each model is the preset's ensemble (classifier.members, seeds
 seed, seed + 1, ...), `--processes` members at a time.
 """
 
@@ -84,6 +85,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ema", type=float, default=0.0, help="moving average of the weights (0: off)")
     ap.add_argument("--kind-balance", action="store_true", help="equal share of the kind loss per kind")
     ap.add_argument(
+        "--patch-dropouts", type=float, nargs="+", default=[0.0], metavar="P",
+        help="train each patch model once per patch dropout (TrainConfig.patch_dropout; 0: off)",
+    )  # fmt: skip
+    ap.add_argument(
         "--processes", type=int, default=2,
         help="ensemble members trained at once (TrainConfig.processes; the weights do not depend on it)",
     )  # fmt: skip
@@ -94,6 +99,8 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"--processes must be at least 1, got {args.processes}")
     if not 0.0 <= args.ema < 1.0:
         ap.error(f"--ema must be in [0, 1), got {args.ema}")
+    if not all(0.0 <= p < 1.0 for p in args.patch_dropouts):
+        ap.error(f"--patch-dropouts must be in [0, 1), got {args.patch_dropouts}")
     sizes = args.train_sizes or [args.train_videos]
     if min(sizes) < 2:
         ap.error(f"--train-sizes must be at least 2, got {min(sizes)}")
@@ -142,12 +149,24 @@ def _compare(args, preset, frames: str, sizes: list[int], encoder) -> None:
             for ahead in args.lookaheads:
                 for tail in sorted({bool(x and ahead) for x in args.tails}, reverse=True):
                     for name, cfg in (configs[m] for m in args.models):
-                        row = _row(tr, held, name, cfg, n, seed, ahead, tail, args, encoder.grid)
-                        print(json.dumps({"frames": frames, **row}), flush=True)
+                        # the frame-evidence model has no patch inputs to drop: trained once
+                        for drop in args.patch_dropouts if cfg.patch_hidden else [0.0]:
+                            row = _row(tr, held, name, cfg, n, seed, ahead, tail, args, encoder.grid, drop)
+                            print(json.dumps({"frames": frames, **row}), flush=True)
 
 
 def _row(
-    tr: dict, held: dict, name: str, cfg, n: int, seed: int, lookahead: int, tail: bool, args, grid
+    tr: dict,
+    held: dict,
+    name: str,
+    cfg,
+    n: int,
+    seed: int,
+    lookahead: int,
+    tail: bool,
+    args,
+    grid,
+    patch_dropout: float = 0.0,
 ) -> dict:
     """Train `cfg` on the rows `tr`, seed `seed`, with `lookahead` (and a tail); its frame AUC on
     every split of `held` (predict puts a lookahead's outputs on their frames), and on each split
@@ -158,13 +177,14 @@ def _row(
         tr["features"], [int(k is not None) for k in tr["kind"]], cfg,
         tc.TrainConfig(
             steps=args.steps, seed=seed, pairs_per_step=args.pairs_per_step, lookahead=lookahead, tail=tail, ema=args.ema,
-            kind_balance=args.kind_balance, processes=args.processes,
+            kind_balance=args.kind_balance, processes=args.processes, patch_dropout=patch_dropout,
         ),
         frame_labels=tr["frame_labels"], kinds=tr["kind"],
         patches=tr["patches"] if per_patch else None,
         patch_labels=tr["event_patches"] if per_patch else None, grid=grid,
     )  # fmt: skip
     row = {"model": name, "train_videos": n, "seed": seed, "lookahead": lookahead, "tail": tail}
+    row["patch_dropout"] = patch_dropout
     row["train_s"] = round(time.time() - t0, 1)
     for split, d in held.items():
         px = d["patches"] if per_patch else [None] * len(d["features"])

@@ -79,6 +79,8 @@ THREADS = 1  # torch threads while building: results depend on the thread count
 # moving average of the weights (ema 0.995) and the preset's ensemble of independently trained
 # members (classifier.members), which average away part of the memorised fit; see README,
 # "Averaging the classifier". Rendered by DATA_WORKERS processes: about twenty minutes here.
+# Not yet in a build: TrainConfig.patch_dropout 0.5 (one member, two seeds: /tmp/a2 frame AUC
+# +0.027, 96 new test-split videos flat; README, "Dropout on the patch evidence").
 CLASSIFIER_RECIPE = {
     "train_videos": 1000,
     "val_videos": 48,
