@@ -173,6 +173,16 @@ def _defaults(fn, **override) -> dict:
     return {**args, **override}
 
 
+def same_recipe(theirs: dict, ours: dict) -> bool:
+    """A card's recipe args against the code's (both jsonable): equal, except that an argument the
+    card lacks is fine at its off value (0, False, None): a recipe option added after a build and
+    left off trains what the build trained (e.g. patch_dropout 0)."""
+    extra = {k: v for k, v in ours.items() if k not in theirs}
+    return all(v in (0, 0.0, False, None) for v in extra.values()) and theirs == {
+        k: v for k, v in ours.items() if k in theirs
+    }
+
+
 def build_demo_models(
     out: str | Path,
     preset_name: str = "demo",
@@ -387,7 +397,7 @@ def _reusable(out: Path, name: str, recipe_args: dict) -> tuple[dict, str]:
     part = read_card(out).get("checkpoints", {}).get(name)
     if part is None:
         raise ValueError(f"{why}: its card has no {name} (build without {flag})")
-    if part["recipe"]["args"] != _jsonable(recipe_args):
+    if not same_recipe(part["recipe"]["args"], _jsonable(recipe_args)):
         raise ValueError(f"{why}: it was trained with another recipe (build without {flag})")
     return part, why
 
