@@ -245,3 +245,11 @@ def test_a_finished_classifier_stage_is_taken_again_only_when_nothing_it_depends
     assert _finished_stage(tmp_path, "classifier", key) is None
     (tmp_path / "classifier.stage.json").write_text('{"key": ')
     assert _finished_stage(tmp_path, "classifier", key) is None
+
+
+def test_a_recipe_option_added_after_a_build_is_the_same_recipe_only_when_off():
+    card = {"steps": 2400, "ema": 0.995}
+    assert same_recipe(card, {"steps": 2400, "ema": 0.995, "patch_dropout": 0.0})
+    assert not same_recipe(card, {"steps": 2400, "ema": 0.995, "patch_dropout": 0.5})
+    assert not same_recipe(card, {"steps": 1200, "ema": 0.995})
+    assert not same_recipe({**card, "tail": False}, {"steps": 2400, "ema": 0.995})
