@@ -183,8 +183,8 @@ def _row(
         patches=tr["patches"] if per_patch else None,
         patch_labels=tr["event_patches"] if per_patch else None, grid=grid,
     )  # fmt: skip
-    row = {"model": name, "train_videos": n, "seed": seed, "lookahead": lookahead, "tail": tail}
-    row["patch_dropout"] = patch_dropout
+    row = {"model": name, "train_videos": n, "seed": seed, "lookahead": lookahead, "tail": tail,
+           "patch_dropout": patch_dropout}  # fmt: skip
     row["train_s"] = round(time.time() - t0, 1)
     for split, d in held.items():
         px = d["patches"] if per_patch else [None] * len(d["features"])

@@ -17,7 +17,7 @@ from va_gpt.synthetic.training import synthetic_video
 from va_gpt.train import synthetic_classifier
 from va_gpt.train.classifier import (
     TrainConfig,
-    _drop_patch_channels,
+    _drop_patch_values,
     delay_labels,
     frame_auc,
     kind_class_weights,
@@ -361,18 +361,18 @@ def test_ema_weights_still_learn_and_a_bad_decay_is_refused():
 
 
 def test_patch_dropout_drops_standardised_channels_and_keeps_the_expectation():
-    """_drop_patch_channels: each value falls back to the training mean with probability p, the
+    """_drop_patch_values: each value falls back to the training mean with probability p, the
     others' deviation from it is scaled by 1 / (1 - p), so the mean input is unchanged."""
     g = torch.Generator().manual_seed(0)
     px = torch.randn(4, 10, 9, 50) * 2.0 + 3.0
     mean = torch.full((50,), 3.0)
-    out = _drop_patch_channels(px, mean, 0.4, g)
+    out = _drop_patch_values(px, mean, 0.4, g)
     dropped = out == mean
     assert abs(dropped.float().mean().item() - 0.4) < 0.02
     assert torch.allclose(
         out[~dropped], mean.expand_as(px)[~dropped] + (px - mean)[~dropped] / 0.6, atol=1e-5
     )
-    draws = torch.stack([_drop_patch_channels(px, mean, 0.4, g) for _ in range(200)]).mean(0)
+    draws = torch.stack([_drop_patch_values(px, mean, 0.4, g) for _ in range(200)]).mean(0)
     assert (draws - px).abs().mean() < 0.1
 
 
@@ -387,8 +387,14 @@ def test_patch_dropout_still_learns_is_off_by_default_and_is_checked():
     assert frame_auc(dropped, tf, tfl, tpx) > 0.9
     plain = train_classifier(f, y, PATCH_CFG, TrainConfig(steps=20, seed=0), **kw)
     off = train_classifier(f, y, PATCH_CFG, TrainConfig(steps=20, seed=0, patch_dropout=0.0), **kw)
+    on = train_classifier(f, y, PATCH_CFG, TrainConfig(steps=20, seed=0, patch_dropout=0.3), **kw)
     assert all(torch.equal(a, b) for a, b in zip(plain.state_dict().values(), off.state_dict().values()))
-    assert not torch.equal(plain.patch.inp[0].weight, dropped.patch.inp[0].weight)
+    assert not torch.equal(plain.patch.inp[0].weight, on.patch.inp[0].weight)
+    # MIL (video labels only) drops them too
+    mil = dict(patches=px, grid=(3, 3))
+    mil_plain = train_classifier(f, y, PATCH_CFG, TrainConfig(steps=5, seed=0), **mil)
+    mil_on = train_classifier(f, y, PATCH_CFG, TrainConfig(steps=5, seed=0, patch_dropout=0.3), **mil)
+    assert not torch.equal(mil_plain.patch.inp[0].weight, mil_on.patch.inp[0].weight)
     for bad in (-0.1, 1.0):
         with pytest.raises(ValueError, match="patch_dropout must be in"):
             train_classifier(f, y, PATCH_CFG, TrainConfig(steps=1, patch_dropout=bad), **kw)
