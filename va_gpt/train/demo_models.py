@@ -79,8 +79,9 @@ THREADS = 1  # torch threads while building: results depend on the thread count
 # moving average of the weights (ema 0.995) and the preset's ensemble of independently trained
 # members (classifier.members), which average away part of the memorised fit; see README,
 # "Averaging the classifier". Rendered by DATA_WORKERS processes: about twenty minutes here.
-# Not yet in a build: TrainConfig.patch_dropout 0.5 (one member, two seeds: /tmp/a2 frame AUC
-# +0.027, 96 new test-split videos flat; README, "Dropout on the patch evidence").
+# Built and not adopted (2026-12-05): TrainConfig.patch_dropout 0.5 gained one member +0.027 frame
+# AUC on /tmp/a2, but the three-member build only +0.008 on /tmp/a2 and -0.026 out of range
+# (/tmp/c2): the members' average already takes most of it (README, "Dropout on the patch evidence").
 CLASSIFIER_RECIPE = {
     "train_videos": 1000,
     "val_videos": 48,
