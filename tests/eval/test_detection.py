@@ -13,6 +13,7 @@ from va_gpt.eval.annotations import load_annotations
 from va_gpt.eval.detection import (
     detection_report,
     detector_metrics,
+    frame_auc_by_kind,
     frame_auc_ci,
     paired_frame_auc,
     recall_ci,
@@ -39,6 +40,19 @@ def test_detector_metrics_per_kind_false_intervals_and_kind_accuracy():
     assert detector_metrics(pred, gt, kinds)["kind_accuracy"] == 0.5
 
 
+def test_frame_auc_by_kind_holds_each_kind_against_the_normal_videos_only():
+    normal = np.array([0.1, 0.2, 0.3, 0.4])
+    fight = (np.array([0.9, 0.8, 0.05, 0.95]), np.array([0, 1, 1, 0]))  # frames 0, 3: outside the event
+    bag = (np.array([0.25, 0.15]), np.array([1, 1]))
+    got = frame_auc_by_kind(
+        [normal, fight[0], bag[0]], [np.zeros(4), fight[1], bag[1]], [None, "fighting", "abandoned"]
+    )
+    # fighting: 0.8 beats all four normal frames, 0.05 none -> 0.5; the 0.9 and 0.95 outside the
+    # event count for nothing. abandoned: 0.25 beats 2 of 4, 0.15 1 of 4 -> 3/8
+    assert got == {"fighting": 0.5, "abandoned": 0.375}
+    assert frame_auc_by_kind([fight[0]], [fight[1]], ["fighting"]) == {}  # no normal video: no figure
+
+
 @pytest.mark.timeout(60)
 def test_detection_report_of_a_results_folder_with_the_energy_baseline(tmp_path):
     results = str(tmp_path / "results")
@@ -50,6 +64,8 @@ def test_detection_report_of_a_results_folder_with_the_energy_baseline(tmp_path)
     clf, base = rep["classifier"], rep["diff_energy"]
     assert clf["frame_auc"] > 0.6 and clf["false_per_normal"] == 1.0
     assert clf["recall_0.5_by_kind"] == {"abuse": 1.0, "arson": 0.0}
+    assert set(clf["frame_auc_by_kind"]) == {"abuse", "arson"}
+    assert base["frame_auc_by_kind"] == {"abuse": 0.5, "arson": 0.5}  # flat energy: chance per kind
     assert base["frame_auc"] == 0.5 and base["false_per_normal"] == 0.0  # the fixture's energy is flat 0
     assert base["calibration"] == cal and base["by_iou"]["0.5"]["recall"] == 0.0
     assert "by_iou" not in detection_report(results, ann)["diff_energy"]  # no calibration: AUC only

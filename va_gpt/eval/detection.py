@@ -3,7 +3,9 @@ the raw motion energy (`frame_scores.diff_energy`) cut into intervals the same c
 
 Per detector: frame AUC; event recall / precision / F1 at tIoU 0.3 / 0.5 / 0.7 (greedy
 one-to-one matching, va_gpt.ops.metrics); event recall at 0.5 per kind; false intervals per
-normal video; the 95 % bootstrap interval of the frame AUC and of the recall at tIoU 0.5
+normal video; the frame AUC per kind (`frame_auc_by_kind`: each kind's event frames against
+every frame of the normal videos, so a kind the detector misses shows even when the pooled
+figure hides it); the 95 % bootstrap interval of the frame AUC and of the recall at tIoU 0.5
 (`frame_auc_ci95`, `recall_0.5_ci95`: what another archive of the same size could give;
 va_gpt.ops.metrics.video_bootstrap_ci), drawing whole cameras when the videos share them
 (`ci_unit`); kind accuracy (the `intervals.label`, from the classifier's kind head, against
@@ -209,6 +211,26 @@ def _videos(
     return m.matched, out
 
 
+def frame_auc_by_kind(
+    scores: list[np.ndarray], labels: list[np.ndarray], kinds: list[str | None]
+) -> dict[str, float]:
+    """Per video: scores [F], 0/1 labels [F] and its kind (None: a normal video) -> kind -> the AUC
+    of that kind's event frames against every frame of the normal videos. The frames of an
+    anomalous video outside its events count for neither (an aftermath is not a normal scene).
+    {} without normal videos; a kind without event frames is left out."""
+    neg = [s for s, k in zip(scores, kinds) if k is None]
+    if not neg:
+        return {}
+    neg = np.concatenate(neg)
+    out = {}
+    for kind in sorted({k for k in kinds if k is not None}):
+        pos = [s[y > 0] for s, y, k in zip(scores, labels, kinds) if k == kind]
+        pos = np.concatenate(pos) if pos else np.zeros(0)
+        if len(pos):
+            out[kind] = frame_auc(np.r_[pos, neg], np.r_[np.ones(len(pos)), np.zeros(len(neg))])
+    return out
+
+
 def detection_report(
     results_url: str,
     annotations: dict[str, bm.VideoAnnotation],
@@ -254,9 +276,12 @@ def detection_report(
         "recall_0.5_ci95": recall_ci(pred, gt, groups=cams),
     }
     report["classifier"].update(detector_metrics(pred, gt, gt_kind))
+    fkinds = [(gt_kind[v] or "unlabelled") if gt[v] else None for v in frames["video"]]
+    report["classifier"]["frame_auc_by_kind"] = frame_auc_by_kind(frames["score"], frames["y"], fkinds)
     report["diff_energy"] = {
         "frame_auc": frame_auc(np.concatenate(frames["diff_energy"]), y),
         "frame_auc_ci95": frame_auc_ci(frames["diff_energy"], frames["y"], fgroups),
+        "frame_auc_by_kind": frame_auc_by_kind(frames["diff_energy"], frames["y"], fkinds),
     }
     if cal is not None:
         report["diff_energy"]["recall_0.5_ci95"] = recall_ci(energy_pred, gt, groups=cams)
