@@ -13,8 +13,8 @@ from va_gpt.cli.common import add_command, add_endpoint, setup_logging
 DESCRIPTION = """Evaluate the pipeline and VA-GPT: frame AUC/AP, interval P/R, QA accuracy, BLEU/ROUGE, ablations.
 
     # (a)+(b) frame-level AUC / AP (both readings) and interval P/R of a nightly results folder,
-    # and the detection table (per kind: recall and frame AUC; false intervals per normal video, kind accuracy; the
-    # raw motion energy as the baseline row, calibrated as the --classifier was)
+    # and the detection table (per kind: recall and frame AUC; false intervals per normal video,
+    # kind accuracy; the raw motion energy as the baseline row, calibrated as the --classifier was)
     vagpt eval --results s3://bucket/results --annotations Temporal_Anomaly_Annotation.txt \
         [--classifier s3://models/classifier/demo]
     # (c)+(d) QA accuracy (total / temporal) and BLEU-4 / ROUGE-L of a checkpoint on test records
