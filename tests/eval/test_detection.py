@@ -64,7 +64,8 @@ def test_detection_report_of_a_results_folder_with_the_energy_baseline(tmp_path)
     clf, base = rep["classifier"], rep["diff_energy"]
     assert clf["frame_auc"] > 0.6 and clf["false_per_normal"] == 1.0
     assert clf["recall_0.5_by_kind"] == {"abuse": 1.0, "arson": 0.0}
-    assert set(clf["frame_auc_by_kind"]) == {"abuse", "arson"}
+    by_kind = clf["frame_auc_by_kind"]  # the fixture scores every event higher than the normal video
+    assert set(by_kind) == {"abuse", "arson"} and min(by_kind.values()) > 0.9
     assert base["frame_auc_by_kind"] == {"abuse": 0.5, "arson": 0.5}  # flat energy: chance per kind
     assert base["frame_auc"] == 0.5 and base["false_per_normal"] == 0.0  # the fixture's energy is flat 0
     assert base["calibration"] == cal and base["by_iou"]["0.5"]["recall"] == 0.0

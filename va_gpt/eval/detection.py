@@ -224,8 +224,7 @@ def frame_auc_by_kind(
     neg = np.concatenate(neg)
     out = {}
     for kind in sorted({k for k in kinds if k is not None}):
-        pos = [s[y > 0] for s, y, k in zip(scores, labels, kinds) if k == kind]
-        pos = np.concatenate(pos) if pos else np.zeros(0)
+        pos = np.concatenate([s[y > 0] for s, y, k in zip(scores, labels, kinds) if k == kind])
         if len(pos):
             out[kind] = frame_auc(np.r_[pos, neg], np.r_[np.ones(len(pos)), np.zeros(len(neg))])
     return out

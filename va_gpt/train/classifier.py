@@ -94,9 +94,10 @@ class TrainConfig:
     ema: float = 0.0
     # > 0: while training (frame labels and MIL alike), each per-patch evidence value (per frame,
     # patch and channel) is dropped (set to the training mean, i.e. 0 after the model's
-    # standardisation) with this probability and the rest scaled by 1 / (1 - p). The patch pathway reads a 198-wide embedding per patch and had
-    # no dropout: one member fit its 1000 training videos to frame AUC 0.98 and scored 0.89 on
-    # held-out videos of the same look. Input only, so the saved model is the same at inference.
+    # standardisation) with this probability and the rest scaled by 1 / (1 - p). The patch
+    # pathway reads a 198-wide embedding per patch and had no dropout: one member fit its 1000
+    # training videos to frame AUC 0.98 and scored 0.89 on held-out videos of the same look.
+    # Input only, so the saved model is the same at inference.
     patch_dropout: float = 0.0
     # torch intra-op threads while training: the model is tiny, and on a shared CPU more threads
     # spin-wait (300 steps: 2.6 s on 1 thread, 20 s on 2 contended ones). None = leave as is.
@@ -106,6 +107,11 @@ class TrainConfig:
     # where two threads for one member made a step slower (README, "Training the classifier's
     # members"). The trained weights do not depend on it (a test compares them bit for bit).
     processes: int = 1
+
+    def __post_init__(self):
+        # checked where a run is described, so a recipe can refuse it before rendering any video
+        if not 0.0 <= self.patch_dropout < 1.0:
+            raise ValueError(f"patch_dropout must be in [0, 1) (0: off), got {self.patch_dropout}")
 
 
 def mil_ranking_loss(
@@ -174,8 +180,6 @@ def train_classifier(
     """
     if train.processes < 1:
         raise ValueError(f"processes must be at least 1, got {train.processes}")
-    if not 0.0 <= train.patch_dropout < 1.0:
-        raise ValueError(f"patch_dropout must be in [0, 1) (0: off), got {train.patch_dropout}")
     if cfg.members > 1:
         one = dataclasses.replace(cfg, members=1)
         train_one = functools.partial(

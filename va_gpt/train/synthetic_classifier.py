@@ -273,14 +273,16 @@ def train_synthetic_classifier(
     rendered videos are the same) and saves them as one ensemble."""
     if not 0.0 <= ema < 1.0:
         raise ValueError(f"ema must be in [0, 1) (0: off), got {ema}")
-    if not 0.0 <= patch_dropout < 1.0:  # checked before the videos are rendered, not after
-        raise ValueError(f"patch_dropout must be in [0, 1) (0: off), got {patch_dropout}")
     if time_balance < 0 or (time_balance and not frame_level):
         raise ValueError(
             f"time_balance must be >= 0 frames (0: off) and needs frame labels, got {time_balance}"
         )
     if lookahead < 0 or (lookahead and not frame_level):
         raise ValueError(f"lookahead must be >= 0 frames (0: off) and needs frame labels, got {lookahead}")
+    train_cfg = tc.TrainConfig(  # checks its own values before any video is rendered
+        steps=steps, seed=seed, pairs_per_step=pairs_per_step, ema=ema, kind_balance=kind_balance,
+        time_balance=time_balance, lookahead=lookahead, processes=workers, patch_dropout=patch_dropout,
+    )  # fmt: skip
     preset = load_preset(preset_name)
     encoder = build_encoder(preset.encoder, preset.runtime.device, preset.runtime.dtype)
     val_videos = val_videos if val_videos is not None else max(12, train_videos // 3)
@@ -302,10 +304,7 @@ def train_synthetic_classifier(
     per_patch = bool(preset.classifier.patch_hidden)
     model = tc.train_classifier(
         train["features"], [int(k is not None) for k in train["kind"]], preset.classifier,
-        tc.TrainConfig(
-            steps=steps, seed=seed, pairs_per_step=pairs_per_step, ema=ema, kind_balance=kind_balance,
-            time_balance=time_balance, lookahead=lookahead, processes=workers, patch_dropout=patch_dropout,
-        ),
+        train_cfg,
         frame_labels=train["frame_labels"] if frame_level else None, kinds=train["kind"],
         patches=train["patches"] if per_patch else None,
         patch_labels=train["event_patches"] if per_patch and frame_level else None,
