@@ -127,6 +127,15 @@ def test_bad_values_name_the_key(section, key, value, msg):
         preset_from_dict(d, "tiny")
 
 
+def test_pixel_maps_need_a_classifier_that_reads_patches():
+    d = copy.deepcopy(raw())
+    d["classifier"]["pixel_maps"] = True
+    assert preset_from_dict(d, "tiny").classifier.pixel_maps
+    d["classifier"]["patch_hidden"] = 0
+    with pytest.raises(ConfigError, match=r"classifier\.pixel_maps: needs classifier\.patch_hidden > 0"):
+        preset_from_dict(d, "tiny")
+
+
 def test_a_preset_object_is_taken_as_is():
     """Functions that take a preset name (trainers, jobs) also take a modified Preset."""
     p = load_preset("tiny")

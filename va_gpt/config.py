@@ -86,6 +86,10 @@ class ClassifierConfig:
     # 0.85 -> 0.83) at 3.7x the visual stage's time on a CPU; the VA-GPT's summaries on its scores
     # are not measured (README, "A finer view for the classifier").
     views: tuple[int, ...] | None = None
+    # Per-patch evidence read from the frames' pixels as well (va_gpt.ops.evidence.pixel_maps):
+    # the largest change of a 2x2-pixel block in each patch, for events smaller than a patch.
+    # Needs patch_hidden > 0; a classifier trained with it is served with it (its feature spec).
+    pixel_maps: bool = False
 
 
 @dataclass(frozen=True)
@@ -306,6 +310,8 @@ def validate(p: Preset, where: str = "preset") -> None:
                     "classifier.views",
                     f"{v} is not a positive multiple of encoder.patch_size {p.encoder.patch_size}",
                 )
+    if p.classifier.pixel_maps and not p.classifier.patch_hidden:
+        bad("classifier.pixel_maps", "needs classifier.patch_hidden > 0: pixel maps are per-patch evidence")
     if not 0 < p.sets.top_k <= 1:
         bad("sets.top_k", f"must be in (0, 1], got {p.sets.top_k}")
     if p.sets.reference not in ("previous", "background"):

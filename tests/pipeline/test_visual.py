@@ -154,14 +154,23 @@ def _scores_by_clip(outs):
 
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize(
-    "reference, stabilise", [("previous", False), ("background", False), ("previous", True)]
+    "reference, stabilise, pixels",
+    [
+        ("previous", False, False),
+        ("background", False, False),
+        ("previous", True, False),
+        ("previous", True, True),
+    ],
 )
-def test_scores_do_not_depend_on_actors_or_order(reference, stabilise):
+def test_scores_do_not_depend_on_actors_or_order(reference, stabilise, pixels):
     """One actor in order, three actors with the clips dealt out and shuffled, and one pass over the
     whole video give the same scores: each clip carries the context it needs (with stabilise, a
-    shaking camera's frames are aligned to the reference every clip carries)."""
+    shaking camera's frames are aligned to the reference every clip carries; with pixel maps, the
+    clip's frames and reference frame)."""
     preset = with_sets(TINY, reference=reference, stabilise=stabilise)
-    preset = dataclasses.replace(preset, classifier=dataclasses.replace(preset.classifier, num_layers=2))
+    preset = dataclasses.replace(
+        preset, classifier=dataclasses.replace(preset.classifier, num_layers=2, pixel_maps=pixels)
+    )
     C = context_frames(preset.classifier)
     # receptive field 7 (kernel 3, dilations 1, 2) + 2 (the per-patch conv) + per-patch history
     assert C == 7 + 2 + HISTORY - 1
@@ -286,10 +295,13 @@ def test_random_classifier_warns(caplog):
 
 
 @pytest.mark.timeout(60)
-def test_training_prepares_frames_as_the_stage_does():
+@pytest.mark.parametrize("pixels", [False, True])
+def test_training_prepares_frames_as_the_stage_does(pixels):
     """A dark, shaking video: the stage with frame preparation on and the training path
-    (video_inputs with the same settings) give the classifier the same inputs."""
+    (video_inputs with the same settings) give the classifier the same inputs, pixel maps
+    included."""
     preset = with_sets(TINY, stabilise=True, min_brightness=0.3)
+    preset = dataclasses.replace(preset, classifier=dataclasses.replace(preset.classifier, pixel_maps=pixels))
     stage = Visual(preset)
     video = moving_video(8, seed=3)
     shake = np.random.default_rng(4).integers(-2, 3, (len(video), 2))
@@ -297,8 +309,10 @@ def test_training_prepares_frames_as_the_stage_does():
     video = (video * 0.25).astype(np.uint8)  # mean brightness about 0.1: lifted
     batch = batch_of(clip_rows(video)[:1])
     feats, px, _ = video_inputs(
-        stage.encoder, video, TINY.classifier.use_cls, per_patch=True, stabilise=True, min_brightness=0.3
-    )
+        stage.encoder, video, TINY.classifier.use_cls, per_patch=True, stabilise=True, min_brightness=0.3,
+        pixel_maps=pixels,
+    )  # fmt: skip
+    assert px.shape[-1] == patch_features_for(TINY.encoder.hidden_size, preset.classifier)
     got = stage(batch)["score"][0]
     np.testing.assert_allclose(got, predict(stage.classifier, feats, px), rtol=1e-3, atol=1e-4)
     raw, _, _ = video_inputs(stage.encoder, video, TINY.classifier.use_cls, per_patch=True)
@@ -347,6 +361,11 @@ def test_loads_a_trained_classifier_and_checks_its_features(tmp_path, stage):
     with pytest.raises(ValueError, match=f"takes {n} features per frame, this preset makes {n + 32}"):
         Visual(wide, url)
     save_classifier(clf, url, feature_spec(TINY, stage.encoder))
+    pixels = dataclasses.replace(TINY, classifier=dataclasses.replace(TINY.classifier, pixel_maps=True))
+    with pytest.raises(
+        ValueError, match=f"takes {n_patch} features per patch, this preset makes {n_patch + 6}"
+    ):
+        Visual(pixels, url)  # trained without pixel maps: refused before any clip is scored
     short = dataclasses.replace(TINY, classifier=dataclasses.replace(TINY.classifier, patch_layers=0))
     with pytest.raises(ValueError, match="looks back 5 frames, the preset.s clips carry context for 3"):
         Visual(short, url)

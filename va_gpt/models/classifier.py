@@ -58,12 +58,13 @@ from __future__ import annotations
 import dataclasses
 import math
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from va_gpt.config import ClassifierConfig
-from va_gpt.ops.evidence import evidence, num_evidence_features, num_patch_features
+from va_gpt.ops.evidence import evidence, num_evidence_features, num_patch_features, pixel_maps
 from va_gpt.taxonomy import NORMAL, SYNTHETIC_KINDS
 
 KINDS: tuple[str, ...] = (NORMAL, *SYNTHETIC_KINDS)  # the kind head's classes, in order
@@ -106,7 +107,7 @@ def num_features(encoder_hidden_size: int, use_cls: bool) -> int:
 
 def patch_features_for(encoder_hidden_size: int, cfg: ClassifierConfig) -> int:
     """Per-patch input width of a classifier with `cfg` (0 when it reads no patches)."""
-    return num_patch_features(encoder_hidden_size) if cfg.patch_hidden else 0
+    return num_patch_features(encoder_hidden_size, cfg.pixel_maps) if cfg.patch_hidden else 0
 
 
 def frame_inputs(
@@ -116,10 +117,17 @@ def frame_inputs(
     grid: tuple[int, int],
     use_cls: bool,
     per_patch: bool = False,
+    pixels: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """cls [T, D], patches [T, N, D], reference [N, D] -> (features [T, F] float32, per-patch
-    evidence [T, N, Fp] float32 when `per_patch`, else None)."""
+    evidence [T, N, Fp] float32 when `per_patch`, else None). `pixels`: the same frames [T, H, W,
+    3] uint8 and the reference frame [H, W, 3], for a classifier with `pixel_maps`: their
+    per-patch pixel evidence (ops.evidence.pixel_maps) follows the embedding's."""
     ev, px = evidence(patches, reference, grid, per_patch)
+    if px is not None and pixels is not None:
+        # a copy: the pipeline's frames may be read-only numpy views of Arrow buffers
+        frames, ref_frame = (a if torch.is_tensor(a) else torch.from_numpy(np.array(a)) for a in pixels)
+        px = torch.cat([px, pixel_maps(frames, ref_frame, grid).to(px.device)], -1)
     return (torch.cat([cls.float(), ev], -1) if use_cls else ev), px
 
 

@@ -39,11 +39,20 @@ motion and static differences, of their positive z, of the sustained motion and 
 new-and-still z (6), then the patch's standardised embedding (D): with the project-trained
 encoder the embedding says what is there (a person lying, a fire, a car), which map
 statistics cannot. Same dependence on frames as `evidence_features`.
+
+`pixel_maps` is the same per-patch evidence read from the frames' pixels instead of the
+embeddings, for a classifier with `pixel_maps` on (config.ClassifierConfig): a 14-px patch of a
+224-px frame is too coarse for a small far-field object (a bag covers 0.2-1.3 patches), whose
+change the embedding of its patch dilutes, while its pixels change plainly. Per patch, the
+largest change of any 2x2-pixel block in it (grey levels, against the previous frame and the
+reference), then the same robust z, sustained motion and new-and-still as the embedding maps:
+NUM_PIXEL_MAPS values, appended after the embedding. Same dependence on frames.
 """
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
 from va_gpt.ops.sets import num_selected
 
@@ -52,6 +61,9 @@ MAPS = ("motion", "static")
 HISTORY = 4  # frames of per-patch history (2 s at the demo's 2 fps): sustained and still change
 NUM_EVIDENCE = len(MAPS) * NUM_MAP_STATS + 4
 NUM_PATCH_MAPS = 6  # per-patch map values before the embedding, see patch_evidence
+NUM_PIXEL_MAPS = 6  # per-patch pixel map values after it, see pixel_maps
+PIXEL_BLOCK = 2  # pixels averaged before the per-patch max: sensor noise of one pixel is not an event
+PIXEL_SCALE = 10.0  # grey-level differences in [0, 1], scaled so that log1p does not flatten them
 TOP_RATIO = 0.05  # the "top patches": a local event covers a few percent of the frame
 Z_HIGH = 4.0
 Z_LOW = 2.0
@@ -63,9 +75,10 @@ def num_evidence_features(hidden_size: int) -> int:
     return NUM_EVIDENCE
 
 
-def num_patch_features(hidden_size: int) -> int:
-    """Features per patch of `patch_evidence`: the map values and the embedding."""
-    return NUM_PATCH_MAPS + hidden_size
+def num_patch_features(hidden_size: int, pixels: bool = False) -> int:
+    """Features per patch of `patch_evidence`: the map values and the embedding (and the
+    `pixel_maps` values when `pixels`)."""
+    return NUM_PATCH_MAPS + hidden_size + (NUM_PIXEL_MAPS if pixels else 0)
 
 
 def standardise_frames(patches: torch.Tensor) -> torch.Tensor:
@@ -157,13 +170,19 @@ def _maps(patches: torch.Tensor, reference: torch.Tensor) -> dict[str, torch.Ten
     ref = standardise_frames(reference[None])  # [1, N, D]
     d_motion = motion_vectors(x).mean(-1)  # [T, N]
     d_static = (x - ref).abs().mean(-1)  # [T, N]
+    return dict(x=x, **_history_maps(d_motion, d_static))
+
+
+def _history_maps(d_motion: torch.Tensor, d_static: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Per-patch difference maps d_motion, d_static [T, N] -> them with their robust z and the
+    sustained-motion and new-and-still maps [T, N]."""
     z_motion, z_static = robust_z(d_motion), robust_z(d_static)
     # Per patch over the last HISTORY frames: motion that stays in one place (a fight, a fire:
     # a walking person crosses a patch in a frame or two at 2 fps), and what is new but still
     # (a bag left behind, a person lying down, crashed cars).
     moving = trailing_mean(z_motion.clamp(min=0), HISTORY)  # [T, N]
     new = trailing_mean(z_static.clamp(min=0), HISTORY)
-    return dict(x=x, d_motion=d_motion, d_static=d_static, z_motion=z_motion, z_static=z_static,
+    return dict(d_motion=d_motion, d_static=d_static, z_motion=z_motion, z_static=z_static,
                 moving=moving, still=(new - moving).clamp(min=0))  # fmt: skip
 
 
@@ -190,7 +209,8 @@ def _frame_stats(m: dict[str, torch.Tensor], grid: tuple[int, int]) -> torch.Ten
     )
 
 
-def _patch_values(m: dict[str, torch.Tensor]) -> torch.Tensor:
+def _map_values(m: dict[str, torch.Tensor]) -> torch.Tensor:
+    """The six per-patch map values [T, N, 6] of _history_maps' result."""
     maps = [
         m["d_motion"],
         m["d_static"],
@@ -199,7 +219,40 @@ def _patch_values(m: dict[str, torch.Tensor]) -> torch.Tensor:
         m["moving"],
         m["still"],
     ]
-    return torch.cat([torch.log1p(torch.stack(maps, -1)), m["x"]], -1)
+    return torch.log1p(torch.stack(maps, -1))
+
+
+def _patch_values(m: dict[str, torch.Tensor]) -> torch.Tensor:
+    return torch.cat([_map_values(m), m["x"]], -1)
+
+
+def grey(frames: torch.Tensor) -> torch.Tensor:
+    """uint8 frames [T, H, W, 3] -> grey levels [T, H, W] float32 in [0, 1], averaged over
+    PIXEL_BLOCK x PIXEL_BLOCK blocks ([T, H // PIXEL_BLOCK, W // PIXEL_BLOCK])."""
+    g = frames.float().mean(-1, keepdim=True).permute(0, 3, 1, 2) / 255.0  # [T, 1, H, W]
+    return F.avg_pool2d(g, PIXEL_BLOCK)[:, 0]
+
+
+def pixel_maps(frames: torch.Tensor, reference: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
+    """uint8 frames [T, H, W, 3] (consecutive, prepared as the encoder's), the reference frame
+    [H, W, 3] -> per-patch pixel evidence [T, gh * gw, NUM_PIXEL_MAPS] float32 (raster order, as
+    the encoder's patches; any frame size: a patch is its share of the frame). See the module
+    docstring; frame t's rows depend on the same frames as patch_evidence's."""
+    if frames.ndim != 4 or frames.shape[-1] != 3 or reference.shape != frames.shape[1:]:
+        raise ValueError(
+            f"frames must be [T, H, W, 3] and reference [H, W, 3], got {tuple(frames.shape)}, "
+            f"{tuple(reference.shape)}"
+        )
+    g, ref = grey(frames), grey(reference[None])
+    T = g.shape[0]
+    # motion_vectors' forward difference at frame 0, on [T, pixels, 1]
+    motion = motion_vectors(g.reshape(T, -1, 1)).reshape(g.shape)
+    static = (g - ref).abs()
+
+    def per_patch(d: torch.Tensor) -> torch.Tensor:  # [T, h, w] -> the largest block of each patch [T, N]
+        return F.adaptive_max_pool2d(d[:, None], tuple(grid)).reshape(T, -1) * PIXEL_SCALE
+
+    return _map_values(_history_maps(per_patch(motion), per_patch(static)))
 
 
 def patch_evidence(patches: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:

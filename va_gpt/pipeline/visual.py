@@ -179,6 +179,7 @@ def feature_spec(preset: Preset, encoder: DinoEncoder) -> dict:
         "recipe": FEATURES,
         "patch_recipe": PATCH_FEATURES,
         "use_cls": preset.classifier.use_cls,
+        "pixel_maps": preset.classifier.pixel_maps,
         "image_size": preset.encoder.image_size,
         "patch_size": preset.encoder.patch_size,
         "fps": preset.decode.fps,
@@ -263,6 +264,13 @@ class Visual:
                     f"classifier {classifier_dir} takes {self.classifier_config['in_features']} features per "
                     f"frame, this preset makes {n_feat} (use_cls={preset.classifier.use_cls}, encoder "
                     f"hidden_size {self.encoder.hidden_size})"
+                )
+            n_patch = patch_features_for(self.encoder.hidden_size, preset.classifier)
+            if self.classifier.uses_patches and self.classifier_config.get("patch_features") != n_patch:
+                raise ValueError(
+                    f"classifier {classifier_dir} takes {self.classifier_config.get('patch_features')} "
+                    f"features per patch, this preset makes {n_patch} (classifier.pixel_maps="
+                    f"{preset.classifier.pixel_maps}, encoder hidden_size {self.encoder.hidden_size})"
                 )
             check_feature_spec(
                 self.classifier_config.get("features", {}), feature_spec(preset, self.encoder), classifier_dir
@@ -369,9 +377,16 @@ class Visual:
             for i in range(n):
                 # encoded row of each frame: its source's position among the clip's kept frames
                 rows = torch.from_numpy(bounds[i] + np.searchsorted(keep[i], srcs[i]))
+                pixels = checked[i][0], checked[i][2]  # the clip's prepared frames and reference
                 views = [
                     self._clip(
-                        ctx[i], e.cls[rows], e.patches[rows], e.patches[bounds[-1] + i], e.grid, last[i]
+                        ctx[i],
+                        e.cls[rows],
+                        e.patches[rows],
+                        e.patches[bounds[-1] + i],
+                        e.grid,
+                        last[i],
+                        pixels,
                     )
                     for e in (enc[v] for v in self.views)
                 ]
@@ -386,16 +401,20 @@ class Visual:
         result.update({k: _column(v) for k, v in out.items()})
         return result
 
-    def _clip(self, context: int, cls, patches, reference, grid, is_last: bool) -> dict[str, np.ndarray]:
+    def _clip(
+        self, context: int, cls, patches, reference, grid, is_last: bool, pixels
+    ) -> dict[str, np.ndarray]:
         """One clip at one of the classifier's views (cls [T, D], patches [T, N, D] on `grid`,
-        reference [N, D]) -> its score and kind_prob columns."""
+        reference [N, D]; pixels: its frames [T, S, S, 3] and reference frame, read by a classifier
+        with pixel_maps) -> its score and kind_prob columns."""
         p = self.preset
         n_new = patches.shape[0] - context
         if self.classifier.uses_patches:
             self.classifier.use_grid(grid)
         feats, px = frame_inputs(
-            cls, patches, reference, grid, p.classifier.use_cls, self.classifier.uses_patches
-        )
+            cls, patches, reference, grid, p.classifier.use_cls, self.classifier.uses_patches,
+            pixels if p.classifier.pixel_maps else None,
+        )  # fmt: skip
         if px is not None:
             px = px.to(self.device, torch.float32)
         tail = self.classifier.tail_frames if is_last else 0

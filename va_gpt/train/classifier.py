@@ -559,6 +559,7 @@ def video_inputs(
     chunk: int = 64,
     stabilise: bool = False,
     min_brightness: float = 0.0,
+    pixel_maps: bool = False,
 ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
     """uint8 frames [T, S, S, 3] of one whole video -> (classifier features [T, F] float32,
     per-patch evidence [T, N, Fp] float16 when `per_patch` else None, the visual stage's
@@ -566,12 +567,14 @@ def video_inputs(
     gives its frames (each frame's depend only on the frames before it (after it, for frame 0)
     and the video's first frame). float16 per-patch evidence: a training set of hundreds of
     videos fits in memory; the model reads it as float32. `stabilise` and `min_brightness`: the
-    frames prepared against the first one as the visual stage prepares them (ops/prepare.py)."""
-    frames, _ = prepare_frames(frames, frames[0], stabilise, min_brightness)
+    frames prepared against the first one as the visual stage prepares them (ops/prepare.py).
+    `pixel_maps`: the per-patch evidence ends with the frames' pixel maps (ClassifierConfig.pixel_maps)."""
+    frames, reference = prepare_frames(frames, frames[0], stabilise, min_brightness)
     enc = [encoder.encode_frames(frames[i : i + chunk], chunk) for i in range(0, len(frames), chunk)]
     cls = torch.cat([e.cls for e in enc])
     patches = torch.cat([e.patches for e in enc])
-    feats, px = frame_inputs(cls, patches, patches[0], enc[0].grid, use_cls, per_patch)
+    pixels = (frames, reference) if pixel_maps else None
+    feats, px = frame_inputs(cls, patches, patches[0], enc[0].grid, use_cls, per_patch, pixels)
     energy = difference_energy(difference_map(patches)).numpy()
     return feats.numpy(), (None if px is None else px.half().numpy()), energy
 

@@ -40,7 +40,7 @@ from va_gpt.checkpoints.card import CARD_JSON, file_hashes, read_card, verify_ca
 from va_gpt.checkpoints.classifier import classifier_parts, read_classifier_config
 from va_gpt.checkpoints.fetch import REPO_ROOT, model_path
 from va_gpt.checkpoints.vagpt import META, load_checkpoint, save_checkpoint
-from va_gpt.config import Preset, load_preset, to_dict
+from va_gpt.config import ClassifierConfig, Preset, load_preset, to_dict
 from va_gpt.io.filesystem import write_bytes
 from va_gpt.models.classifier import num_features
 from va_gpt.models.dinov2 import RANDOM_INIT_SEED
@@ -130,15 +130,21 @@ MODEL_SECTIONS = ("encoder", "sets", "classifier", "tetg", "vision_tower", "proj
 # with the preset's value, as measured better for the committed build (README, "Camera shake and
 # dark footage", "A finer view for the classifier"). A build that records one is compared on it
 # like any other key.
-PREPARATION_KEYS = {"sets": ("stabilise", "min_brightness"), "classifier": ("views",)}
+PREPARATION_KEYS = {"sets": ("stabilise", "min_brightness"), "classifier": ("views", "pixel_maps")}
 # ClassifierConfig keys that only say how a trained classifier is served: its training (the
 # classifier stage of a build) does not depend on them
 SERVING_ONLY = ("views",)
 
 
 def _trained(classifier: dict) -> dict:
-    """A classifier section without its serving-only keys: what its training depends on."""
-    return {k: v for k, v in classifier.items() if k not in SERVING_ONLY}
+    """A classifier section without its serving-only keys: what its training depends on. Keys
+    added to ClassifierConfig after a classifier was built read as their defaults."""
+    defaults = {
+        f.name: f.default
+        for f in dataclasses.fields(ClassifierConfig)
+        if f.default is not dataclasses.MISSING
+    }
+    return {k: v for k, v in {**defaults, **classifier}.items() if k not in SERVING_ONLY}
 
 
 def _git(output: Path | None = None) -> tuple[str | None, bool]:

@@ -116,6 +116,7 @@ def _dataset_rows(
         feats, px, energy = tc.video_inputs(
             encoder, frames, preset.classifier.use_cls, per_patch,
             stabilise=sets.stabilise, min_brightness=sets.min_brightness,
+            pixel_maps=preset.classifier.pixel_maps,
         )  # fmt: skip
         rows.append({"features": feats, "patches": px, "event_patches": v.event_patches, "energy": energy,
                      "t": v.t, "frame_labels": v.frame_labels, "kind": kind, "look": look})  # fmt: skip
