@@ -11,7 +11,8 @@
    the visual stage on the same decoded clips), in footage-hours per wall-hour;
 5. the nightly driver's peak RSS for 1x and 10x the footage (jobs/bench_memory.py);
 6. training the classifier ensemble's members in turn against two at a time (jobs/bench_members.py);
-7. the visual stage with the classifier scoring one view against two sizes (jobs/bench_views.py).
+7. the visual stage with the classifier scoring one view against two sizes, and with pixel maps
+   (jobs/bench_views.py).
 
 Speed does not depend on weight values: random weights throughout.
 """

@@ -1,9 +1,10 @@
-"""The visual stage's time with the classifier's views (`make bench`, part 7).
+"""The visual stage's time with the classifier's views and pixel maps (`make bench`, part 7).
 
     python jobs/bench_views.py [--frames 191 --repeats 3]
 
 The demo preset's visual stage (int8 encoder, SETS, the classifier) on clips of random frames,
-once per `classifier.views` setting: [224] (the preset), [224, 336] and [224, 448]. Each setting
+once per classifier setting: `views` [224] (the preset), [224, 336] and [224, 448], and [224]
+with `pixel_maps` (per-patch evidence from the frames' pixels as well). Each setting
 gets the same clips of new frames (va_gpt.pipeline.visual.bench_batches), at its largest view;
 the settings are timed in turn, `repeats` rounds, best of each, so the ratios are taken under the
 same load. Speed does not depend on the values: random frames, random weights.
@@ -19,31 +20,34 @@ import time
 from va_gpt.config import load_preset
 from va_gpt.pipeline.visual import Visual, bench_batches
 
-VIEWS = ((224,), (224, 336), (224, 448))
+# label -> the classifier settings it times; the first is the one the others are compared with
+SETTINGS = {
+    "views [224]": {"views": (224,)},
+    "views [224, 336]": {"views": (224, 336)},
+    "views [224, 448]": {"views": (224, 448)},
+    "views [224] + pixel maps": {"views": (224,), "pixel_maps": True},
+}
 
 
 def views_bench(frames: int = 191, repeats: int = 3) -> dict:
     base = load_preset("demo")
     stages = {}
-    for views in VIEWS:
-        preset = dataclasses.replace(base, classifier=dataclasses.replace(base.classifier, views=views))
+    for label, kw in SETTINGS.items():
+        preset = dataclasses.replace(base, classifier=dataclasses.replace(base.classifier, **kw))
         stage, (batches, n) = Visual(preset), bench_batches(preset, frames)
         stage(batches[0])  # warm-up
-        stages[views] = (stage, batches)
-    best = {v: float("inf") for v in VIEWS}
+        stages[label] = (stage, batches)
+    best = {label: float("inf") for label in SETTINGS}
     for _ in range(repeats):
-        for views, (stage, batches) in stages.items():
+        for label, (stage, batches) in stages.items():
             t0 = time.perf_counter()
             for b in batches:
                 stage(b)
-            best[views] = min(best[views], time.perf_counter() - t0)
-    one = best[VIEWS[0]]
+            best[label] = min(best[label], time.perf_counter() - t0)
+    one = best[next(iter(SETTINGS))]
     return {
-        f"views {list(v)}": {
-            "frames_per_s": round(n / best[v], 2),
-            "time_vs_one_view": round(best[v] / one, 2),
-        }
-        for v in VIEWS
+        label: {"frames_per_s": round(n / best[label], 2), "time_vs_one_view": round(best[label] / one, 2)}
+        for label in SETTINGS
     }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -192,7 +193,9 @@ def test_features_and_scores_stay_on_the_input_device(name):
     clf = build_classifier(
         num_features(D, cfg.use_cls), cfg, patch_features=patch_features_for(D, cfg), grid=grid
     ).eval()
-    feats, px = frame_inputs(cls, patches, ref, grid, cfg.use_cls, clf.uses_patches)
+    frames = np.zeros((T, 84, 84, 3), np.uint8)  # the stage's frames arrive as numpy on the CPU
+    pixels = (frames, frames[0]) if cfg.pixel_maps else None
+    feats, px = frame_inputs(cls, patches, ref, grid, cfg.use_cls, clf.uses_patches, pixels)
     assert feats.device == meta and feats.shape == (T, num_features(D, cfg.use_cls))
     assert px is None or px.device == meta
     score, kind = clf.to(meta).score_window(feats, 4, px, tail=clf.tail_frames)

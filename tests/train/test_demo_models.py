@@ -7,6 +7,7 @@ import dataclasses
 import json
 import shutil
 from dataclasses import asdict
+from pathlib import Path
 
 import pytest
 import torch
@@ -136,20 +137,43 @@ def test_frame_preparation_a_build_recorded_is_compared_and_one_it_predates_is_s
 
 
 def test_classifier_views_are_a_serving_key_like_the_frame_preparation(tmp_path, capsys):
-    """The committed build predates classifier.views: served with a preset's views. A build that
-    recorded other views (its VA-GPT trained on those scores) is refused, naming the section."""
+    """A build that predates classifier.views is served with a preset's views. A build that
+    recorded its views (the committed one: null, one view; its VA-GPT trained on those scores)
+    refuses a preset with others, naming the section."""
     built = yaml.safe_load((FOLDER / CHECKPOINT / "preset.yaml").read_text())
-    assert "views" not in built["classifier"]
+    assert built["classifier"]["views"] is None
     demo = load_preset("demo")
     fine = dataclasses.replace(demo, classifier=dataclasses.replace(demo.classifier, views=(224, 448)))
-    assert committed_models(fine) == str(FOLDER / CHECKPOINT)
-    shutil.copytree(FOLDER, tmp_path / "demo")
-    path = tmp_path / "demo" / CHECKPOINT / "preset.yaml"
-    path.write_text(yaml.safe_dump({**built, "classifier": {**built["classifier"], "views": [224]}}))
-    write_card(tmp_path / "demo", {k: v for k, v in read_card(FOLDER).items() if k != "files"})
-    assert committed_models(fine, root=tmp_path) is None
+    assert committed_models(demo) == str(FOLDER / CHECKPOINT)
+    assert committed_models(fine) is None
     out = capsys.readouterr().out.strip().splitlines()
-    assert len(out) == 1 and "built for preset classifier" in out[0] and "'views': [224]" in out[0]
+    assert len(out) == 1 and "built for preset classifier" in out[0] and "'views': None" in out[0]
+    older = {k: v for k, v in built["classifier"].items() if k != "views"}
+    _copy_with_classifier(tmp_path / "older", built, older)
+    assert committed_models(fine, root=tmp_path / "older") == str(tmp_path / "older" / "demo" / CHECKPOINT)
+
+
+def test_a_build_before_pixel_maps_reads_as_built_without_them(tmp_path, capsys):
+    """classifier.pixel_maps changes what the classifier reads: a build whose preset predates the
+    key was trained without pixel maps, so the demo preset (pixel maps on) does not take it and
+    make run says why in one line."""
+    built = yaml.safe_load((FOLDER / CHECKPOINT / "preset.yaml").read_text())
+    assert built["classifier"]["pixel_maps"] is True
+    older = {k: v for k, v in built["classifier"].items() if k != "pixel_maps"}
+    _copy_with_classifier(tmp_path, built, older)
+    demo = load_preset("demo")
+    assert demo.classifier.pixel_maps
+    assert committed_models(demo, root=tmp_path) is None
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 1 and "built for preset classifier" in out[0] and "'pixel_maps': True" in out[0]
+
+
+def _copy_with_classifier(root: Path, built: dict, classifier: dict) -> None:
+    """The committed models under root/demo with their preset's classifier section replaced."""
+    shutil.copytree(FOLDER, root / "demo")
+    path = root / "demo" / CHECKPOINT / "preset.yaml"
+    path.write_text(yaml.safe_dump({**built, "classifier": classifier}))
+    write_card(root / "demo", {k: v for k, v in read_card(FOLDER).items() if k != "files"})
 
 
 def test_a_classifier_on_other_features_is_refused_in_one_line(tmp_path, capsys):

@@ -125,9 +125,12 @@ def frame_inputs(
     per-patch pixel evidence (ops.evidence.pixel_maps) follows the embedding's."""
     ev, px = evidence(patches, reference, grid, per_patch)
     if px is not None and pixels is not None:
-        # a copy: the pipeline's frames may be read-only numpy views of Arrow buffers
-        frames, ref_frame = (a if torch.is_tensor(a) else torch.from_numpy(np.array(a)) for a in pixels)
-        px = torch.cat([px, pixel_maps(frames, ref_frame, grid).to(px.device)], -1)
+        # a copy: the pipeline's frames may be read-only numpy views of Arrow buffers; computed on
+        # the device of the patches (a GPU's), as the rest of the evidence
+        frames, ref_frame = (
+            (a if torch.is_tensor(a) else torch.from_numpy(np.array(a))).to(px.device) for a in pixels
+        )
+        px = torch.cat([px, pixel_maps(frames, ref_frame, grid)], -1)
     return (torch.cat([cls.float(), ev], -1) if use_cls else ev), px
 
 

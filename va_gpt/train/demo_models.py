@@ -130,21 +130,22 @@ MODEL_SECTIONS = ("encoder", "sets", "classifier", "tetg", "vision_tower", "proj
 # with the preset's value, as measured better for the committed build (README, "Camera shake and
 # dark footage", "A finer view for the classifier"). A build that records one is compared on it
 # like any other key.
-PREPARATION_KEYS = {"sets": ("stabilise", "min_brightness"), "classifier": ("views", "pixel_maps")}
+PREPARATION_KEYS = {"sets": ("stabilise", "min_brightness"), "classifier": ("views",)}
 # ClassifierConfig keys that only say how a trained classifier is served: its training (the
 # classifier stage of a build) does not depend on them
 SERVING_ONLY = ("views",)
 
 
+def _classifier_defaults() -> dict:
+    """ClassifierConfig's keys that have defaults, with them."""
+    fields = dataclasses.fields(ClassifierConfig)
+    return {f.name: f.default for f in fields if f.default is not dataclasses.MISSING}
+
+
 def _trained(classifier: dict) -> dict:
     """A classifier section without its serving-only keys: what its training depends on. Keys
     added to ClassifierConfig after a classifier was built read as their defaults."""
-    defaults = {
-        f.name: f.default
-        for f in dataclasses.fields(ClassifierConfig)
-        if f.default is not dataclasses.MISSING
-    }
-    return {k: v for k, v in {**defaults, **classifier}.items() if k not in SERVING_ONLY}
+    return {k: v for k, v in {**_classifier_defaults(), **classifier}.items() if k not in SERVING_ONLY}
 
 
 def _git(output: Path | None = None) -> tuple[str | None, bool]:
@@ -555,6 +556,9 @@ def _unusable(preset: Preset, folder: Path, ck: Path) -> str | None:
         if isinstance(built, dict) and isinstance(ours, dict):
             newer = [k for k in PREPARATION_KEYS.get(section, ()) if k not in built]
             ours = {k: v for k, v in ours.items() if k not in newer}
+            if section == "classifier":  # other keys added since the build read as their defaults
+                fill = {k: v for k, v in _classifier_defaults().items() if k not in PREPARATION_KEYS[section]}
+                built = {**fill, **built}
         if built != ours:
             return f"built for preset {section} {built}, this preset has {mine.get(section)}"
     config = read_classifier_config(str(ck))
