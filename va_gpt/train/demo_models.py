@@ -136,16 +136,19 @@ PREPARATION_KEYS = {"sets": ("stabilise", "min_brightness"), "classifier": ("vie
 SERVING_ONLY = ("views",)
 
 
-def _classifier_defaults() -> dict:
-    """ClassifierConfig's keys that have defaults, with them."""
-    fields = dataclasses.fields(ClassifierConfig)
+def _field_defaults(section) -> dict:
+    """A preset section's config dataclass (or an instance of it) -> its keys that have a default,
+    with it: a key added after a build, which the build's preset.yaml lacks, reads as its default."""
+    fields = dataclasses.fields(section)
     return {f.name: f.default for f in fields if f.default is not dataclasses.MISSING}
 
 
 def _trained(classifier: dict) -> dict:
-    """A classifier section without its serving-only keys: what its training depends on. Keys
-    added to ClassifierConfig after a classifier was built read as their defaults."""
-    return {k: v for k, v in {**_classifier_defaults(), **classifier}.items() if k not in SERVING_ONLY}
+    """A classifier section without its serving-only keys: what its training depends on (keys
+    added to ClassifierConfig after a classifier was built read as their defaults)."""
+    return {
+        k: v for k, v in {**_field_defaults(ClassifierConfig), **classifier}.items() if k not in SERVING_ONLY
+    }
 
 
 def _git(output: Path | None = None) -> tuple[str | None, bool]:
@@ -556,9 +559,11 @@ def _unusable(preset: Preset, folder: Path, ck: Path) -> str | None:
         if isinstance(built, dict) and isinstance(ours, dict):
             newer = [k for k in PREPARATION_KEYS.get(section, ()) if k not in built]
             ours = {k: v for k, v in ours.items() if k not in newer}
-            if section == "classifier":  # other keys added since the build read as their defaults
-                fill = {k: v for k, v in _classifier_defaults().items() if k not in PREPARATION_KEYS[section]}
-                built = {**fill, **built}
+            # other keys added since the build read as their defaults (pixel_maps: False)
+            built = {
+                **{k: v for k, v in _field_defaults(getattr(preset, section)).items() if k not in newer},
+                **built,
+            }
         if built != ours:
             return f"built for preset {section} {built}, this preset has {mine.get(section)}"
     config = read_classifier_config(str(ck))
