@@ -122,6 +122,10 @@ def test_synth_writes_an_archive_and_names_bad_kinds(tmp_path, capsys):
     assert all(0.1 <= e.start_s <= 0.2 for v in load_truth(str(early)).videos for e in v.events)
     assert main(["synth", str(early), "--event-start", "0.5", "1.5"]) == 2
     assert "event_start must be fractions" in capsys.readouterr().err
+    assert main(["synth", str(early), "--out-of-range", "darkness"]) == 2  # without the split
+    assert "--out-of-range needs --domain-split out_of_range" in capsys.readouterr().err
+    assert main(["synth", str(early), "--domain-split", "out_of_range", "--out-of-range", "dark"]) == 2
+    assert "['dark']" in capsys.readouterr().err and not (early / "cam02").exists()
 
 
 @pytest.mark.timeout(60)

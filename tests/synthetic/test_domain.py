@@ -17,7 +17,7 @@ from tests.synthetic.mp4s import decode
 from va_gpt.synthetic.anomalies import ALL_KINDS
 from va_gpt.synthetic.archive import generate_archive
 from va_gpt.synthetic.distractors import HARD_NEGATIVES
-from va_gpt.synthetic.domain import OUT_OF_RANGE, SPLITS, TRAIN_RANGES, Domain, sample_domain
+from va_gpt.synthetic.domain import OOR_KNOBS, OUT_OF_RANGE, SPLITS, TRAIN_RANGES, Domain, sample_domain
 from va_gpt.synthetic.mp4 import write_mp4
 from va_gpt.synthetic.scene import make_scene
 from va_gpt.synthetic.truth import load_truth
@@ -76,6 +76,46 @@ def test_splits_stay_in_their_ranges_and_out_of_range_is_outside_training():
     assert dataclasses.replace(b, width=a.width, height=a.height, fps=a.fps, gop=a.gop) == a
     with pytest.raises(ValueError, match="split"):
         sample_domain(np.random.default_rng(0), "holdout")
+
+
+# the fields a knob decides; every other field must match the full out-of-range draw
+_KNOB_FIELDS = {
+    "height": {"width", "height"},
+    "darkness": {"darkness", "time_of_day", "infrared", "noise_gain", "headlights_per_min"},
+    "shake": {"shake"},
+}
+
+
+def test_out_of_range_can_take_one_knob_outside_and_keep_everything_else():
+    def values(d):
+        return {"height": d.height, "darkness": d.darkness, "shake": d.shake}
+
+    for chosen in [("darkness",), ("shake",), ("height",), ("shake", "darkness")]:
+        for seed in range(200):
+            full = sample_domain(np.random.default_rng([seed, 23]), "out_of_range")
+            part = sample_domain(np.random.default_rng([seed, 23]), "out_of_range", out_of_range=chosen)
+            assert part.split == "out_of_range" and set(part.out_of_range) == set(chosen)
+            for name, v in values(part).items():
+                lo, hi = (OUT_OF_RANGE if name in chosen else TRAIN_RANGES)[name]
+                assert lo <= v <= hi, (chosen, name, v)
+            allowed = set().union(*(f for k, f in _KNOB_FIELDS.items() if k not in chosen))
+            moved = {k for k, v in dataclasses.asdict(full).items() if dataclasses.asdict(part)[k] != v}
+            assert moved <= allowed | {"out_of_range"}, (chosen, moved - allowed)
+            assert Domain.from_dict(json.loads(json.dumps(part.to_dict()))) == part
+            if "darkness" not in chosen and part.time_of_day != "night":
+                assert not part.infrared and (part.time_of_day != "day" or part.headlights_per_min == 0.0)
+    assert full.out_of_range == OOR_KNOBS
+    # a truth file written before the field existed reads as the whole split (or none)
+    old = full.to_dict()
+    del old["out_of_range"]
+    assert Domain.from_dict(old).out_of_range == OOR_KNOBS
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValueError, match="'brightness'"):
+        sample_domain(rng, "out_of_range", out_of_range=("darkness", "brightness"))
+    with pytest.raises(ValueError, match="one or more distinct"):
+        sample_domain(rng, "out_of_range", out_of_range=())
+    with pytest.raises(ValueError, match="need the out_of_range split"):
+        sample_domain(rng, "test", out_of_range=("shake",))
 
 
 @pytest.mark.timeout(120)
@@ -180,3 +220,15 @@ def test_randomized_archives_record_their_domains_decode_and_repeat(tmp_path):
     assert not any({"domain", "distractors"} & set(v) for v in doc["videos"])
     with pytest.raises(ValueError, match="domain split"):
         generate_archive(str(tmp_path / "x"), domain_split="holdout", **kw)
+    # one knob out of range: the same videos and event times as the full split's archive, only darker
+    dark = generate_archive(
+        str(tmp_path / "d"), domain_split="out_of_range", out_of_range=("darkness",), **kw
+    )
+    for v, w in zip(dark.videos, truth.videos, strict=True):
+        when = lambda x: [(e.kind, e.start_s, e.end_s) for e in x.events]  # noqa: E731 (boxes: pixels of its size)
+        assert (v.key, v.seed, when(v)) == (w.key, w.seed, when(w))
+        assert v.domain.out_of_range == ("darkness",) and v.domain.darkness == w.domain.darkness
+        assert v.domain.height >= 240 and v.domain.shake <= TRAIN_RANGES["shake"][1]
+    assert load_truth(str(tmp_path / "d")).to_dict() == dark.to_dict()
+    with pytest.raises(ValueError, match="need domain_split 'out_of_range'"):
+        generate_archive(str(tmp_path / "x"), domain_split="test", out_of_range=("shake",), **kw)

@@ -42,6 +42,12 @@ def register(sub) -> None:
         "overrides --width/--height/--fps/--codec/--gop) from this split's ranges; "
         "out_of_range: resolution, darkness and shake outside training (default: none, plain renders)",
     )
+    p.add_argument(
+        "--out-of-range", default=None, metavar="KNOBS",
+        help="with --domain-split out_of_range: the comma-separated knobs to take outside training, of "
+        "height, darkness, shake (default: all three); the others are drawn as training draws them and "
+        "everything else matches the full split's archive of the same seed",
+    )  # fmt: skip
     add_endpoint(p)
     p.set_defaults(run=run)
 
@@ -51,8 +57,15 @@ def run(args) -> int:
     from va_gpt.io.errors import StorageError
     from va_gpt.synthetic.anomalies import ALL_KINDS
     from va_gpt.synthetic.archive import generate_archive
+    from va_gpt.synthetic.domain import OOR_KNOBS
     from va_gpt.synthetic.truth import ArchiveTruth
 
+    knobs = OOR_KNOBS
+    if args.out_of_range is not None:
+        if args.domain_split != "out_of_range":
+            print("vagpt synth: error: --out-of-range needs --domain-split out_of_range", file=sys.stderr)
+            return 2
+        knobs = tuple(k.strip() for k in args.out_of_range.split(",") if k.strip())
     try:
         truth = generate_archive(
             args.url,
@@ -71,6 +84,7 @@ def run(args) -> int:
             start_time=args.start_time,
             gop=args.gop,
             domain_split=args.domain_split,
+            out_of_range=knobs,
             event_start=tuple(args.event_start) if args.event_start else None,
         )
     except (ValueError, StorageError) as exc:

@@ -11,7 +11,7 @@ import numpy as np
 
 from va_gpt.io.filesystem import filesystem, write_bytes
 from va_gpt.synthetic.anomalies import ALL_KINDS
-from va_gpt.synthetic.domain import SPLITS, sample_domain
+from va_gpt.synthetic.domain import OOR_KNOBS, SPLITS, check_out_of_range_knobs, sample_domain
 from va_gpt.synthetic.mp4 import write_mp4
 from va_gpt.synthetic.scene import check_event_start, draw_event_start_s, make_scene
 from va_gpt.synthetic.truth import ArchiveTruth, VideoTruth
@@ -53,6 +53,7 @@ def generate_archive(
     crf: int = 23,
     event_start: tuple[float, float] | None = None,
     domain_split: str | None = None,
+    out_of_range: tuple[str, ...] = OOR_KNOBS,
 ) -> ArchiveTruth:
     """Write a night of synthetic camera footage and its ground truth under `url`.
 
@@ -73,6 +74,9 @@ def generate_archive(
     fps, codec, GOP and crf replace those arguments (the truth records each video's domain
     and hard negatives). The split is mixed into the video seeds, so the splits of one
     `seed` hold different videos.
+    `out_of_range` (with domain_split "out_of_range"): which knobs go outside training (see
+    sample_domain); the videos, events and every other knob are those of the full split's archive
+    of the same seed.
     """
     kinds = tuple(anomaly_kinds)
     check_event_start(event_start)
@@ -83,6 +87,12 @@ def generate_archive(
         raise ValueError(f"normal_fraction must be in [0, 1], got {normal_fraction}")
     if domain_split is not None and domain_split not in SPLITS:
         raise ValueError(f"unknown domain split {domain_split!r}; expected one of {SPLITS} or None")
+    if tuple(out_of_range) != OOR_KNOBS:
+        if domain_split != "out_of_range":
+            raise ValueError(
+                f"out_of_range knobs {list(out_of_range)} need domain_split 'out_of_range', got {domain_split!r}"
+            )
+        out_of_range = check_out_of_range_knobs(out_of_range)
     if cameras < 1 or videos_per_camera < 1:
         raise ValueError("cameras and videos_per_camera must be >= 1")
     _dt.date.fromisoformat(date)
@@ -108,7 +118,9 @@ def generate_archive(
                 vseed = int(
                     np.random.SeedSequence([seed, c, k, 1 + SPLITS.index(domain_split)]).generate_state(1)[0]
                 )
-                dom = sample_domain(np.random.default_rng([vseed, 23]), domain_split)
+                dom = sample_domain(
+                    np.random.default_rng([vseed, 23]), domain_split, out_of_range=out_of_range
+                )
                 v_codec, v_gop, v_crf = dom.codec, dom.gop, dom.crf
             start_s = draw_event_start_s(vseed, kind, duration_s, event_start)
             if dom is None:

@@ -46,6 +46,12 @@ hard_negative_p     p per distractor       0.35                                 
 
 ``TRAIN_RANGES`` and ``OUT_OF_RANGE`` hold the three named knobs' ranges as
 numbers, so tests (and the figure) can check a domain against them.
+
+``sample_domain(rng, "out_of_range", out_of_range=("darkness",))`` takes only the
+named knobs (of ``OOR_KNOBS``: height, darkness, shake) outside training and every
+other knob to the same value as the full split's draw: archives of one seed that
+differ in one knob, to tell which knob costs the generalization figure
+(``vagpt synth --out-of-range darkness``).
 """
 
 from __future__ import annotations
@@ -67,6 +73,18 @@ _SHAKE = (0.05, 0.5)
 # (lo, hi) inclusive of the named knobs: frame height px, darkness, shake % of W
 TRAIN_RANGES = {"height": (240, 720), "darkness": (0.0, 0.8), "shake": (0.0, 0.5)}
 OUT_OF_RANGE = {"height": (180, 192), "darkness": (0.86, 0.93), "shake": (0.8, 1.3)}
+OOR_KNOBS = tuple(OUT_OF_RANGE)  # the knobs the out_of_range split can take outside training
+
+
+def check_out_of_range_knobs(knobs) -> tuple[str, ...]:
+    """Knob names (any order, no repeats, at least one) -> them in OOR_KNOBS' order; a clear error otherwise."""
+    knobs = tuple(knobs)
+    bad = [k for k in knobs if k not in OOR_KNOBS]
+    if bad or not knobs or len(set(knobs)) != len(knobs):
+        raise ValueError(
+            f"out-of-range knobs must be one or more distinct names of {OOR_KNOBS}, got {list(knobs)}"
+        )
+    return tuple(k for k in OOR_KNOBS if k in knobs)
 
 
 @dataclass(frozen=True)
@@ -100,6 +118,7 @@ class Domain:
     person_scale: float  # x pixel height of people and cars
     crowd: float  # x the pedestrian density
     hard_negative_p: float  # probability of each hard negative in a normal video
+    out_of_range: tuple[str, ...] = ()  # which of OOR_KNOBS were drawn outside training
 
     def shake_px(self) -> float:
         return self.shake / 100.0 * self.width
@@ -114,12 +133,16 @@ class Domain:
 
     @classmethod
     def from_dict(cls, d: dict) -> Domain:
-        names = {f.name for f in dataclasses.fields(cls)}
-        missing = names - set(d)
+        fields = dataclasses.fields(cls)
+        # out_of_range is newer than the first truth files: absent, the split says it
+        missing = {f.name for f in fields if f.name != "out_of_range"} - set(d)
         if missing:
             raise ValueError(f"domain is missing {sorted(missing)}")
-        kw = {k: d[k] for k in names}
+        kw = {f.name: d[f.name] for f in fields if f.name in d}
         kw["color_cast"] = tuple(float(v) for v in d["color_cast"])
+        if "out_of_range" not in d:
+            kw["out_of_range"] = OOR_KNOBS if d["split"] == "out_of_range" else ()
+        kw["out_of_range"] = tuple(kw["out_of_range"])
         return cls(**kw)
 
 
@@ -153,13 +176,24 @@ def sample_domain(
     *,
     size: tuple[int, int] | None = None,
     fps: float | None = None,
+    out_of_range: tuple[str, ...] = OOR_KNOBS,
 ) -> Domain:
     """Draw a Domain for `split` (train/val/test: training ranges; out_of_range: outside them on
     resolution, darkness and shake). `size` = (W, H) and `fps` pin those knobs (in-memory training
-    clips at a low resolution); every draw is made either way, so pinning changes nothing else."""
+    clips at a low resolution); every draw is made either way, so pinning changes nothing else.
+
+    `out_of_range` (out_of_range split only): which of OOR_KNOBS go outside training; the others
+    are drawn as training draws them (a darkness in range also keeps training's time of day). Every
+    other knob takes the same value whichever knobs are chosen, so the archives of one seed differ
+    in those knobs alone: what each one costs the generalization figure, separately."""
     if split not in SPLITS:
         raise ValueError(f"unknown domain split {split!r}; expected one of {SPLITS}")
     oor = split == "out_of_range"
+    knobs = check_out_of_range_knobs(out_of_range) if oor else ()
+    if not oor and tuple(out_of_range) != OOR_KNOBS:
+        raise ValueError(
+            f"out_of_range knobs {tuple(out_of_range)} need the out_of_range split, got {split!r}"
+        )
     if oor:
         res = _RES_OOR[int(rng.integers(len(_RES_OOR)))]
     else:
@@ -171,19 +205,25 @@ def sample_domain(
     u = rng.random()
     tod = "day" if u < 0.4 else "dusk" if u < 0.65 else "night"
     darkness = _u(rng, *_DARK[tod])
-    if oor:  # always a darker night than training ever shows
-        tod, darkness = "night", _u(rng, *OUT_OF_RANGE["darkness"])
-    infrared = tod == "night" and rng.random() < 0.5
+    if oor:  # always a darker night than training ever shows (drawn either way: see out_of_range)
+        dark_oor = _u(rng, *OUT_OF_RANGE["darkness"])
+        if "darkness" in knobs:
+            tod, darkness = "night", dark_oor
+    # the out-of-range split draws these two whatever its time of day (see out_of_range)
+    ir_draw = rng.random() if (tod == "night" or oor) else 1.0
+    infrared = tod == "night" and ir_draw < 0.5
     ir_boost = _u(rng, 2.0, 3.0)
     cast = tuple(_u(rng, 0.9, 1.1) for _ in range(3))
     noise_gain = round(_u(rng, 1.0, 2.5) + 2.0 * darkness, 4)
     drift = _u(rng, 0.0, 0.12)
     jumps = 0.0 if rng.random() < 0.5 else _u(rng, 0.5, 3.0)
     jump = _u(rng, 0.1, 0.3)
-    lights = 0.0 if tod == "day" else _u(rng, 1.0, 6.0)
+    lights_draw = _u(rng, 1.0, 6.0) if (tod != "day" or oor) else 0.0
+    lights = 0.0 if tod == "day" else lights_draw
     shake = 0.0 if rng.random() < 0.4 else _u(rng, *_SHAKE)
     if oor:
-        shake = _u(rng, *OUT_OF_RANGE["shake"])
+        shake_oor = _u(rng, *OUT_OF_RANGE["shake"])
+        shake = shake_oor if "shake" in knobs else shake
     pan = 0.0 if rng.random() < 0.6 else _u(rng, 0.5, 3.0)
     u = rng.random()
     weather = "clear" if u < 0.6 else "rain" if u < 0.85 else "snow"
@@ -191,6 +231,9 @@ def sample_domain(
     blur = 0 if rng.random() < 0.7 else 1
     blocking = 0.0 if rng.random() < 0.5 else _u(rng, 0.1, 0.5)
     horizon, person_scale, crowd = _u(rng, -0.06, 0.06), _u(rng, 0.8, 1.25), _u(rng, 0.6, 2.5)
+    if oor and "height" not in knobs:  # drawn last, so every other knob keeps its value
+        table = _RES_4_3 if rng.random() < 0.5 else _RES_16_9
+        res = table[int(rng.integers(len(table)))]
     if size is not None:
         res = (int(size[0]), int(size[1]))
     rate = float(fps) if fps is not None else rate
@@ -222,4 +265,5 @@ def sample_domain(
         person_scale=person_scale,
         crowd=crowd,
         hard_negative_p=0.35,
+        out_of_range=knobs,
     )
