@@ -40,6 +40,23 @@ def test_detector_metrics_per_kind_false_intervals_and_kind_accuracy():
     assert detector_metrics(pred, gt, kinds)["kind_accuracy"] == 0.5
 
 
+def test_boundaries_tell_an_event_missed_from_one_found_but_cut_wrong():
+    gt = {"f1": [(5.0, 10.0)], "f2": [(4.0, 9.0)], "f3": [(6.0, 11.0)], "r": [(2.0, 4.0)], "n": []}
+    kinds = {"f1": "falling", "f2": "falling", "f3": "falling", "r": "running", "n": None}
+    pred = {
+        "f1": [(5.5, 17.0, "falling")],  # found, held 7 s past the end: fails tIoU 0.5
+        "f2": [(1.0, 2.0, "falling"), (4.0, 12.0, "falling")],  # the second overlaps it: 0 and +3 s
+        "f3": [(12.0, 14.0, "falling")],  # after the event: missed
+        "n": [(1.0, 3.0, "running")],
+    }
+    row = detector_metrics(pred, gt, kinds)
+    assert row["boundaries_by_kind"] == {
+        "falling": {"events": 3, "missed": 1, "start_s": 0.25, "end_s": 5.0},
+        "running": {"events": 1, "missed": 1, "start_s": None, "end_s": None},
+    }
+    assert row["recall_0.5_by_kind"]["falling"] == 1 / 3  # f2 only (IoU 5/8); f1 is 4.5/12
+
+
 def test_frame_auc_by_kind_holds_each_kind_against_the_normal_videos_only():
     normal = np.array([0.1, 0.2, 0.3, 0.4])
     fight = (np.array([0.9, 0.8, 0.05, 0.95]), np.array([0, 1, 1, 0]))  # frames 0, 3: outside the event

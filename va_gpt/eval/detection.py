@@ -8,7 +8,8 @@ every frame of the normal videos, so a kind the detector misses shows even when 
 figure hides it); the 95 % bootstrap interval of the frame AUC and of the recall at tIoU 0.5
 (`frame_auc_ci95`, `recall_0.5_ci95`: what another archive of the same size could give;
 va_gpt.ops.metrics.video_bootstrap_ci), drawing whole cameras when the videos share them
-(`ci_unit`); kind accuracy (the `intervals.label`, from the classifier's kind head, against
+(`ci_unit`); where the intervals sit against each kind's events (`boundaries_by_kind`: events
+missed outright, the median start and end offsets of the ones found); kind accuracy (the `intervals.label`, from the classifier's kind head, against
 the annotated class of the event the interval overlaps most, on the UCF class scale so the
 synthetic `collision` is `RoadAccidents`). The baseline's intervals come from
 va_gpt.ops.intervals.scores_to_intervals with the `diff_energy_calibration` the classifier was
@@ -65,6 +66,7 @@ def detector_metrics(
         vids = [v for v in gt if gt_kind[v] == kind and gt[v]]
         r = interval_precision_recall({v: spans.get(v, []) for v in vids}, {v: gt[v] for v in vids}, (0.5,))
         row["recall_0.5_by_kind"][kind] = r[0.5].recall
+    row["boundaries_by_kind"] = boundaries_by_kind(spans, gt, gt_kind)
     right = total = 0
     for v, p in pred.items():
         if not gt.get(v):
@@ -76,6 +78,36 @@ def detector_metrics(
     row["kind_accuracy"] = right / total if total else None
     row["kind_intervals"] = total
     return row
+
+
+def boundaries_by_kind(
+    pred: dict[str, list[tuple[float, float]]],
+    gt: dict[str, list[tuple[float, float]]],
+    gt_kind: dict[str, str | None],
+) -> dict:
+    """Where the intervals sit against the events, per kind: how many events no interval touches
+    (`missed`: the scores never rose there) and, for the others, the median seconds the interval
+    that overlaps each event most starts and ends after it (`start_s`, `end_s`; negative: before).
+    Tells a miss from a cut: an event found but held 5 s too long fails tIoU 0.5 all the same."""
+    per: dict[str, dict[str, list[float]]] = {}
+    for v, events in gt.items():
+        if not events:
+            continue
+        kind = gt_kind.get(v) or "unlabelled"
+        acc = per.setdefault(kind, {"events": [], "start": [], "end": []})
+        for g in events:
+            acc["events"].append(1.0)
+            overlap = [(min(b, g[1]) - max(a, g[0]), a, b) for a, b in pred.get(v, [])]
+            best = max(overlap, default=(0.0, 0.0, 0.0))
+            if best[0] > 0:
+                acc["start"].append(best[1] - g[0])
+                acc["end"].append(best[2] - g[1])
+    med = lambda x: round(float(np.median(x)), 2) if x else None  # noqa: E731
+    return {
+        kind: {"events": len(a["events"]), "missed": len(a["events"]) - len(a["start"]),
+               "start_s": med(a["start"]), "end_s": med(a["end"])}
+        for kind, a in sorted(per.items())
+    }  # fmt: skip
 
 
 def _ci(interval: tuple[float, float] | None) -> list[float] | None:
