@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import signal
 
 import numpy as np
 import pytest
@@ -16,12 +18,15 @@ from va_gpt.models.classifier import AnomalyClassifier, ClassifierEnsemble, alig
 from va_gpt.synthetic.training import synthetic_video
 from va_gpt.train import synthetic_classifier
 from va_gpt.train.classifier import (
+    MemberProcessDied,
     TrainConfig,
     _drop_patch_values,
+    _train_members,
     delay_labels,
     frame_auc,
     kind_class_weights,
     mil_ranking_loss,
+    patch_feature_stats,
     predict,
     predict_kinds,
     time_balanced_weights,
@@ -170,6 +175,34 @@ def test_patch_training_input_errors():
         )
     with pytest.raises(ValueError, match="frame-level training"):
         train_classifier(f, y, PATCH_CFG, TrainConfig(steps=1), patches=px, patch_labels=box, grid=(3, 3))
+
+
+def _die(train):  # a member whose process the kernel kills (for memory, say)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+@pytest.mark.timeout(60)
+def test_a_member_process_that_dies_is_an_error_not_a_wait_for_ever():
+    runs = [TrainConfig(steps=1, seed=i) for i in range(3)]
+    with pytest.raises(MemberProcessDied, match="killed for memory"):
+        _train_members(_die, runs, processes=2)
+
+
+def test_patch_statistics_streamed_over_videos_equal_the_concatenated_ones():
+    g = torch.Generator().manual_seed(0)
+    # float16 evidence of uneven lengths, far from zero mean (where a naive float32 sum would drift)
+    pseqs = [(torch.randn(t, 9, 5, generator=g) * 3 + 40).half() for t in (7, 1, 12, 30)]
+    mean, std = patch_feature_stats(pseqs)
+    rows = torch.cat([p.reshape(-1, 5).float() for p in pseqs])
+    assert mean.dtype == std.dtype == torch.float32 and mean.shape == std.shape == (5,)
+    assert torch.allclose(mean, rows.mean(0), atol=1e-4) and torch.allclose(std, rows.std(0), rtol=1e-4)
+    m = AnomalyClassifier(6, PATCH_CFG, patch_features=5, grid=(3, 3))
+    m.set_patch_normalisation(mean, torch.zeros(5))  # a constant channel: the std floor keeps it finite
+    assert torch.equal(m.patch.feature_std, torch.full((5,), 1e-3))
+    with pytest.raises(ValueError, match="at least 2 rows"):
+        patch_feature_stats([])
+    with pytest.raises(ValueError, match="no per-patch evidence"):
+        AnomalyClassifier(6, CFG).set_patch_normalisation(mean, std)
 
 
 MOTION_KINDS = ("fighting", "running", "explosion", "collision")

@@ -325,8 +325,15 @@ class AnomalyClassifier(_Scorer):
         self.feature_mean.copy_(features.mean(0))
         self.feature_std.copy_(features.std(0).clamp(min=1e-3))
         if self.patch is not None and patch_features is not None:
-            self.patch.feature_mean.copy_(patch_features.mean(0))
-            self.patch.feature_std.copy_(patch_features.std(0).clamp(min=1e-3))
+            self.set_patch_normalisation(patch_features.mean(0), patch_features.std(0))
+
+    def set_patch_normalisation(self, mean: torch.Tensor, std: torch.Tensor) -> None:
+        """The per-patch evidence's standardisation from its mean and std [Fp] (computed elsewhere:
+        va_gpt.train.classifier.patch_feature_stats streams them over the training videos)."""
+        if self.patch is None:
+            raise ValueError("this classifier reads no per-patch evidence (patch_hidden 0)")
+        self.patch.feature_mean.copy_(mean)
+        self.patch.feature_std.copy_(std.clamp(min=1e-3))
 
     def _check_patches(self, x: torch.Tensor, px: torch.Tensor | None) -> None:
         if self.patch is None:

@@ -28,6 +28,8 @@ import functools
 import io
 import multiprocessing
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
 import numpy as np
@@ -272,19 +274,31 @@ def _train_members(
     """member(train=run) for every run, `processes` at a time in forked workers (in order).
 
     Fork, not spawn: the workers read the training data the parent already holds (copy on
-    write) and need no pickling of it. A worker's error is raised here with its message."""
+    write) and need no pickling of it. A worker's error is raised here with its message; a worker
+    that dies (killed for memory) raises MemberProcessDied. (A multiprocessing.Pool waited for
+    ever on a worker the kernel had killed: a 2000-video build hung that way.)"""
     processes = min(processes, len(runs))
     if processes <= 1:
         return [member(train=run) for run in runs]
     global _MEMBER
     _MEMBER = member
+    ctx = multiprocessing.get_context("fork")
     try:
         # exit_with_parent: a killed job must not leave its members training
-        with multiprocessing.get_context("fork").Pool(processes, initializer=exit_with_parent) as pool:
-            blobs = pool.map(_train_member, runs, chunksize=1)
+        with ProcessPoolExecutor(processes, mp_context=ctx, initializer=exit_with_parent) as pool:
+            blobs = list(pool.map(_train_member, runs))
+    except BrokenProcessPool as e:
+        raise MemberProcessDied(
+            f"a process training a classifier member died ({len(runs)} members, {processes} at a time): "
+            "killed for memory? Nothing was saved; train fewer at once (processes) or on fewer videos"
+        ) from e
     finally:
         _MEMBER = None
     return [torch.load(io.BytesIO(b), weights_only=False) for b in blobs]
+
+
+class MemberProcessDied(RuntimeError):
+    """A forked member-training process ended without a result (the kernel killed it)."""
 
 
 def delay_labels(y: torch.Tensor, lookahead: int) -> torch.Tensor:
@@ -321,11 +335,30 @@ def _new_model(seqs, cfg: ClassifierConfig, seed: int, pseqs=None, grid=None) ->
         model = AnomalyClassifier(
             seqs[0].shape[-1], cfg, patch_features=pseqs[0].shape[-1] if pseqs else 0, grid=grid
         )
-    sample = None
-    if pseqs:  # every 4th video's patches: enough for a mean and a std, a quarter of the memory
-        sample = torch.cat([p.reshape(-1, p.shape[-1]).float() for p in pseqs[::4]])
-    model.fit_normalisation(torch.cat(seqs), sample)
+    model.fit_normalisation(torch.cat(seqs))
+    if pseqs:  # every 4th video's patches: enough for a mean and a std
+        model.set_patch_normalisation(*patch_feature_stats(pseqs[::4]))
     return model
+
+
+def patch_feature_stats(pseqs: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-patch evidence [T_i, N, Fp] of some videos -> the mean and (unbiased) std [Fp] float32
+    over all their rows, summed one video at a time in float64.
+
+    Why not concatenate: each member's process built a float32 copy of its share (a quarter of
+    the videos) and then the concatenation, twice that. With 2000 training videos that was 8 GB
+    a process on top of the parent's float16 evidence, and the build was killed for memory."""
+    n, total, squares = 0, None, None
+    for p in pseqs:
+        x = p.reshape(-1, p.shape[-1]).double()
+        n += len(x)
+        total = x.sum(0) if total is None else total + x.sum(0)
+        squares = (x * x).sum(0) if squares is None else squares + (x * x).sum(0)
+    if total is None or n < 2:
+        raise ValueError(f"need at least 2 rows of per-patch evidence for its statistics, got {n}")
+    mean = total / n
+    var = ((squares - n * mean * mean) / (n - 1)).clamp(min=0.0)
+    return mean.float(), var.sqrt().float()
 
 
 def _batch_patches(pseqs, idx, tail: int = 0):

@@ -73,6 +73,11 @@ THREADS = 1  # torch threads while building: results depend on the thread count
 # 0.788 / 0.871 / 0.662 (fit on its own videos 0.894 at 1000, 0.851 at 2000; seed 0); 2400 steps
 # on 2000 videos fit more (0.916) and did no better held out (0.760 / 0.899 / 0.597). 2000 is
 # the next step: about 8 GB of float16 patch evidence and 35 more minutes of `make models`.
+# Tried again (2026-12-05, fourth session, REUSE_ENCODER in a clone): the 2072 videos rendered
+# (32 min beside other work), then a member process was killed for memory 25 minutes into
+# training, the pool waiting on it for ever: each member made a float32 copy of a quarter of
+# the evidence for its standardisation, and the concatenation, about 8 GB a process.
+# va_gpt.train.classifier.patch_feature_stats now streams them (30 MB); not built again yet.
 # Light regularisation (feature dropout, weight decay, cosine schedule) moved it by less than
 # the seed does. What did move it (2026-12-02, the same 1000 training videos, 48 validation /
 # 48 test with the renderer's timing / 48 test with events anywhere / 24 out of range): the
