@@ -18,10 +18,8 @@ from va_gpt.models.classifier import AnomalyClassifier, ClassifierEnsemble, alig
 from va_gpt.synthetic.training import synthetic_video
 from va_gpt.train import synthetic_classifier
 from va_gpt.train.classifier import (
-    MemberProcessDied,
     TrainConfig,
     _drop_patch_values,
-    _train_members,
     delay_labels,
     frame_auc,
     kind_class_weights,
@@ -33,6 +31,7 @@ from va_gpt.train.classifier import (
     train_classifier,
     video_features,
 )
+from va_gpt.train.members import MemberProcessDied, train_members
 from va_gpt.train.synthetic_classifier import classifier_dataset, detector_report
 
 CFG = ClassifierConfig(hidden_size=16, num_layers=2, kernel_size=3, dropout=0.0, use_cls=False)
@@ -185,7 +184,7 @@ def _die(train):  # a member whose process the kernel kills (for memory, say)
 def test_a_member_process_that_dies_is_an_error_not_a_wait_for_ever():
     runs = [TrainConfig(steps=1, seed=i) for i in range(3)]
     with pytest.raises(MemberProcessDied, match="killed for memory"):
-        _train_members(_die, runs, processes=2)
+        train_members(_die, runs, processes=2)
 
 
 def test_patch_statistics_streamed_over_videos_equal_the_concatenated_ones():

@@ -27,9 +27,9 @@ if __name__ == "__main__":
     if kind == "spawn":  # the rendering workers (synthetic_classifier.classifier_dataset)
         pool = ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn"), initializer=exit_with_parent)
         pool.submit(busy, out), pool.submit(busy, out)
-    else:  # the members trained side by side (train.classifier._train_members)
-        pool = multiprocessing.get_context("fork").Pool(2, initializer=exit_with_parent)
-        pool.map_async(busy, [out, out], chunksize=1)
+    else:  # the members trained side by side (va_gpt.train.members.train_members)
+        pool = ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("fork"), initializer=exit_with_parent)
+        pool.submit(busy, out), pool.submit(busy, out)
     while len(os.listdir(out)) < 2:
         time.sleep(0.05)
     os.kill(os.getpid(), signal.SIGKILL)

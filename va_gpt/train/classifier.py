@@ -25,11 +25,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import io
-import multiprocessing
-from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,7 +43,7 @@ from va_gpt.models.classifier import (
 from va_gpt.models.dinov2 import DinoEncoder
 from va_gpt.ops.prepare import prepare_frames
 from va_gpt.ops.sets import difference_energy, difference_map
-from va_gpt.train.workers import exit_with_parent
+from va_gpt.train.members import train_members
 
 
 @dataclass(frozen=True)
@@ -189,7 +184,7 @@ def train_classifier(
             kinds=kinds, patches=patches, patch_labels=patch_labels, grid=grid,
         )  # fmt: skip
         runs = [dataclasses.replace(train, seed=train.seed + i, processes=1) for i in range(cfg.members)]
-        nets = _train_members(train_one, runs, train.processes)
+        nets = train_members(train_one, runs, train.processes)
         ensemble = ClassifierEnsemble(nets[0].in_features, cfg, nets[0].kinds, nets[0].patch_features, grid)
         for member, net in zip(ensemble.members, nets):
             member.load_state_dict(net.state_dict())
@@ -251,54 +246,6 @@ def train_classifier(
         return model
     finally:
         torch.set_num_threads(saved_threads)
-
-
-# The member-training call a forked worker runs: set just before the pool forks, so the workers
-# inherit it (with the training data) instead of receiving gigabytes of patches through a pipe.
-_MEMBER: Callable[..., AnomalyClassifier] | None = None
-
-
-def _train_member(train: TrainConfig) -> bytes:
-    """In a forked worker: one member, returned as torch.save bytes (a tiny model)."""
-    assert _MEMBER is not None
-    # before any torch op: an OpenMP pool the parent had running does not survive the fork
-    torch.set_num_threads(train.threads or 1)
-    buf = io.BytesIO()
-    torch.save(_MEMBER(train=train), buf)
-    return buf.getvalue()
-
-
-def _train_members(
-    member: Callable[..., AnomalyClassifier], runs: list[TrainConfig], processes: int
-) -> list[AnomalyClassifier]:
-    """member(train=run) for every run, `processes` at a time in forked workers (in order).
-
-    Fork, not spawn: the workers read the training data the parent already holds (copy on
-    write) and need no pickling of it. A worker's error is raised here with its message; a worker
-    that dies (killed for memory) raises MemberProcessDied. (A multiprocessing.Pool waited for
-    ever on a worker the kernel had killed: a 2000-video build hung that way.)"""
-    processes = min(processes, len(runs))
-    if processes <= 1:
-        return [member(train=run) for run in runs]
-    global _MEMBER
-    _MEMBER = member
-    ctx = multiprocessing.get_context("fork")
-    try:
-        # exit_with_parent: a killed job must not leave its members training
-        with ProcessPoolExecutor(processes, mp_context=ctx, initializer=exit_with_parent) as pool:
-            blobs = list(pool.map(_train_member, runs))
-    except BrokenProcessPool as e:
-        raise MemberProcessDied(
-            f"a process training a classifier member died ({len(runs)} members, {processes} at a time): "
-            "killed for memory? Nothing was saved; train fewer at once (processes) or on fewer videos"
-        ) from e
-    finally:
-        _MEMBER = None
-    return [torch.load(io.BytesIO(b), weights_only=False) for b in blobs]
-
-
-class MemberProcessDied(RuntimeError):
-    """A forked member-training process ended without a result (the kernel killed it)."""
 
 
 def delay_labels(y: torch.Tensor, lookahead: int) -> torch.Tensor:

@@ -1,7 +1,7 @@
 """Worker processes that do not outlive the job that started them.
 
 The training jobs run work in pools of worker processes (the classifier's rendering workers,
-va_gpt.train.synthetic_classifier; its members trained side by side, va_gpt.train.classifier).
+va_gpt.train.synthetic_classifier; its members trained side by side, va_gpt.train.members).
 When the job is killed (a SIGKILL, the OOM killer, a scheduler's time limit) those workers are
 not told: each holds both ends of its task queue's pipe, so it never reads end-of-file, and it
 waits for its next task forever, re-parented to init, holding its memory (seen: two rendering
