@@ -230,5 +230,5 @@ def test_randomized_archives_record_their_domains_decode_and_repeat(tmp_path):
         assert v.domain.out_of_range == ("darkness",) and v.domain.darkness == w.domain.darkness
         assert v.domain.height >= 240 and v.domain.shake <= TRAIN_RANGES["shake"][1]
     assert load_truth(str(tmp_path / "d")).to_dict() == dark.to_dict()
-    with pytest.raises(ValueError, match="need domain_split 'out_of_range'"):
+    with pytest.raises(ValueError, match="need the out_of_range split, got 'test'"):
         generate_archive(str(tmp_path / "x"), domain_split="test", out_of_range=("shake",), **kw)

@@ -9,8 +9,8 @@ figure hides it); the 95 % bootstrap interval of the frame AUC and of the recall
 (`frame_auc_ci95`, `recall_0.5_ci95`: what another archive of the same size could give;
 va_gpt.ops.metrics.video_bootstrap_ci), drawing whole cameras when the videos share them
 (`ci_unit`); where the intervals sit against each kind's events (`boundaries_by_kind`: events
-missed outright, the median start and end offsets of the ones found); kind accuracy (the `intervals.label`, from the classifier's kind head, against
-the annotated class of the event the interval overlaps most, on the UCF class scale so the
+missed outright, the median start and end offsets of the ones found); kind accuracy (the
+`intervals.label`, from the classifier's kind head, against the annotated class of the event the interval overlaps most, on the UCF class scale so the
 synthetic `collision` is `RoadAccidents`). The baseline's intervals come from
 va_gpt.ops.intervals.scores_to_intervals with the `diff_energy_calibration` the classifier was
 trained with (calibrated on the same validation videos as its own thresholds).
@@ -89,14 +89,14 @@ def boundaries_by_kind(
     (`missed`: the scores never rose there) and, for the others, the median seconds the interval
     that overlaps each event most starts and ends after it (`start_s`, `end_s`; negative: before).
     Tells a miss from a cut: an event found but held 5 s too long fails tIoU 0.5 all the same."""
-    per: dict[str, dict[str, list[float]]] = {}
+    per: dict[str, dict] = {}
     for v, events in gt.items():
         if not events:
             continue
         kind = gt_kind.get(v) or "unlabelled"
-        acc = per.setdefault(kind, {"events": [], "start": [], "end": []})
+        acc = per.setdefault(kind, {"events": 0, "start": [], "end": []})
         for g in events:
-            acc["events"].append(1.0)
+            acc["events"] += 1
             overlap = [(min(b, g[1]) - max(a, g[0]), a, b) for a, b in pred.get(v, [])]
             best = max(overlap, default=(0.0, 0.0, 0.0))
             if best[0] > 0:
@@ -104,7 +104,7 @@ def boundaries_by_kind(
                 acc["end"].append(best[2] - g[1])
     med = lambda x: round(float(np.median(x)), 2) if x else None  # noqa: E731
     return {
-        kind: {"events": len(a["events"]), "missed": len(a["events"]) - len(a["start"]),
+        kind: {"events": a["events"], "missed": a["events"] - len(a["start"]),
                "start_s": med(a["start"]), "end_s": med(a["end"])}
         for kind, a in sorted(per.items())
     }  # fmt: skip

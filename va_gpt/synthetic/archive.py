@@ -87,12 +87,7 @@ def generate_archive(
         raise ValueError(f"normal_fraction must be in [0, 1], got {normal_fraction}")
     if domain_split is not None and domain_split not in SPLITS:
         raise ValueError(f"unknown domain split {domain_split!r}; expected one of {SPLITS} or None")
-    if tuple(out_of_range) != OOR_KNOBS:
-        if domain_split != "out_of_range":
-            raise ValueError(
-                f"out_of_range knobs {list(out_of_range)} need domain_split 'out_of_range', got {domain_split!r}"
-            )
-        out_of_range = check_out_of_range_knobs(out_of_range)
+    check_out_of_range_knobs(out_of_range, domain_split)  # before anything is rendered
     if cameras < 1 or videos_per_camera < 1:
         raise ValueError("cameras and videos_per_camera must be >= 1")
     _dt.date.fromisoformat(date)

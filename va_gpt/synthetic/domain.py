@@ -76,9 +76,15 @@ OUT_OF_RANGE = {"height": (180, 192), "darkness": (0.86, 0.93), "shake": (0.8, 1
 OOR_KNOBS = tuple(OUT_OF_RANGE)  # the knobs the out_of_range split can take outside training
 
 
-def check_out_of_range_knobs(knobs) -> tuple[str, ...]:
-    """Knob names (any order, no repeats, at least one) -> them in OOR_KNOBS' order; a clear error otherwise."""
+def check_out_of_range_knobs(knobs, split: str | None) -> tuple[str, ...]:
+    """The knobs a video of `split` takes outside training: for the out_of_range split, `knobs`
+    (names of OOR_KNOBS in any order, no repeats, at least one) in OOR_KNOBS' order; for any other
+    split (or None, plain renders) none, and `knobs` must be left at OOR_KNOBS. A clear error otherwise."""
     knobs = tuple(knobs)
+    if split != "out_of_range":
+        if knobs != OOR_KNOBS:
+            raise ValueError(f"out-of-range knobs {list(knobs)} need the out_of_range split, got {split!r}")
+        return ()
     bad = [k for k in knobs if k not in OOR_KNOBS]
     if bad or not knobs or len(set(knobs)) != len(knobs):
         raise ValueError(
@@ -189,11 +195,7 @@ def sample_domain(
     if split not in SPLITS:
         raise ValueError(f"unknown domain split {split!r}; expected one of {SPLITS}")
     oor = split == "out_of_range"
-    knobs = check_out_of_range_knobs(out_of_range) if oor else ()
-    if not oor and tuple(out_of_range) != OOR_KNOBS:
-        raise ValueError(
-            f"out_of_range knobs {tuple(out_of_range)} need the out_of_range split, got {split!r}"
-        )
+    knobs = check_out_of_range_knobs(out_of_range, split)
     if oor:
         res = _RES_OOR[int(rng.integers(len(_RES_OOR)))]
     else:
