@@ -77,7 +77,11 @@ THREADS = 1  # torch threads while building: results depend on the thread count
 # (32 min beside other work), then a member process was killed for memory 25 minutes into
 # training, the pool waiting on it for ever: each member made a float32 copy of a quarter of
 # the evidence for its standardisation, and the concatenation, about 8 GB a process.
-# va_gpt.train.classifier.patch_feature_stats now streams them (30 MB); not built again yet.
+# va_gpt.train.classifier.patch_feature_stats now streams them (30 MB). Built (fifth session,
+# 4787 s, 10 GB used) and not adopted: frame AUC and recall up on most archives (/tmp/a2 0.894 ->
+# 0.916, inside its interval), kind accuracy and summary judgements down (0.91 -> 0.87): a fallen
+# person lying still scores high past the truth's end and is named a left bag (README, "Twice the
+# training videos"). That, not the count of videos, is what to fix first.
 # Light regularisation (feature dropout, weight decay, cosine schedule) moved it by less than
 # the seed does. What did move it (2026-12-02, the same 1000 training videos, 48 validation /
 # 48 test with the renderer's timing / 48 test with events anywhere / 24 out of range): the
