@@ -10,8 +10,8 @@ figure hides it); the 95 % bootstrap interval of the frame AUC and of the recall
 va_gpt.ops.metrics.video_bootstrap_ci), drawing whole cameras when the videos share them
 (`ci_unit`); where the intervals sit against each kind's events (`boundaries_by_kind`: events
 missed outright, the median start and end offsets of the ones found); kind accuracy (the
-`intervals.label`, from the classifier's kind head, against the annotated class of the event the interval overlaps most, on the UCF class scale so the
-synthetic `collision` is `RoadAccidents`). The baseline's intervals come from
+`intervals.label`, from the classifier's kind head, against the annotated class of the event the
+interval overlaps most, on the UCF class scale so the synthetic `collision` is `RoadAccidents`). The baseline's intervals come from
 va_gpt.ops.intervals.scores_to_intervals with the `diff_energy_calibration` the classifier was
 trained with (calibrated on the same validation videos as its own thresholds).
 """

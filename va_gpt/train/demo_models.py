@@ -71,8 +71,8 @@ THREADS = 1  # torch threads while building: results depend on the thread count
 # of held-out videos (48 validation / 48 test / 24 out-of-range, events anywhere) 240 / 1000 /
 # 2000 training videos gave frame AUC 0.711 / 0.816 / 0.576, 0.803 / 0.831 / 0.631 and
 # 0.788 / 0.871 / 0.662 (fit on its own videos 0.894 at 1000, 0.851 at 2000; seed 0); 2400 steps
-# on 2000 videos fit more (0.916) and did no better held out (0.760 / 0.899 / 0.597). 2000 is
-# the next step: about 8 GB of float16 patch evidence and 35 more minutes of `make models`.
+# on 2000 videos fit more (0.916) and did no better held out (0.760 / 0.899 / 0.597). 2000 holds
+# about 8 GB of float16 patch evidence; its build took 16 minutes more than 1000's (see below).
 # Tried again (2026-12-05, fourth session, REUSE_ENCODER in a clone): the 2072 videos rendered
 # (32 min beside other work), then a member process was killed for memory 25 minutes into
 # training, the pool waiting on it for ever: each member made a float32 copy of a quarter of
