@@ -157,13 +157,27 @@ def test_hard_negatives_are_normal_videos_with_all_zero_labels():
     assert sc.distractors == HARD_NEGATIVES and sc.events == [] and sc.label == "normal"
     assert sc.frame_labels().sum() == 0 and sc.frame_labels().shape == (60,)
     names = {name for i in range(sc.num_frames) for name, role, _ in sc.actor_boxes(i) if role == "normal"}
-    assert {"fast_car", "door", "crowd00"} <= names
+    assert {"fast_car", "door", "crowd00", "resting"} <= names
     assert sc._fx.light.max() / sc._fx.light.min() > 1.2  # the lighting change
     plain = make_scene(4, None, 6.0, domain=_calm())
     assert plain.distractors == () and np.ptp(plain._fx.light) == 0
     for kind in ALL_KINDS:  # anomalies keep one event and get none; each kind's look varies
         a = make_scene(4, kind, 6.0, domain=_calm(hard_negative_p=1.0))
         assert a.distractors == () and len(a.events) == 1 and a.frame_labels().sum() > 0
+
+
+@pytest.mark.timeout(120)
+def test_resting_person_lies_down_slowly_and_stays_still_in_a_normal_video():
+    """The hard negative to a fall's aftermath: a body lying still on the ground is not the event."""
+    sc = make_scene(11, None, 12.0, domain=_calm(hard_negative_p=1.0))
+    rest = next(a for a in sc._actors if a.name == "resting")
+    assert abs(rest.tilt[-1]) == pytest.approx(np.pi / 2)  # lying at the end of the video
+    lying = np.flatnonzero(rest.tilt == rest.tilt[-1])
+    assert len(lying) >= sc.fps and lying[-1] == sc.num_frames - 1
+    assert np.ptp(rest.x[lying]) == 0 and np.ptp(rest.tilt[lying]) == 0  # still
+    going_down = np.flatnonzero((np.abs(rest.tilt) > 0.01) & (np.abs(rest.tilt) < 0.99 * np.pi / 2))
+    assert len(going_down) >= int(1.2 * sc.fps)  # slower than a fall's 0.6 s
+    assert sc.frame_labels().sum() == 0
 
 
 @pytest.mark.timeout(300)
