@@ -80,6 +80,17 @@ class Actor:
         return r, ix, iy
 
 
+def lying_limbs(f: float) -> tuple[np.ndarray, np.ndarray]:
+    """(arms, legs) angles of a person lying on the ground with its head toward +f: a fallen
+    person's pose (anomalies._build_falling), and the resting hard negative's (distractors)."""
+    return np.array([-f * 0.6, -f * 2.7]), np.array([0.15 * f, -0.1 * f])
+
+
+def lying_lift(tilt: float) -> float:
+    """Person.lift for a body tilted by `tilt`: raised off the ground as it lies, in units of height."""
+    return 0.1 * abs(math.sin(tilt))
+
+
 class Person(Actor):
     """A side-view figure: legs, torso, arms, head. State arrays are per frame; NaN x = not in the scene."""
 

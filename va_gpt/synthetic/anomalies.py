@@ -23,7 +23,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from va_gpt.synthetic.actors import BAGS, CARS, Actor, Bag, Debris, Fire, Person, Smoke, Static, Vehicle
+from va_gpt.synthetic.actors import (
+    BAGS,
+    CARS,
+    Actor,
+    Bag,
+    Debris,
+    Fire,
+    Person,
+    Smoke,
+    Static,
+    Vehicle,
+    lying_lift,
+    lying_limbs,
+)
 from va_gpt.synthetic.camera import Layout
 from va_gpt.synthetic.domain import Look
 from va_gpt.synthetic.motion import clamp, edge_x, smooth, walk, zone_y
@@ -154,8 +167,7 @@ def _build_falling(c: _Ctx):
     h = L.person_h(py) * p.hscale
     length = c.e - c.s
     t_fall = max(2, int(round(min(0.6 * c.fps / c.look.speed, 0.4 * length))))
-    rest_arms = np.array([-f * 0.6, -f * 2.7])
-    rest_legs = np.array([0.15 * f, -0.1 * f])
+    rest_arms, rest_legs = lying_limbs(f)
     for k in range(c.n - c.s):
         i = c.s + k
         p.face[i] = f
@@ -175,7 +187,7 @@ def _build_falling(c: _Ctx):
                 p.tilt[i] -= f * 0.75 * env * math.sin(w) ** 2
                 p.arms[i] = rest_arms + f * 1.2 * env * np.array([math.sin(1.7 * w), math.cos(1.3 * w)])
                 p.legs[i] = rest_legs + 0.7 * env * np.array([math.sin(2.1 * w), -math.sin(1.1 * w)])
-        p.lift[i] = 0.1 * abs(math.sin(p.tilt[i]))
+        p.lift[i] = lying_lift(p.tilt[i])
     return [p], [p], {"shirt": p.shirt_name}
 
 
