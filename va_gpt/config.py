@@ -103,6 +103,11 @@ class IntervalConfig:
     low: float | None
     min_len_s: float
     merge_gap_s: float
+    # Added to the log-odds of the kind head's "normal" share over an interval before the
+    # describe stage's judgement prior takes it (ops.intervals.calibrated_normal_share): tuned
+    # with the thresholds on validation footage (train.calibrate.calibrate_judgement), 0 = the
+    # kind head's share as it is (a checkpoint calibrated before the setting existed).
+    normal_bias: float = 0.0
 
 
 @dataclass(frozen=True)

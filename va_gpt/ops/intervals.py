@@ -144,7 +144,7 @@ def scores_to_intervals(
 
 
 UNCALIBRATED = (0.5, 0.25)  # (high, low) for a classifier without calibration: random weights only
-CALIBRATED_KEYS = ("smooth_s", "high", "low", "min_len_s", "merge_gap_s")
+CALIBRATED_KEYS = ("smooth_s", "high", "low", "min_len_s", "merge_gap_s", "normal_bias")
 
 
 def resolve_intervals(cfg: IntervalConfig, calibration: dict | None) -> IntervalConfig:
@@ -183,6 +183,17 @@ def interval_kind_probs(
     s = np.asarray(scores, dtype=np.float64).reshape(len(t))
     inside &= s >= np.median(s[inside])
     return kp[inside].mean(0)
+
+
+def calibrated_normal_share(p_normal: float, bias: float) -> float:
+    """The kind head's mean "normal" probability over an interval -> the share the describe
+    stage's judgement prior puts on "normal": `bias` added to its log-odds (the validation
+    calibration's normal_bias; 0 leaves it as it is). Why a calibrated shift: whether an
+    interval the anomaly head found but the kind head reads as normal is a false interval or an
+    event the kind head under-reads depends on the build (README, "A calibrated normal
+    judgement")."""
+    p = min(max(float(p_normal), 1e-6), 1.0 - 1e-6)
+    return float(1.0 / (1.0 + np.exp(-(np.log(p / (1.0 - p)) + bias))))
 
 
 def label_of(probs: np.ndarray | None, kinds: tuple[str, ...]) -> tuple[str | None, float | None]:

@@ -36,7 +36,13 @@ from va_gpt.checkpoints.classifier import config_lookahead, read_classifier_conf
 from va_gpt.config import IntervalConfig, Preset
 from va_gpt.io.retry import retry
 from va_gpt.models.classifier import KINDS, align_outputs
-from va_gpt.ops.intervals import interval_kind_probs, label_of, resolve_intervals, scores_to_intervals
+from va_gpt.ops.intervals import (
+    calibrated_normal_share,
+    interval_kind_probs,
+    label_of,
+    resolve_intervals,
+    scores_to_intervals,
+)
 from va_gpt.pipeline.decode import OUTPUT_COLUMNS, Decode
 from va_gpt.pipeline.describe import Describe
 from va_gpt.pipeline.visual import CONSUMED, Visual, context_frames
@@ -278,8 +284,9 @@ def summarize_video(
                     "box": None if iv.box is None else [float(x) for x in iv.box],
                     "label": label,  # the kind head's, for the table and describe's prior
                     "label_p": label_p,
-                    # the kind head's own "normal" share there: describe's judgement may say normal
-                    "normal_p": None if probs is None else float(probs[0]),
+                    # the kind head's "normal" share there, shifted by the calibration's
+                    # normal_bias: describe's judgement may say normal
+                    "normal_p": None if probs is None else calibrated_normal_share(probs[0], cfg.normal_bias),
                 }
             )
     info = (clips or rows)[0]

@@ -10,6 +10,12 @@ preset's values (va_gpt.ops.intervals.resolve_intervals).
 motion energy baseline is calibrated the same way), `low` as a fraction of `high`, and a few
 smoothing windows, minimum lengths and merge gaps. Objective: the event F1 at tIoU 0.5 plus
 half the F1 at 0.3 and at 0.7, minus half the false intervals per normal video.
+
+`calibrate_judgement` then tunes how much the describe stage's judgement believes the kind
+head's "normal" share (IntervalConfig.normal_bias, a log-odds shift) on the intervals those
+settings cut from the same validation videos: the judgement prior alone (pipeline.describe.
+choose_kind, which decides at the stage's prior weight) should call an interval that touches no
+event "normal" and an interval on an event that event's kind.
 """
 
 from __future__ import annotations
@@ -19,8 +25,10 @@ import itertools
 import numpy as np
 
 from va_gpt.config import IntervalConfig
-from va_gpt.ops.intervals import scores_to_intervals
+from va_gpt.ops.intervals import calibrated_normal_share, interval_kind_probs, label_of, scores_to_intervals
 from va_gpt.ops.metrics import interval_precision_recall
+from va_gpt.pipeline.describe import ALLOWED_KINDS, choose_kind
+from va_gpt.taxonomy import NORMAL
 
 HIGH_QUANTILES = (0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95)
 LOW_FRACTIONS = (0.5, 0.75, 1.0)
@@ -28,6 +36,7 @@ SMOOTH_S = (0.0, 1.0, 2.0)
 MIN_LEN_S = (0.5, 1.0, 2.0)
 MERGE_GAP_S = (0.5, 1.5, 3.0)
 FALSE_PENALTY = 0.5  # objective cost of one false interval per normal video
+NORMAL_BIASES = tuple(float(b) for b in np.arange(-6.0, 3.01, 0.25))  # log-odds shifts tried
 
 
 def label_intervals(t: np.ndarray, labels: np.ndarray) -> list[tuple[float, float]]:
@@ -98,3 +107,56 @@ def calibrate_intervals(
         "merge_gap_s": cfg.merge_gap_s,
     }
     return calibration, metrics
+
+
+def judgement_items(
+    videos: list[tuple[np.ndarray, np.ndarray]],
+    kind_probs: list[np.ndarray],
+    truth: list[list[tuple[float, float]]],
+    event_kinds: list[str | None],
+    cfg: IntervalConfig,
+    kinds: tuple[str, ...],
+    held: int = 0,
+) -> list[tuple[str, str | None, float | None, float]]:
+    """The intervals `cfg` cuts from validation videos (t [T], scores [T]) with their kind
+    probabilities [T, K] over `kinds` (kinds[0] = normal), event intervals and event kind (None
+    for a normal video) -> per interval (the right judgement: the event's kind if it overlaps
+    one, else normal; the kind head's label, label_p, mean normal probability), as the interval
+    stage computes them (pipeline.run)."""
+    items = []
+    for (t, s), kp, events, kind in zip(videos, kind_probs, truth, event_kinds, strict=True):
+        for iv in scores_to_intervals(t, s, cfg, held=held):
+            probs = interval_kind_probs(t, kp, kinds, iv.start_s, iv.end_s, s)
+            if probs is None:
+                continue
+            label, label_p = label_of(probs, kinds)
+            on_event = kind is not None and any(min(iv.end_s, b) > max(iv.start_s, a) for a, b in events)
+            items.append((kind if on_event else NORMAL, label, label_p, float(probs[0])))
+    return items
+
+
+def judged_right(items: list[tuple], bias: float, judged: tuple[str, ...] = ALLOWED_KINDS) -> int:
+    """How many of judgement_items' intervals the judgement prior alone (no LLM: the
+    describe stage's prior weight lets the LLM only break near ties) gets right at `bias`."""
+    zeros = np.zeros(len(judged))
+    return sum(
+        choose_kind(zeros, judged, label, label_p, 1.0, calibrated_normal_share(p_normal, bias))[0] == want
+        for want, label, label_p, p_normal in items
+    )
+
+
+def calibrate_judgement(items: list[tuple]) -> tuple[float, dict]:
+    """judgement_items of the validation videos -> (normal_bias: of the NORMAL_BIASES that get
+    the most judgements right, the one nearest 0; its validation figures). Why nearest 0: with
+    few validation intervals many shifts tie, and the kind head's own share is the prior's
+    default reading."""
+    right = {b: judged_right(items, b) for b in NORMAL_BIASES}
+    most = max(right.values())
+    bias = min((b for b in NORMAL_BIASES if right[b] == most), key=abs)
+    return bias, {
+        "intervals": len(items),
+        "false_intervals": sum(want == NORMAL for want, *_ in items),
+        "normal_bias": bias,
+        "right": right[bias],
+        "right_without_bias": right[0.0],
+    }

@@ -502,6 +502,7 @@ def _classifier_part(preset_name: str, rep: dict, seconds: float) -> dict:
             "classifier": rep["classifier"],
             "diff_energy_baseline": rep["diff_energy"],
             "calibration": rep["calibration"],
+            "validation_judgement": rep.get("validation_judgement"),
         },
     }
 

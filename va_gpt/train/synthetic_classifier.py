@@ -52,7 +52,13 @@ from va_gpt.synthetic.anomalies import ALL_KINDS
 from va_gpt.synthetic.scene import check_event_start, draw_event_start_s
 from va_gpt.synthetic.training import synthetic_video
 from va_gpt.train import classifier as tc
-from va_gpt.train.calibrate import calibrate_intervals, interval_scores, label_intervals
+from va_gpt.train.calibrate import (
+    calibrate_intervals,
+    calibrate_judgement,
+    interval_scores,
+    judgement_items,
+    label_intervals,
+)
 from va_gpt.train.workers import exit_with_parent
 
 VAL_SEED_OFFSET = 50_000
@@ -319,10 +325,15 @@ def train_synthetic_classifier(
 
     t0 = time.time()
     val_truth = [label_intervals(t, y) for t, y in zip(val["t"], val["frame_labels"])]
-    val_scores, _ = run(val)
+    val_scores, val_kinds = run(val)
     # predict holds the last output over a video's last frames that the model does not score with a tail
     held = model.lookahead - model.tail_frames
     calibration, val_metrics = calibrate_intervals(list(zip(val["t"], val_scores)), val_truth, held)
+    val_cut = IntervalConfig(**calibration)
+    items = judgement_items(
+        list(zip(val["t"], val_scores)), val_kinds, val_truth, val["kind"], val_cut, KINDS, held
+    )
+    calibration["normal_bias"], judgement = calibrate_judgement(items)
     energy_cal, _ = calibrate_intervals(list(zip(val["t"], val["energy"])), val_truth)
     t_cal = time.time() - t0
     test_scores, test_kinds = run(test)
@@ -339,6 +350,7 @@ def train_synthetic_classifier(
         "classifier": detector_report(test_scores, test_kinds, test, IntervalConfig(**calibration), held),
         "diff_energy": detector_report(test["energy"], None, test, IntervalConfig(**energy_cal)),
         "validation": val_metrics,
+        "validation_judgement": judgement,
         "domain": "randomized (va_gpt.synthetic.domain)" if domain else "plain + shake/night/flicker looks",
         "event_start": {
             "train_and_val": list(event_start) if event_start else "renderer (0.25, 0.45)",
