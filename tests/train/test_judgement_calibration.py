@@ -93,3 +93,20 @@ def test_the_interval_stage_passes_the_calibrated_share_to_the_judgement(tmp_pat
     assert normal_ps[0] == pytest.approx(0.55) and normal_ps[1] == pytest.approx(
         calibrated_normal_share(0.55, -0.5)
     )
+
+
+@pytest.mark.timeout(60)
+def test_a_calibration_value_that_is_not_a_finite_number_is_refused_naming_the_classifier(tmp_path):
+    clf = AnomalyClassifier(10, TINY.classifier, patch_features=7, grid=(4, 4))
+    url = str(tmp_path / "clf")
+    good = {"smooth_s": 0.0, "high": 0.5, "low": 0.5, "min_len_s": 0.5, "merge_gap_s": 0.5}
+    job = Job(preset=load_preset("demo"), classifier_dir=url, describe=False)
+    for key, bad in (
+        ("normal_bias", "strong"),
+        ("normal_bias", float("nan")),
+        ("high", True),
+        ("low", [0.1]),
+    ):
+        save_classifier(clf, url, {"recipe": "x"}, calibration={**good, key: bad})
+        with pytest.raises(ValueError, match=rf"classifier {url}: calibration {key} must be a finite number"):
+            interval_settings(job)

@@ -147,13 +147,18 @@ UNCALIBRATED = (0.5, 0.25)  # (high, low) for a classifier without calibration: 
 CALIBRATED_KEYS = ("smooth_s", "high", "low", "min_len_s", "merge_gap_s", "normal_bias")
 
 
-def resolve_intervals(cfg: IntervalConfig, calibration: dict | None) -> IntervalConfig:
+def resolve_intervals(
+    cfg: IntervalConfig, calibration: dict | None, where: str = "calibration"
+) -> IntervalConfig:
     """The interval settings to use: a classifier checkpoint's `calibration` (tuned on
     validation footage, stored by va_gpt.checkpoints.classifier) wins key by key over the
-    preset's `cfg`; without one, the preset's, with UNCALIBRATED for null thresholds."""
+    preset's `cfg`; without one, the preset's, with UNCALIBRATED for null thresholds. A
+    calibration value that is not a finite number is refused, naming `where` and the key."""
     values = {k: getattr(cfg, k) for k in CALIBRATED_KEYS}
     for k, v in (calibration or {}).items():
         if k in values and v is not None:
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v):
+                raise ValueError(f"{where}: calibration {k} must be a finite number, got {v!r}")
             values[k] = float(v)
     if values["high"] is None or values["low"] is None:
         values["high"], values["low"] = UNCALIBRATED

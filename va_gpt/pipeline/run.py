@@ -210,7 +210,9 @@ def interval_settings(job: Job) -> VideoSettings:
         return VideoSettings(resolve_intervals(job.preset.intervals, None), KINDS)
     config = read_classifier_config(job.classifier_dir, job.storage_options)
     return VideoSettings(
-        resolve_intervals(job.preset.intervals, config.get("calibration")),
+        resolve_intervals(
+            job.preset.intervals, config.get("calibration"), f"classifier {job.classifier_dir}"
+        ),
         tuple(config["kinds"]),
         config_lookahead(config, job.classifier_dir),
     )
