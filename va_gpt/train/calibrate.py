@@ -26,7 +26,7 @@ import numpy as np
 
 from va_gpt.config import IntervalConfig
 from va_gpt.ops.intervals import calibrated_normal_share, interval_kind_probs, label_of, scores_to_intervals
-from va_gpt.ops.metrics import interval_precision_recall
+from va_gpt.ops.metrics import interval_precision_recall, temporal_iou
 from va_gpt.pipeline.describe import ALLOWED_KINDS, choose_kind
 from va_gpt.taxonomy import NORMAL
 
@@ -130,7 +130,7 @@ def judgement_items(
             if probs is None:
                 continue
             label, label_p = label_of(probs, kinds)
-            on_event = kind is not None and any(min(iv.end_s, b) > max(iv.start_s, a) for a, b in events)
+            on_event = kind is not None and any(temporal_iou((iv.start_s, iv.end_s), g) > 0 for g in events)
             items.append((kind if on_event else NORMAL, label, label_p, float(probs[0])))
     return items
 

@@ -326,12 +326,12 @@ def train_synthetic_classifier(
     t0 = time.time()
     val_truth = [label_intervals(t, y) for t, y in zip(val["t"], val["frame_labels"])]
     val_scores, val_kinds = run(val)
+    val_videos_scored = list(zip(val["t"], val_scores))
     # predict holds the last output over a video's last frames that the model does not score with a tail
     held = model.lookahead - model.tail_frames
-    calibration, val_metrics = calibrate_intervals(list(zip(val["t"], val_scores)), val_truth, held)
-    val_cut = IntervalConfig(**calibration)
+    calibration, val_metrics = calibrate_intervals(val_videos_scored, val_truth, held)
     items = judgement_items(
-        list(zip(val["t"], val_scores)), val_kinds, val_truth, val["kind"], val_cut, KINDS, held
+        val_videos_scored, val_kinds, val_truth, val["kind"], IntervalConfig(**calibration), KINDS, held
     )
     calibration["normal_bias"], judgement = calibrate_judgement(items)
     energy_cal, _ = calibrate_intervals(list(zip(val["t"], val["energy"])), val_truth)
