@@ -22,7 +22,7 @@ itself is the limit. `--lookaheads` trains each model once per lookahead (TrainC
 frames after each frame its score sees), `--tails 0 1` each lookahead without and with a tail
 (TrainConfig.tail: the video's last frames scored from its last inputs held past the end);
 `--frames raw prepared` renders and trains everything twice: on frames as decoded (sets.stabilise off,
-sets.min_brightness 0) and as the demo preset prepares them (stabilised, dark frames lifted: README,
+sets.min_brightness 0) and as the demo preset prepares them (stabilised, dark frames lifted: docs/MEASUREMENTS.md,
 "Camera shake and dark footage"). `--ema` and `--kind-balance` as `vagpt train-classifier`'s (the demo recipe: 0.995, on);
 `--patch-dropouts 0 0.5` trains each patch model once per TrainConfig.patch_dropout. Each model is the preset's ensemble (classifier.members, seeds
 seed, seed + 1, ...), `--processes` members at a time.

@@ -84,7 +84,7 @@ class ClassifierConfig:
     # SETS and the VA-GPT keep encoder.image_size. Off in the demo preset: with its 224-trained
     # classifier, [224, 336] raised held-out frame AUC on 96 videos from 0.87 to 0.92 (out of range
     # 0.85 -> 0.83) at 3.7x the visual stage's time on a CPU; the VA-GPT's summaries on its scores
-    # are not measured (README, "A finer view for the classifier").
+    # are not measured (docs/MEASUREMENTS.md, "A finer view for the classifier").
     views: tuple[int, ...] | None = None
     # Per-patch evidence read from the frames' pixels as well (va_gpt.ops.evidence.pixel_maps):
     # the largest change of a 2x2-pixel block in each patch, for events smaller than a patch.

@@ -80,7 +80,7 @@ def register(sub) -> None:
     )  # fmt: skip
     p.add_argument(
         "--patch-dropout", type=float, default=0.0, metavar="P",
-        help="drop each per-patch evidence value with this probability while training (0: off; README, "
+        help="drop each per-patch evidence value with this probability while training (0: off; docs/MEASUREMENTS.md, "
         "\"Dropout on the patch evidence\")",
     )  # fmt: skip
     p.add_argument(

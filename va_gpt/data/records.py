@@ -343,7 +343,7 @@ def mc_answer(letter: str, option_text: str) -> str:
     the letter is then copied from beside it in the question; decoding held to the options
     (models.structured.greedy_choice) takes that copy off the model: the letter comes with the
     option whose interval it wrote. Asked for the letter alone, the
-    demo's 4 x 256 LLM wrote one letter for every question (README, the ablation). Records of the
+    demo's 4 x 256 LLM wrote one letter for every question (docs/MEASUREMENTS.md, the ablation). Records of the
     letter-only form ("(D)") still validate and score."""
     return f"{option_text} ({letter})"
 

@@ -145,7 +145,7 @@ def stated_choices(records: list[dict], answers: list[str]) -> list[str]:
     7.4-8.4 s most), "(X)" per question for `qa_metrics`; "?" when the answer states no interval,
     the options are not intervals or none overlaps. The answer's letter plays no part: a model
     taught to state the interval before the letter stated its own estimate of when and then wrote
-    "(B)" for most questions (README, "Interval-first answers, measured and not adopted")."""
+    "(B)" for most questions (docs/MEASUREMENTS.md, "Interval-first answers, measured and not adopted")."""
     out = []
     for rec, text in zip(records, answers):
         spans, m = option_intervals(rec), _INTERVAL.search(text)

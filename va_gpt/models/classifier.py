@@ -20,7 +20,7 @@ logits can be supervised with the event actors' boxes where the truth has them
 not what; on the same cache of randomized footage (240 training videos, events anywhere)
 the learned pooling over the project-trained encoder's patches raised held-out frame AUC
 from 0.63-0.65 / 0.73-0.74 / 0.51-0.55 (val / test / out of range, two training seeds) to
-0.70-0.71 / 0.73-0.82 / 0.58-0.69 (README, "Patch evidence"; jobs/compare_classifiers.py).
+0.70-0.71 / 0.73-0.82 / 0.58-0.69 (docs/MEASUREMENTS.md, "Patch evidence"; jobs/compare_classifiers.py).
 
 Causal means frame t sees only frames t - R + 1 .. t (R = `receptive_field`). The left edge
 is REPLICATE-padded (not zeros), so the first frames of a video are scored from their own
@@ -35,20 +35,20 @@ no frames after it); the per-video step that gathers a video's outputs moves the
 place (`align_outputs`). Why: a causal score rises only as an event's evidence accumulates, so
 intervals started seconds late and ran on after the event; on the classifier cache (1000
 training videos, one member of seed 0 each) a lookahead of 4 or 8 frames raised held-out frame
-AUC on every split and recall at tIoU 0.5 from 0.33-0.46 to 0.46-0.67 (README, "Lookahead").
+AUC on every split and recall at tIoU 0.5 from 0.33-0.46 to 0.46-0.67 (docs/MEASUREMENTS.md, "Lookahead").
 The video's last `lookahead` frames have no outputs of their own: they hold the last output
 (align_outputs), and the interval stage does not count them as evidence. A classifier trained
 with `tail` (TrainConfig.tail) instead scores them: its training and the clip that ends a video
 append `lookahead` copies of the last frame's inputs (`with_tail`: the last moment held, as the
 left edge is replicate-padded), so every frame gets an output that saw all the frames after it
 there are. Only a classifier trained so is given a tail: on the one trained without, the held
-inputs made new false intervals (README, "The video's last seconds").
+inputs made new false intervals (docs/MEASUREMENTS.md, "The video's last seconds").
 
 With `members` > 1 (`ClassifierEnsemble`, made by `build_classifier`) the classifier is that
 many AnomalyClassifiers trained apart, from their own seeds and minibatch orders, whose
 anomaly logits and kind log-probabilities are averaged. Why: the patch-pooling classifier
 memorises its training videos, and two training seeds of one recipe differ by 0.03-0.06 in
-held-out frame AUC; averaging them removes part of that variance (README, "Averaging the classifier").
+held-out frame AUC; averaging them removes part of that variance (docs/MEASUREMENTS.md, "Averaging the classifier").
 
 Checkpoints (save_classifier / load_classifier): va_gpt.checkpoints.classifier.
 """

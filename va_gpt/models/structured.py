@@ -121,7 +121,7 @@ def greedy_choice(
     "6.6s-9.1s (D)" against "6.6s-9.4s (A)" the shared start costs both the same, and the first
     token where they part chooses. Multiple-choice answers that state the option's interval first
     are so decided on the interval, which the video and TETG inform, and the letter after it is
-    the one that stands beside it in the question (README, "The paper's ablations at small scale").
+    the one that stands beside it in the question (docs/MEASUREMENTS.md, "The paper's ablations at small scale").
     One answer (or one answer several times) is chosen without running the model. `prompt`: the
     sample's `prompt_embeds` when already computed.
     """

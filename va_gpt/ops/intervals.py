@@ -20,7 +20,7 @@ Pure numpy, no I/O. Steps, in order:
    the end of the last frame scored in its own right counts towards
    min_len_s; a kept interval still spans its held frames. Why: one
    borderline frame 4 s before the end, repeated over the held tail, made
-   4.5 s intervals on normal videos (README, "The video's last seconds").
+   4.5 s intervals on normal videos (docs/MEASUREMENTS.md, "The video's last seconds").
 
 Time: frame i covers [t_i, t_{i+1}); the last frame covers the median frame
 step (0 for a single frame). So an interval of frames a..b spans
@@ -178,7 +178,7 @@ def interval_kind_probs(
     end_s scoring at least their median score; None without kind probabilities. Why not every
     frame of the interval: it also spans the ramp before its event and the scene after it, where
     the kind head reads what is left (a fallen person lying still reads as a left object),
-    README "The kind of an interval"."""
+    docs/MEASUREMENTS.md "The kind of an interval"."""
     if kind_prob is None or len(kinds) < 2:
         return None
     kp = np.asarray(kind_prob, dtype=np.float64).reshape(len(t), -1)
@@ -195,7 +195,7 @@ def calibrated_normal_share(p_normal: float, bias: float) -> float:
     stage's judgement prior puts on "normal": `bias` added to its log-odds (the validation
     calibration's normal_bias; 0 leaves it as it is). Why a calibrated shift: whether an
     interval the anomaly head found but the kind head reads as normal is a false interval or an
-    event the kind head under-reads depends on the build (README, "A calibrated normal
+    event the kind head under-reads depends on the build (docs/MEASUREMENTS.md, "A calibrated normal
     judgement")."""
     p = min(max(float(p_normal), 1e-6), 1.0 - 1e-6)
     return float(1.0 / (1.0 + np.exp(-(np.log(p / (1.0 - p)) + bias))))

@@ -11,7 +11,7 @@ committed classifier's frame AUC was 0.814 against 0.970 with every knob in rang
 level the encoder sees little but sensor noise. Lifting frames below 0.15 (the darkest training
 nights reach about 0.10-0.14) raised the whole out-of-range split (dark, shaking, low
 resolution) from 0.768 to 0.834 with the frames stabilised, and changed the same seeds with
-every knob in range by -0.002 (README, "Camera shake and dark footage"). Only frames darker
+every knob in range by -0.002 (docs/MEASUREMENTS.md, "Camera shake and dark footage"). Only frames darker
 than `min_brightness` are touched, so footage in the training range keeps what the classifier
 learnt on.
 """

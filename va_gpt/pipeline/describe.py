@@ -136,7 +136,7 @@ def choose_kind(
     interval (run.summarize_video), the prior puts that on NORMAL and splits the rest between
     `label` (label_p of it) and the other anomaly kinds. Why: an interval's label is the likeliest
     *anomaly* kind even where the kind head says the frames look normal, which is where the
-    anomaly head's false intervals lie (README, "A normal judgement from the kind head").
+    anomaly head's false intervals lie (docs/MEASUREMENTS.md, "A normal judgement from the kind head").
     Returns (kind, its softmax share)."""
     score = np.asarray(logprobs, dtype=np.float64).copy()
     if label in kinds and prior_weight > 0 and len(kinds) > 1:
@@ -192,7 +192,7 @@ class Describe:
         # kinds whatever the video, which at weight 1 outvoted close calls of the kind head. With the
         # kind head's normal share in the prior (normal_p), right judgements on /tmp/v, /tmp/a and
         # /tmp/b: 8 / 9 / 8 of 10 at weight 1, 8 / 10 / 10 at 8, 9 / 10 / 10 at 16 and above;
-        # without it, 8 / 9 / 9 at every weight from 1 (README, "A normal judgement from the kind
+        # without it, 8 / 9 / 9 at every weight from 1 (docs/MEASUREMENTS.md, "A normal judgement from the kind
         # head"; the sweep is jobs/eval_summaries.py's judgement_by_prior_weight).
         prior_weight: float = 16.0,
         no_repeat_ngram_size: int = 4,

@@ -10,7 +10,7 @@
   stays lying still to the end. Why: a fall's truth ends when the struggle does, and the fallen
   person then lies still in the same pose; without a normal video that shows a lying person,
   the classifier learned "a still body on the ground" as anomalous: the lying after the falls of
-  /tmp/a2 scored a median 0.81-0.94 (README, "Twice the training videos"; with this hard negative
+  /tmp/a2 scored a median 0.81-0.94 (docs/MEASUREMENTS.md, "Twice the training videos"; with this hard negative
   in training 0.66, "A person lying down, a hard negative"). The fall is the sudden drop and the
   struggle, not the lying.
 

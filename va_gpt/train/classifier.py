@@ -70,7 +70,7 @@ class TrainConfig:
     # (the static map against the first sample): unbalanced, the classifier learns "late" as
     # evidence and scores normal videos 0.2 early and 0.45-0.5 after 5 s. Measured on the demo
     # recipe's footage it flattened that by raising the early scores and lowered held-out frame
-    # AUC (README, "Balancing the kind head"), so the recipe leaves it off.
+    # AUC (docs/MEASUREMENTS.md, "Balancing the kind head"), so the recipe leaves it off.
     time_balance: int = 0
     # > 0: frames of lookahead (va_gpt.models.classifier.align_outputs): the output at frame t is
     # trained against frame t - lookahead's labels (frame and patch), so every frame's score sees
@@ -82,7 +82,7 @@ class TrainConfig:
     # frames' labels, so the classifier scores a video's last frames instead of holding an
     # earlier output over them; the model carries it, the pipeline then appends the same tail
     # to each video's last clip. Measured (240 videos, 600 steps, two seeds): -0.030 test and
-    # -0.021 out-of-range frame AUC, so the demo recipe leaves it off (README, "The video's last seconds").
+    # -0.021 out-of-range frame AUC, so the demo recipe leaves it off (docs/MEASUREMENTS.md, "The video's last seconds").
     tail: bool = False
     patch_weight: float = 1.0  # event-box cross-entropy on a patch model's patch logits
     patch_pos_weight: float = 20.0

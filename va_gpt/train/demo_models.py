@@ -80,17 +80,17 @@ THREADS = 1  # torch threads while building: results depend on the thread count
 # va_gpt.train.classifier.patch_feature_stats now streams them (30 MB). Built (fifth session,
 # 4787 s, 10 GB used) and not adopted: frame AUC and recall up on most archives (/tmp/a2 0.894 ->
 # 0.916, inside its interval), kind accuracy and summary judgements down (0.91 -> 0.87): a fallen
-# person lying still scores high past the truth's end and is named a left bag (README, "Twice the
+# person lying still scores high past the truth's end and is named a left bag (docs/MEASUREMENTS.md, "Twice the
 # training videos"). That, not the count of videos, is what to fix first.
 # Light regularisation (feature dropout, weight decay, cosine schedule) moved it by less than
 # the seed does. What did move it (2026-12-02, the same 1000 training videos, 48 validation /
 # 48 test with the renderer's timing / 48 test with events anywhere / 24 out of range): the
 # moving average of the weights (ema 0.995) and the preset's ensemble of independently trained
-# members (classifier.members), which average away part of the memorised fit; see README,
+# members (classifier.members), which average away part of the memorised fit; see docs/MEASUREMENTS.md,
 # "Averaging the classifier". Rendered by DATA_WORKERS processes: about twenty minutes here.
 # Built and not adopted (2026-12-05): TrainConfig.patch_dropout 0.5 gained one member +0.027 frame
 # AUC on /tmp/a2, but the three-member build only +0.008 on /tmp/a2 and -0.026 out of range
-# (/tmp/c2): the members' average already takes most of it (README, "Dropout on the patch evidence").
+# (/tmp/c2): the members' average already takes most of it (docs/MEASUREMENTS.md, "Dropout on the patch evidence").
 CLASSIFIER_RECIPE = {
     "train_videos": 1000,
     "val_videos": 48,
@@ -98,19 +98,19 @@ CLASSIFIER_RECIPE = {
     "duration_s": 20.0,
     # twice the earlier 1200: one member (lookahead 8, seed 0) on the classifier cache went from
     # frame AUC val / test / any / out of range 0.822 / 0.945 / 0.926 / 0.751 to 0.827 / 0.953 /
-    # 0.946 / 0.770 and recall at tIoU 0.5 on test from 0.67 to 0.75 (README, "Twice the steps");
+    # 0.946 / 0.770 and recall at tIoU 0.5 on test from 0.67 to 0.75 (docs/MEASUREMENTS.md, "Twice the steps");
     # the members train two at a time (DATA_WORKERS): 2 rounds of 2400 steps against 3 of 1200 before
     "steps": 2400,
     "pairs_per_step": 4,  # 8 videos a step: with the patch pooling a step costs 20x the frame-only one
     "ema": 0.995,  # the weights' moving average over the last ~200 steps (see the comment above)
     # every anomaly kind an equal share of the kind head's loss: on the same 84 held-out events the
     # head named the kind over the truth span for 56 against 49 (seed 0), the "-> abandoned object"
-    # errors 11 against 26; frame AUC within a seed's spread (README, "Balancing the kind head")
+    # errors 11 against 26; frame AUC within a seed's spread (docs/MEASUREMENTS.md, "Balancing the kind head")
     "kind_balance": True,
     # every frame's score sees the 8 frames (4 s) after it (va_gpt.models.classifier.align_outputs):
     # on the classifier cache one member's held-out frame AUC val / test / any / out of range rose
     # from 0.804 / 0.914 / 0.877 / 0.702 to 0.822 / 0.945 / 0.926 / 0.751 (seed 1: 0.841 / 0.919 /
-    # 0.939 / 0.752), recall at tIoU 0.5 from 0.33 / 0.46 / 0.46 to 0.58 / 0.67 / 0.67 (README, "Lookahead")
+    # 0.939 / 0.752), recall at tIoU 0.5 from 0.33 / 0.46 / 0.46 to 0.58 / 0.67 / 0.67 (docs/MEASUREMENTS.md, "Lookahead")
     "lookahead": 8,
     "event_start": EVENT_START,
     "width": None,
@@ -136,7 +136,7 @@ VAGPT_RECIPE = {"seed": 0, "language_steps": 600, "stage0_steps": 300, "stage2_s
 MODEL_SECTIONS = ("encoder", "sets", "classifier", "tetg", "vision_tower", "projector", "llm")
 # Serving keys newer than some builds (frame preparation: va_gpt.ops.stabilise, va_gpt.ops.low_light;
 # the classifier's views): a build whose preset predates a key does not record it and is served
-# with the preset's value, as measured better for the committed build (README, "Camera shake and
+# with the preset's value, as measured better for the committed build (docs/MEASUREMENTS.md, "Camera shake and
 # dark footage", "A finer view for the classifier"). A build that records one is compared on it
 # like any other key.
 PREPARATION_KEYS = {"sets": ("stabilise", "min_brightness"), "classifier": ("views",)}

@@ -16,7 +16,7 @@ per video the position paid: trained that way, the normal test videos scored a m
 videos' frames with an AUC of only 0.65-0.78. So the training and validation videos draw their
 event start uniformly in `event_start` (5-70 % of the video by default), where the clock says
 nothing; the test and out-of-range videos keep the renderer's timing, as `vagpt synth`'s
-archives do. Measured (README, "The classifier had learned the clock"): this removes the cue
+archives do. Measured (docs/MEASUREMENTS.md, "The classifier had learned the clock"): this removes the cue
 (normal videos' maxima spread over the video; fewer false intervals) but does not raise the
 frame AUC where events start anywhere, and lowers it on archives with the renderer's timing,
 which is the clock's share of the old figure.
