@@ -127,6 +127,38 @@ def test_nightly_refuses_random_weights_unless_allowed(no_aws, tmp_path, capsys)
     assert not (tmp_path / "r").exists()
 
 
+@pytest.mark.timeout(60)
+def test_a_classifier_folder_without_weights_or_with_broken_ones(no_aws, tmp_path, capsys):
+    """`--classifier` naming a folder that is not a classifier: one line naming the folder or the
+    file, for `vagpt eval` as for `vagpt nightly`, and the nightly writes no results."""
+    results, truth = tmp_path / "r", tmp_path / "truth.txt"
+    truth.write_text("v.mp4 Normal -1 -1 -1 -1\n")
+    err = _error(
+        capsys, 1,
+        ["eval", "--results", str(results), "--annotations", str(truth), "--classifier", str(tmp_path / "nope")],
+    )  # fmt: skip
+    assert str(tmp_path / "nope") in err and "config.json" in err
+    clf = tmp_path / "clf"
+    clf.mkdir()
+    (clf / "config.json").write_text("{}")
+    (tmp_path / "a").mkdir()
+    nightly = [
+        "nightly",
+        "--archive",
+        str(tmp_path / "a"),
+        "--results",
+        str(results),
+        "--local",
+        "--no-describe",
+    ]
+    err = _error(capsys, 1, [*nightly, "--classifier", str(clf)])
+    assert "model.safetensors" in err and "missing" in err
+    (clf / "model.safetensors").write_bytes(b"\x00" * 64)
+    err = _error(capsys, 1, [*nightly, "--classifier", str(clf)])
+    assert f"{clf}/model.safetensors: not a readable safetensors file" in err
+    assert not results.exists()
+
+
 @pytest.mark.timeout(120)
 def test_a_real_process_prints_no_traceback_unless_debug(tmp_path):
     argv = [

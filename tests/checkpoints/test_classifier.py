@@ -18,6 +18,7 @@ from va_gpt.checkpoints.classifier import (
     load_classifier,
     save_classifier,
 )
+from va_gpt.checkpoints.fetch import CheckpointError
 from va_gpt.config import ClassifierConfig
 from va_gpt.models.classifier import AnomalyClassifier
 
@@ -95,6 +96,10 @@ def test_checkpoint_errors_name_file_and_tensor(tmp_path):
     save_classifier(model(), url)
     os.remove(tmp_path / "ckpt" / "model.safetensors")
     with pytest.raises(FileNotFoundError, match="model.safetensors"):
+        load_classifier(url)
+    # A weights file that is not safetensors (cut short, overwritten) is named, not a Rust error.
+    (tmp_path / "ckpt" / "model.safetensors").write_bytes(b"not weights")
+    with pytest.raises(CheckpointError, match=r"ckpt/model.safetensors: not a readable safetensors file"):
         load_classifier(url)
     # Weights of a 6-feature model under a config that says 7 features.
     save_classifier(model(), url)

@@ -31,6 +31,7 @@ import torch
 from safetensors.torch import load as load_safetensors
 from safetensors.torch import save_file
 
+from va_gpt.checkpoints.fetch import CheckpointError
 from va_gpt.checkpoints.tensors import check_shapes
 from va_gpt.config import ClassifierConfig, from_dict
 from va_gpt.io.filesystem import filesystem
@@ -182,6 +183,20 @@ def has_classifier(url: str, storage_options: dict | None = None) -> bool:
     return _layout(fs, path.rstrip("/")) is not None
 
 
+class ClassifierMissing(CheckpointError, FileNotFoundError):
+    """A classifier folder without its config or weights: a bad input said in one line by the CLI
+    (a CheckpointError), and still the FileNotFoundError callers of a missing file expect."""
+
+
+def _read_weights(fs, weights_path: str, weights_url: str) -> dict:
+    """The state dict in a classifier's safetensors file; CheckpointError naming the file when it
+    is not one (truncated, overwritten, another format)."""
+    try:
+        return load_safetensors(fs.cat_file(weights_path))
+    except Exception as e:  # noqa: BLE001  (safetensors raises its own Rust-side error types)
+        raise CheckpointError(f"{weights_url}: not a readable safetensors file ({e})") from None
+
+
 def load_classifier(
     url: str, storage_options: dict | None = None, device: str = "cpu"
 ) -> tuple[AnomalyClassifier | ClassifierEnsemble, dict]:
@@ -191,16 +206,16 @@ def load_classifier(
     path, base = path.rstrip("/"), url.rstrip("/")
     found = _layout(fs, path)
     if found is None:
-        raise FileNotFoundError(f"classifier checkpoint {url}: missing {base}/{CONFIG_FILE}")
+        raise ClassifierMissing(f"classifier checkpoint {url}: missing {base}/{CONFIG_FILE}")
     config_path, weights_path = found
     config_url, weights_url = base + config_path[len(path) :], base + weights_path[len(path) :]
     if not fs.exists(weights_path):
-        raise FileNotFoundError(f"classifier checkpoint {url}: missing {weights_url}")
+        raise ClassifierMissing(f"classifier checkpoint {url}: missing {weights_url}")
     try:
         config = json.loads(fs.cat_file(config_path))
     except json.JSONDecodeError as e:
         raise ValueError(f"{config_url}: not valid JSON ({e})") from e
-    state = load_safetensors(fs.cat_file(weights_path))
+    state = _read_weights(fs, weights_path, weights_url)
     model = classifier_from_parts(state, config, config_url, weights_url)
     return model.to(device), config
 
@@ -219,7 +234,7 @@ def read_classifier_config(url: str, storage_options: dict | None = None) -> dic
     fs, path = filesystem(url, storage_options)
     found = _layout(fs, path.rstrip("/"))
     if found is None:
-        raise FileNotFoundError(f"classifier checkpoint {url}: missing {url.rstrip('/')}/{CONFIG_FILE}")
+        raise ClassifierMissing(f"classifier checkpoint {url}: missing {url.rstrip('/')}/{CONFIG_FILE}")
     try:
         return json.loads(fs.cat_file(found[0]))
     except json.JSONDecodeError as e:

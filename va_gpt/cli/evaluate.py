@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import sys
 from pathlib import Path
 
 from va_gpt.cli.common import add_command, add_endpoint, setup_logging
@@ -139,11 +138,9 @@ def evaluate(args) -> dict:
         if not (args.results and args.annotations):
             raise EvaluationError("frame / interval metrics need both --results and --annotations")
         ann = load_annotations(args.annotations, args.format)
-        so = _so(args.results, args)
-        report["frame"] = frame_metrics(args.results, ann, so).to_dict()
-        report["intervals"] = interval_metrics(args.results, ann, so)
         # The detection table: per kind, false intervals per normal video, kind accuracy, and the
-        # raw motion energy as the baseline row, calibrated as the classifier was (its checkpoint).
+        # raw motion energy as the baseline row, calibrated as the classifier was (its checkpoint,
+        # read first: a wrong --classifier fails before the results are read).
         clf = _classifier_dir(args)
         baseline = None
         if clf:
@@ -152,6 +149,9 @@ def evaluate(args) -> dict:
             baseline = (
                 read_classifier_config(clf, _so(clf, args)).get("features", {}).get("diff_energy_calibration")
             )
+        so = _so(args.results, args)
+        report["frame"] = frame_metrics(args.results, ann, so).to_dict()
+        report["intervals"] = interval_metrics(args.results, ann, so)
         report["detection"] = detection_report(args.results, ann, so, baseline)
         if args.baseline_results:
             from va_gpt.eval.detection import paired_frame_auc
@@ -210,20 +210,12 @@ def evaluate(args) -> dict:
 
 
 def run(args) -> int:
-    from va_gpt.checkpoints.fetch import CheckpointError
-    from va_gpt.data.benchmarks import AnnotationError
-    from va_gpt.data.records import DatasetError
-    from va_gpt.eval.errors import EvaluationError
-    from va_gpt.lake.query import QueryError
-
     setup_logging(logging.WARNING, "%(levelname)s %(name)s: %(message)s")
     logging.getLogger("va_gpt.eval").setLevel(logging.INFO)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    try:
-        report = evaluate(args)
-    except (EvaluationError, AnnotationError, CheckpointError, DatasetError, QueryError) as e:
-        print(f"eval: {e}", file=sys.stderr)
-        return 1
+    # a bad input (annotations, results, checkpoint) is one of the project's known errors:
+    # cli.main says it in one line, `vagpt eval: error: ...`, exit 1, as every command does
+    report = evaluate(args)
     text = json.dumps(report, indent=2, default=float)
     print(text)
     if args.out:

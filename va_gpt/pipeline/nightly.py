@@ -35,6 +35,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from schemas.tables import TABLES, conform
+from va_gpt.checkpoints.classifier import load_classifier
 from va_gpt.checkpoints.fetch import CheckpointError
 from va_gpt.config import Preset, to_dict
 from va_gpt.io.archive import Skipped, scan_archive
@@ -165,9 +166,9 @@ def _model_version(args: NightlyArgs) -> str:
 
 
 def check_model_folders(args: NightlyArgs) -> None:
-    """CheckpointError naming the folder when --classifier or --checkpoint is not a readable
-    folder with files: checked before the listing and before Ray starts, not in an actor
-    after minutes of work."""
+    """CheckpointError naming the folder (or file) when --classifier or --checkpoint is not a
+    readable folder with files, or the classifier cannot be loaded: checked before the listing and
+    before Ray starts, not in an actor after minutes of work."""
     folders = {
         args.classifier_dir: "classifier",
         args.checkpoint_url if args.describe else None: "checkpoint",
@@ -184,6 +185,11 @@ def check_model_folders(args: NightlyArgs) -> None:
             raise CheckpointError(
                 f"{what} folder {url}: no such folder, or it is empty (check --checkpoint/--classifier)"
             )
+    if args.classifier_dir:
+        # The classifier is a few hundred kB: read it whole here, so a missing or broken weights
+        # file is one line before the listing, not a Ray actor's traceback after it (and not a
+        # run that succeeds on a night with no new footage and fails on the next).
+        load_classifier(args.classifier_dir, args.storage_options)
 
 
 def _commit(
