@@ -159,6 +159,16 @@ def test_a_classifier_folder_without_weights_or_with_broken_ones(no_aws, tmp_pat
     assert not results.exists()
 
 
+@pytest.mark.timeout(60)
+def test_train_usage_errors_say_which_command(no_aws, tmp_path, capsys):
+    """`vagpt train` says its own usage errors in the same one-line form as the others."""
+    err = _error(capsys, 2, ["train", "--preset", "tiny"])
+    assert "--records and --out are required" in err
+    err = _error(capsys, 2, ["train", "--demo", "--work", str(tmp_path)])
+    assert "--demo needs --classifier" in err
+    assert not any(tmp_path.iterdir())
+
+
 @pytest.mark.timeout(120)
 def test_a_real_process_prints_no_traceback_unless_debug(tmp_path):
     argv = [

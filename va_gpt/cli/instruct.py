@@ -134,7 +134,7 @@ def run(args) -> int:
             )
         )
     except (AnnotationError, StorageError, FileNotFoundError, ValueError) as e:
-        print(f"vagpt instruct: {e}", file=sys.stderr)
+        print(f"vagpt instruct: error: {e}", file=sys.stderr)
         return 1
     print(render_summary(card))
     return 0

@@ -52,21 +52,21 @@ def run(args) -> int:
     from va_gpt.lake.query import QueryError, query
 
     if args.format == "parquet" and not args.out:
-        print("vagpt query: --format parquet needs --out FILE", file=sys.stderr)
+        print("vagpt query: error: --format parquet needs --out FILE", file=sys.stderr)
         return 2
     sql = read_sql_arg(args.sql)
     check_results_root(args.results, args.endpoint)
     try:
         table = query(args.results, sql, storage_options_for(args.results, args.endpoint), args.as_of_run)
     except QueryError as e:
-        print(f"vagpt query: {e}", file=sys.stderr)
+        print(f"vagpt query: error: {e}", file=sys.stderr)
         return 1
     data = encode(table, args.format)
     if args.out:
         try:
             write_bytes(args.out, data, storage_options_for(args.out, args.endpoint))
         except StorageError as e:
-            print(f"vagpt query: {e}", file=sys.stderr)
+            print(f"vagpt query: error: {e}", file=sys.stderr)
             return 1
         print(f"{table.num_rows} row{'s' if table.num_rows != 1 else ''} -> {args.out}", file=sys.stderr)
     else:

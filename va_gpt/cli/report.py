@@ -55,7 +55,7 @@ def run(args) -> int:
             workers=args.workers,
         )
     except ReportError as e:
-        print(f"vagpt report: {e}", file=sys.stderr)
+        print(f"vagpt report: error: {e}", file=sys.stderr)
         return 1
     print(index)
     return 0

@@ -227,7 +227,7 @@ def run_train(args) -> int:
     if args.demo:
         if not args.classifier:
             print(
-                "--demo needs --classifier DIR (vagpt train-classifier --preset demo --out DIR)",
+                "vagpt train: error: --demo needs --classifier DIR (vagpt train-classifier --preset demo --out DIR)",
                 file=sys.stderr,
             )
             return 2
@@ -238,7 +238,7 @@ def run_train(args) -> int:
         print(json.dumps({k: v for k, v in report.items() if k != "samples"}, indent=2))
         return 0
     if not args.records or not args.out:
-        print("train: --records and --out are required (or --demo)", file=sys.stderr)
+        print("vagpt train: error: --records and --out are required (or --demo)", file=sys.stderr)
         return 2
     return _train_stage(args)
 
@@ -312,7 +312,7 @@ def _train_stage(args) -> int:
                 classifier_state=cs, classifier_config=cc,
             )  # fmt: skip
     except (DatasetError, TrainError, ConfigError, CheckpointError) as e:
-        print(f"train: {e}", file=sys.stderr)
+        print(f"vagpt train: error: {e}", file=sys.stderr)
         return 1
     print(
         json.dumps(
