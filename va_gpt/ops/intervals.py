@@ -148,7 +148,7 @@ CALIBRATED_KEYS = ("smooth_s", "high", "low", "min_len_s", "merge_gap_s", "norma
 
 
 def resolve_intervals(
-    cfg: IntervalConfig, calibration: dict | None, where: str = "calibration"
+    cfg: IntervalConfig, calibration: dict | None, where: str = "classifier"
 ) -> IntervalConfig:
     """The interval settings to use: a classifier checkpoint's `calibration` (tuned on
     validation footage, stored by va_gpt.checkpoints.classifier) wins key by key over the
