@@ -52,6 +52,22 @@ def test_the_shift_of_each_frame_is_found_and_undone():
     np.testing.assert_array_equal(aligned[0], frames[0])  # the reference is left as it is
 
 
+def test_snow_and_night_noise_do_not_pull_the_shift_estimate():
+    """Fine texture that moves on its own (falling snow, rain) and heavy sensor noise (a lifted
+    night) cover the scene; the shift is still the camera's. Whitened phase correlation without
+    the low-pass weight locked on to the snow here, as it did on 23% of the frames of shaking
+    synthetic videos (LOWPASS's comment)."""
+    big = scene(6)
+    rng = np.random.default_rng(7)
+    flakes = np.zeros((2 * S, 2 * S), np.float32)  # a tiled flake layer, falling 9 px a frame
+    flakes[rng.integers(0, 2 * S, 900), rng.integers(0, 2 * S, 900)] = 150.0
+    frames = shaking(big, SHIFTS, noise=12.0, seed=8).astype(np.float32)
+    for i in range(len(frames)):
+        frames[i] += flakes[9 * i : 9 * i + S, 5 * i : 5 * i + S, None]
+    frames = np.clip(frames, 0, 255).astype(np.uint8)
+    np.testing.assert_array_equal(frame_shifts(frames, frames[0]), -np.array(SHIFTS))
+
+
 def test_the_uncovered_strip_repeats_the_edge_and_a_still_video_is_untouched():
     big = scene(2)
     frames = shaking(big, [(0, 0), (0, 4)], noise=0)
