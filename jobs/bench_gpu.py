@@ -208,9 +208,9 @@ def visual_rates(device: str, seconds_of_footage: float, quick: bool) -> list[di
             t1 = time.perf_counter()
             for r in rows:
                 r["frames"], r["reference"] = prepare_frames(
-                    r["frames"], r["reference"], s.stabilise, s.min_brightness
+                    r["frames"], r["reference"], s.stabilise, s.min_brightness, s.match_gain
                 )
-                r["prepared"] = preparation(s.stabilise, s.min_brightness)
+                r["prepared"] = preparation(s.stabilise, s.min_brightness, s.match_gain)
             prep = time.perf_counter() - t1
             bs = preset.runtime.batch_size
             batches = [

@@ -58,6 +58,9 @@ class SetsConfig:
     # Frames darker than this mean brightness (0..1) are gamma-lifted towards it before the patch
     # differences (va_gpt.ops.low_light), in the visual stage and in training; 0 = off.
     min_brightness: float = 0.0
+    # Every frame scaled to the reference's median luma after those two (global gain, exposure
+    # and lighting steps undone: va_gpt.ops.gain), in the visual stage and in training.
+    match_gain: bool = False
 
 
 @dataclass(frozen=True)

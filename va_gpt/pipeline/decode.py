@@ -64,12 +64,15 @@ class Decode:
         context: int = 1,
         stabilise: bool = False,
         min_brightness: float = 0.0,
+        match_gain: bool = False,
     ):
         check_args(fps, size, clip_len, strategy)
         # frame preparation (va_gpt.ops.prepare) happens here, on the decode tasks' cores;
         # `prepared` is what the rows say of it (None when there is nothing to do: raw frames)
         self.stabilise, self.min_brightness = bool(stabilise), float(min_brightness)
-        self.prepared = preparation(stabilise, min_brightness) if stabilise or min_brightness > 0 else None
+        self.match_gain = bool(match_gain)
+        anything = stabilise or min_brightness > 0 or match_gain
+        self.prepared = preparation(stabilise, min_brightness, match_gain) if anything else None
         self.context = int(context)
         self.fps = float(fps)
         self.clip_len = int(clip_len)
@@ -85,7 +88,13 @@ class Decode:
         """From a `va_gpt.config.DecodeConfig`, the encoder's image size, the context frames
         the visual stage needs (va_gpt.pipeline.visual.context_frames) and the preset's
         `SetsConfig` whose frame preparation to apply (None: none)."""
-        prep = {} if sets is None else {"stabilise": sets.stabilise, "min_brightness": sets.min_brightness}
+        prep = {}
+        if sets is not None:
+            prep = {
+                "stabilise": sets.stabilise,
+                "min_brightness": sets.min_brightness,
+                "match_gain": sets.match_gain,
+            }
         return cls(cfg.fps, cfg.clip_len, size, cfg.strategy, storage_options, context=context, **prep)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> Iterator[dict[str, np.ndarray]]:
@@ -139,7 +148,9 @@ class Decode:
             message = f"{clip.uri}: partial: {clip.summary.damage}"
         frames, reference = clip.frames, clip.reference
         if self.prepared is not None:
-            frames, reference = prepare_frames(frames, reference, self.stabilise, self.min_brightness)
+            frames, reference = prepare_frames(
+                frames, reference, self.stabilise, self.min_brightness, self.match_gain
+            )
         return self._row(
             carry,
             video_id=clip.video_id,

@@ -185,9 +185,15 @@ def feature_spec(preset: Preset, encoder: DinoEncoder) -> dict:
         "fps": preset.decode.fps,
         "stabilise": preset.sets.stabilise,
         "min_brightness": preset.sets.min_brightness,
+        "match_gain": preset.sets.match_gain,
         "encoder_source": preset.encoder.source,
         "encoder_weights": encoder.weight_sample(),
     }
+
+
+# Feature-spec keys newer than some trained classifiers, with what their absence means: a
+# classifier trained before va_gpt.ops.gain never saw frames at the reference's gain.
+ABSENT_MEANS = {"match_gain": False}
 
 
 def check_feature_spec(stored: dict, ours: dict, where: str) -> None:
@@ -198,9 +204,11 @@ def check_feature_spec(stored: dict, ours: dict, where: str) -> None:
             f"this version computes {ours['recipe']!r}: retrain it (vagpt train-classifier)"
         )
     for key, mine in ours.items():
-        if key not in stored or key == "encoder_source":  # where the weights came from: informative only
+        if key == "encoder_source":  # where the weights came from: informative only
             continue
-        theirs = stored[key]
+        if key not in stored and key not in ABSENT_MEANS:
+            continue
+        theirs = stored.get(key, ABSENT_MEANS.get(key))
         if key == "encoder_weights":
             same = len(theirs) == len(mine) and np.allclose(theirs, mine, rtol=2e-2, atol=1e-4)
             if not same:
@@ -243,7 +251,9 @@ class Visual:
         self.device = rt.device
         self.encode_chunk = ENCODE_CHUNK_GPU if str(rt.device).startswith("cuda") else ENCODE_CHUNK
         # what a decode stage that prepared the frames for this preset says in `prepared`
-        self.preparation = preparation(preset.sets.stabilise, preset.sets.min_brightness)
+        self.preparation = preparation(
+            preset.sets.stabilise, preset.sets.min_brightness, preset.sets.match_gain
+        )
         self.encoder = build_encoder(preset.encoder, rt.device, rt.dtype, storage_options)
         self.image_size = preset.encoder.image_size
         self.decode_size = preset.decode_size  # frames arrive at this size
@@ -322,7 +332,7 @@ class Visual:
         (ops/prepare.py), here unless the decode stage did (`done`: its `prepared` column)."""
         s = self.preset.sets
         if done is None or done != done:  # no column, or a None / NaN cell: raw frames
-            frames, reference = prepare_frames(frames, reference, s.stabilise, s.min_brightness)
+            frames, reference = prepare_frames(frames, reference, s.stabilise, s.min_brightness, s.match_gain)
         elif str(done) != self.preparation:
             raise ValueError(
                 f"video {vid!r} clip {clip}: frames were prepared with {str(done)!r}, this preset's visual "

@@ -540,16 +540,17 @@ def video_inputs(
     stabilise: bool = False,
     min_brightness: float = 0.0,
     pixel_maps: bool = False,
+    match_gain: bool = False,
 ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
     """uint8 frames [T, S, S, 3] of one whole video -> (classifier features [T, F] float32,
     per-patch evidence [T, N, Fp] float16 when `per_patch` else None, the visual stage's
     `diff_energy` [T] (the raw motion-energy baseline; frame 0: 0)): what the visual stage
     gives its frames (each frame's depend only on the frames before it (after it, for frame 0)
     and the video's first frame). float16 per-patch evidence: a training set of hundreds of
-    videos fits in memory; the model reads it as float32. `stabilise` and `min_brightness`: the
+    videos fits in memory; the model reads it as float32. `stabilise`, `min_brightness`, `match_gain`: the
     frames prepared against the first one as the visual stage prepares them (ops/prepare.py).
     `pixel_maps`: the per-patch evidence ends with the frames' pixel maps (ClassifierConfig.pixel_maps)."""
-    frames, reference = prepare_frames(frames, frames[0], stabilise, min_brightness)
+    frames, reference = prepare_frames(frames, frames[0], stabilise, min_brightness, match_gain)
     enc = [encoder.encode_frames(frames[i : i + chunk], chunk) for i in range(0, len(frames), chunk)]
     cls = torch.cat([e.cls for e in enc])
     patches = torch.cat([e.patches for e in enc])
@@ -567,7 +568,10 @@ def video_features(
     with_energy: bool = False,
     stabilise: bool = False,
     min_brightness: float = 0.0,
+    match_gain: bool = False,
 ):
     """video_inputs without the per-patch evidence: features [T, F], or (features, energy)."""
-    feats, _, energy = video_inputs(encoder, frames, use_cls, False, chunk, stabilise, min_brightness)
+    feats, _, energy = video_inputs(
+        encoder, frames, use_cls, False, chunk, stabilise, min_brightness, match_gain=match_gain
+    )
     return (feats, energy) if with_energy else feats

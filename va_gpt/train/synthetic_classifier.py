@@ -121,7 +121,7 @@ def _dataset_rows(
         sets = preset.sets
         feats, px, energy = tc.video_inputs(
             encoder, frames, preset.classifier.use_cls, per_patch,
-            stabilise=sets.stabilise, min_brightness=sets.min_brightness,
+            stabilise=sets.stabilise, min_brightness=sets.min_brightness, match_gain=sets.match_gain,
             pixel_maps=preset.classifier.pixel_maps,
         )  # fmt: skip
         rows.append({"features": feats, "patches": px, "event_patches": v.event_patches, "energy": energy,
