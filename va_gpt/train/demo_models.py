@@ -139,7 +139,7 @@ MODEL_SECTIONS = ("encoder", "sets", "classifier", "tetg", "vision_tower", "proj
 # with the preset's value, as measured better for the committed build (docs/MEASUREMENTS.md, "Camera shake and
 # dark footage", "A finer view for the classifier"). A build that records one is compared on it
 # like any other key.
-PREPARATION_KEYS = {"sets": ("stabilise", "min_brightness", "match_gain"), "classifier": ("views",)}
+PREPARATION_KEYS = {"sets": ("stabilise", "min_brightness"), "classifier": ("views",)}
 # ClassifierConfig keys that only say how a trained classifier is served: its training (the
 # classifier stage of a build) does not depend on them
 SERVING_ONLY = ("views",)
