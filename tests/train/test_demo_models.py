@@ -168,22 +168,20 @@ def test_a_build_before_pixel_maps_reads_as_built_without_them(tmp_path, capsys)
     assert len(out) == 1 and "built for preset classifier" in out[0] and "'pixel_maps': True" in out[0]
 
 
-def test_a_build_before_match_gain_reads_as_built_without_it(tmp_path, capsys):
-    """sets.match_gain changes the frames the classifier learnt on: a build whose preset predates
-    the key is not taken by a preset that turns it on, and make run says why in one line."""
+def test_match_gain_is_served_to_a_build_that_predates_it_and_compared_when_recorded(tmp_path, capsys):
+    """sets.match_gain is a frame preparation: the committed build predates it and is served with
+    the demo preset's (on); a build that recorded it off is refused, naming the section."""
     built = yaml.safe_load((FOLDER / CHECKPOINT / "preset.yaml").read_text())
-    older = {k: v for k, v in built["sets"].items() if k != "match_gain"}
+    demo = load_preset("demo")
+    assert "match_gain" not in built["sets"] and demo.sets.match_gain
+    assert committed_models(demo) == str(FOLDER / CHECKPOINT)
     shutil.copytree(FOLDER, tmp_path / "demo")
     path = tmp_path / "demo" / CHECKPOINT / "preset.yaml"
-    path.write_text(yaml.safe_dump({**built, "sets": older}))
+    path.write_text(yaml.safe_dump({**built, "sets": {**built["sets"], "match_gain": False}}))
     write_card(tmp_path / "demo", {k: v for k, v in read_card(FOLDER).items() if k != "files"})
-    demo = load_preset("demo")
-    on = dataclasses.replace(demo, sets=dataclasses.replace(demo.sets, match_gain=True))
-    off = dataclasses.replace(demo, sets=dataclasses.replace(demo.sets, match_gain=False))
-    assert committed_models(on, root=tmp_path) is None
+    assert committed_models(demo, root=tmp_path) is None
     out = capsys.readouterr().out.strip().splitlines()
-    assert len(out) == 1 and "built for preset sets" in out[0] and "'match_gain': True" in out[0]
-    assert committed_models(off, root=tmp_path) == str(tmp_path / "demo" / CHECKPOINT)
+    assert len(out) == 1 and "built for preset sets" in out[0] and "'match_gain': False" in out[0]
 
 
 def _copy_with_classifier(root: Path, built: dict, classifier: dict) -> None:

@@ -28,9 +28,9 @@ import numpy as np
 MAX_SHIFT = 0.1  # of the frame side: larger estimated shifts are left alone
 # The correlation's frequencies are weighted towards the scene's coarse structure (_lowpass). On
 # 24 shaking videos of /tmp/o_shake against the renderer's true view offsets (224 px frames,
-# work/s52/est.py) the mean error fell from 3.8 px (23% of frames off by more than 1.5 px: every
-# snowy video, most night and rainy ones) to 0.24 px (none), the whole-pixel floor; 0.05 and 0.15
-# did worse (0.41 and 1.07 px).
+# docs/MEASUREMENTS.md, "The stabiliser locked on to snow, and frames at the reference's gain") the
+# mean error fell from 3.8 px (23% of frames off by more than 1.5 px: every snowy video, most night
+# and rainy ones) to 0.24 px (none), the whole-pixel floor; 0.05 and 0.15 did worse (0.41 and 1.07 px).
 LOWPASS = 0.08
 
 

@@ -191,11 +191,6 @@ def feature_spec(preset: Preset, encoder: DinoEncoder) -> dict:
     }
 
 
-# Feature-spec keys newer than some trained classifiers, with what their absence means: a
-# classifier trained before va_gpt.ops.gain never saw frames at the reference's gain.
-ABSENT_MEANS = {"match_gain": False}
-
-
 def check_feature_spec(stored: dict, ours: dict, where: str) -> None:
     """ValueError naming `where` and the first setting where a classifier's features differ from ours."""
     if stored.get("recipe") != ours["recipe"]:
@@ -204,11 +199,9 @@ def check_feature_spec(stored: dict, ours: dict, where: str) -> None:
             f"this version computes {ours['recipe']!r}: retrain it (vagpt train-classifier)"
         )
     for key, mine in ours.items():
-        if key == "encoder_source":  # where the weights came from: informative only
+        if key not in stored or key == "encoder_source":  # where the weights came from: informative only
             continue
-        if key not in stored and key not in ABSENT_MEANS:
-            continue
-        theirs = stored.get(key, ABSENT_MEANS.get(key))
+        theirs = stored[key]
         if key == "encoder_weights":
             same = len(theirs) == len(mine) and np.allclose(theirs, mine, rtol=2e-2, atol=1e-4)
             if not same:

@@ -134,12 +134,13 @@ ENCODER_RECIPE = EncoderRecipe()
 VAGPT_RECIPE = {"seed": 0, "language_steps": 600, "stage0_steps": 300, "stage2_steps": 200, "mc_variants": 2}
 # Preset sections the weights depend on: a committed checkpoint is used only when they are equal.
 MODEL_SECTIONS = ("encoder", "sets", "classifier", "tetg", "vision_tower", "projector", "llm")
-# Serving keys newer than some builds (frame preparation: va_gpt.ops.stabilise, va_gpt.ops.low_light;
-# the classifier's views): a build whose preset predates a key does not record it and is served
-# with the preset's value, as measured better for the committed build (docs/MEASUREMENTS.md, "Camera shake and
-# dark footage", "A finer view for the classifier"). A build that records one is compared on it
-# like any other key.
-PREPARATION_KEYS = {"sets": ("stabilise", "min_brightness"), "classifier": ("views",)}
+# Serving keys newer than some builds (frame preparation: va_gpt.ops.stabilise, va_gpt.ops.low_light,
+# va_gpt.ops.gain; the classifier's views): a build whose preset predates a key does not record it
+# and is served with the preset's value, as measured better for the committed build
+# (docs/MEASUREMENTS.md, "Camera shake and dark footage", "A finer view for the classifier", "The
+# stabiliser locked on to snow, and frames at the reference's gain"). A build that records one is
+# compared on it like any other key.
+PREPARATION_KEYS = {"sets": ("stabilise", "min_brightness", "match_gain"), "classifier": ("views",)}
 # ClassifierConfig keys that only say how a trained classifier is served: its training (the
 # classifier stage of a build) does not depend on them
 SERVING_ONLY = ("views",)
