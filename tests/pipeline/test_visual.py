@@ -154,20 +154,22 @@ def _scores_by_clip(outs):
 
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize(
-    "reference, stabilise, pixels",
+    "reference, stabilise, pixels, gain",
     [
-        ("previous", False, False),
-        ("background", False, False),
-        ("previous", True, False),
-        ("previous", True, True),
+        ("previous", False, False, False),
+        ("background", False, False, False),
+        ("previous", True, False, False),
+        ("previous", True, True, False),
+        ("previous", True, True, True),
     ],
 )
-def test_scores_do_not_depend_on_actors_or_order(reference, stabilise, pixels):
+def test_scores_do_not_depend_on_actors_or_order(reference, stabilise, pixels, gain):
     """One actor in order, three actors with the clips dealt out and shuffled, and one pass over the
     whole video give the same scores: each clip carries the context it needs (with stabilise, a
     shaking camera's frames are aligned to the reference every clip carries; with pixel maps, the
-    clip's frames and reference frame)."""
-    preset = with_sets(TINY, reference=reference, stabilise=stabilise)
+    clip's frames and reference frame; with match_gain, a camera whose gain wanders is brought to
+    that reference's gain)."""
+    preset = with_sets(TINY, reference=reference, stabilise=stabilise, match_gain=gain)
     preset = dataclasses.replace(
         preset, classifier=dataclasses.replace(preset.classifier, num_layers=2, pixel_maps=pixels)
     )
@@ -178,6 +180,9 @@ def test_scores_do_not_depend_on_actors_or_order(reference, stabilise, pixels):
     if stabilise:
         shake = np.random.default_rng(2).integers(-2, 3, (len(video), 2))
         video = np.stack([np.roll(f, tuple(s), axis=(0, 1)) for f, s in zip(video, shake)])
+    if gain:
+        wander = np.random.default_rng(3).uniform(0.6, 1.2, len(video))[:, None, None, None]
+        video = np.clip(video * wander, 0, 255).astype(np.uint8)
     whole = _scores_by_clip([Visual(preset)(batch_of(clip_rows(video, clip_len=40, context=C)))])
     rows = clip_rows(video, context=C)
     assert len(rows) == 6
@@ -300,17 +305,18 @@ def test_training_prepares_frames_as_the_stage_does(pixels):
     """A dark, shaking video: the stage with frame preparation on and the training path
     (video_inputs with the same settings) give the classifier the same inputs, pixel maps
     included."""
-    preset = with_sets(TINY, stabilise=True, min_brightness=0.3)
+    preset = with_sets(TINY, stabilise=True, min_brightness=0.3, match_gain=True)
     preset = dataclasses.replace(preset, classifier=dataclasses.replace(preset.classifier, pixel_maps=pixels))
     stage = Visual(preset)
     video = moving_video(8, seed=3)
     shake = np.random.default_rng(4).integers(-2, 3, (len(video), 2))
     video = np.stack([np.roll(f, tuple(s), axis=(0, 1)) for f, s in zip(video, shake)])
     video = (video * 0.25).astype(np.uint8)  # mean brightness about 0.1: lifted
+    video[4:] = (video[4:] * 0.7).astype(np.uint8)  # and the light drops half-way: the gain matched
     batch = batch_of(clip_rows(video)[:1])
     feats, px, _ = video_inputs(
         stage.encoder, video, TINY.classifier.use_cls, per_patch=True, stabilise=True, min_brightness=0.3,
-        pixel_maps=pixels,
+        pixel_maps=pixels, match_gain=True,
     )  # fmt: skip
     assert px.shape[-1] == patch_features_for(TINY.encoder.hidden_size, preset.classifier)
     got = stage(batch)["score"][0]
