@@ -186,7 +186,7 @@ def _clip_rows(preset, n_new: int, rng) -> list[dict]:
 
 def visual_rates(device: str, seconds_of_footage: float, quick: bool) -> list[dict]:
     """The visual stage's new frames/s on `device` (section 3 of the module doc)."""
-    from va_gpt.ops.prepare import preparation, prepare_frames  # noqa: PLC0415
+    from va_gpt.ops.prepare import Preparation  # noqa: PLC0415
     from va_gpt.pipeline.visual import Visual  # noqa: PLC0415
 
     out = []
@@ -204,13 +204,11 @@ def visual_rates(device: str, seconds_of_footage: float, quick: bool) -> list[di
             stage = Visual(preset, classifier)
             rows = _clip_rows(preset, max(8, int(seconds_of_footage * FPS)), np.random.default_rng(0))
             # The decode tasks prepare the frames (one CPU core each): timed apart, as their cost
-            s = preset.sets
+            prepare = Preparation.of(preset.sets)
             t1 = time.perf_counter()
             for r in rows:
-                r["frames"], r["reference"] = prepare_frames(
-                    r["frames"], r["reference"], s.stabilise, s.min_brightness, s.match_gain
-                )
-                r["prepared"] = preparation(s.stabilise, s.min_brightness, s.match_gain)
+                r["frames"], r["reference"] = prepare(r["frames"], r["reference"])
+                r["prepared"] = prepare.label
             prep = time.perf_counter() - t1
             bs = preset.runtime.batch_size
             batches = [

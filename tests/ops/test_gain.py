@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from va_gpt.ops.gain import MAX_GAIN, match_gain, median_luma
-from va_gpt.ops.prepare import preparation, prepare_frames
+from va_gpt.ops.prepare import Preparation
 
 
 def street(seed=0, size=64):
@@ -45,14 +45,15 @@ def test_each_frame_depends_on_itself_and_the_reference_only():
     rng = np.random.default_rng(2)
     ref = street(3).astype(np.uint8)
     frames = np.clip(ref[None] * rng.uniform(0.5, 1.5, (6, 1, 1, 1)), 0, 255).astype(np.uint8)
-    whole, _ = prepare_frames(frames, ref, True, 0.15, match_gain=True)
-    part, _ = prepare_frames(frames[3:], ref, True, 0.15, match_gain=True)
+    prepare = Preparation(stabilise=True, min_brightness=0.15, match_gain=True)
+    whole, _ = prepare(frames, ref)
+    part, _ = prepare(frames[3:], ref)
     np.testing.assert_array_equal(whole[3:], part)
 
 
 def test_the_preparation_says_when_the_gain_is_matched():
-    assert preparation(True, 0.15) == "stabilise=True min_brightness=0.15"  # as older clip rows say
-    assert preparation(True, 0.15, True) == "stabilise=True min_brightness=0.15 match_gain=True"
+    assert Preparation(True, 0.15).label == "stabilise=True min_brightness=0.15"  # as older clip rows say
+    assert Preparation(True, 0.15, True).label == "stabilise=True min_brightness=0.15 match_gain=True"
 
 
 def test_bad_inputs_name_the_problem():

@@ -7,7 +7,7 @@ import pytest
 
 from tests.video.media import SIZE
 from va_gpt.config import DecodeConfig, SetsConfig
-from va_gpt.ops.prepare import preparation, prepare_frames
+from va_gpt.ops.prepare import Preparation
 from va_gpt.pipeline.decode import OUTPUT_COLUMNS, Decode
 
 
@@ -70,9 +70,9 @@ def test_decode_prepares_frames_as_the_preset_says(media):
     )
     done = list(Decode.from_config(cfg, size=32, context=1, sets=sets)(batch))
     assert [r["prepared"][0] for r in plain] == [None] * len(plain)  # raw: the visual stage prepares them
-    assert [r["prepared"][0] for r in done] == [preparation(True, 0.9)] * len(done)
+    assert [r["prepared"][0] for r in done] == [Preparation(True, 0.9).label] * len(done)
     for a, b in zip(plain, done):
-        frames, reference = prepare_frames(a["frames"][0], a["reference"][0], True, 0.9)
+        frames, reference = Preparation(True, 0.9)(a["frames"][0], a["reference"][0])
         np.testing.assert_array_equal(b["frames"][0], frames)
         np.testing.assert_array_equal(b["reference"][0], reference)
         assert not np.array_equal(b["frames"][0], a["frames"][0])

@@ -13,7 +13,7 @@ from va_gpt.checkpoints.classifier import save_classifier
 from va_gpt.config import ConfigError, load_preset, preset_from_dict, to_dict
 from va_gpt.models.classifier import KINDS, AnomalyClassifier, num_features, patch_features_for
 from va_gpt.ops.evidence import HISTORY
-from va_gpt.ops.prepare import preparation, prepare_frames
+from va_gpt.ops.prepare import Preparation
 from va_gpt.pipeline.visual import Visual, context_frames, feature_spec
 from va_gpt.train.classifier import predict, video_inputs
 from va_gpt.video.preprocess import resize_frames
@@ -315,8 +315,8 @@ def test_training_prepares_frames_as_the_stage_does(pixels):
     video[4:] = (video[4:] * 0.7).astype(np.uint8)  # and the light drops half-way: the gain matched
     batch = batch_of(clip_rows(video)[:1])
     feats, px, _ = video_inputs(
-        stage.encoder, video, TINY.classifier.use_cls, per_patch=True, stabilise=True, min_brightness=0.3,
-        pixel_maps=pixels, match_gain=True,
+        stage.encoder, video, TINY.classifier.use_cls, per_patch=True, prepare=Preparation.of(preset.sets),
+        pixel_maps=pixels,
     )  # fmt: skip
     assert px.shape[-1] == patch_features_for(TINY.encoder.hidden_size, preset.classifier)
     got = stage(batch)["score"][0]
@@ -397,16 +397,16 @@ def test_clips_the_decode_stage_prepared_score_as_raw_ones():
     raw = clip_rows(video, context=context_frames(preset.classifier))
     done = []
     for r in raw:
-        frames, reference = prepare_frames(r["frames"], r["reference"], True, 0.5)
+        frames, reference = Preparation(True, 0.5)(r["frames"], r["reference"])
         assert not np.array_equal(frames, r["frames"])
-        done.append({**r, "frames": frames, "reference": reference, "prepared": preparation(True, 0.5)})
+        done.append({**r, "frames": frames, "reference": reference, "prepared": Preparation(True, 0.5).label})
     stage = Visual(preset)
     want, got = stage(batch_of(raw)), stage(batch_of(done))
     assert "prepared" not in got
     for k in ("score", "kind_prob", "diff_energy", "box", "selected"):
         for a, b in zip(want[k], got[k]):
             np.testing.assert_array_equal(a, b)
-    other = [{**r, "prepared": preparation(False, 0.5)} for r in done[:2]]
+    other = [{**r, "prepared": Preparation(False, 0.5).label} for r in done[:2]]
     with pytest.raises(ValueError, match=r"video 'v' clip 0: frames were prepared with 'stabilise=False"):
         stage(batch_of(other))
 

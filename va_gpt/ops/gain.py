@@ -28,7 +28,7 @@ def median_luma(frames: np.ndarray) -> np.ndarray:
     frames = np.asarray(frames)
     luma = frames.sum(-1, dtype=np.uint16)
     med = np.median(luma.reshape(*luma.shape[:-2], -1), axis=-1)
-    return (np.asarray(med, np.float32) / 3.0).astype(np.float32)
+    return np.asarray(med, np.float32) / np.float32(3.0)
 
 
 def match_gain(frames: np.ndarray, reference: np.ndarray) -> np.ndarray:

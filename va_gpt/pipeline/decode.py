@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from va_gpt.ops.prepare import preparation, prepare_frames
+from va_gpt.ops.prepare import RAW, Preparation
 from va_gpt.video.clips import Clip, check_args, iter_clips
 from va_gpt.video.container import DEFAULT_THREADS
 from va_gpt.video.errors import DecodeError
@@ -42,7 +42,7 @@ class Decode:
     [1, T, size, size, 3], t float64 [1, T], first_is_overlap, context (leading frames of
     earlier clips: `context` of them, fewer at the video start), reference uint8
     [1, size, size, 3] (the video's first sample), prepared (how frames and reference were prepared,
-    va_gpt.ops.prepare.preparation: the visual stage then leaves them as they are; None: raw), partial, is_last,
+    va_gpt.ops.prepare.Preparation.label: the visual stage then leaves them as they are; None: raw), partial, is_last,
     error_kind, error_message, and video facts (duration_s, native_fps, codec, width,
     height, has_audio, strategy). Other input columns are carried through unchanged.
 
@@ -62,17 +62,13 @@ class Decode:
         storage_options: dict | None = None,
         threads: int = DEFAULT_THREADS,
         context: int = 1,
-        stabilise: bool = False,
-        min_brightness: float = 0.0,
-        match_gain: bool = False,
+        prepare: Preparation = RAW,
     ):
         check_args(fps, size, clip_len, strategy)
         # frame preparation (va_gpt.ops.prepare) happens here, on the decode tasks' cores;
         # `prepared` is what the rows say of it (None when there is nothing to do: raw frames)
-        self.stabilise, self.min_brightness = bool(stabilise), float(min_brightness)
-        self.match_gain = bool(match_gain)
-        anything = stabilise or min_brightness > 0 or match_gain
-        self.prepared = preparation(stabilise, min_brightness, match_gain) if anything else None
+        self.prepare = prepare
+        self.prepared = prepare.label if prepare.active else None
         self.context = int(context)
         self.fps = float(fps)
         self.clip_len = int(clip_len)
@@ -88,14 +84,10 @@ class Decode:
         """From a `va_gpt.config.DecodeConfig`, the encoder's image size, the context frames
         the visual stage needs (va_gpt.pipeline.visual.context_frames) and the preset's
         `SetsConfig` whose frame preparation to apply (None: none)."""
-        prep = {}
-        if sets is not None:
-            prep = {
-                "stabilise": sets.stabilise,
-                "min_brightness": sets.min_brightness,
-                "match_gain": sets.match_gain,
-            }
-        return cls(cfg.fps, cfg.clip_len, size, cfg.strategy, storage_options, context=context, **prep)
+        prepare = RAW if sets is None else Preparation.of(sets)
+        return cls(
+            cfg.fps, cfg.clip_len, size, cfg.strategy, storage_options, context=context, prepare=prepare
+        )
 
     def __call__(self, batch: dict[str, np.ndarray]) -> Iterator[dict[str, np.ndarray]]:
         for col in ("uri", "video_id"):
@@ -148,9 +140,7 @@ class Decode:
             message = f"{clip.uri}: partial: {clip.summary.damage}"
         frames, reference = clip.frames, clip.reference
         if self.prepared is not None:
-            frames, reference = prepare_frames(
-                frames, reference, self.stabilise, self.min_brightness, self.match_gain
-            )
+            frames, reference = self.prepare(frames, reference)
         return self._row(
             carry,
             video_id=clip.video_id,

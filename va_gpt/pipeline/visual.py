@@ -14,7 +14,7 @@ Input rows (one clip each, from the decode stage):
     [V, V, 3] (the video's first sample; optional for a clip without context, which then
     is the video start and frames[0] is it), is_last bool (optional: the clip ends its video),
     prepared str (optional: the decode stage already prepared frames and reference with these
-    settings, va_gpt.ops.prepare.preparation; they must be this preset's), plus any passthrough
+    settings, va_gpt.ops.prepare.Preparation.label; they must be this preset's), plus any passthrough
     columns.
 Output rows (one per clip, same order as the input; `frames`, `first_is_overlap`,
 `context`, `reference` and `prepared` are dropped, every other input column passes through):
@@ -82,7 +82,7 @@ from va_gpt.models.classifier import (
 from va_gpt.models.dinov2 import DinoEncoder
 from va_gpt.ops import sets
 from va_gpt.ops.evidence import HISTORY
-from va_gpt.ops.prepare import preparation, prepare_frames
+from va_gpt.ops.prepare import Preparation
 from va_gpt.video.preprocess import resize_frames
 
 log = logging.getLogger(__name__)
@@ -244,9 +244,7 @@ class Visual:
         self.device = rt.device
         self.encode_chunk = ENCODE_CHUNK_GPU if str(rt.device).startswith("cuda") else ENCODE_CHUNK
         # what a decode stage that prepared the frames for this preset says in `prepared`
-        self.preparation = preparation(
-            preset.sets.stabilise, preset.sets.min_brightness, preset.sets.match_gain
-        )
+        self.prepare = Preparation.of(preset.sets)
         self.encoder = build_encoder(preset.encoder, rt.device, rt.dtype, storage_options)
         self.image_size = preset.encoder.image_size
         self.decode_size = preset.decode_size  # frames arrive at this size
@@ -323,13 +321,12 @@ class Visual:
     def _prepared(self, frames, t, reference, done, vid: str, clip: int) -> tuple:
         """A checked clip with its frames and reference prepared before any difference
         (ops/prepare.py), here unless the decode stage did (`done`: its `prepared` column)."""
-        s = self.preset.sets
         if done is None or done != done:  # no column, or a None / NaN cell: raw frames
-            frames, reference = prepare_frames(frames, reference, s.stabilise, s.min_brightness, s.match_gain)
-        elif str(done) != self.preparation:
+            frames, reference = self.prepare(frames, reference)
+        elif str(done) != self.prepare.label:
             raise ValueError(
                 f"video {vid!r} clip {clip}: frames were prepared with {str(done)!r}, this preset's visual "
-                f"stage needs {self.preparation!r} (decode and visual stages built from different presets?)"
+                f"stage needs {self.prepare.label!r} (decode and visual stages built from different presets?)"
             )
         return frames, t, reference
 

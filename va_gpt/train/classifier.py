@@ -41,7 +41,7 @@ from va_gpt.models.classifier import (
     with_tail,
 )
 from va_gpt.models.dinov2 import DinoEncoder
-from va_gpt.ops.prepare import prepare_frames
+from va_gpt.ops.prepare import RAW, Preparation
 from va_gpt.ops.sets import difference_energy, difference_map
 from va_gpt.train.members import train_members
 
@@ -537,20 +537,18 @@ def video_inputs(
     use_cls: bool,
     per_patch: bool = False,
     chunk: int = 64,
-    stabilise: bool = False,
-    min_brightness: float = 0.0,
+    prepare: Preparation = RAW,
     pixel_maps: bool = False,
-    match_gain: bool = False,
 ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
     """uint8 frames [T, S, S, 3] of one whole video -> (classifier features [T, F] float32,
     per-patch evidence [T, N, Fp] float16 when `per_patch` else None, the visual stage's
     `diff_energy` [T] (the raw motion-energy baseline; frame 0: 0)): what the visual stage
     gives its frames (each frame's depend only on the frames before it (after it, for frame 0)
     and the video's first frame). float16 per-patch evidence: a training set of hundreds of
-    videos fits in memory; the model reads it as float32. `stabilise`, `min_brightness`, `match_gain`: the
-    frames prepared against the first one as the visual stage prepares them (ops/prepare.py).
+    videos fits in memory; the model reads it as float32. `prepare`: the frames prepared against the
+    first one as the visual stage prepares them (the preset's `Preparation.of(sets)`).
     `pixel_maps`: the per-patch evidence ends with the frames' pixel maps (ClassifierConfig.pixel_maps)."""
-    frames, reference = prepare_frames(frames, frames[0], stabilise, min_brightness, match_gain)
+    frames, reference = prepare(frames, frames[0])
     enc = [encoder.encode_frames(frames[i : i + chunk], chunk) for i in range(0, len(frames), chunk)]
     cls = torch.cat([e.cls for e in enc])
     patches = torch.cat([e.patches for e in enc])
@@ -566,12 +564,8 @@ def video_features(
     use_cls: bool,
     chunk: int = 64,
     with_energy: bool = False,
-    stabilise: bool = False,
-    min_brightness: float = 0.0,
-    match_gain: bool = False,
+    prepare: Preparation = RAW,
 ):
     """video_inputs without the per-patch evidence: features [T, F], or (features, energy)."""
-    feats, _, energy = video_inputs(
-        encoder, frames, use_cls, False, chunk, stabilise, min_brightness, match_gain=match_gain
-    )
+    feats, _, energy = video_inputs(encoder, frames, use_cls, False, chunk, prepare)
     return (feats, energy) if with_energy else feats

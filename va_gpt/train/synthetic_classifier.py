@@ -47,6 +47,7 @@ from va_gpt.io.credentials import storage_options_for
 from va_gpt.models.classifier import KINDS
 from va_gpt.ops.intervals import interval_kind_probs, label_of, scores_to_intervals
 from va_gpt.ops.metrics import frame_auc, temporal_iou
+from va_gpt.ops.prepare import Preparation
 from va_gpt.pipeline.visual import feature_spec
 from va_gpt.synthetic.anomalies import ALL_KINDS
 from va_gpt.synthetic.scene import check_event_start, draw_event_start_s
@@ -118,10 +119,8 @@ def _dataset_rows(
             frames = hard_look(v.frames, look, np.random.default_rng(seed0 + j))
         else:
             look, frames = v.look, v.frames
-        sets = preset.sets
         feats, px, energy = tc.video_inputs(
-            encoder, frames, preset.classifier.use_cls, per_patch,
-            stabilise=sets.stabilise, min_brightness=sets.min_brightness, match_gain=sets.match_gain,
+            encoder, frames, preset.classifier.use_cls, per_patch, prepare=Preparation.of(preset.sets),
             pixel_maps=preset.classifier.pixel_maps,
         )  # fmt: skip
         rows.append({"features": feats, "patches": px, "event_patches": v.event_patches, "energy": energy,
