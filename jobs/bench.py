@@ -131,11 +131,11 @@ def _visual_batch(rows: list[dict]) -> dict:
     """Decode-stage clip rows (one-element columns) -> one visual-stage input batch (ragged
     columns as object arrays)."""
     out = {}
-    for k in ("video_id", "clip_index", "frames", "t", "context", "reference", "prepared"):
+    for k in ("video_id", "clip_index", "frames", "t", "context", "reference", "background", "prepared"):
         arr = np.empty(len(rows), dtype=object)
         for i, r in enumerate(rows):
             arr[i] = r[k][0]
-        out[k] = arr if k in ("frames", "t", "reference", "prepared") else np.array(list(arr))
+        out[k] = arr if k in ("frames", "t", "reference", "background", "prepared") else np.array(list(arr))
     return out
 
 

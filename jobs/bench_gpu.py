@@ -167,19 +167,23 @@ def _objects(items: list) -> np.ndarray:
 
 def _clip_rows(preset, n_new: int, rng) -> list[dict]:
     """Clips as the decode stage makes them: clip_len frames, each after the first carrying the
-    classifier's context frames before its own new ones, all with the video's reference."""
+    classifier's context frames before its own new ones, all with the video's reference (and
+    background: sets.background_samples)."""
     from va_gpt.pipeline.visual import context_frames  # noqa: PLC0415 (heavy: only where used)
+    from va_gpt.video.clips import background_frame  # noqa: PLC0415
 
-    S, L = preset.decode_size, preset.decode.clip_len
+    S, L, K = preset.decode_size, preset.decode.clip_len, preset.sets.background_samples
     C = context_frames(preset.classifier)
     video = rng.integers(0, 256, (n_new, S, S, 3), dtype=np.uint8)
+    background = background_frame(video[:K])[None] if K > 1 else np.zeros((0, S, S, 3), np.uint8)
     rows, start = [], 0
     while start < n_new:
         ctx = min(C, start)
         new = min(L - ctx, n_new - start)
         idx = np.arange(start - ctx, start + new)
         rows.append(dict(video_id="bench", clip_index=len(rows), frames=video[idx], t=idx / FPS,
-                         context=ctx, reference=video[0], is_last=start + new >= n_new))  # fmt: skip
+                         context=ctx, reference=video[0], background=background,
+                         is_last=start + new >= n_new))  # fmt: skip
         start += new
     return rows
 
@@ -207,12 +211,14 @@ def visual_rates(device: str, seconds_of_footage: float, quick: bool) -> list[di
             prepare = Preparation.of(preset.sets)
             t1 = time.perf_counter()
             for r in rows:
-                r["frames"], r["reference"] = prepare(r["frames"], r["reference"])
+                n = len(r["frames"])
+                both, r["reference"] = prepare(np.concatenate([r["frames"], r["background"]]), r["reference"])
+                r["frames"], r["background"] = both[:n], both[n:]
                 r["prepared"] = prepare.label
             prep = time.perf_counter() - t1
             bs = preset.runtime.batch_size
             batches = [
-                {k: _objects([r[k] for r in rows[i : i + bs]]) if k in ("frames", "t", "reference")
+                {k: _objects([r[k] for r in rows[i : i + bs]]) if k in ("frames", "t", "reference", "background")
                  else np.array([r[k] for r in rows[i : i + bs]]) for k in rows[0]}
                 for i in range(0, len(rows), bs)
             ]  # fmt: skip

@@ -118,6 +118,10 @@ def test_unknown_key_names_it(section):
         ("llm", "hidden_size", "big", "llm.hidden_size"),
         ("sets", "min_brightness", 1.0, "sets.min_brightness"),
         ("sets", "stabilise", "yes", "sets.stabilise"),
+        ("sets", "background_samples", 0, "sets.background_samples"),
+        ("sets", "background_samples", 2.5, "sets.background_samples"),
+        ("sets", "background_samples", 65, "sets.background_samples"),
+        ("sets", "background_samples", True, "sets.background_samples"),
     ],
 )
 def test_bad_values_name_the_key(section, key, value, msg):

@@ -20,6 +20,8 @@ from typing import Any
 import yaml
 
 PRESET_DIR = Path(__file__).parent / "presets"
+# sets.background_samples: the decode stage holds this many samples before it yields a clip
+MAX_BACKGROUND_SAMPLES = 64
 
 
 class ConfigError(ValueError):
@@ -61,6 +63,11 @@ class SetsConfig:
     # Every frame scaled to the reference's median luma after those two (global gain, exposure
     # and lighting steps undone: va_gpt.ops.gain), in the visual stage and in training.
     match_gain: bool = False
+    # The static-change evidence compares each frame with the video's first sample and, when > 1,
+    # also with the per-pixel median of its first `background_samples` samples (prepared as frames
+    # are), keeping the smaller difference: what the first sample shows and then leaves (a passer-by)
+    # leaves no lasting "new" patch behind (va_gpt.ops.evidence, va_gpt.video.clips). 1 = off.
+    background_samples: int = 1
 
 
 @dataclass(frozen=True)
@@ -328,6 +335,9 @@ def validate(p: Preset, where: str = "preset") -> None:
         bad("sets.background_momentum", f"must be in [0, 1), got {p.sets.background_momentum}")
     if not 0 <= p.sets.min_brightness < 1:
         bad("sets.min_brightness", f"must be in [0, 1), got {p.sets.min_brightness}")
+    k = p.sets.background_samples
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_BACKGROUND_SAMPLES:
+        bad("sets.background_samples", f"must be a whole number in [1, {MAX_BACKGROUND_SAMPLES}], got {k!r}")
     if (p.intervals.low is None) != (p.intervals.high is None):
         bad("intervals", "give both high and low, or neither (null: the classifier's calibration)")
     if p.intervals.low is not None and not 0 <= p.intervals.low <= p.intervals.high <= 1:

@@ -1,10 +1,11 @@
-"""Per-patch pixel evidence (ops.evidence.pixel_maps): what it sees and what it ignores."""
+"""Per-patch evidence (ops.evidence: pixel_maps, and the embedding maps' background): what it sees and what it ignores."""
 
 import numpy as np
 import pytest
 import torch
 
-from va_gpt.ops.evidence import HISTORY, NUM_PIXEL_MAPS, pixel_maps
+from va_gpt.ops.evidence import HISTORY, NUM_PIXEL_MAPS, evidence, pixel_maps
+from va_gpt.video.clips import background_frame
 
 S, GRID = 64, (4, 4)  # 16-px patches
 
@@ -58,3 +59,40 @@ def test_any_frame_size_reads_as_the_same_grid_and_bad_shapes_are_refused():
         pixel_maps(torch.from_numpy(v), torch.from_numpy(big[0]), GRID)
     with pytest.raises(ValueError, match=r"frames must be \[T, H, W, 3\]"):
         pixel_maps(torch.from_numpy(v[..., 0]), torch.from_numpy(v[0, ..., 0]), GRID)
+
+
+def test_a_passer_by_in_the_first_sample_leaves_no_new_patch_behind_with_the_background():
+    """Someone stands in patch 5 in the first 2 samples, then walks off; a bag is left in patch 9
+    from frame 6 on. Against the first sample alone patch 5 is "new and still" for the rest of
+    the video (the scene there differs from the first sample), as much as the bag; with the
+    background (the median of the first 5 samples: the passer-by is gone in 3 of them) it is not,
+    and the bag is as plain as before. The same holds for the embedding maps."""
+    v = scene(14, seed=3)
+    v[:2, 16:32, 16:32] = 20  # patch 5 (row 1, column 1)
+    v[6:, 40:46, 20:26] = 250  # patch 9
+    bg = background_frame(v[:5])
+    t = 6 + HISTORY
+    before = torch.expm1(maps(v)[..., 5])  # new-and-still
+    after = torch.expm1(
+        pixel_maps(torch.from_numpy(v), torch.from_numpy(v[0]), GRID, torch.from_numpy(bg))[..., 5]
+    )
+    assert before[t, 5] > 0.5 * before[t, 9] and before[t, 9] > 1
+    assert after[t, 5] < 0.1 * after[t, 9] and after[t, 9] > 1
+    assert int(after[t].argmax()) == 9
+    # embedding maps: patch 5 of the first two frames far off its later value, the bag likewise
+    rng = np.random.default_rng(0)
+    patches = torch.from_numpy(
+        rng.normal(0, 1, (1, 16, 32)).repeat(14, 0) + rng.normal(0, 0.05, (14, 16, 32))
+    ).float()
+    patches[:2, 5] += 3.0
+    patches[6:, 9] += 3.0
+    background = patches[:5].median(0).values
+    _, plain = evidence(patches, patches[0], GRID, per_patch=True)
+    _, with_bg = evidence(patches, patches[0], GRID, per_patch=True, background=background)
+    still_plain, still_bg = torch.expm1(plain[t, :, 5]), torch.expm1(with_bg[t, :, 5])
+    assert still_plain[5] > 0.5 * still_plain[9] and still_bg[5] < 0.1 * still_bg[9]
+    assert int(still_bg.argmax()) == 9
+    with pytest.raises(ValueError, match="background must be"):
+        evidence(patches, patches[0], GRID, per_patch=True, background=background[:3])
+    with pytest.raises(ValueError, match="background frame must be"):
+        pixel_maps(torch.from_numpy(v), torch.from_numpy(v[0]), GRID, torch.from_numpy(bg[:8]))

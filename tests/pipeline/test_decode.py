@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -9,6 +11,7 @@ from tests.video.media import SIZE
 from va_gpt.config import DecodeConfig, SetsConfig
 from va_gpt.ops.prepare import Preparation
 from va_gpt.pipeline.decode import OUTPUT_COLUMNS, Decode
+from va_gpt.video.clips import background_frame
 
 
 @pytest.mark.timeout(120)
@@ -36,11 +39,13 @@ def test_decode_callable_yields_rows_and_error_rows(media):
     assert ok[0]["frames"].shape == (1, 4, SIZE, SIZE, 3) and ok[0]["frames"].dtype == np.uint8
     assert ok[0]["t"].shape == (1, 4) and ok[0]["error_kind"][0] is None
     assert ok[-1]["is_last"][0] and not ok[0]["is_last"][0] and ok[1]["first_is_overlap"][0]
+    assert ok[0]["background"].shape == (1, 0, SIZE, SIZE, 3)  # background_samples 1: none
     assert ok[0]["camera_id"][0] == "c1" and ok[0]["codec"][0] == "h264"
     for vid, kind in (("gone", "missing"), ("txt", "not_video")):
         (row,) = rows[vid]
         assert row["error_kind"][0] == kind and row["uri"][0] in row["error_message"][0]
         assert row["frames"].shape == (1, 0, SIZE, SIZE, 3) and row["t"].shape == (1, 0)
+        assert row["background"].shape == (1, 0, SIZE, SIZE, 3)
         assert row["is_last"][0]
     cut = rows["cut"]
     assert (
@@ -76,6 +81,18 @@ def test_decode_prepares_frames_as_the_preset_says(media):
         np.testing.assert_array_equal(b["frames"][0], frames)
         np.testing.assert_array_equal(b["reference"][0], reference)
         assert not np.array_equal(b["frames"][0], a["frames"][0])
+    # background_samples 4: every row carries the median of the first 4 samples, prepared as a frame
+    with_bg = list(
+        Decode.from_config(cfg, size=32, context=1, sets=replace(sets, background_samples=4))(batch)
+    )
+    raw = list(Decode.from_config(cfg, size=32, context=1, sets=replace(sets, min_brightness=0.0, stabilise=False,
+                                                                      background_samples=4))(batch))  # fmt: skip
+    first = np.concatenate([plain[0]["frames"][0], plain[1]["frames"][0][1:]])[:4]
+    median = background_frame(first)
+    for r, q in zip(with_bg, raw):
+        assert r["background"].shape == (1, 1, 32, 32, 3)
+        np.testing.assert_array_equal(q["background"][0, 0], median)  # nothing to prepare: as decoded
+        np.testing.assert_array_equal(r["background"][0], Preparation(True, 0.9)(median[None], first[0])[0])
 
 
 @pytest.mark.slow

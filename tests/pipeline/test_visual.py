@@ -16,6 +16,7 @@ from va_gpt.ops.evidence import HISTORY
 from va_gpt.ops.prepare import Preparation
 from va_gpt.pipeline.visual import Visual, context_frames, feature_spec
 from va_gpt.train.classifier import predict, video_inputs
+from va_gpt.video.clips import background_frame
 from va_gpt.video.preprocess import resize_frames
 
 TINY = load_preset("tiny")
@@ -48,11 +49,13 @@ def moving_video(T, seed=0, size=S):
     return np.clip(np.stack(frames), 0, 255).astype(np.uint8)
 
 
-def clip_rows(video, vid="v", fps=2.0, clip_len=L, uri="s3://bucket/v.mp4", context=None):
+def clip_rows(video, vid="v", fps=2.0, clip_len=L, uri="s3://bucket/v.mp4", context=None, background=1):
     """Split a video like the decode stage (va_gpt.video.clips.iter_clips): clip 0 holds the first
     clip_len frames, later clips the next clip_len - 1, each after the `context` frames before it
-    (default: the classifier's receptive field), and every clip carries the video's first frame."""
+    (default: the classifier's receptive field), and every clip carries the video's first frame
+    (and with `background` > 1 the median of its first that many: sets.background_samples)."""
     context = context_frames(TINY.classifier) if context is None else context
+    extra = {"background": background_frame(video[:background])[None]} if background > 1 else {}
     rows, start, c = [], 0, 0
     while start < len(video):
         n_new = clip_len if c == 0 else clip_len - 1
@@ -67,6 +70,7 @@ def clip_rows(video, vid="v", fps=2.0, clip_len=L, uri="s3://bucket/v.mp4", cont
                 context=start - a,
                 reference=video[0],
                 uri=uri,
+                **extra,
             )
         )
         start, c = b, c + 1
@@ -154,22 +158,26 @@ def _scores_by_clip(outs):
 
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize(
-    "reference, stabilise, pixels, gain",
+    "reference, stabilise, pixels, gain, background",
     [
-        ("previous", False, False, False),
-        ("background", False, False, False),
-        ("previous", True, False, False),
-        ("previous", True, True, False),
-        ("previous", True, True, True),
+        ("previous", False, False, False, 1),
+        ("background", False, False, False, 1),
+        ("previous", True, False, False, 1),
+        ("previous", True, True, False, 1),
+        ("previous", True, True, True, 1),
+        ("previous", True, True, True, 5),
     ],
 )
-def test_scores_do_not_depend_on_actors_or_order(reference, stabilise, pixels, gain):
+def test_scores_do_not_depend_on_actors_or_order(reference, stabilise, pixels, gain, background):
     """One actor in order, three actors with the clips dealt out and shuffled, and one pass over the
     whole video give the same scores: each clip carries the context it needs (with stabilise, a
     shaking camera's frames are aligned to the reference every clip carries; with pixel maps, the
     clip's frames and reference frame; with match_gain, a camera whose gain wanders is brought to
-    that reference's gain)."""
-    preset = with_sets(TINY, reference=reference, stabilise=stabilise, match_gain=gain)
+    that reference's gain; with background_samples, the median of the video's first samples, with
+    someone in the first ones who walks off)."""
+    preset = with_sets(
+        TINY, reference=reference, stabilise=stabilise, match_gain=gain, background_samples=background
+    )
     preset = dataclasses.replace(
         preset, classifier=dataclasses.replace(preset.classifier, num_layers=2, pixel_maps=pixels)
     )
@@ -183,8 +191,12 @@ def test_scores_do_not_depend_on_actors_or_order(reference, stabilise, pixels, g
     if gain:
         wander = np.random.default_rng(3).uniform(0.6, 1.2, len(video))[:, None, None, None]
         video = np.clip(video * wander, 0, 255).astype(np.uint8)
-    whole = _scores_by_clip([Visual(preset)(batch_of(clip_rows(video, clip_len=40, context=C)))])
-    rows = clip_rows(video, context=C)
+    if background > 1:
+        video[:2, 30:44, 30:44] = 10  # a passer-by in the first two samples
+    whole = _scores_by_clip(
+        [Visual(preset)(batch_of(clip_rows(video, clip_len=40, context=C, background=background)))]
+    )
+    rows = clip_rows(video, context=C, background=background)
     assert len(rows) == 6
     one = Visual(preset)
     in_order = _scores_by_clip([one(batch_of([r])) for r in rows])
@@ -281,6 +293,16 @@ def test_bad_clips_are_clear_errors(stage):
     bad = {k: v for k, v in batch_of(good).items() if k != "t"}
     with pytest.raises(ValueError, match=r"lacks column\(s\) \['t'\]"):
         stage(bad)
+    # clips decoded for another preset's background_samples: refused, naming the clip
+    with pytest.raises(
+        ValueError, match=r"video 'cam1/2024-05-01/120000.mp4' clip 0: background must be uint8 \[1,"
+    ):
+        Visual(with_sets(TINY, background_samples=5))(batch_of(good))
+    with_bg = clip_rows(moving_video(10), vid="cam1/2024-05-01/120000.mp4", background=3)
+    with pytest.raises(
+        ValueError, match=r"clip 0: background must be uint8 \[0, 56, 56, 3\] .*background_samples 1"
+    ):
+        stage(batch_of(with_bg))
 
 
 @pytest.mark.timeout(60)
@@ -300,12 +322,14 @@ def test_random_classifier_warns(caplog):
 
 
 @pytest.mark.timeout(60)
-@pytest.mark.parametrize("pixels", [False, True])
-def test_training_prepares_frames_as_the_stage_does(pixels):
+@pytest.mark.parametrize("pixels, background", [(False, 1), (True, 1), (True, 5)])
+def test_training_prepares_frames_as_the_stage_does(pixels, background):
     """A dark, shaking video: the stage with frame preparation on and the training path
     (video_inputs with the same settings) give the classifier the same inputs, pixel maps
-    included."""
-    preset = with_sets(TINY, stabilise=True, min_brightness=0.3, match_gain=True)
+    and the background of the first samples included."""
+    preset = with_sets(
+        TINY, stabilise=True, min_brightness=0.3, match_gain=True, background_samples=background
+    )
     preset = dataclasses.replace(preset, classifier=dataclasses.replace(preset.classifier, pixel_maps=pixels))
     stage = Visual(preset)
     video = moving_video(8, seed=3)
@@ -313,16 +337,22 @@ def test_training_prepares_frames_as_the_stage_does(pixels):
     video = np.stack([np.roll(f, tuple(s), axis=(0, 1)) for f, s in zip(video, shake)])
     video = (video * 0.25).astype(np.uint8)  # mean brightness about 0.1: lifted
     video[4:] = (video[4:] * 0.7).astype(np.uint8)  # and the light drops half-way: the gain matched
-    batch = batch_of(clip_rows(video)[:1])
+    video[:2, 30:44, 30:44] = 200  # someone in the first two samples, gone after
+    batch = batch_of(clip_rows(video, background=background)[:1])
     feats, px, _ = video_inputs(
         stage.encoder, video, TINY.classifier.use_cls, per_patch=True, prepare=Preparation.of(preset.sets),
-        pixel_maps=pixels,
+        pixel_maps=pixels, background_samples=background,
     )  # fmt: skip
     assert px.shape[-1] == patch_features_for(TINY.encoder.hidden_size, preset.classifier)
     got = stage(batch)["score"][0]
     np.testing.assert_allclose(got, predict(stage.classifier, feats, px), rtol=1e-3, atol=1e-4)
     raw, _, _ = video_inputs(stage.encoder, video, TINY.classifier.use_cls, per_patch=True)
     assert not np.allclose(feats, raw)  # the preparation did change what the classifier sees
+    if background > 1:  # and the background changed it again
+        first, _, _ = video_inputs(
+            stage.encoder, video, TINY.classifier.use_cls, per_patch=True, prepare=Preparation.of(preset.sets)
+        )
+        assert not np.allclose(feats, first)
 
 
 @pytest.mark.timeout(60)
@@ -354,11 +384,15 @@ def test_loads_a_trained_classifier_and_checks_its_features(tmp_path, stage):
         Visual(with_sets(TINY, stabilise=True), url)
     with pytest.raises(ValueError, match="match_gain=False, this preset has True"):
         Visual(with_sets(TINY, match_gain=True), url)
-    # a classifier from before sets.match_gain is served with the preset's (the committed one is)
+    with pytest.raises(ValueError, match="background_samples=1, this preset has 5"):
+        Visual(with_sets(TINY, background_samples=5), url)
+    # a classifier from before sets.match_gain / background_samples is served with the preset's
+    # (the committed one is)
     legacy = feature_spec(TINY, stage.encoder)
     legacy.pop("match_gain")
+    legacy.pop("background_samples")
     save_classifier(clf, url, legacy)
-    Visual(with_sets(TINY, match_gain=True), url)
+    Visual(with_sets(TINY, match_gain=True, background_samples=5), url)
     old = feature_spec(TINY, stage.encoder)
     old.pop("recipe")
     save_classifier(clf, url, old)

@@ -7,7 +7,7 @@ import pytest
 
 from tests.shared_paths import CAR_ACCIDENT
 from tests.video.media import SIZE, decode_all, indices
-from va_gpt.video.clips import decode_window, iter_clips
+from va_gpt.video.clips import background_frame, decode_window, iter_clips
 
 
 @pytest.mark.timeout(120)
@@ -78,6 +78,57 @@ def test_clips_carry_their_context_and_the_reference(media, context):
         start += len(c.t) - c.context
 
 
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("clip_len", [2, 3, 12])
+def test_every_clip_carries_the_median_of_the_first_samples(media, clip_len):
+    """With background_samples K every clip carries the per-pixel median of the video's first K
+    samples, also the clips made before K samples were read (clip_len 2 < K: they wait for it),
+    and the clips themselves are those of K = 1; a video shorter than K gives the median of all it
+    has; K = 1 carries none."""
+    _, t, frames = decode_all(media("cfr30"), fps=3.0, clip_len=3)  # 9 samples
+    plain = list(iter_clips(str(media("cfr30")), fps=3.0, clip_len=clip_len, size=SIZE, context=2))
+    assert all(c.background is None for c in plain)
+    clips = list(
+        iter_clips(
+            str(media("cfr30")), fps=3.0, clip_len=clip_len, size=SIZE, context=2, background_samples=5
+        )
+    )
+    want = np.rint(np.median(frames[:5].astype(np.float64), axis=0)).astype(np.uint8)
+    assert len(clips) == len(plain)
+    for c, p in zip(clips, plain):
+        np.testing.assert_array_equal(c.background, want)
+        np.testing.assert_array_equal(c.frames, p.frames)
+        np.testing.assert_array_equal(c.reference, frames[0])
+    # the median is not the first sample: the test video's frames differ
+    assert not np.array_equal(want, frames[0])
+    longer = list(iter_clips(str(media("cfr30")), fps=3.0, clip_len=4, size=SIZE, background_samples=64))
+    np.testing.assert_array_equal(longer[0].background, background_frame(frames))
+
+
+@pytest.mark.timeout(120)
+def test_a_damaged_video_keeps_its_clips_and_their_background(media):
+    """A file cut off after a few samples (fewer than background_samples): the same clips as
+    without a background, the last one partial, each with the median of every sample read."""
+    plain = list(iter_clips(str(media.bad("cut_frag")), fps=2.0, clip_len=2, size=SIZE))
+    got = list(iter_clips(str(media.bad("cut_frag")), fps=2.0, clip_len=2, size=SIZE, background_samples=40))
+    assert [list(c.t) for c in got] == [list(c.t) for c in plain] and got[-1].partial
+    samples = np.concatenate([plain[0].frames] + [c.frames[1:] for c in plain[1:]])
+    assert 1 < len(samples) < 40
+    for c in got:
+        np.testing.assert_array_equal(c.background, background_frame(samples))
+
+
+def test_background_frame_checks_its_input():
+    with pytest.raises(ValueError, match="samples must be uint8"):
+        background_frame(np.zeros((0, 4, 4, 3), np.uint8))
+    with pytest.raises(ValueError, match="samples must be uint8"):
+        background_frame(np.zeros((2, 4, 4, 3), np.float32))
+    two = np.stack(
+        [np.zeros((2, 2, 3), np.uint8), np.full((2, 2, 3), 255, np.uint8), np.full((2, 2, 3), 7, np.uint8)]
+    )
+    assert (background_frame(two) == 7).all()  # the median, not the mean
+
+
 @pytest.mark.timeout(60)
 def test_single_sample_video_gives_one_frame_clip(media):
     clips = list(iter_clips(str(media("one_frame")), fps=2.0, clip_len=4, size=SIZE))
@@ -100,6 +151,8 @@ def test_bad_arguments_are_value_errors(media):
         list(iter_clips(str(media("cfr30")), fps=2, clip_len=4, size=SIZE, strategy="fast"))
     with pytest.raises(ValueError, match="clip_len"):
         list(iter_clips(str(media("cfr30")), fps=2, clip_len=1, size=SIZE))
+    with pytest.raises(ValueError, match="background_samples"):
+        list(iter_clips(str(media("cfr30")), fps=2, clip_len=4, size=SIZE, background_samples=0))
 
 
 # ---- decode_window ------------------------------------------------------------------

@@ -117,20 +117,24 @@ def frame_inputs(
     grid: tuple[int, int],
     use_cls: bool,
     per_patch: bool = False,
-    pixels: tuple[torch.Tensor, torch.Tensor] | None = None,
+    pixels: tuple | None = None,
+    background: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """cls [T, D], patches [T, N, D], reference [N, D] -> (features [T, F] float32, per-patch
     evidence [T, N, Fp] float32 when `per_patch`, else None). `pixels`: the same frames [T, H, W,
-    3] uint8 and the reference frame [H, W, 3], for a classifier with `pixel_maps`: their
-    per-patch pixel evidence (ops.evidence.pixel_maps) follows the embedding's."""
-    ev, px = evidence(patches, reference, grid, per_patch)
+    3] uint8 and the reference frame [H, W, 3] (then the background frame [H, W, 3] when there is
+    one), for a classifier with `pixel_maps`: their per-patch pixel evidence
+    (ops.evidence.pixel_maps) follows the embedding's. `background`: the background frame's
+    patches [N, D] (sets.background_samples > 1; ops.evidence), or None."""
+    ev, px = evidence(patches, reference, grid, per_patch, background)
     if px is not None and pixels is not None:
         # a copy: the pipeline's frames may be read-only numpy views of Arrow buffers; computed on
         # the device of the patches (a GPU's), as the rest of the evidence
-        frames, ref_frame = (
-            (a if torch.is_tensor(a) else torch.from_numpy(np.array(a))).to(px.device) for a in pixels
+        frames, ref_frame, *bg = (
+            None if a is None else (a if torch.is_tensor(a) else torch.from_numpy(np.array(a))).to(px.device)
+            for a in pixels
         )
-        px = torch.cat([px, pixel_maps(frames, ref_frame, grid)], -1)
+        px = torch.cat([px, pixel_maps(frames, ref_frame, grid, bg[0] if bg else None)], -1)
     return (torch.cat([cls.float(), ev], -1) if use_cls else ev), px
 
 

@@ -14,7 +14,11 @@ Steps, per frame t:
              frame of a video is not blind (a video's first frame used to score 0);
    `static`  x_t vs the reference frame (the video's first sample, carried by every clip:
              see va_gpt.video.clips): an object that appears and then stays (an abandoned
-             bag) keeps a difference here after it stops moving.
+             bag) keeps a difference here after it stops moving. With a `background` (the
+             per-pixel median of the video's first few samples, sets.background_samples) the
+             smaller of the differences to the two: a passer-by in the first sample who walks
+             on leaves no "new" patch behind for the rest of the video, while an object new to
+             both stays as different as before.
 3. Robust normalisation of each map per frame: z = (d - median) / (1.4826 MAD + 0.1 median
    + floor). A camera shake or a light change raises every patch, so the median and MAD rise
    with it and z stays small; one local event is an outlier and stands out.
@@ -157,19 +161,26 @@ def _peak(x: torch.Tensor) -> torch.Tensor:
     return torch.log1p(torch.stack([x.amax(-1), x.topk(k, -1).values.mean(-1)], -1))
 
 
-def _check(patches: torch.Tensor, reference: torch.Tensor) -> None:
+def _check(patches: torch.Tensor, reference: torch.Tensor, background: torch.Tensor | None = None) -> None:
     if patches.ndim != 3 or reference.shape != patches.shape[1:]:
         raise ValueError(
             f"patches must be [T, N, D] and reference [N, D], got {tuple(patches.shape)}, {tuple(reference.shape)}"
         )
+    if background is not None and background.shape != reference.shape:
+        raise ValueError(
+            f"background must be [N, D] like the reference {tuple(reference.shape)}, got {tuple(background.shape)}"
+        )
 
 
-def _maps(patches: torch.Tensor, reference: torch.Tensor) -> dict[str, torch.Tensor]:
+def _maps(
+    patches: torch.Tensor, reference: torch.Tensor, background: torch.Tensor | None = None
+) -> dict[str, torch.Tensor]:
     """The standardised embeddings x [T, N, D] and the per-patch maps [T, N] both results use."""
     x = standardise_frames(patches)  # [T, N, D]
-    ref = standardise_frames(reference[None])  # [1, N, D]
     d_motion = motion_vectors(x).mean(-1)  # [T, N]
-    d_static = (x - ref).abs().mean(-1)  # [T, N]
+    d_static = (x - standardise_frames(reference[None])).abs().mean(-1)  # [T, N]
+    if background is not None:
+        d_static = torch.minimum(d_static, (x - standardise_frames(background[None])).abs().mean(-1))
     return dict(x=x, **_history_maps(d_motion, d_static))
 
 
@@ -233,21 +244,33 @@ def grey(frames: torch.Tensor) -> torch.Tensor:
     return F.avg_pool2d(g, PIXEL_BLOCK)[:, 0]
 
 
-def pixel_maps(frames: torch.Tensor, reference: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
+def pixel_maps(
+    frames: torch.Tensor,
+    reference: torch.Tensor,
+    grid: tuple[int, int],
+    background: torch.Tensor | None = None,
+) -> torch.Tensor:
     """uint8 frames [T, H, W, 3] (consecutive, prepared as the encoder's), the reference frame
-    [H, W, 3] -> per-patch pixel evidence [T, gh * gw, NUM_PIXEL_MAPS] float32 (raster order, as
-    the encoder's patches; any frame size: a patch is its share of the frame). See the module
-    docstring; frame t's rows depend on the same frames as patch_evidence's."""
+    [H, W, 3] (and the background frame [H, W, 3], see the module docstring) -> per-patch pixel
+    evidence [T, gh * gw, NUM_PIXEL_MAPS] float32 (raster order, as the encoder's patches; any
+    frame size: a patch is its share of the frame). Frame t's rows depend on the same frames as
+    patch_evidence's."""
     if frames.ndim != 4 or frames.shape[-1] != 3 or reference.shape != frames.shape[1:]:
         raise ValueError(
             f"frames must be [T, H, W, 3] and reference [H, W, 3], got {tuple(frames.shape)}, "
             f"{tuple(reference.shape)}"
         )
-    g, ref = grey(frames), grey(reference[None])
+    if background is not None and background.shape != reference.shape:
+        raise ValueError(
+            f"background frame must be {tuple(reference.shape)} like the reference, got {tuple(background.shape)}"
+        )
+    g = grey(frames)
     T = g.shape[0]
     # motion_vectors' forward difference at frame 0, on [T, pixels, 1]
     motion = motion_vectors(g.reshape(T, -1, 1)).reshape(g.shape)
-    static = (g - ref).abs()
+    static = (g - grey(reference[None])).abs()
+    if background is not None:
+        static = torch.minimum(static, (g - grey(background[None])).abs())
 
     def per_patch(d: torch.Tensor) -> torch.Tensor:  # [T, h, w] -> the largest block of each patch [T, N]
         return F.adaptive_max_pool2d(d[:, None], tuple(grid)).reshape(T, -1) * PIXEL_SCALE
@@ -263,9 +286,14 @@ def patch_evidence(patches: torch.Tensor, reference: torch.Tensor) -> torch.Tens
 
 
 def evidence(
-    patches: torch.Tensor, reference: torch.Tensor, grid: tuple[int, int], per_patch: bool
+    patches: torch.Tensor,
+    reference: torch.Tensor,
+    grid: tuple[int, int],
+    per_patch: bool,
+    background: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Both results from one pass over the maps: (evidence_features, patch_evidence or None)."""
-    _check(patches, reference)
-    m = _maps(patches, reference)
+    """Both results from one pass over the maps: (evidence_features, patch_evidence or None).
+    background: the background frame's patches [N, D] (module docstring), or None."""
+    _check(patches, reference, background)
+    m = _maps(patches, reference, background)
     return _frame_stats(m, grid), (_patch_values(m) if per_patch else None)

@@ -20,6 +20,7 @@ OUTPUT_COLUMNS = (
     "first_is_overlap",
     "context",
     "reference",
+    "background",
     "prepared",
     "partial",
     "is_last",
@@ -41,7 +42,9 @@ class Decode:
     Output columns (OUTPUT_COLUMNS): video_id, uri, clip_index, frames uint8
     [1, T, size, size, 3], t float64 [1, T], first_is_overlap, context (leading frames of
     earlier clips: `context` of them, fewer at the video start), reference uint8
-    [1, size, size, 3] (the video's first sample), prepared (how frames and reference were prepared,
+    [1, size, size, 3] (the video's first sample), background uint8 [1, B, size, size, 3] (B = 1:
+    the per-pixel median of the video's first `background_samples` samples, va_gpt.video.clips;
+    B = 0 when that is 1, and on error rows), prepared (how frames, reference and background were prepared,
     va_gpt.ops.prepare.Preparation.label: the visual stage then leaves them as they are; None: raw), partial, is_last,
     error_kind, error_message, and video facts (duration_s, native_fps, codec, width,
     height, has_audio, strategy). Other input columns are carried through unchanged.
@@ -63,8 +66,12 @@ class Decode:
         threads: int = DEFAULT_THREADS,
         context: int = 1,
         prepare: Preparation = RAW,
+        background_samples: int = 1,
     ):
         check_args(fps, size, clip_len, strategy)
+        if background_samples < 1:
+            raise ValueError(f"background_samples must be >= 1, got {background_samples}")
+        self.background_samples = int(background_samples)
         # frame preparation (va_gpt.ops.prepare) happens here, on the decode tasks' cores;
         # `prepared` is what the rows say of it (None when there is nothing to do: raw frames)
         self.prepare = prepare
@@ -86,8 +93,9 @@ class Decode:
         `SetsConfig` whose frame preparation to apply (None: none)."""
         prepare = RAW if sets is None else Preparation.of(sets)
         return cls(
-            cfg.fps, cfg.clip_len, size, cfg.strategy, storage_options, context=context, prepare=prepare
-        )
+            cfg.fps, cfg.clip_len, size, cfg.strategy, storage_options, context=context, prepare=prepare,
+            background_samples=1 if sets is None else sets.background_samples,
+        )  # fmt: skip
 
     def __call__(self, batch: dict[str, np.ndarray]) -> Iterator[dict[str, np.ndarray]]:
         for col in ("uri", "video_id"):
@@ -112,6 +120,7 @@ class Decode:
                 video_id=video_id,
                 threads=self.threads,
                 context=self.context,
+                background_samples=self.background_samples,
             ):
                 next_index = clip.index + 1
                 yield self._clip_row(clip, carry)
@@ -139,8 +148,12 @@ class Decode:
         if clip.partial and clip.summary is not None:
             message = f"{clip.uri}: partial: {clip.summary.damage}"
         frames, reference = clip.frames, clip.reference
-        if self.prepared is not None:
-            frames, reference = self.prepare(frames, reference)
+        background = (
+            np.zeros((0, *reference.shape), np.uint8) if clip.background is None else clip.background[None]
+        )
+        if self.prepared is not None:  # the background is prepared as a frame of the clip
+            both, reference = self.prepare(np.concatenate([frames, background]), reference)
+            frames, background = both[: len(frames)], both[len(frames) :]
         return self._row(
             carry,
             video_id=clip.video_id,
@@ -151,6 +164,7 @@ class Decode:
             first_is_overlap=np.asarray([clip.first_is_overlap]),
             context=np.asarray([clip.context], np.int64),
             reference=reference[None],
+            background=background[None],
             prepared=self.prepared,  # None: the visual stage prepares the raw frames its preset's way
             partial=np.asarray([clip.partial]),
             is_last=np.asarray([clip.is_last]),
@@ -177,6 +191,7 @@ class Decode:
             first_is_overlap=np.asarray([False]),
             context=np.asarray([0], np.int64),
             reference=np.zeros((1, s, s, 3), np.uint8),
+            background=np.zeros((1, 0, s, s, 3), np.uint8),
             prepared=None,
             partial=np.asarray([False]),
             is_last=np.asarray([True]),

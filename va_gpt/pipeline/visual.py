@@ -12,12 +12,16 @@ Input rows (one clip each, from the decode stage):
     t float64 [T] seconds, context int (the first `context` frames belong to earlier
     clips; rows without it: first_is_overlap bool = 1 context frame), reference uint8
     [V, V, 3] (the video's first sample; optional for a clip without context, which then
-    is the video start and frames[0] is it), is_last bool (optional: the clip ends its video),
+    is the video start and frames[0] is it), background uint8 [B, V, V, 3] (B = 1 with
+    sets.background_samples > 1: the per-pixel median of the video's first samples,
+    va_gpt.video.clips; required then, and absent or B = 0 otherwise), is_last bool (optional: the
+    clip ends its video),
     prepared str (optional: the decode stage already prepared frames and reference with these
     settings, va_gpt.ops.prepare.Preparation.label; they must be this preset's), plus any passthrough
     columns.
 Output rows (one per clip, same order as the input; `frames`, `first_is_overlap`,
-`context`, `reference` and `prepared` are dropped, every other input column passes through):
+`context`, `reference`, `background` and `prepared` are dropped, every other input column passes
+through):
     video_id, clip_index, t float64 [T'], score float32 [T'] (anomaly probability),
     kind_prob float32 [T', K] (the classifier's kind head over models.classifier.KINDS;
     both as the network gives them: for a classifier with a lookahead, row t scores frame
@@ -41,7 +45,9 @@ per-patch history (ops/evidence.py), and the frame before those for the motion d
 scores equal those of one pass over the whole video, whichever actor runs the clip and in
 whatever order (tests/pipeline/test_visual.py). The static-change reference is the video's
 first sample, carried by every clip (va_gpt.video.clips): deterministic, and an object that
-appears and stays (an abandoned bag) stays different from it for the rest of the file.
+appears and stays (an abandoned bag) stays different from it for the rest of the file. With
+sets.background_samples > 1 every clip also carries the median of the video's first samples, and
+a patch's static difference is the smaller of the two (ops/evidence.py).
 
 The classifier scores every frame at each of the preset's views (classifier.views; default: S
 alone) and its score and kind probabilities are the mean over them: a view larger than S gives a
@@ -93,7 +99,7 @@ ENCODE_CHUNK = 64  # frames per encoder forward pass on a CPU
 # pass and 5979 at 256, S/14 10737 and 12749 (jobs/bench_gpu.py, README "On a GPU").
 ENCODE_CHUNK_GPU = 256
 REQUIRED = ("video_id", "clip_index", "frames", "t")
-CONSUMED = ("frames", "first_is_overlap", "context", "reference", "prepared")
+CONSUMED = ("frames", "first_is_overlap", "context", "reference", "background", "prepared")
 
 
 def context_frames(cfg: ClassifierConfig) -> int:
@@ -186,6 +192,7 @@ def feature_spec(preset: Preset, encoder: DinoEncoder) -> dict:
         "stabilise": preset.sets.stabilise,
         "min_brightness": preset.sets.min_brightness,
         "match_gain": preset.sets.match_gain,
+        "background_samples": preset.sets.background_samples,
         "encoder_source": preset.encoder.source,
         "encoder_weights": encoder.weight_sample(),
     }
@@ -245,6 +252,7 @@ class Visual:
         self.encode_chunk = ENCODE_CHUNK_GPU if str(rt.device).startswith("cuda") else ENCODE_CHUNK
         # what a decode stage that prepared the frames for this preset says in `prepared`
         self.prepare = Preparation.of(preset.sets)
+        self.background_samples = preset.sets.background_samples
         self.encoder = build_encoder(preset.encoder, rt.device, rt.dtype, storage_options)
         self.image_size = preset.encoder.image_size
         self.decode_size = preset.decode_size  # frames arrive at this size
@@ -292,7 +300,7 @@ class Visual:
             for size in sorted({*self.views, self.image_size})
         }
 
-    def _check_clip(self, vid: str, clip: int, frames, t, context: int, reference) -> tuple:
+    def _check_clip(self, vid: str, clip: int, frames, t, context: int, reference, background) -> tuple:
         where = f"video {vid!r} clip {clip}"
         frames = np.asarray(frames)
         t = np.asarray(t, dtype=np.float64)
@@ -316,19 +324,28 @@ class Visual:
         reference = np.asarray(reference)
         if reference.dtype != np.uint8 or reference.shape != (S, S, 3):
             raise ValueError(f"{where}: reference must be uint8 [{S}, {S}, 3], got {reference.shape}")
-        return frames, t, reference
+        background = np.zeros((0, S, S, 3), np.uint8) if background is None else np.asarray(background)
+        want = int(self.background_samples > 1)
+        if background.dtype != np.uint8 or background.shape != (want, S, S, 3):
+            raise ValueError(
+                f"{where}: background must be uint8 [{want}, {S}, {S}, 3] for this preset's "
+                f"sets.background_samples {self.background_samples}, got {background.dtype} {background.shape} "
+                "(clips decoded with another preset's? va_gpt.pipeline.decode.Decode.from_config(sets=...))"
+            )
+        return frames, t, reference, background
 
-    def _prepared(self, frames, t, reference, done, vid: str, clip: int) -> tuple:
-        """A checked clip with its frames and reference prepared before any difference
+    def _prepared(self, frames, t, reference, background, done, vid: str, clip: int) -> tuple:
+        """A checked clip with its frames, reference and background prepared before any difference
         (ops/prepare.py), here unless the decode stage did (`done`: its `prepared` column)."""
         if done is None or done != done:  # no column, or a None / NaN cell: raw frames
-            frames, reference = self.prepare(frames, reference)
+            both, reference = self.prepare(np.concatenate([frames, background]), reference)
+            frames, background = both[: len(frames)], both[len(frames) :]
         elif str(done) != self.prepare.label:
             raise ValueError(
                 f"video {vid!r} clip {clip}: frames were prepared with {str(done)!r}, this preset's visual "
                 f"stage needs {self.prepare.label!r} (decode and visual stages built from different presets?)"
             )
-        return frames, t, reference
+        return frames, t, reference, background
 
     @torch.inference_mode()
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -345,26 +362,30 @@ class Visual:
         else:
             ctx = [int(bool(o)) for o in batch["first_is_overlap"]]
         refs = batch["reference"] if "reference" in batch else [None] * n
+        bgs = batch["background"] if "background" in batch else [None] * n
         last = [bool(v) for v in batch["is_last"]] if "is_last" in batch else [False] * n
         checked = [
-            self._check_clip(vids[i], clips[i], batch["frames"][i], batch["t"][i], ctx[i], refs[i])
+            self._check_clip(vids[i], clips[i], batch["frames"][i], batch["t"][i], ctx[i], refs[i], bgs[i])
             for i in range(n)
         ]
         done = batch["prepared"] if "prepared" in batch else [None] * n
         checked = [self._prepared(*c, done[i], vids[i], clips[i]) for i, c in enumerate(checked)]
 
         # One encoder pass per size (the classifier's views and SETS's) over every frame (and
-        # reference) of the batch, then split per clip.
+        # reference and background) of the batch, then split per clip.
         # Frames that show no change since the last encoded one reuse its encoding (skip_static).
         out = {
             k: [None] * n for k in ("t", "score", "kind_prob", "diff_energy", "box", "selected", "encoded")
         }
         if n:
             thr, P = self.preset.runtime.skip_static, self.preset.encoder.patch_size
-            srcs = [static_frames(f, thr, P) for f, _, _ in checked]
+            srcs = [static_frames(c[0], thr, P) for c in checked]
             keep = [np.flatnonzero(s == np.arange(len(s))) for s in srcs]
+            # after the kept frames: each clip's reference, then the backgrounds (0 or 1 a clip)
             all_frames = np.concatenate(
-                [f[k] for (f, _, _), k in zip(checked, keep)] + [r[None] for _, _, r in checked]
+                [c[0][k] for c, k in zip(checked, keep)]
+                + [c[2][None] for c in checked]
+                + [c[3] for c in checked]
             )
             enc = {
                 size: encoder.encode_frames(
@@ -374,10 +395,12 @@ class Visual:
                 for size, encoder in self.encoders.items()
             }
             bounds = np.cumsum([0] + [len(k) for k in keep])
+            bg_rows = bounds[-1] + n + np.cumsum([0] + [len(c[3]) for c in checked])
             for i in range(n):
                 # encoded row of each frame: its source's position among the clip's kept frames
                 rows = torch.from_numpy(bounds[i] + np.searchsorted(keep[i], srcs[i]))
-                pixels = checked[i][0], checked[i][2]  # the clip's prepared frames and reference
+                frames_i, _, _, bg_i = checked[i]
+                pixels = (frames_i, checked[i][2], *bg_i)  # prepared frames, reference (, background)
                 views = [
                     self._clip(
                         ctx[i],
@@ -387,6 +410,7 @@ class Visual:
                         e.grid,
                         last[i],
                         pixels,
+                        e.patches[bg_rows[i]] if len(bg_i) else None,
                     )
                     for e in (enc[v] for v in self.views)
                 ]
@@ -402,18 +426,19 @@ class Visual:
         return result
 
     def _clip(
-        self, context: int, cls, patches, reference, grid, is_last: bool, pixels
+        self, context: int, cls, patches, reference, grid, is_last: bool, pixels, background=None
     ) -> dict[str, np.ndarray]:
         """One clip at one of the classifier's views (cls [T, D], patches [T, N, D] on `grid`,
-        reference [N, D]; pixels: its frames [T, S, S, 3] and reference frame, read by a classifier
-        with pixel_maps) -> its score and kind_prob columns."""
+        reference [N, D]; pixels: its frames [T, S, S, 3], reference frame (and background frame),
+        read by a classifier with pixel_maps; background: the background frame's patches [N, D] or
+        None) -> its score and kind_prob columns."""
         p = self.preset
         n_new = patches.shape[0] - context
         if self.classifier.uses_patches:
             self.classifier.use_grid(grid)
         feats, px = frame_inputs(
             cls, patches, reference, grid, p.classifier.use_cls, self.classifier.uses_patches,
-            pixels if p.classifier.pixel_maps else None,
+            pixels if p.classifier.pixel_maps else None, background,
         )  # fmt: skip
         if px is not None:
             px = px.to(self.device, torch.float32)

@@ -44,6 +44,7 @@ from va_gpt.models.dinov2 import DinoEncoder
 from va_gpt.ops.prepare import RAW, Preparation
 from va_gpt.ops.sets import difference_energy, difference_map
 from va_gpt.train.members import train_members
+from va_gpt.video.clips import background_frame
 
 
 @dataclass(frozen=True)
@@ -539,6 +540,7 @@ def video_inputs(
     chunk: int = 64,
     prepare: Preparation = RAW,
     pixel_maps: bool = False,
+    background_samples: int = 1,
 ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
     """uint8 frames [T, S, S, 3] of one whole video -> (classifier features [T, F] float32,
     per-patch evidence [T, N, Fp] float16 when `per_patch` else None, the visual stage's
@@ -547,13 +549,20 @@ def video_inputs(
     and the video's first frame). float16 per-patch evidence: a training set of hundreds of
     videos fits in memory; the model reads it as float32. `prepare`: the frames prepared against the
     first one as the visual stage prepares them (the preset's `Preparation.of(sets)`).
-    `pixel_maps`: the per-patch evidence ends with the frames' pixel maps (ClassifierConfig.pixel_maps)."""
+    `pixel_maps`: the per-patch evidence ends with the frames' pixel maps (ClassifierConfig.pixel_maps).
+    `background_samples` > 1: the static evidence also against the median of the first that many
+    frames, prepared as one of them (SetsConfig.background_samples; va_gpt.video.clips)."""
+    n = len(frames)
+    if background_samples > 1:
+        frames = np.concatenate([frames, background_frame(np.asarray(frames[:background_samples]))[None]])
     frames, reference = prepare(frames, frames[0])
-    enc = [encoder.encode_frames(frames[i : i + chunk], chunk) for i in range(0, len(frames), chunk)]
+    frames, background = frames[:n], frames[n:]
+    enc = [encoder.encode_frames(frames[i : i + chunk], chunk) for i in range(0, n, chunk)]
     cls = torch.cat([e.cls for e in enc])
     patches = torch.cat([e.patches for e in enc])
-    pixels = (frames, reference) if pixel_maps else None
-    feats, px = frame_inputs(cls, patches, patches[0], enc[0].grid, use_cls, per_patch, pixels)
+    bg_patches = encoder.encode_frames(background, 1).patches[0] if len(background) else None
+    pixels = (frames, reference, *background) if pixel_maps else None
+    feats, px = frame_inputs(cls, patches, patches[0], enc[0].grid, use_cls, per_patch, pixels, bg_patches)
     energy = difference_energy(difference_map(patches)).numpy()
     return feats.numpy(), (None if px is None else px.half().numpy()), energy
 
@@ -565,7 +574,10 @@ def video_features(
     chunk: int = 64,
     with_energy: bool = False,
     prepare: Preparation = RAW,
+    background_samples: int = 1,
 ):
     """video_inputs without the per-patch evidence: features [T, F], or (features, energy)."""
-    feats, _, energy = video_inputs(encoder, frames, use_cls, False, chunk, prepare)
+    feats, _, energy = video_inputs(
+        encoder, frames, use_cls, False, chunk, prepare, False, background_samples
+    )
     return (feats, energy) if with_energy else feats

@@ -140,7 +140,10 @@ MODEL_SECTIONS = ("encoder", "sets", "classifier", "tetg", "vision_tower", "proj
 # (docs/MEASUREMENTS.md, "Camera shake and dark footage", "A finer view for the classifier", "The
 # stabiliser locked on to snow, and frames at the reference's gain"). A build that records one is
 # compared on it like any other key.
-PREPARATION_KEYS = {"sets": ("stabilise", "min_brightness", "match_gain"), "classifier": ("views",)}
+PREPARATION_KEYS = {
+    "sets": ("stabilise", "min_brightness", "match_gain", "background_samples"),
+    "classifier": ("views",),
+}
 # ClassifierConfig keys that only say how a trained classifier is served: its training (the
 # classifier stage of a build) does not depend on them
 SERVING_ONLY = ("views",)

@@ -121,7 +121,7 @@ def _dataset_rows(
             look, frames = v.look, v.frames
         feats, px, energy = tc.video_inputs(
             encoder, frames, preset.classifier.use_cls, per_patch, prepare=Preparation.of(preset.sets),
-            pixel_maps=preset.classifier.pixel_maps,
+            pixel_maps=preset.classifier.pixel_maps, background_samples=preset.sets.background_samples,
         )  # fmt: skip
         rows.append({"features": feats, "patches": px, "event_patches": v.event_patches, "energy": energy,
                      "t": v.t, "frame_labels": v.frame_labels, "kind": kind, "look": look})  # fmt: skip

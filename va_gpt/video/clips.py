@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from va_gpt.video.container import DEFAULT_THREADS, Video, VideoInfo
+from va_gpt.video.errors import DecodeError
 from va_gpt.video.frames import Run, sampled_frames, zero_frames_error
 from va_gpt.video.preprocess import frame_to_rgb
 from va_gpt.video.sampling import STRATEGIES, Sampler, choose_strategy
@@ -53,6 +54,9 @@ class Clip:
     summary: VideoSummary | None = None  # on the last clip only
     context: int = 0  # leading frames that belong to earlier clips (scored there, context here)
     reference: np.ndarray | None = None  # uint8 [size, size, 3]: the video's first sample
+    # uint8 [size, size, 3]: the per-pixel median of the video's first `background_samples`
+    # samples (background_frame), or None when iter_clips was asked for none
+    background: np.ndarray | None = None
 
 
 def check_args(fps: float, size: int, clip_len: int | None = None, strategy: str = "auto") -> None:
@@ -78,6 +82,7 @@ def iter_clips(
     video_id: str | None = None,
     threads: int = DEFAULT_THREADS,
     context: int = 1,
+    background_samples: int = 1,
 ) -> Iterator[Clip]:
     """Sampled, resized clips of one video, as a generator (memory: one clip).
 
@@ -89,11 +94,80 @@ def iter_clips(
     before. With context=1 every clip but the last has `clip_len` frames, the first one
     shared with the previous clip (a video with a single sample gives one 1-frame clip).
     Every clip also carries `reference`, the video's first sample (the background the
-    static-change evidence compares with, va_gpt.ops.evidence). Raises DecodeError.
+    static-change evidence compares with, va_gpt.ops.evidence), and with `background_samples`
+    > 1 `background`, the per-pixel median of its first that many samples (all it has when
+    shorter; sets.background_samples): no clip is yielded before they are read, so every clip
+    of a video carries the same one whoever reads which. Raises DecodeError (the clips read
+    before it are yielded first).
     """
     check_args(fps, size, clip_len, strategy)
     if context < 0:
         raise ValueError(f"context must be >= 0 frames, got {context}")
+    if background_samples < 1:
+        raise ValueError(f"background_samples must be >= 1, got {background_samples}")
+    if background_samples == 1:
+        yield from _clips(uri, fps, clip_len, size, strategy, storage_options, video_id, threads, context, [])
+        return
+    head: list[np.ndarray] = []  # the first background_samples samples, as _clips reads them
+    held: list[Clip] = []
+    background = None
+
+    def release() -> Iterator[Clip]:
+        nonlocal background
+        background = background_frame(np.stack(head)) if background is None else background
+        for c in held:
+            c.background = background
+        yield from held
+        held.clear()
+
+    clips = _clips(
+        uri,
+        fps,
+        clip_len,
+        size,
+        strategy,
+        storage_options,
+        video_id,
+        threads,
+        context,
+        head,
+        background_samples,
+    )
+    try:
+        for clip in clips:
+            held.append(clip)
+            if len(head) >= background_samples:
+                yield from release()
+    except DecodeError:
+        if head:
+            yield from release()
+        raise
+    if head:
+        yield from release()
+
+
+def background_frame(samples: np.ndarray) -> np.ndarray:
+    """uint8 samples [K, S, S, 3] (a video's first K) -> their per-pixel median [S, S, 3] uint8
+    (rounded): the scene without whoever passed through it then. Training makes it the same way."""
+    if samples.ndim != 4 or samples.shape[-1] != 3 or samples.dtype != np.uint8 or not len(samples):
+        raise ValueError(f"samples must be uint8 [K >= 1, S, S, 3], got {samples.dtype} {samples.shape}")
+    return np.rint(np.median(samples, axis=0)).astype(np.uint8)
+
+
+def _clips(
+    uri: str,
+    fps: float,
+    clip_len: int,
+    size: int,
+    strategy: str,
+    storage_options: dict | None,
+    video_id: str | None,
+    threads: int,
+    context: int,
+    head: list,
+    keep_head: int = 0,
+) -> Iterator[Clip]:
+    """iter_clips without the background; appends the first `keep_head` samples to `head`."""
     video_id = uri if video_id is None else video_id
     with Video(uri, storage_options, threads) as vid:
         run = Run(choose_strategy(vid, fps) if strategy == "auto" else strategy)
@@ -127,6 +201,8 @@ def iter_clips(
             arr = frame_to_rgb(frame, size)
             if reference is None:
                 reference = arr
+            if len(head) < keep_head:
+                head.append(arr)
             if pending is not None:
                 yield pending
                 pending = None
