@@ -169,13 +169,15 @@ def _clip_rows(preset, n_new: int, rng) -> list[dict]:
     """Clips as the decode stage makes them: clip_len frames, each after the first carrying the
     classifier's context frames before its own new ones, all with the video's reference (and
     background: sets.background_samples)."""
+    from va_gpt.ops.prepare import Preparation  # noqa: PLC0415
     from va_gpt.pipeline.visual import context_frames  # noqa: PLC0415 (heavy: only where used)
     from va_gpt.video.clips import background_frame  # noqa: PLC0415
 
     S, L, K = preset.decode_size, preset.decode.clip_len, preset.sets.background_samples
     C = context_frames(preset.classifier)
     video = rng.integers(0, 256, (n_new, S, S, 3), dtype=np.uint8)
-    background = background_frame(video[:K])[None] if K > 1 else np.zeros((0, S, S, 3), np.uint8)
+    prepare = Preparation.of(preset.sets)
+    background = background_frame(prepare(video[:K], video[0])[0])[None] if K > 1 else video[:0]
     rows, start = [], 0
     while start < n_new:
         ctx = min(C, start)
@@ -210,10 +212,8 @@ def visual_rates(device: str, seconds_of_footage: float, quick: bool) -> list[di
             # The decode tasks prepare the frames (one CPU core each): timed apart, as their cost
             prepare = Preparation.of(preset.sets)
             t1 = time.perf_counter()
-            for r in rows:
-                n = len(r["frames"])
-                both, r["reference"] = prepare(np.concatenate([r["frames"], r["background"]]), r["reference"])
-                r["frames"], r["background"] = both[:n], both[n:]
+            for r in rows:  # the background comes prepared (va_gpt.video.clips)
+                r["frames"], r["reference"] = prepare(r["frames"], r["reference"])
                 r["prepared"] = prepare.label
             prep = time.perf_counter() - t1
             bs = preset.runtime.batch_size

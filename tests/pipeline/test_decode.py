@@ -81,7 +81,7 @@ def test_decode_prepares_frames_as_the_preset_says(media):
         np.testing.assert_array_equal(b["frames"][0], frames)
         np.testing.assert_array_equal(b["reference"][0], reference)
         assert not np.array_equal(b["frames"][0], a["frames"][0])
-    # background_samples 4: every row carries the median of the first 4 samples, prepared as a frame
+    # background_samples 4: every row carries the median of the first 4 samples, each prepared
     with_bg = list(
         Decode.from_config(cfg, size=32, context=1, sets=replace(sets, background_samples=4))(batch)
     )
@@ -92,7 +92,10 @@ def test_decode_prepares_frames_as_the_preset_says(media):
     for r, q in zip(with_bg, raw):
         assert r["background"].shape == (1, 1, 32, 32, 3)
         np.testing.assert_array_equal(q["background"][0, 0], median)  # nothing to prepare: as decoded
-        np.testing.assert_array_equal(r["background"][0], Preparation(True, 0.9)(median[None], first[0])[0])
+        # the median of the samples each prepared, not the median prepared
+        np.testing.assert_array_equal(
+            r["background"][0, 0], background_frame(Preparation(True, 0.9)(first, first[0])[0])
+        )
 
 
 @pytest.mark.slow

@@ -49,13 +49,17 @@ def moving_video(T, seed=0, size=S):
     return np.clip(np.stack(frames), 0, 255).astype(np.uint8)
 
 
-def clip_rows(video, vid="v", fps=2.0, clip_len=L, uri="s3://bucket/v.mp4", context=None, background=1):
+def clip_rows(
+    video, vid="v", fps=2.0, clip_len=L, uri="s3://bucket/v.mp4", context=None, background=1, prepare=None
+):
     """Split a video like the decode stage (va_gpt.video.clips.iter_clips): clip 0 holds the first
     clip_len frames, later clips the next clip_len - 1, each after the `context` frames before it
     (default: the classifier's receptive field), and every clip carries the video's first frame
-    (and with `background` > 1 the median of its first that many: sets.background_samples)."""
+    (and with `background` > 1 the median of its first that many, each prepared by `prepare`:
+    sets.background_samples)."""
     context = context_frames(TINY.classifier) if context is None else context
-    extra = {"background": background_frame(video[:background])[None]} if background > 1 else {}
+    head = video[:background] if prepare is None else prepare(video[:background], video[0])[0]
+    extra = {"background": background_frame(head)[None]} if background > 1 else {}
     rows, start, c = [], 0, 0
     while start < len(video):
         n_new = clip_len if c == 0 else clip_len - 1
@@ -193,10 +197,11 @@ def test_scores_do_not_depend_on_actors_or_order(reference, stabilise, pixels, g
         video = np.clip(video * wander, 0, 255).astype(np.uint8)
     if background > 1:
         video[:2, 30:44, 30:44] = 10  # a passer-by in the first two samples
+    prep = Preparation.of(preset.sets)
     whole = _scores_by_clip(
-        [Visual(preset)(batch_of(clip_rows(video, clip_len=40, context=C, background=background)))]
+        [Visual(preset)(batch_of(clip_rows(video, 40, context=C, background=background, prepare=prep)))]
     )
-    rows = clip_rows(video, context=C, background=background)
+    rows = clip_rows(video, context=C, background=background, prepare=prep)
     assert len(rows) == 6
     one = Visual(preset)
     in_order = _scores_by_clip([one(batch_of([r])) for r in rows])
@@ -338,7 +343,7 @@ def test_training_prepares_frames_as_the_stage_does(pixels, background):
     video = (video * 0.25).astype(np.uint8)  # mean brightness about 0.1: lifted
     video[4:] = (video[4:] * 0.7).astype(np.uint8)  # and the light drops half-way: the gain matched
     video[:2, 30:44, 30:44] = 200  # someone in the first two samples, gone after
-    batch = batch_of(clip_rows(video, background=background)[:1])
+    batch = batch_of(clip_rows(video, background=background, prepare=Preparation.of(preset.sets))[:1])
     feats, px, _ = video_inputs(
         stage.encoder, video, TINY.classifier.use_cls, per_patch=True, prepare=Preparation.of(preset.sets),
         pixel_maps=pixels, background_samples=background,

@@ -82,9 +82,9 @@ def test_clips_carry_their_context_and_the_reference(media, context):
 @pytest.mark.parametrize("clip_len", [2, 3, 12])
 def test_every_clip_carries_the_median_of_the_first_samples(media, clip_len):
     """With background_samples K every clip carries the per-pixel median of the video's first K
-    samples, also the clips made before K samples were read (clip_len 2 < K: they wait for it),
-    and the clips themselves are those of K = 1; a video shorter than K gives the median of all it
-    has; K = 1 carries none."""
+    samples (each prepared first when a preparation is given), also the clips made before K
+    samples were read (clip_len 2 < K: they wait for it), and the clips themselves are those of
+    K = 1; a video shorter than K gives the median of all it has; K = 1 carries none."""
     _, t, frames = decode_all(media("cfr30"), fps=3.0, clip_len=3)  # 9 samples
     plain = list(iter_clips(str(media("cfr30")), fps=3.0, clip_len=clip_len, size=SIZE, context=2))
     assert all(c.background is None for c in plain)
@@ -103,6 +103,22 @@ def test_every_clip_carries_the_median_of_the_first_samples(media, clip_len):
     assert not np.array_equal(want, frames[0])
     longer = list(iter_clips(str(media("cfr30")), fps=3.0, clip_len=4, size=SIZE, background_samples=64))
     np.testing.assert_array_equal(longer[0].background, background_frame(frames))
+
+    # with a preparation: the median of the samples each prepared against the first, the frames
+    # and reference still as decoded
+    def prepare(f, ref):  # a stand-in that visibly changes every frame but the reference
+        return np.where(f == ref, f, 255 - f).astype(np.uint8), ref
+
+    prepared = list(
+        iter_clips(
+            str(media("cfr30")), fps=3.0, clip_len=clip_len, size=SIZE, background_samples=5, prepare=prepare
+        )
+    )
+    assert len(prepared) == len(plain)
+    for c in prepared:
+        np.testing.assert_array_equal(c.background, background_frame(prepare(frames[:5], frames[0])[0]))
+        np.testing.assert_array_equal(c.reference, frames[0])
+    assert not np.array_equal(prepared[0].background, want)
 
 
 @pytest.mark.timeout(120)

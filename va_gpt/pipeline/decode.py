@@ -43,8 +43,9 @@ class Decode:
     [1, T, size, size, 3], t float64 [1, T], first_is_overlap, context (leading frames of
     earlier clips: `context` of them, fewer at the video start), reference uint8
     [1, size, size, 3] (the video's first sample), background uint8 [1, B, size, size, 3] (B = 1:
-    the per-pixel median of the video's first `background_samples` samples, va_gpt.video.clips;
-    B = 0 when that is 1, and on error rows), prepared (how frames, reference and background were prepared,
+    the per-pixel median of the video's first `background_samples` samples, each prepared
+    (va_gpt.video.clips), whatever `prepared` says of the frames; B = 0 when that is 1, and on error
+    rows), prepared (how frames and reference were prepared,
     va_gpt.ops.prepare.Preparation.label: the visual stage then leaves them as they are; None: raw), partial, is_last,
     error_kind, error_message, and video facts (duration_s, native_fps, codec, width,
     height, has_audio, strategy). Other input columns are carried through unchanged.
@@ -121,6 +122,7 @@ class Decode:
                 threads=self.threads,
                 context=self.context,
                 background_samples=self.background_samples,
+                prepare=self.prepare,
             ):
                 next_index = clip.index + 1
                 yield self._clip_row(clip, carry)
@@ -151,9 +153,8 @@ class Decode:
         background = (
             np.zeros((0, *reference.shape), np.uint8) if clip.background is None else clip.background[None]
         )
-        if self.prepared is not None:  # the background is prepared as a frame of the clip
-            both, reference = self.prepare(np.concatenate([frames, background]), reference)
-            frames, background = both[: len(frames)], both[len(frames) :]
+        if self.prepared is not None:
+            frames, reference = self.prepare(frames, reference)
         return self._row(
             carry,
             video_id=clip.video_id,

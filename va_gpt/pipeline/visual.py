@@ -13,9 +13,9 @@ Input rows (one clip each, from the decode stage):
     clips; rows without it: first_is_overlap bool = 1 context frame), reference uint8
     [V, V, 3] (the video's first sample; optional for a clip without context, which then
     is the video start and frames[0] is it), background uint8 [B, V, V, 3] (B = 1 with
-    sets.background_samples > 1: the per-pixel median of the video's first samples,
-    va_gpt.video.clips; required then, and absent or B = 0 otherwise), is_last bool (optional: the
-    clip ends its video),
+    sets.background_samples > 1: the per-pixel median of the video's first samples, each
+    prepared as this preset prepares frames, va_gpt.video.clips; never prepared again here;
+    required then, and absent or B = 0 otherwise), is_last bool (optional: the clip ends its video),
     prepared str (optional: the decode stage already prepared frames and reference with these
     settings, va_gpt.ops.prepare.Preparation.label; they must be this preset's), plus any passthrough
     columns.
@@ -335,11 +335,11 @@ class Visual:
         return frames, t, reference, background
 
     def _prepared(self, frames, t, reference, background, done, vid: str, clip: int) -> tuple:
-        """A checked clip with its frames, reference and background prepared before any difference
-        (ops/prepare.py), here unless the decode stage did (`done`: its `prepared` column)."""
+        """A checked clip with its frames and reference prepared before any difference
+        (ops/prepare.py), here unless the decode stage did (`done`: its `prepared` column); the
+        background comes prepared."""
         if done is None or done != done:  # no column, or a None / NaN cell: raw frames
-            both, reference = self.prepare(np.concatenate([frames, background]), reference)
-            frames, background = both[: len(frames)], both[len(frames) :]
+            frames, reference = self.prepare(frames, reference)
         elif str(done) != self.prepare.label:
             raise ValueError(
                 f"video {vid!r} clip {clip}: frames were prepared with {str(done)!r}, this preset's visual "

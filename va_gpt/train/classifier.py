@@ -551,12 +551,10 @@ def video_inputs(
     first one as the visual stage prepares them (the preset's `Preparation.of(sets)`).
     `pixel_maps`: the per-patch evidence ends with the frames' pixel maps (ClassifierConfig.pixel_maps).
     `background_samples` > 1: the static evidence also against the median of the first that many
-    frames, prepared as one of them (SetsConfig.background_samples; va_gpt.video.clips)."""
-    n = len(frames)
-    if background_samples > 1:
-        frames = np.concatenate([frames, background_frame(np.asarray(frames[:background_samples]))[None]])
+    prepared frames (SetsConfig.background_samples; va_gpt.video.clips)."""
     frames, reference = prepare(frames, frames[0])
-    frames, background = frames[:n], frames[n:]
+    n = len(frames)
+    background = background_frame(frames[:background_samples])[None] if background_samples > 1 else frames[:0]
     enc = [encoder.encode_frames(frames[i : i + chunk], chunk) for i in range(0, n, chunk)]
     cls = torch.cat([e.cls for e in enc])
     patches = torch.cat([e.patches for e in enc])

@@ -14,7 +14,7 @@ callable over `iter_clips` is va_gpt.pipeline.decode.Decode.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -55,7 +55,7 @@ class Clip:
     context: int = 0  # leading frames that belong to earlier clips (scored there, context here)
     reference: np.ndarray | None = None  # uint8 [size, size, 3]: the video's first sample
     # uint8 [size, size, 3]: the per-pixel median of the video's first `background_samples`
-    # samples (background_frame), or None when iter_clips was asked for none
+    # samples, each prepared against the reference (iter_clips), or None when asked for none
     background: np.ndarray | None = None
 
 
@@ -83,6 +83,7 @@ def iter_clips(
     threads: int = DEFAULT_THREADS,
     context: int = 1,
     background_samples: int = 1,
+    prepare: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> Iterator[Clip]:
     """Sampled, resized clips of one video, as a generator (memory: one clip).
 
@@ -96,9 +97,11 @@ def iter_clips(
     Every clip also carries `reference`, the video's first sample (the background the
     static-change evidence compares with, va_gpt.ops.evidence), and with `background_samples`
     > 1 `background`, the per-pixel median of its first that many samples (all it has when
-    shorter; sets.background_samples): no clip is yielded before they are read, so every clip
-    of a video carries the same one whoever reads which. Raises DecodeError (the clips read
-    before it are yielded first).
+    shorter; sets.background_samples), each first prepared against the reference by `prepare`
+    (the preset's va_gpt.ops.prepare.Preparation; None: as decoded): aligned first, a shaking
+    camera's median is not a blur. The frames and reference stay as decoded. No clip is yielded
+    before those samples are read, so every clip of a video carries the same background whoever
+    reads which. Raises DecodeError (the clips read before it are yielded first).
     """
     check_args(fps, size, clip_len, strategy)
     if context < 0:
@@ -114,7 +117,9 @@ def iter_clips(
 
     def release() -> Iterator[Clip]:
         nonlocal background
-        background = background_frame(np.stack(head)) if background is None else background
+        if background is None:
+            samples = np.stack(head)
+            background = background_frame(samples if prepare is None else prepare(samples, head[0])[0])
         for c in held:
             c.background = background
         yield from held
@@ -147,8 +152,9 @@ def iter_clips(
 
 
 def background_frame(samples: np.ndarray) -> np.ndarray:
-    """uint8 samples [K, S, S, 3] (a video's first K) -> their per-pixel median [S, S, 3] uint8
-    (rounded): the scene without whoever passed through it then. Training makes it the same way."""
+    """uint8 samples [K, S, S, 3] (a video's first K, prepared) -> their per-pixel median [S, S, 3]
+    uint8 (rounded): the scene without whoever passed through it then. Training makes it the same
+    way (va_gpt.train.classifier.video_inputs)."""
     if samples.ndim != 4 or samples.shape[-1] != 3 or samples.dtype != np.uint8 or not len(samples):
         raise ValueError(f"samples must be uint8 [K >= 1, S, S, 3], got {samples.dtype} {samples.shape}")
     return np.rint(np.median(samples, axis=0)).astype(np.uint8)
