@@ -168,20 +168,24 @@ def test_a_build_before_pixel_maps_reads_as_built_without_them(tmp_path, capsys)
     assert len(out) == 1 and "built for preset classifier" in out[0] and "'pixel_maps': True" in out[0]
 
 
-def test_match_gain_is_served_to_a_build_that_predates_it_and_compared_when_recorded(tmp_path, capsys):
-    """sets.match_gain is a frame preparation: the committed build predates it and is served with
-    the demo preset's (on); a build that recorded it off is refused, naming the section."""
+@pytest.mark.parametrize("key, recorded", [("match_gain", False), ("background_samples", 5)])
+def test_a_newer_sets_key_is_served_to_a_build_that_predates_it_and_compared_when_recorded(
+    tmp_path, capsys, key, recorded
+):
+    """sets.match_gain and sets.background_samples came after the committed build: it is served
+    with the demo preset's value of each; a build that recorded another value is refused, naming
+    the section and the key."""
     built = yaml.safe_load((FOLDER / CHECKPOINT / "preset.yaml").read_text())
     demo = load_preset("demo")
-    assert "match_gain" not in built["sets"] and demo.sets.match_gain
+    assert key not in built["sets"] and getattr(demo.sets, key) != recorded
     assert committed_models(demo) == str(FOLDER / CHECKPOINT)
     shutil.copytree(FOLDER, tmp_path / "demo")
     path = tmp_path / "demo" / CHECKPOINT / "preset.yaml"
-    path.write_text(yaml.safe_dump({**built, "sets": {**built["sets"], "match_gain": False}}))
+    path.write_text(yaml.safe_dump({**built, "sets": {**built["sets"], key: recorded}}))
     write_card(tmp_path / "demo", {k: v for k, v in read_card(FOLDER).items() if k != "files"})
     assert committed_models(demo, root=tmp_path) is None
     out = capsys.readouterr().out.strip().splitlines()
-    assert len(out) == 1 and "built for preset sets" in out[0] and "'match_gain': False" in out[0]
+    assert len(out) == 1 and "built for preset sets" in out[0] and f"'{key}': {recorded}" in out[0]
 
 
 def _copy_with_classifier(root: Path, built: dict, classifier: dict) -> None:
