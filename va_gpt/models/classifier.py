@@ -117,7 +117,7 @@ def frame_inputs(
     grid: tuple[int, int],
     use_cls: bool,
     per_patch: bool = False,
-    pixels: tuple | None = None,
+    pixels: tuple[np.ndarray | torch.Tensor, ...] | None = None,
     background: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """cls [T, D], patches [T, N, D], reference [N, D] -> (features [T, F] float32, per-patch

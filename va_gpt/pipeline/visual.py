@@ -399,8 +399,8 @@ class Visual:
             for i in range(n):
                 # encoded row of each frame: its source's position among the clip's kept frames
                 rows = torch.from_numpy(bounds[i] + np.searchsorted(keep[i], srcs[i]))
-                frames_i, _, _, bg_i = checked[i]
-                pixels = (frames_i, checked[i][2], *bg_i)  # prepared frames, reference (, background)
+                frames_i, _, ref_i, bg_i = checked[i]
+                pixels = (frames_i, ref_i, *bg_i)  # prepared frames, reference (, background)
                 views = [
                     self._clip(
                         ctx[i],

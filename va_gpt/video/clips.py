@@ -144,10 +144,10 @@ def iter_clips(
             if len(head) >= background_samples:
                 yield from release()
     except DecodeError:
-        if head:
+        if held:
             yield from release()
         raise
-    if head:
+    if held:
         yield from release()
 
 
