@@ -298,9 +298,16 @@ def test_bad_clips_are_clear_errors(stage):
     bad = {k: v for k, v in batch_of(good).items() if k != "t"}
     with pytest.raises(ValueError, match=r"lacks column\(s\) \['t'\]"):
         stage(bad)
-    # clips decoded for another preset's background_samples: refused, naming the clip
+    # clips decoded for another preset's background_samples (their background has no frame):
+    # refused, naming the clip
+    k1 = [{**r, "background": np.zeros((0, 56, 56, 3), np.uint8)} for r in good]
     with pytest.raises(
         ValueError, match=r"video 'cam1/2024-05-01/120000.mp4' clip 0: background must be uint8 \[1,"
+    ):
+        Visual(with_sets(TINY, background_samples=5))(batch_of(k1))
+    # without a background, a clip after the first cannot make one from the video's first samples
+    with pytest.raises(
+        ValueError, match=r"clip 1: a clip with context frames needs the video's background frame"
     ):
         Visual(with_sets(TINY, background_samples=5))(batch_of(good))
     with_bg = clip_rows(moving_video(10), vid="cam1/2024-05-01/120000.mp4", background=3)
@@ -358,6 +365,27 @@ def test_training_prepares_frames_as_the_stage_does(pixels, background):
             stage.encoder, video, TINY.classifier.use_cls, per_patch=True, prepare=Preparation.of(preset.sets)
         )
         assert not np.allclose(feats, first)
+
+
+@pytest.mark.timeout(60)
+def test_a_whole_window_without_background_makes_its_own():
+    """The VA-GPT's training samples score a decoded window as one clip with no reference or
+    background (train.samples): with background_samples 5 the stage makes the background from the
+    window's own first prepared frames, and the scores equal those of the same clip carrying the
+    background the decode stage makes (they failed on every record before)."""
+    preset = with_sets(TINY, stabilise=True, match_gain=True, background_samples=5)
+    stage = Visual(preset)
+    video = moving_video(12, seed=5)
+    video[:2, 30:44, 30:44] = 200  # someone in the first two samples, gone after
+    rows = clip_rows(video, clip_len=len(video), background=5, prepare=Preparation.of(preset.sets))
+    assert len(rows) == 1 and rows[0]["context"] == 0
+    bare = {k: v for k, v in rows[0].items() if k not in ("background", "reference")}
+    want = stage(batch_of(rows))["score"][0]
+    got = stage(batch_of([bare]))["score"][0]
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    # and it is that background that counts: with the first frame alone the scores differ
+    first = stage(batch_of([{**bare, "background": video[:1]}]))["score"][0]
+    assert not np.allclose(first, want, rtol=1e-3, atol=1e-4)
 
 
 @pytest.mark.timeout(60)

@@ -89,6 +89,7 @@ from va_gpt.models.dinov2 import DinoEncoder
 from va_gpt.ops import sets
 from va_gpt.ops.evidence import HISTORY
 from va_gpt.ops.prepare import Preparation
+from va_gpt.video.clips import background_frame
 from va_gpt.video.preprocess import resize_frames
 
 log = logging.getLogger(__name__)
@@ -324,8 +325,18 @@ class Visual:
         reference = np.asarray(reference)
         if reference.dtype != np.uint8 or reference.shape != (S, S, 3):
             raise ValueError(f"{where}: reference must be uint8 [{S}, {S}, 3], got {reference.shape}")
-        background = np.zeros((0, S, S, 3), np.uint8) if background is None else np.asarray(background)
         want = int(self.background_samples > 1)
+        if background is None and want:
+            # as the reference: a clip that starts its video (or a window of it, as the VA-GPT's
+            # training samples decode) makes the background from its own first samples once they
+            # are prepared (_prepared); a later clip cannot see them
+            if context:
+                raise ValueError(
+                    f"{where}: a clip with context frames needs the video's background frame "
+                    f"(sets.background_samples {self.background_samples})"
+                )
+            return frames, t, reference, None
+        background = np.zeros((0, S, S, 3), np.uint8) if background is None else np.asarray(background)
         if background.dtype != np.uint8 or background.shape != (want, S, S, 3):
             raise ValueError(
                 f"{where}: background must be uint8 [{want}, {S}, {S}, 3] for this preset's "
@@ -337,7 +348,8 @@ class Visual:
     def _prepared(self, frames, t, reference, background, done, vid: str, clip: int) -> tuple:
         """A checked clip with its frames and reference prepared before any difference
         (ops/prepare.py), here unless the decode stage did (`done`: its `prepared` column); the
-        background comes prepared."""
+        background comes prepared, or (None: a clip that starts its video without one) is the
+        median of its first sets.background_samples prepared frames, as iter_clips makes it."""
         if done is None or done != done:  # no column, or a None / NaN cell: raw frames
             frames, reference = self.prepare(frames, reference)
         elif str(done) != self.prepare.label:
@@ -345,6 +357,8 @@ class Visual:
                 f"video {vid!r} clip {clip}: frames were prepared with {str(done)!r}, this preset's visual "
                 f"stage needs {self.prepare.label!r} (decode and visual stages built from different presets?)"
             )
+        if background is None:
+            background = background_frame(frames[: self.background_samples])[None]
         return frames, t, reference, background
 
     @torch.inference_mode()
