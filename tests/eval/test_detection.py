@@ -3,16 +3,19 @@ and the raw motion energy as the calibrated baseline row."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
 from tests.eval.results_fixtures import VIDEOS, write_results, write_ucf
 from va_gpt.cli.main import main
-from va_gpt.eval.annotations import load_annotations
+from va_gpt.eval.annotations import load_annotations, load_hard_negatives
 from va_gpt.eval.detection import (
     detection_report,
     detector_metrics,
+    false_by_hard_negative,
     frame_auc_by_kind,
     frame_auc_ci,
     paired_frame_auc,
@@ -38,6 +41,21 @@ def test_detector_metrics_per_kind_false_intervals_and_kind_accuracy():
     assert row["kind_accuracy"] == 1.0 and row["kind_intervals"] == 2
     pred["a"] = [(2.2, 5.0, "running")]
     assert detector_metrics(pred, gt, kinds)["kind_accuracy"] == 0.5
+
+
+def test_false_intervals_by_the_hard_negative_each_normal_video_shows():
+    gt = {"a": [(2.0, 5.0)], "n1": [], "n2": [], "n3": []}
+    pred = {"a": [(9.0, 10.0)], "n1": [(12.0, 20.0)], "n2": [(1.0, 2.0), (13.0, 20.0)]}
+    negatives = {"a": (), "n1": ("rest",), "n2": ("crowd", "rest"), "n3": ()}
+    rows = false_by_hard_negative(pred, gt, negatives)
+    # the anomalous video's stray interval is not a false interval on a normal video
+    assert rows == {
+        "crowd": {"normal_videos": 1, "false_intervals": 2, "per_video": 2.0},
+        "none": {"normal_videos": 1, "false_intervals": 0, "per_video": 0.0},
+        "rest": {"normal_videos": 2, "false_intervals": 3, "per_video": 1.5},
+    }
+    none = {"none": {"normal_videos": 3, "false_intervals": 0, "per_video": 0.0}}
+    assert false_by_hard_negative({}, gt, {}) == none
 
 
 def test_boundaries_tell_an_event_missed_from_one_found_but_cut_wrong():
@@ -96,6 +114,47 @@ def test_detection_report_of_a_results_folder_with_the_energy_baseline(tmp_path)
     assert lo <= clf["by_iou"]["0.5"]["recall"] <= hi and base["recall_0.5_ci95"] == [0.0, 0.0]
 
 
+@pytest.mark.timeout(120)
+def test_the_detection_table_splits_false_intervals_by_the_archives_hard_negatives(tmp_path, capsys):
+    results = str(tmp_path / "results")
+    write_results(results, intervals={"Abuse001_x264": [(2.2, 5.0)], "Normal_Videos_003_x264": [(4.0, 5.0)]})
+    ann_path = write_ucf(tmp_path / "ann.txt")
+    truth = tmp_path / "events.json"
+    videos = [
+        {"key": "Abuse001_x264.mp4", "events": [{"start_frame": 60}], "distractors": []},
+        {"key": "Arson002_x264.mp4", "events": [{"start_frame": 30}]},  # older archives: no field
+        {"key": "Normal_Videos_003_x264.mp4", "events": [], "distractors": ["rest", "door"]},
+    ]
+    truth.write_text(json.dumps({"videos": videos}))
+    negatives = load_hard_negatives(truth)
+    assert negatives == {"Abuse001_x264": (), "Arson002_x264": (), "Normal_Videos_003_x264": ("rest", "door")}
+    ann = load_annotations(ann_path)
+    cal = {"smooth_s": 0.0, "high": 0.5, "low": 0.5, "min_len_s": 0.5, "merge_gap_s": 0.5}
+    rep = detection_report(results, ann, baseline_calibration=cal, hard_negatives=negatives)
+    one = {"normal_videos": 1, "false_intervals": 1, "per_video": 1.0}
+    assert rep["classifier"]["false_per_normal_by_hard_negative"] == {"door": one, "rest": one}
+    none = {"normal_videos": 1, "false_intervals": 0, "per_video": 0.0}  # the flat energy cuts nothing
+    assert rep["diff_energy"]["false_per_normal_by_hard_negative"] == {"door": none, "rest": none}
+    assert "false_per_normal_by_hard_negative" not in detection_report(results, ann)["classifier"]
+    # through the CLI
+    args = ["eval", "--results", results, "--annotations", ann_path]
+    assert main([*args, "--truth-events", str(truth)]) == 0
+    assert '"false_per_normal_by_hard_negative"' in capsys.readouterr().out
+    # a bad truth file is named, before any result is read
+    bad = [
+        ("{", "not valid JSON"),
+        ('{"videos": []}', 'no "videos" list'),
+        ('{"videos": [{"events": []}]}', 'video 0 lacks its "key"'),
+    ]
+    for text, msg in bad:
+        truth.write_text(text)
+        assert main([*args, "--truth-events", str(truth)]) == 1
+        assert msg in capsys.readouterr().err
+    assert main([*args, "--truth-events", str(tmp_path / "missing.json")]) == 1
+    assert "cannot read the archive's truth" in capsys.readouterr().err
+    assert main(["eval", "--truth-events", str(truth)]) == 1
+
+
 def test_recall_ci_resamples_whole_videos():
     gt = {f"v{i}": [(1.0, 2.0)] for i in range(10)} | {"n": []}
     found = {f"v{i}": [(1.0, 2.0, "x")] for i in range(5)}
@@ -142,7 +201,7 @@ def test_two_classifiers_on_one_archive_get_a_paired_difference(tmp_path, capsys
     assert main(["eval", "--results", ours, "--baseline-results", theirs, "--annotations", ann_path]) == 0
     assert '"difference_ci95"' in capsys.readouterr().out
     assert main(["eval", "--baseline-results", theirs]) == 1
-    assert "--baseline-results compares with --results" in capsys.readouterr().err
+    assert "--baseline-results and --truth-events read --results" in capsys.readouterr().err
     # bad pairs are named: no video in common, or the same names from another archive
     abuse, arson = str(tmp_path / "abuse"), str(tmp_path / "arson")
     write_results(abuse, videos=VIDEOS[:1]), write_results(arson, videos=VIDEOS[1:2])

@@ -50,6 +50,12 @@ def register(sub) -> None:
         "--format", default="auto", help="annotation format: auto | ucf | xd | xd_multiclass | hivau"
     )
     p.add_argument(
+        "--truth-events",
+        default=None,
+        help="a synthetic archive's _truth/events.json (vagpt synth): false intervals per normal video "
+        "by the hard negative its scene shows, a person lying down, a crowd, ... (default: none)",
+    )
+    p.add_argument(
         "--baseline-results",
         default=None,
         help="results folder of the same archive from another classifier: the frame AUC difference "
@@ -127,7 +133,7 @@ def _so(url: str | None, args):
 
 
 def evaluate(args) -> dict:
-    from va_gpt.eval.annotations import load_annotations
+    from va_gpt.eval.annotations import load_annotations, load_hard_negatives
     from va_gpt.eval.detection import detection_report
     from va_gpt.eval.errors import EvaluationError
     from va_gpt.eval.frames import frame_metrics
@@ -138,6 +144,7 @@ def evaluate(args) -> dict:
         if not (args.results and args.annotations):
             raise EvaluationError("frame / interval metrics need both --results and --annotations")
         ann = load_annotations(args.annotations, args.format)
+        negatives = load_hard_negatives(args.truth_events) if args.truth_events else None
         # The detection table: per kind, false intervals per normal video, kind accuracy, and the
         # raw motion energy as the baseline row, calibrated as the classifier was (its checkpoint,
         # read first: a wrong --classifier fails before the results are read).
@@ -152,15 +159,17 @@ def evaluate(args) -> dict:
         so = _so(args.results, args)
         report["frame"] = frame_metrics(args.results, ann, so).to_dict()
         report["intervals"] = interval_metrics(args.results, ann, so)
-        report["detection"] = detection_report(args.results, ann, so, baseline)
+        report["detection"] = detection_report(args.results, ann, so, baseline, negatives)
         if args.baseline_results:
             from va_gpt.eval.detection import paired_frame_auc
 
             report["paired"] = paired_frame_auc(
                 args.results, args.baseline_results, ann, so, _so(args.baseline_results, args)
             )
-    elif getattr(args, "baseline_results", None):
-        raise EvaluationError("--baseline-results compares with --results: give --results and --annotations")
+    elif getattr(args, "baseline_results", None) or getattr(args, "truth_events", None):
+        raise EvaluationError(
+            "--baseline-results and --truth-events read --results: give --results and --annotations"
+        )
     if args.checkpoint or args.records or args.ablation:
         if not (args.checkpoint and args.records):
             raise EvaluationError("QA / summary metrics and the ablation need --checkpoint and --records")

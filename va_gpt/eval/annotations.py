@@ -12,6 +12,7 @@ normal. `match_results` does it for the `videos` table of a results folder.
 
 from __future__ import annotations
 
+import json
 import os
 import posixpath
 from dataclasses import dataclass
@@ -66,6 +67,34 @@ def load_annotations(path: str | os.PathLike, fmt: str = "auto") -> dict[str, bm
         out[_strip_ext(v.name)] = v
     if not out:
         raise EvaluationError(f"{path}: no annotated video")
+    return out
+
+
+def load_hard_negatives(path: str | os.PathLike) -> dict[str, tuple[str, ...]]:
+    """A synthetic archive's truth (`_truth/events.json`, written by `vagpt synth`) -> {video name
+    without extension, as load_annotations names it: the hard negatives its normal scenes show
+    (va_gpt.synthetic.distractors: shake, lighting, crowd, fast_car, door, rest), () for none or
+    an anomalous video}. Why: a detector's false intervals are told apart by what the normal video
+    shows (a person lying down, a crowd), which no benchmark annotation file records."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            truth = json.load(f)
+    except OSError as e:
+        raise EvaluationError(f"{path}: cannot read the archive's truth ({e})") from None
+    except json.JSONDecodeError as e:
+        raise EvaluationError(f"{path}: not valid JSON ({e})") from None
+    videos = truth.get("videos") if isinstance(truth, dict) else None
+    if not isinstance(videos, list) or not videos:
+        raise EvaluationError(f'{path}: no "videos" list (a synthetic archive\'s _truth/events.json?)')
+    out = {}
+    for i, v in enumerate(videos):
+        key = v.get("key") if isinstance(v, dict) else None
+        negatives = v.get("distractors", []) if isinstance(v, dict) else None
+        if not isinstance(key, str) or not isinstance(negatives, list):
+            raise EvaluationError(
+                f'{path}: video {i} lacks its "key" or has a "distractors" that is not a list'
+            )
+        out[_strip_ext(key)] = tuple(str(n) for n in negatives) if not v.get("events") else ()
     return out
 
 

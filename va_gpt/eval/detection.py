@@ -80,6 +80,30 @@ def detector_metrics(
     return row
 
 
+def false_by_hard_negative(
+    pred: dict[str, list[tuple[float, float]]],
+    gt: dict[str, list[tuple[float, float]]],
+    negatives: dict[str, tuple[str, ...]],
+) -> dict:
+    """pred: video -> intervals; gt: video -> events; negatives: video -> the hard negatives its
+    scene shows -> per hard negative (and "none" for normal videos showing none): how many normal
+    videos show it, the false intervals on them and per video. A video showing two counts under
+    both. Why: one kind of normal scene (a person lying down) can hold every false interval of an
+    archive, and the pooled false_per_normal does not say which."""
+    rows: dict[str, dict] = {}
+    for v, events in gt.items():
+        if events:
+            continue
+        n_false = len(pred.get(v, []))
+        for name in negatives.get(v) or ("none",):
+            r = rows.setdefault(name, {"normal_videos": 0, "false_intervals": 0})
+            r["normal_videos"] += 1
+            r["false_intervals"] += n_false
+    for r in rows.values():
+        r["per_video"] = r["false_intervals"] / r["normal_videos"]
+    return dict(sorted(rows.items()))
+
+
 def boundaries_by_kind(
     pred: dict[str, list[tuple[float, float]]],
     gt: dict[str, list[tuple[float, float]]],
@@ -267,9 +291,12 @@ def detection_report(
     annotations: dict[str, bm.VideoAnnotation],
     storage_options: dict | None = None,
     baseline_calibration: dict | None = None,
+    hard_negatives: dict[str, tuple[str, ...]] | None = None,
 ) -> dict:
     """{"classifier": row, "diff_energy": row (when baseline_calibration is given)} over the videos
-    of `results_url` that match an annotation."""
+    of `results_url` that match an annotation. hard_negatives (annotation name -> what its normal
+    scene shows, annotations.load_hard_negatives): each row also gets
+    `false_per_normal_by_hard_negative` (false_by_hard_negative)."""
     matched, videos = _videos(results_url, annotations, storage_options, ("score", "diff_energy"))
     rows = query(
         results_url, "SELECT video_id, start_s, end_s, label FROM intervals", storage_options
@@ -307,6 +334,12 @@ def detection_report(
         "recall_0.5_ci95": recall_ci(pred, gt, groups=cams),
     }
     report["classifier"].update(detector_metrics(pred, gt, gt_kind))
+    negatives = None
+    if hard_negatives is not None:
+        negatives = {vid: hard_negatives.get(videos[vid].name, ()) for vid in gt}
+        report["classifier"]["false_per_normal_by_hard_negative"] = false_by_hard_negative(
+            pred, gt, negatives
+        )
     fkinds = [(gt_kind[v] or "unlabelled") if gt[v] else None for v in frames["video"]]
     report["classifier"]["frame_auc_by_kind"] = frame_auc_by_kind(frames["score"], frames["y"], fkinds)
     report["diff_energy"] = {
@@ -317,6 +350,10 @@ def detection_report(
     if cal is not None:
         report["diff_energy"]["recall_0.5_ci95"] = recall_ci(energy_pred, gt, groups=cams)
         report["diff_energy"].update(detector_metrics(energy_pred, gt, gt_kind))
+        if negatives is not None:
+            report["diff_energy"]["false_per_normal_by_hard_negative"] = false_by_hard_negative(
+                energy_pred, gt, negatives
+            )
         report["diff_energy"]["calibration"] = baseline_calibration
     return report
 
