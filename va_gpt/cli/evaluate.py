@@ -16,6 +16,10 @@ DESCRIPTION = """Evaluate the pipeline and VA-GPT: frame AUC/AP, interval P/R, Q
     # kind accuracy; the raw motion energy as the baseline row, calibrated as the --classifier was)
     vagpt eval --results s3://bucket/results --annotations Temporal_Anomaly_Annotation.txt \
         [--classifier s3://models/classifier/demo]
+    # a synthetic archive (vagpt synth): also the false intervals per normal video by the hard
+    # negative its scene shows (a person lying down, a crowd, a fast car, ...)
+    vagpt eval --results work/r-a2 --annotations /tmp/a2/_truth/Temporal_Anomaly_Annotation.txt \
+        --truth-events /tmp/a2/_truth/events.json
     # (c)+(d) QA accuracy (total / temporal) and BLEU-4 / ROUGE-L of a checkpoint on test records
     vagpt eval --checkpoint s3://models/vagpt/demo --records s3://data/va-instruct --split test \\
         --classifier s3://models/classifier/demo
