@@ -153,6 +153,10 @@ def test_the_detection_table_splits_false_intervals_by_the_archives_hard_negativ
     assert main([*args, "--truth-events", str(tmp_path / "missing.json")]) == 1
     assert "cannot read the archive's truth" in capsys.readouterr().err
     assert main(["eval", "--truth-events", str(truth)]) == 1
+    # another archive's truth: named, not read as scenes without hard negatives
+    truth.write_text(json.dumps({"videos": videos[:2]}))
+    assert main([*args, "--truth-events", str(truth)]) == 1
+    assert "1 of the 3 annotated videos are not in the archive's truth" in capsys.readouterr().err
 
 
 def test_recall_ci_resamples_whole_videos():

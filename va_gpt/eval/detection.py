@@ -336,7 +336,13 @@ def detection_report(
     report["classifier"].update(detector_metrics(pred, gt, gt_kind))
     negatives = None
     if hard_negatives is not None:
-        negatives = {vid: hard_negatives.get(videos[vid].name, ()) for vid in gt}
+        missing = sorted(videos[vid].name for vid in gt if videos[vid].name not in hard_negatives)
+        if missing:  # the truth of another archive: its breakdown would read every video as "none"
+            raise EvaluationError(
+                f"{len(missing)} of the {len(gt)} annotated videos are not in the archive's truth "
+                f"(first: {missing[0]!r}): --truth-events of another archive?"
+            )
+        negatives = {vid: hard_negatives[videos[vid].name] for vid in gt}
         report["classifier"]["false_per_normal_by_hard_negative"] = false_by_hard_negative(
             pred, gt, negatives
         )
