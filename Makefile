@@ -42,9 +42,10 @@ run: setup
 # Rebuild the committed demo checkpoint (models/demo: fixed seeds, float16, model card); `make run`
 # uses it instead of training (about 80 minutes here on two cores: encoder 10, classifier 40, VA-GPT 30).
 # `make models REUSE_ENCODER=1` keeps the committed encoder when its recipe is unchanged;
-# `REUSE_CLASSIFIER=1` keeps the encoder and the classifier and trains only the VA-GPT.
+# `REUSE_CLASSIFIER=1` keeps the encoder and the classifier and trains only the VA-GPT;
+# `RECALIBRATE=1` only recalibrates the committed classifier's interval settings (a few minutes).
 models: setup
-	$(BIN)/python -u -m va_gpt.cli demo --build-models models/demo $(if $(REUSE_ENCODER),--reuse-encoder) $(if $(REUSE_CLASSIFIER),--reuse-classifier)
+	$(BIN)/python -u -m va_gpt.cli demo --build-models models/demo $(if $(REUSE_ENCODER),--reuse-encoder) $(if $(REUSE_CLASSIFIER),--reuse-classifier) $(if $(RECALIBRATE),--recalibrate)
 
 bench: setup
 	$(BIN)/python -u jobs/bench.py --work $(WORK)/bench

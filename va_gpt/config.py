@@ -118,6 +118,11 @@ class IntervalConfig:
     # with the thresholds on validation footage (train.calibrate.calibrate_judgement), 0 = the
     # kind head's share as it is (a checkpoint calibrated before the setting existed).
     normal_bias: float = 0.0
+    # Per anomaly kind, the `low` an interval labelled that kind continues above, instead of
+    # `low`: (kind, low) pairs, () = none. An abandoned object is anomalous for as long as it
+    # stays, while the classifier's score sinks once it lies still; a fall ends when the
+    # struggle does. Tuned on validation footage (train.calibrate.calibrate_low_by_kind).
+    low_by_kind: tuple[tuple[str, float], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -220,6 +220,20 @@ def load_classifier(
     return model.to(device), config
 
 
+def write_calibration(url: str, calibration: dict, storage_options: dict | None = None) -> str:
+    """Replace the interval calibration in the config of the classifier at `url` (a classifier
+    folder or a VA-GPT checkpoint that bundles one), the weights untouched; returns the config's
+    path. The config is written whole in one put, so a reader sees the old one or the new one."""
+    fs, path = filesystem(url, storage_options)
+    found = _layout(fs, path.rstrip("/"))
+    if found is None:
+        raise ClassifierMissing(f"classifier checkpoint {url}: missing {url.rstrip('/')}/{CONFIG_FILE}")
+    config = json.loads(fs.cat_file(found[0]))
+    config["calibration"] = dict(calibration)
+    fs.pipe_file(found[0], json.dumps(config, indent=1).encode())
+    return found[0]
+
+
 def classifier_parts(url: str | None, storage_options: dict | None = None) -> tuple:
     """(state dict, config) of the classifier at `url`, to bundle into a VA-GPT checkpoint;
     (None, None) without one."""

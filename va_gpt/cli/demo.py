@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import sys
 from pathlib import Path
 
 from va_gpt.cli.common import add_command, add_preset, setup_logging
@@ -50,6 +52,13 @@ def register(sub) -> None:
         "classifier section are the code's) and train only the VA-GPT; implies --reuse-encoder",
     )
     p.add_argument(
+        "--recalibrate",
+        action="store_true",
+        help="with --build-models: recalibrate the classifier in DIR (its card verifies) on its recipe's "
+        "validation videos, for interval settings added since it was built, weights kept "
+        "(va_gpt/train/demo_recalibrate.py)",
+    )
+    p.add_argument(
         "--no-committed",
         action="store_true",
         help="ignore the committed checkpoint in models/<preset>: train the demo models into WORK/models",
@@ -61,6 +70,21 @@ def run(args) -> int:
     os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     setup_logging(logging.WARNING, "%(levelname)s %(name)s: %(message)s")
+    if args.recalibrate:
+        if not args.build_models or args.reuse_encoder or args.reuse_classifier:
+            print(
+                "vagpt demo: error: --recalibrate needs --build-models DIR and no --reuse-* option",
+                file=sys.stderr,
+            )
+            return 2
+        from va_gpt.train.demo_recalibrate import recalibrate_demo_models
+
+        card = recalibrate_demo_models(args.build_models)
+        part = card["checkpoints"]["classifier"]
+        print(f"models: {args.build_models} recalibrated: {json.dumps(part['eval']['calibration'])}")
+        print(f"models: validation {json.dumps(part['recalibrated']['validation'])}")
+        print(f"models: model_version {card['model_version']}")
+        return 0
     if args.build_models:
         from va_gpt.train.demo_models import build_demo_models
 

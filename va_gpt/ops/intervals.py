@@ -12,6 +12,11 @@ Pure numpy, no I/O. Steps, in order:
    that stays above `low` does not split it).
 3. Gap merging: neighbouring intervals whose gap (next start - previous end)
    is <= merge_gap_s become one.
+   With `cfg.low_by_kind` and the kind head's probabilities, an interval the kind head labels
+   k (interval_kind_probs, label_of) is cut again at k's own `low`: the runs of frames >= that
+   low which overlap it and contain a frame >= high, from the first to the last; then merged
+   as above. Why: an abandoned object stays anomalous while it stays, and its score sinks
+   once it lies still; a fall ends with the struggle (docs/MEASUREMENTS.md, "A low threshold per kind").
 4. Minimum length: intervals shorter than min_len_s are dropped (after
    merging, so fragments of one event can add up).
    With `held` > 0 (the last `held` frames repeat an earlier frame's score: a
@@ -93,10 +98,13 @@ def scores_to_intervals(
     cfg: IntervalConfig,
     boxes: np.ndarray | None = None,
     held: int = 0,
+    kind_prob: np.ndarray | None = None,
+    kinds: tuple[str, ...] = (),
 ) -> list[Interval]:
     """t [T] seconds (strictly increasing, may be irregular), scores [T] in [0, 1],
-    boxes [T, 4] | None, held: how many of the last frames repeat an earlier score ->
-    intervals sorted by start. See the module docstring."""
+    boxes [T, 4] | None, held: how many of the last frames repeat an earlier score,
+    kind_prob [T, K] over `kinds` (kinds[0] = normal) | None: the kind head's, for
+    cfg.low_by_kind -> intervals sorted by start. See the module docstring."""
     t = np.asarray(t, dtype=np.float64)
     scores = np.asarray(scores, dtype=np.float64)
     boxes = None if boxes is None else np.asarray(boxes, dtype=np.float64)
@@ -115,12 +123,14 @@ def scores_to_intervals(
     above_high = smooth >= cfg.high
     spans = [(a, b) for a, b in _runs(smooth >= cfg.low) if above_high[a : b + 1].any()]
 
-    merged: list[list[int]] = []
-    for a, b in spans:
-        if merged and t[a] - frame_end[merged[-1][1]] <= cfg.merge_gap_s + 1e-9:
-            merged[-1][1] = b
-        else:
-            merged.append([a, b])
+    merged = _merge(spans, t, frame_end, cfg.merge_gap_s)
+    if cfg.low_by_kind and kind_prob is not None:
+        merged = _merge(
+            _cut_by_kind(merged, t, frame_end, smooth, scores, cfg, kind_prob, kinds),
+            t,
+            frame_end,
+            cfg.merge_gap_s,
+        )
 
     out = []
     for a, b in merged:
@@ -143,6 +153,30 @@ def scores_to_intervals(
     return out
 
 
+def _merge(spans, t: np.ndarray, frame_end: np.ndarray, gap_s: float) -> list[list[int]]:
+    """Frame spans (a, b) -> sorted, with those <= gap_s apart (or overlapping) joined."""
+    merged: list[list[int]] = []
+    for a, b in sorted(spans):
+        if merged and t[a] - frame_end[merged[-1][1]] <= gap_s + 1e-9:
+            merged[-1][1] = max(merged[-1][1], b)
+        else:
+            merged.append([a, b])
+    return merged
+
+
+def _cut_by_kind(merged, t, frame_end, smooth, scores, cfg: IntervalConfig, kind_prob, kinds):
+    """Each span cut again at the low of the kind the kind head gives it (module docstring, 2)."""
+    lows = dict(cfg.low_by_kind)
+    above_high = smooth >= cfg.high
+    out = []
+    for a, b in merged:
+        label, _ = label_of(interval_kind_probs(t, kind_prob, kinds, t[a], frame_end[b], scores), kinds)
+        low = min(lows.get(label, cfg.low), cfg.high)  # a low above high would cut the event itself
+        runs = [(c, d) for c, d in _runs(smooth >= low) if d >= a and c <= b and above_high[c : d + 1].any()]
+        out.append([runs[0][0], runs[-1][1]] if runs else [a, b])
+    return out
+
+
 UNCALIBRATED = (0.5, 0.25)  # (high, low) for a classifier without calibration: random weights only
 CALIBRATED_KEYS = ("smooth_s", "high", "low", "min_len_s", "merge_gap_s", "normal_bias")
 
@@ -162,7 +196,26 @@ def resolve_intervals(
             values[k] = float(v)
     if values["high"] is None or values["low"] is None:
         values["high"], values["low"] = UNCALIBRATED
-    return IntervalConfig(**values)
+    low_by_kind = _low_by_kind((calibration or {}).get("low_by_kind"), cfg.low_by_kind, where)
+    return IntervalConfig(**values, low_by_kind=low_by_kind)
+
+
+def _low_by_kind(value, default: tuple, where: str) -> tuple[tuple[str, float], ...]:
+    """A calibration's low_by_kind ({kind: low}) -> sorted (kind, low) pairs; refused, naming
+    `where`, unless a mapping of kind names to finite numbers in [0, 1]."""
+    if value is None:
+        return default
+    if not isinstance(value, dict):
+        raise ValueError(f"{where}: calibration low_by_kind must map kinds to numbers, got {value!r}")
+    for k, v in value.items():
+        if (
+            not isinstance(k, str)
+            or isinstance(v, bool)
+            or not isinstance(v, (int, float))
+            or not 0.0 <= v <= 1.0
+        ):
+            raise ValueError(f"{where}: calibration low_by_kind[{k!r}] must be a number in [0, 1], got {v!r}")
+    return tuple(sorted((k, float(v)) for k, v in value.items()))
 
 
 def interval_kind_probs(

@@ -273,7 +273,7 @@ def summarize_video(
         status, message = "ok", None
     intervals = []
     if status in ("ok", "partial") and len(t):
-        for i, iv in enumerate(scores_to_intervals(t, score, cfg, box, held=held)):
+        for i, iv in enumerate(scores_to_intervals(t, score, cfg, box, held, kind_prob, kinds)):
             probs = interval_kind_probs(t, kind_prob, kinds, iv.start_s, iv.end_s, score)
             label, label_p = label_of(probs, kinds)
             intervals.append(

@@ -11,6 +11,11 @@ motion energy baseline is calibrated the same way), `low` as a fraction of `high
 smoothing windows, minimum lengths and merge gaps. Objective: the event F1 at tIoU 0.5 plus
 half the F1 at 0.3 and at 0.7, minus half the false intervals per normal video.
 
+`calibrate_low_by_kind` then tunes, per anomaly kind, the `low` an interval the kind head
+labels that kind continues above (IntervalConfig.low_by_kind), the other settings fixed: a
+fraction of `high` from LOW_FRACTIONS_BY_KIND, kind by kind, twice over, each kept only where
+it raises the same objective.
+
 `calibrate_judgement` then tunes how much the describe stage's judgement believes the kind
 head's "normal" share (IntervalConfig.normal_bias, a log-odds shift) on the intervals those
 settings cut from the same validation videos: the judgement prior alone (pipeline.describe.
@@ -21,6 +26,7 @@ event "normal" and an interval on an event that event's kind.
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 
 import numpy as np
 
@@ -35,6 +41,7 @@ LOW_FRACTIONS = (0.5, 0.75, 1.0)
 SMOOTH_S = (0.0, 1.0, 2.0)
 MIN_LEN_S = (0.5, 1.0, 2.0)
 MERGE_GAP_S = (0.5, 1.5, 3.0)
+LOW_FRACTIONS_BY_KIND = (0.25, 0.4, 0.5, 0.6, 0.75, 0.9, 1.0)
 FALSE_PENALTY = 0.5  # objective cost of one false interval per normal video
 NORMAL_BIASES = tuple(float(b) for b in np.arange(-6.0, 3.01, 0.25))  # log-odds shifts tried
 
@@ -55,13 +62,20 @@ def interval_scores(
     truth: list[list[tuple[float, float]]],
     cfg: IntervalConfig,
     held: int = 0,
+    kind_probs: list[np.ndarray] | None = None,
+    kinds: tuple[str, ...] = (),
 ) -> dict:
     """videos: (t [T], scores [T]) each; truth: its event intervals -> recall / precision / F1 per
     tIoU (0.3, 0.5, 0.7) and false intervals per normal video. held: frames at each video's end
-    that repeat an earlier score (the classifier's lookahead; ops.intervals.scores_to_intervals)."""
+    that repeat an earlier score (the classifier's lookahead; ops.intervals.scores_to_intervals).
+    kind_probs ([T, K] over `kinds` per video): for cfg.low_by_kind."""
+    kps = kind_probs if kind_probs is not None else [None] * len(videos)
     pred = {
-        str(i): [(iv.start_s, iv.end_s) for iv in scores_to_intervals(t, s, cfg, held=held)]
-        for i, (t, s) in enumerate(videos)
+        str(i): [
+            (iv.start_s, iv.end_s)
+            for iv in scores_to_intervals(t, s, cfg, held=held, kind_prob=kp, kinds=kinds)
+        ]
+        for i, ((t, s), kp) in enumerate(zip(videos, kps, strict=True))
     }
     gt = {str(i): g for i, g in enumerate(truth)}
     res = interval_precision_recall(pred, gt, (0.3, 0.5, 0.7))
@@ -109,6 +123,36 @@ def calibrate_intervals(
     return calibration, metrics
 
 
+def calibrate_low_by_kind(
+    videos: list[tuple[np.ndarray, np.ndarray]],
+    kind_probs: list[np.ndarray],
+    truth: list[list[tuple[float, float]]],
+    cfg: IntervalConfig,
+    kinds: tuple[str, ...],
+    held: int = 0,
+) -> tuple[dict[str, float], dict]:
+    """Validation videos (t, scores), their kind probabilities [T, K] over `kinds` (kinds[0] =
+    normal) and event intervals, the calibrated settings `cfg` -> ({kind: low} for the kinds
+    whose own low raised the objective, its validation metrics); see the module docstring."""
+    lows: dict[str, float] = {}
+
+    def objective(trial: dict[str, float]) -> float:
+        c = replace(cfg, low_by_kind=tuple(sorted(trial.items())))
+        return _objective(interval_scores(videos, truth, c, held, kind_probs, kinds))
+
+    best = objective(lows)
+    for _ in range(2):
+        for kind in kinds[1:]:
+            for frac in LOW_FRACTIONS_BY_KIND:
+                trial = {**lows, kind: float(cfg.high * frac)}
+                score = objective(trial)
+                if score > best + 1e-9:
+                    best, lows = score, trial
+    lows = {k: v for k, v in lows.items() if v != cfg.low}
+    c = replace(cfg, low_by_kind=tuple(sorted(lows.items())))
+    return lows, interval_scores(videos, truth, c, held, kind_probs, kinds)
+
+
 def judgement_items(
     videos: list[tuple[np.ndarray, np.ndarray]],
     kind_probs: list[np.ndarray],
@@ -125,7 +169,7 @@ def judgement_items(
     stage computes them (pipeline.run)."""
     items = []
     for (t, s), kp, events, kind in zip(videos, kind_probs, truth, event_kinds, strict=True):
-        for iv in scores_to_intervals(t, s, cfg, held=held):
+        for iv in scores_to_intervals(t, s, cfg, held=held, kind_prob=kp, kinds=kinds):
             probs = interval_kind_probs(t, kp, kinds, iv.start_s, iv.end_s, s)
             if probs is None:
                 continue

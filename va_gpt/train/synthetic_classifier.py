@@ -34,18 +34,19 @@ from __future__ import annotations
 import multiprocessing
 import time
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
 from functools import partial
 
 import numpy as np
 import torch
 
 from va_gpt.checkpoints.build import build_encoder
-from va_gpt.checkpoints.classifier import save_classifier
+from va_gpt.checkpoints.classifier import load_classifier, save_classifier, write_calibration
 from va_gpt.config import IntervalConfig, load_preset
 from va_gpt.eval.detection import frame_auc_ci
 from va_gpt.io.credentials import storage_options_for
 from va_gpt.models.classifier import KINDS
-from va_gpt.ops.intervals import interval_kind_probs, label_of, scores_to_intervals
+from va_gpt.ops.intervals import interval_kind_probs, label_of, resolve_intervals, scores_to_intervals
 from va_gpt.ops.metrics import frame_auc, temporal_iou
 from va_gpt.ops.prepare import Preparation
 from va_gpt.pipeline.visual import feature_spec
@@ -56,6 +57,7 @@ from va_gpt.train import classifier as tc
 from va_gpt.train.calibrate import (
     calibrate_intervals,
     calibrate_judgement,
+    calibrate_low_by_kind,
     interval_scores,
     judgement_items,
     label_intervals,
@@ -186,6 +188,10 @@ def classifier_dataset(
     return {k: [r[k] for r in rows] for k in COLUMNS}
 
 
+def _cut(t, scores, cfg: IntervalConfig, held: int, kind_prob):
+    return scores_to_intervals(t, scores, cfg, held=held, kind_prob=kind_prob, kinds=KINDS)
+
+
 def detector_report(
     scores: list[np.ndarray],
     kind_probs: list[np.ndarray] | None,
@@ -198,7 +204,8 @@ def detector_report(
     y = np.concatenate(data["frame_labels"])
     s = np.concatenate(scores)
     truth = [label_intervals(t, lab) for t, lab in zip(data["t"], data["frame_labels"])]
-    m = interval_scores(list(zip(data["t"], scores)), truth, cfg, held)
+    kps = kind_probs if kind_probs is not None else [None] * len(scores)
+    m = interval_scores(list(zip(data["t"], scores)), truth, cfg, held, kind_probs, KINDS)
     report = {"frame_auc": frame_auc(s, y), "frame_auc_by_kind": {}, **m}
     # the range another set of as many videos could give (va_gpt.eval.detection)
     report["frame_auc_ci95"] = frame_auc_ci(list(scores), list(data["frame_labels"]))
@@ -216,7 +223,7 @@ def detector_report(
     normal_looks = {}
     for look in sorted(set(data["look"])):
         idx = [i for i, k in enumerate(data["kind"]) if k is None and data["look"][i] == look]
-        n = sum(len(scores_to_intervals(data["t"][i], scores[i], cfg, held=held)) for i in idx)
+        n = sum(len(_cut(data["t"][i], scores[i], cfg, held, kps[i])) for i in idx)
         normal_looks[look] = n / max(1, len(idx))
     report["false_per_normal_by_look"] = normal_looks
     if kind_probs is not None:
@@ -224,7 +231,7 @@ def detector_report(
         for i, kind in enumerate(data["kind"]):
             if kind is None:
                 continue
-            for iv in scores_to_intervals(data["t"][i], scores[i], cfg, held=held):
+            for iv in _cut(data["t"][i], scores[i], cfg, held, kps[i]):
                 best = max((temporal_iou((iv.start_s, iv.end_s), g) for g in truth[i]), default=0.0)
                 if best > 0:
                     total += 1
@@ -329,9 +336,12 @@ def train_synthetic_classifier(
     # predict holds the last output over a video's last frames that the model does not score with a tail
     held = model.lookahead - model.tail_frames
     calibration, val_metrics = calibrate_intervals(val_videos_scored, val_truth, held)
-    items = judgement_items(
-        val_videos_scored, val_kinds, val_truth, val["kind"], IntervalConfig(**calibration), KINDS, held
+    cfg = IntervalConfig(**calibration)
+    calibration["low_by_kind"], val_by_kind = calibrate_low_by_kind(
+        val_videos_scored, val_kinds, val_truth, cfg, KINDS, held
     )
+    cfg = replace(cfg, low_by_kind=tuple(sorted(calibration["low_by_kind"].items())))
+    items = judgement_items(val_videos_scored, val_kinds, val_truth, val["kind"], cfg, KINDS, held)
     calibration["normal_bias"], judgement = calibrate_judgement(items)
     energy_cal, _ = calibrate_intervals(list(zip(val["t"], val["energy"])), val_truth)
     t_cal = time.time() - t0
@@ -346,9 +356,10 @@ def train_synthetic_classifier(
         "val_videos": val_videos,
         "test_videos": test_videos,
         "calibration": calibration,
-        "classifier": detector_report(test_scores, test_kinds, test, IntervalConfig(**calibration), held),
+        "classifier": detector_report(test_scores, test_kinds, test, cfg, held),
         "diff_energy": detector_report(test["energy"], None, test, IntervalConfig(**energy_cal)),
         "validation": val_metrics,
+        "validation_low_by_kind": val_by_kind,
         "validation_judgement": judgement,
         "domain": "randomized (va_gpt.synthetic.domain)" if domain else "plain + shake/night/flicker looks",
         "event_start": {
@@ -363,7 +374,7 @@ def train_synthetic_classifier(
         sc, kp = run(oor)
         report["out_of_range"] = {
             "videos": out_of_range_videos,
-            "classifier": detector_report(sc, kp, oor, IntervalConfig(**calibration), held),
+            "classifier": detector_report(sc, kp, oor, cfg, held),
             "diff_energy": detector_report(oor["energy"], None, oor, IntervalConfig(**energy_cal)),
         }
     report["frame_auc"] = report["classifier"]["frame_auc"]
@@ -377,3 +388,52 @@ def train_synthetic_classifier(
     save_classifier(model, out, features, storage_options_for(out, endpoint), calibration=calibration)
     report["saved_to"] = out
     return report
+
+
+def recalibrate_synthetic_classifier(
+    url: str,
+    preset_name: str = "demo",
+    *,
+    val_videos: int = 48,
+    duration_s: float = 20.0,
+    width: int | None = None,
+    height: int | None = None,
+    seed: int = 0,
+    event_start: tuple[float, float] | None = EVENT_START,
+    workers: int = 1,
+    endpoint: str | None = None,
+) -> dict:
+    """Calibrate a trained classifier's per-kind lows (calibrate_low_by_kind) on the validation
+    videos of its recipe (the same seeds, split and timing as train_synthetic_classifier renders),
+    keeping its stored thresholds, and store them in its config.json. Why: the interval stage
+    gained the setting after the committed classifier was built, and retraining it to get one
+    calibration takes an hour here. Returns {"calibration": the new one, "validation": metrics
+    before and after, "judgement": what calibrate_judgement would pick now (not stored)}."""
+    preset = load_preset(preset_name)
+    options = storage_options_for(url, endpoint)
+    model, config = load_classifier(url, options)
+    if not config.get("calibration"):
+        raise ValueError(f"classifier {url}: no calibration to extend (an untrained classifier?)")
+    cfg = resolve_intervals(preset.intervals, config["calibration"], f"classifier {url}")
+    encoder = build_encoder(preset.encoder, preset.runtime.device, preset.runtime.dtype)
+    base = seed * 1_000_000 + VAL_SEED_OFFSET
+    val = classifier_dataset(
+        preset, encoder, val_videos, base, duration_s, width, height, "val", workers, event_start
+    )  # fmt: skip
+    pairs = list(zip(val["features"], val["patches"]))
+    scores = [tc.predict(model, f, p) for f, p in pairs]
+    kinds = [tc.predict_kinds(model, f, p) for f, p in pairs]
+    videos = list(zip(val["t"], scores))
+    truth = [label_intervals(t, y) for t, y in zip(val["t"], val["frame_labels"])]
+    held = model.lookahead - model.tail_frames
+    before = interval_scores(videos, truth, replace(cfg, low_by_kind=()), held)
+    lows, after = calibrate_low_by_kind(videos, kinds, truth, cfg, KINDS, held)
+    cut = replace(cfg, low_by_kind=tuple(sorted(lows.items())))
+    _, judgement = calibrate_judgement(judgement_items(videos, kinds, truth, val["kind"], cut, KINDS, held))
+    calibration = {**config["calibration"], "low_by_kind": lows}
+    write_calibration(url, calibration, options)
+    return {
+        "calibration": calibration,
+        "validation": {"before": before, "after": after},
+        "judgement": judgement,
+    }
