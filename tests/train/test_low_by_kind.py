@@ -50,6 +50,17 @@ def test_an_interval_continues_above_its_kind_s_own_low():
 
 
 @pytest.mark.timeout(30)
+def test_a_kind_s_low_moves_the_ends_of_an_interval_and_never_makes_one():
+    """A 1 s blip over `high` on a normal scene at 0.6 is shorter than min_len_s: fighting's low
+    of 0.5 would join it to 20 s of ordinary footage; it stays dropped."""
+    t, s, kp = _left_object(kind="fighting")
+    s[14:] = 0.6
+    s[10:12], s[12:14] = 0.95, 0.6
+    cfg = dataclasses.replace(CFG, min_len_s=2.0, low_by_kind=(("fighting", 0.5),))
+    assert scores_to_intervals(t, s, cfg, kind_prob=kp, kinds=KINDS) == []
+
+
+@pytest.mark.timeout(30)
 def test_a_kind_s_higher_low_ends_its_interval_sooner():
     t, s, kp = _left_object(kind="falling")
     wide = dataclasses.replace(CFG, low=0.5)

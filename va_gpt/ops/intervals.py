@@ -12,11 +12,6 @@ Pure numpy, no I/O. Steps, in order:
    that stays above `low` does not split it).
 3. Gap merging: neighbouring intervals whose gap (next start - previous end)
    is <= merge_gap_s become one.
-   With `cfg.low_by_kind` and the kind head's probabilities, an interval the kind head labels
-   k (interval_kind_probs, label_of) is cut again at k's own `low`: the runs of frames >= that
-   low which overlap it and contain a frame >= high, from the first to the last; then merged
-   as above. Why: an abandoned object stays anomalous while it stays, and its score sinks
-   once it lies still; a fall ends with the struggle (docs/MEASUREMENTS.md, "A low threshold per kind").
 4. Minimum length: intervals shorter than min_len_s are dropped (after
    merging, so fragments of one event can add up).
    With `held` > 0 (the last `held` frames repeat an earlier frame's score: a
@@ -26,6 +21,13 @@ Pure numpy, no I/O. Steps, in order:
    min_len_s; a kept interval still spans its held frames. Why: one
    borderline frame 4 s before the end, repeated over the held tail, made
    4.5 s intervals on normal videos (docs/MEASUREMENTS.md, "The video's last seconds").
+5. Ends by kind: with `cfg.low_by_kind` and the kind head's probabilities, each interval
+   kept so far that the kind head labels k (interval_kind_probs, label_of) is cut again at
+   k's own `low`: from the first to the last run of frames >= that low which overlaps it and
+   contains a frame >= high; then merged as in 3. It moves the ends of an interval found in
+   1-4 and never makes one of its own: a kind's low under `low` once turned short blips that
+   4 drops into false intervals. Why: an abandoned object stays anomalous while it stays,
+   and its score sinks once it lies still (docs/MEASUREMENTS.md, "A low threshold per kind").
 
 Time: frame i covers [t_i, t_{i+1}); the last frame covers the median frame
 step (0 for a single frame). So an interval of frames a..b spans
@@ -123,20 +125,22 @@ def scores_to_intervals(
     above_high = smooth >= cfg.high
     spans = [(a, b) for a, b in _runs(smooth >= cfg.low) if above_high[a : b + 1].any()]
 
-    merged = _merge(spans, t, frame_end, cfg.merge_gap_s)
+    kept = [
+        (a, b)
+        for a, b in _merge(spans, t, frame_end, cfg.merge_gap_s)
+        if min(frame_end[b], scored_end) - t[a] >= cfg.min_len_s - 1e-9
+    ]
     if cfg.low_by_kind and kind_prob is not None:
-        merged = _merge(
-            _cut_by_kind(merged, t, frame_end, smooth, scores, cfg, kind_prob, kinds),
+        kept = _merge(
+            _cut_by_kind(kept, t, frame_end, smooth, scores, cfg, kind_prob, kinds),
             t,
             frame_end,
             cfg.merge_gap_s,
         )
 
     out = []
-    for a, b in merged:
+    for a, b in kept:
         start, end = float(t[a]), float(frame_end[b])
-        if min(end, scored_end) - start < cfg.min_len_s - 1e-9:
-            continue
         seg = scores[a : b + 1]
         box = None
         if boxes is not None:
@@ -165,7 +169,7 @@ def _merge(spans, t: np.ndarray, frame_end: np.ndarray, gap_s: float) -> list[li
 
 
 def _cut_by_kind(merged, t, frame_end, smooth, scores, cfg: IntervalConfig, kind_prob, kinds):
-    """Each span cut again at the low of the kind the kind head gives it (module docstring, 2)."""
+    """Each span cut again at the low of the kind the kind head gives it (module docstring, 5)."""
     lows = dict(cfg.low_by_kind)
     above_high = smooth >= cfg.high
     out = []
