@@ -223,7 +223,8 @@ def load_classifier(
 def write_calibration(url: str, calibration: dict, storage_options: dict | None = None) -> str:
     """Replace the interval calibration in the config of the classifier at `url` (a classifier
     folder or a VA-GPT checkpoint that bundles one), the weights untouched; returns the config's
-    path. The config is written whole in one put, so a reader sees the old one or the new one."""
+    path. The config is written whole in one put: on an object store a reader sees the old one or
+    the new one; a local file is rewritten in place, so recalibrate while no run reads it."""
     fs, path = filesystem(url, storage_options)
     found = _layout(fs, path.rstrip("/"))
     if found is None:
