@@ -10,6 +10,7 @@ import shutil
 import pytest
 
 from va_gpt.checkpoints.card import read_card, verify_card, write_card
+from va_gpt.checkpoints.vagpt import _content_hash
 from va_gpt.cli import main as vagpt
 from va_gpt.train.demo_models import CHECKPOINT, MODELS
 from va_gpt.train.demo_recalibrate import recalibrate_demo_models
@@ -44,11 +45,14 @@ def test_recalibration_adds_low_by_kind_and_keeps_the_rest(tmp_path):
         k: v for k, v in before.items() if k != "calibration"
     }
     assert verify_card(out) == []
-    assert card["model_version"] != version
+    # the model_version names the content: it changes exactly when the config did
+    meta = json.loads((out / CHECKPOINT / "checkpoint.json").read_text())
     assert (
-        json.loads((out / CHECKPOINT / "checkpoint.json").read_text())["model_version"]
+        meta["model_version"]
         == card["model_version"]
+        == f"demo-{_content_hash(out / CHECKPOINT, meta['files'])}"
     )
+    assert (card["model_version"] != version) == (after != before)
     rec = card["checkpoints"]["classifier"]["recalibrated"]
     assert rec["model_version_before"] == version and set(rec["validation"]) == {"before", "after"}
     assert card["checkpoints"]["classifier"]["eval"]["calibration"] == after["calibration"]

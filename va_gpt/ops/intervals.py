@@ -41,7 +41,7 @@ ignoring rows with NaN, or None when no boxes were given.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -204,6 +204,15 @@ def resolve_intervals(
     return IntervalConfig(**values, low_by_kind=low_by_kind)
 
 
+def with_low_by_kind(cfg: IntervalConfig, lows: dict[str, float]) -> IntervalConfig:
+    """`cfg` with its per-kind lows replaced by `lows` ({kind: low}, as a calibration stores them)."""
+    return replace(cfg, low_by_kind=_kind_lows(lows))
+
+
+def _kind_lows(lows: dict[str, float]) -> tuple[tuple[str, float], ...]:
+    return tuple(sorted((k, float(v)) for k, v in lows.items()))
+
+
 def _low_by_kind(value, default: tuple, where: str) -> tuple[tuple[str, float], ...]:
     """A calibration's low_by_kind ({kind: low}) -> sorted (kind, low) pairs; refused, naming
     `where`, unless a mapping of kind names to finite numbers in [0, 1]."""
@@ -219,7 +228,7 @@ def _low_by_kind(value, default: tuple, where: str) -> tuple[tuple[str, float], 
             or not 0.0 <= v <= 1.0
         ):
             raise ValueError(f"{where}: calibration low_by_kind[{k!r}] must be a number in [0, 1], got {v!r}")
-    return tuple(sorted((k, float(v)) for k, v in value.items()))
+    return _kind_lows(value)
 
 
 def interval_kind_probs(

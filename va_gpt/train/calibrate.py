@@ -26,12 +26,17 @@ event "normal" and an interval on an event that event's kind.
 from __future__ import annotations
 
 import itertools
-from dataclasses import replace
 
 import numpy as np
 
 from va_gpt.config import IntervalConfig
-from va_gpt.ops.intervals import calibrated_normal_share, interval_kind_probs, label_of, scores_to_intervals
+from va_gpt.ops.intervals import (
+    calibrated_normal_share,
+    interval_kind_probs,
+    label_of,
+    scores_to_intervals,
+    with_low_by_kind,
+)
 from va_gpt.ops.metrics import interval_precision_recall, temporal_iou
 from va_gpt.pipeline.describe import ALLOWED_KINDS, choose_kind
 from va_gpt.taxonomy import NORMAL
@@ -137,8 +142,9 @@ def calibrate_low_by_kind(
     lows: dict[str, float] = {}
 
     def objective(trial: dict[str, float]) -> float:
-        c = replace(cfg, low_by_kind=tuple(sorted(trial.items())))
-        return _objective(interval_scores(videos, truth, c, held, kind_probs, kinds))
+        return _objective(
+            interval_scores(videos, truth, with_low_by_kind(cfg, trial), held, kind_probs, kinds)
+        )
 
     best = objective(lows)
     for _ in range(2):
@@ -149,8 +155,7 @@ def calibrate_low_by_kind(
                 if score > best + 1e-9:
                     best, lows = score, trial
     lows = {k: v for k, v in lows.items() if v != cfg.low}
-    c = replace(cfg, low_by_kind=tuple(sorted(lows.items())))
-    return lows, interval_scores(videos, truth, c, held, kind_probs, kinds)
+    return lows, interval_scores(videos, truth, with_low_by_kind(cfg, lows), held, kind_probs, kinds)
 
 
 def judgement_items(

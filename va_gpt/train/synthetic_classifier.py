@@ -34,7 +34,6 @@ from __future__ import annotations
 import multiprocessing
 import time
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import replace
 from functools import partial
 
 import numpy as np
@@ -46,7 +45,13 @@ from va_gpt.config import IntervalConfig, load_preset
 from va_gpt.eval.detection import frame_auc_ci
 from va_gpt.io.credentials import storage_options_for
 from va_gpt.models.classifier import KINDS
-from va_gpt.ops.intervals import interval_kind_probs, label_of, resolve_intervals, scores_to_intervals
+from va_gpt.ops.intervals import (
+    interval_kind_probs,
+    label_of,
+    resolve_intervals,
+    scores_to_intervals,
+    with_low_by_kind,
+)
 from va_gpt.ops.metrics import frame_auc, temporal_iou
 from va_gpt.ops.prepare import Preparation
 from va_gpt.pipeline.visual import feature_spec
@@ -188,6 +193,12 @@ def classifier_dataset(
     return {k: [r[k] for r in rows] for k in COLUMNS}
 
 
+def _predict(model, data: dict) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """classifier_dataset rows -> (per-video scores [T], per-video kind probabilities [T, K])."""
+    pairs = list(zip(data["features"], data["patches"]))
+    return [tc.predict(model, f, p) for f, p in pairs], [tc.predict_kinds(model, f, p) for f, p in pairs]
+
+
 def _cut(t, scores, cfg: IntervalConfig, held: int, kind_prob):
     return scores_to_intervals(t, scores, cfg, held=held, kind_prob=kind_prob, kinds=KINDS)
 
@@ -325,13 +336,9 @@ def train_synthetic_classifier(
     )  # fmt: skip
     t_train = time.time() - t0
 
-    def run(data):
-        pairs = list(zip(data["features"], data["patches"]))
-        return [tc.predict(model, f, p) for f, p in pairs], [tc.predict_kinds(model, f, p) for f, p in pairs]
-
     t0 = time.time()
     val_truth = [label_intervals(t, y) for t, y in zip(val["t"], val["frame_labels"])]
-    val_scores, val_kinds = run(val)
+    val_scores, val_kinds = _predict(model, val)
     val_videos_scored = list(zip(val["t"], val_scores))
     # predict holds the last output over a video's last frames that the model does not score with a tail
     held = model.lookahead - model.tail_frames
@@ -340,12 +347,12 @@ def train_synthetic_classifier(
     calibration["low_by_kind"], val_by_kind = calibrate_low_by_kind(
         val_videos_scored, val_kinds, val_truth, cfg, KINDS, held
     )
-    cfg = replace(cfg, low_by_kind=tuple(sorted(calibration["low_by_kind"].items())))
+    cfg = with_low_by_kind(cfg, calibration["low_by_kind"])
     items = judgement_items(val_videos_scored, val_kinds, val_truth, val["kind"], cfg, KINDS, held)
     calibration["normal_bias"], judgement = calibrate_judgement(items)
     energy_cal, _ = calibrate_intervals(list(zip(val["t"], val["energy"])), val_truth)
     t_cal = time.time() - t0
-    test_scores, test_kinds = run(test)
+    test_scores, test_kinds = _predict(model, test)
     report = {
         "preset": preset.name,
         "supervision": "frame labels" if frame_level else "MIL (video labels)",
@@ -371,7 +378,7 @@ def train_synthetic_classifier(
         "calibrate_seconds": round(t_cal, 1),
     }
     if oor is not None:
-        sc, kp = run(oor)
+        sc, kp = _predict(model, oor)
         report["out_of_range"] = {
             "videos": out_of_range_videos,
             "classifier": detector_report(sc, kp, oor, cfg, held),
@@ -420,15 +427,13 @@ def recalibrate_synthetic_classifier(
     val = classifier_dataset(
         preset, encoder, val_videos, base, duration_s, width, height, "val", workers, event_start
     )  # fmt: skip
-    pairs = list(zip(val["features"], val["patches"]))
-    scores = [tc.predict(model, f, p) for f, p in pairs]
-    kinds = [tc.predict_kinds(model, f, p) for f, p in pairs]
+    scores, kinds = _predict(model, val)
     videos = list(zip(val["t"], scores))
     truth = [label_intervals(t, y) for t, y in zip(val["t"], val["frame_labels"])]
     held = model.lookahead - model.tail_frames
-    before = interval_scores(videos, truth, replace(cfg, low_by_kind=()), held)
+    before = interval_scores(videos, truth, with_low_by_kind(cfg, {}), held)
     lows, after = calibrate_low_by_kind(videos, kinds, truth, cfg, KINDS, held)
-    cut = replace(cfg, low_by_kind=tuple(sorted(lows.items())))
+    cut = with_low_by_kind(cfg, lows)
     _, judgement = calibrate_judgement(judgement_items(videos, kinds, truth, val["kind"], cut, KINDS, held))
     calibration = {**config["calibration"], "low_by_kind": lows}
     write_calibration(url, calibration, options)
