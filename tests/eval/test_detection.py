@@ -13,6 +13,7 @@ from tests.eval.results_fixtures import VIDEOS, write_results, write_ucf
 from va_gpt.cli.main import main
 from va_gpt.eval.annotations import load_annotations, load_hard_negatives
 from va_gpt.eval.detection import (
+    RunsAuc,
     detection_report,
     detector_metrics,
     false_by_hard_negative,
@@ -186,6 +187,28 @@ def test_the_frame_auc_interval_scores_runs_of_held_scores_as_every_frame():
     weighted = roc_auc_score(np.concatenate([x[1] for x in r]), np.concatenate([x[0] for x in r]),
                              sample_weight=np.concatenate([x[2] for x in r]))  # fmt: skip
     assert weighted == pytest.approx(frame_auc(np.concatenate(scores), np.concatenate(labels)), abs=1e-12)
+
+
+def test_the_runs_auc_of_any_draw_is_sklearns_frame_auc_of_those_videos():
+    """A bootstrap draw (videos repeated or left out) scored from the runs, sorted once, equals
+    roc_auc_score over the drawn videos' frames, ties (held scores, equal values across videos)
+    counting half; a draw without both classes gives None."""
+    rng = np.random.default_rng(4)
+    scores, labels = [], []
+    for v in range(9):
+        y = np.zeros(300, np.int64)
+        if v % 3:
+            y[100 + 10 * v : 180 + 10 * v] = 1
+        s = np.repeat(np.round(rng.random(30), 1), 10) + 0.3 * y  # few distinct values: many ties
+        scores.append(s), labels.append(y)
+    auc = RunsAuc([runs(s, y) for s, y in zip(scores, labels)])
+    for idx in ([0, 1, 2, 3, 4, 5, 6, 7, 8], [1, 1, 1, 0, 8], [2, 0, 0, 5, 5, 5, 7]):
+        want = roc_auc_score(
+            np.concatenate([labels[i] for i in idx]), np.concatenate([scores[i] for i in idx])
+        )
+        assert auc(idx) == pytest.approx(want, abs=1e-12)
+    assert auc([0, 3, 6]) is None  # the normal videos only
+    assert auc([1, 2]) is not None
 
 
 @pytest.mark.timeout(120)

@@ -157,22 +157,43 @@ def frame_auc_ci(
 ) -> list[float] | None:
     """95 % bootstrap interval over videos (over `groups`, e.g. cameras, when given: one per
     video) of the pooled frame AUC: scores[i] and labels[i] are video i's frames; a draw without
-    both classes gives no value. Each draw scores the videos' runs (`runs`), not every frame:
-    the same AUC at a fraction of the cost on long benchmark videos."""
-    r = [runs(s, y) for s, y in zip(scores, labels)]
-    return _ci(video_bootstrap_ci(lambda idx: runs_auc(r, idx), len(scores), groups=groups))
+    both classes gives no value. Each draw scores the videos' runs (`runs`, `RunsAuc`), not every
+    frame: the same AUC at a fraction of the cost on long benchmark videos."""
+    return _ci(
+        video_bootstrap_ci(RunsAuc([runs(s, y) for s, y in zip(scores, labels)]), len(scores), groups=groups)
+    )
 
 
-def runs_auc(r: list[tuple[np.ndarray, np.ndarray, np.ndarray]], idx) -> float | None:
-    """The pooled frame AUC of videos `idx` (repeats count again) from their `runs`; None when
-    those frames lack event or normal frames."""
-    from sklearn.metrics import roc_auc_score
+class RunsAuc:
+    """The pooled frame AUC of any draw of videos (repeats count again) from their `runs`.
 
-    y = np.concatenate([r[i][1] for i in idx])
-    if y.min() == y.max():
-        return None
-    s, w = np.concatenate([r[i][0] for i in idx]), np.concatenate([r[i][2] for i in idx])
-    return float(roc_auc_score(y, s, sample_weight=w))
+    The runs are sorted once; a draw only reweights them (a run's weight = its frames x how often
+    its video was drawn), so each of a bootstrap's thousand draws costs three `np.bincount`s
+    instead of a sort and sklearn's input checks (about 10 ms a call, most of a `vagpt eval`).
+    Tied scores count half, as `roc_auc_score` does; the result equals it to rounding."""
+
+    def __init__(self, r: list[tuple[np.ndarray, np.ndarray, np.ndarray]]):
+        self.n_videos = len(r)
+        self.video = np.repeat(np.arange(len(r)), [len(x[0]) for x in r])
+        values, self.index = np.unique(
+            np.concatenate([x[0] for x in r] or [np.zeros(0)]), return_inverse=True
+        )
+        self.index = self.index.reshape(-1)
+        self.n_values = len(values)
+        self.weight = np.concatenate([x[2] for x in r] or [np.zeros(0)]).astype(np.float64)
+        self.positive = np.concatenate([x[1] for x in r] or [np.zeros(0)]).astype(bool)
+
+    def __call__(self, idx) -> float | None:
+        """The AUC of videos `idx` (indices into the runs, with repeats); None when those frames
+        lack event or normal frames."""
+        w = self.weight * np.bincount(np.asarray(idx, np.int64), minlength=self.n_videos)[self.video]
+        pos = np.bincount(self.index[self.positive], w[self.positive], minlength=self.n_values)
+        neg = np.bincount(self.index[~self.positive], w[~self.positive], minlength=self.n_values)
+        n_pos, n_neg = pos.sum(), neg.sum()
+        if n_pos == 0 or n_neg == 0:
+            return None
+        below = np.cumsum(neg) - neg  # normal frames scored lower than each value
+        return float(np.dot(pos, below + 0.5 * neg) / (n_pos * n_neg))
 
 
 def recall_ci(
@@ -404,12 +425,14 @@ def paired_frame_auc(
     rb = [runs(b[n][0], b[n][1]) for n in names]
     groups = camera_groups([a[n][2] for n in names])
 
+    auc_a, auc_b = RunsAuc(ra), RunsAuc(rb)
+
     def diff(idx):
-        x = runs_auc(ra, idx)
-        return None if x is None else x - runs_auc(rb, idx)
+        x = auc_a(idx)
+        return None if x is None else x - auc_b(idx)
 
     every = np.arange(len(names))
-    auc, baseline_auc = runs_auc(ra, every), runs_auc(rb, every)
+    auc, baseline_auc = auc_a(every), auc_b(every)
     if auc is None:
         raise EvaluationError(
             f"the {len(names)} videos in common need event and normal frames for a frame AUC"
