@@ -143,8 +143,10 @@ def _preset(name: str, device: str, quick: bool, **parts) -> object:
     cuda = device.startswith("cuda")
     # int8 dynamic quantization is a CPU kernel; on a GPU the encoder runs in bf16
     d["runtime"].update(device=device, dtype="bfloat16" if cuda else "float32", encoder_int8=False)
-    if quick:  # smoke test: 2 layers everywhere
+    if quick:  # smoke test: 2 layers everywhere, a random encoder at the demo's width
         d["encoder"]["num_layers"] = 2
+        if d["encoder"]["source"] is None:
+            d["encoder"].update(hidden_size=192, num_heads=3)
         d["llm"].update(num_layers=2, hidden_size=256, num_heads=4, intermediate_size=512, vocab_size=4096)
     return preset_from_dict(d, f"bench preset {name}")
 
@@ -319,7 +321,9 @@ def _describe_run(
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    p.add_argument("--quick", action="store_true", help="smoke test: 2 layers, batch 1, one pass, 2 s video")
+    p.add_argument(
+        "--quick", action="store_true", help="smoke test: 2 layers, batch 1, one pass, short footage"
+    )
     p.add_argument("--batches", default="16,64,128,256")
     p.add_argument("--seconds", type=float, default=8.0, help="timed seconds per (model, batch)")
     p.add_argument("--work", default=None, help="folder for the test video (default: a temp folder)")
@@ -350,7 +354,7 @@ def main(argv: list[str] | None = None) -> int:
             report["decode"] = decode_rates(work, 2.0 if args.quick else 30.0)
             print("  decode", json.dumps(report["decode"]), flush=True)
         if "visual" in only:
-            report["visual"] = visual_rates(args.device, 20.0 if args.quick else args.footage_s, args.quick)
+            report["visual"] = visual_rates(args.device, 12.0 if args.quick else args.footage_s, args.quick)
             for r in report["visual"]:
                 print("  visual", json.dumps(r), flush=True)
         if "describe" in only:
