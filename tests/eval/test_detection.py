@@ -209,6 +209,9 @@ def test_the_runs_auc_of_any_draw_is_sklearns_frame_auc_of_those_videos():
         assert auc(idx) == pytest.approx(want, abs=1e-12)
     assert auc([0, 3, 6]) is None  # the normal videos only
     assert auc([1, 2]) is not None
+    scores[4][7] = np.nan  # refused, as frame_auc refuses it, not sorted as a value
+    with pytest.raises(ValueError, match=r"NaN or inf \(videos \[4\]"):
+        RunsAuc([runs(s, y) for s, y in zip(scores, labels)])
 
 
 @pytest.mark.timeout(120)

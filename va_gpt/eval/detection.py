@@ -174,6 +174,9 @@ class RunsAuc:
 
     def __init__(self, r: list[tuple[np.ndarray, np.ndarray, np.ndarray]]):
         self.n_videos = len(r)
+        bad = [i for i, x in enumerate(r) if not np.all(np.isfinite(x[0]))]
+        if bad:  # as frame_auc: sklearn refused them, and a NaN would sort as a value here
+            raise ValueError(f"scores contain NaN or inf (videos {bad[:5]} of the {len(r)})")
         self.video = np.repeat(np.arange(len(r)), [len(x[0]) for x in r])
         values, self.index = np.unique(
             np.concatenate([x[0] for x in r] or [np.zeros(0)]), return_inverse=True
