@@ -173,18 +173,17 @@ class RunsAuc:
     Tied scores count half, as `roc_auc_score` does; the result equals it to rounding."""
 
     def __init__(self, r: list[tuple[np.ndarray, np.ndarray, np.ndarray]]):
-        self.n_videos = len(r)
+        if not r:
+            raise ValueError("a frame AUC over videos needs at least one video, got none")
         bad = [i for i, x in enumerate(r) if not np.all(np.isfinite(x[0]))]
         if bad:  # as frame_auc: sklearn refused them, and a NaN would sort as a value here
             raise ValueError(f"scores contain NaN or inf (videos {bad[:5]} of the {len(r)})")
+        self.n_videos = len(r)
         self.video = np.repeat(np.arange(len(r)), [len(x[0]) for x in r])
-        values, self.index = np.unique(
-            np.concatenate([x[0] for x in r] or [np.zeros(0)]), return_inverse=True
-        )
-        self.index = self.index.reshape(-1)
+        values, self.index = np.unique(np.concatenate([x[0] for x in r]), return_inverse=True)
         self.n_values = len(values)
-        self.weight = np.concatenate([x[2] for x in r] or [np.zeros(0)]).astype(np.float64)
-        self.positive = np.concatenate([x[1] for x in r] or [np.zeros(0)]).astype(bool)
+        self.weight = np.concatenate([x[2] for x in r]).astype(np.float64)
+        self.positive = np.concatenate([x[1] for x in r]).astype(bool)
 
     def __call__(self, idx) -> float | None:
         """The AUC of videos `idx` (indices into the runs, with repeats); None when those frames
