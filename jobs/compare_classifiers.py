@@ -92,6 +92,10 @@ def main(argv: list[str] | None = None) -> int:
         "--processes", type=int, default=2,
         help="ensemble members trained at once (TrainConfig.processes; the weights do not depend on it)",
     )  # fmt: skip
+    ap.add_argument(
+        "--data-cache", default=None, metavar="DIR",
+        help="keep the rendered videos in DIR and take them from there next time (va_gpt.train.dataset_cache)",
+    )  # fmt: skip
     args = ap.parse_args(argv)
     if min(args.lookaheads) < 0:
         ap.error(f"--lookaheads must be >= 0 frames, got {min(args.lookaheads)}")
@@ -123,7 +127,7 @@ def _compare(args, preset, frames: str, sizes: list[int], encoder) -> None:
     t0 = time.time()
     splits = {
         name: classifier_dataset(
-            preset, encoder, n, offset, 20.0, None, None, split, args.workers, EVENT_START
+            preset, encoder, n, offset, 20.0, None, None, split, args.workers, EVENT_START, args.data_cache
         )  # fmt: skip
         for name, n, offset, split in (
             ("train", args.train_videos, 0, "train"),

@@ -33,7 +33,13 @@ from va_gpt.report.build import write_report
 from va_gpt.synthetic.archive import generate_archive
 from va_gpt.synthetic.truth import load_truth
 from va_gpt.train.demo import train_demo, train_synthetic_classifier
-from va_gpt.train.demo_models import CLASSIFIER_RECIPE, DATA_WORKERS, VAGPT_RECIPE, committed_models
+from va_gpt.train.demo_models import (
+    CLASSIFIER_RECIPE,
+    DATA_CACHE,
+    DATA_WORKERS,
+    VAGPT_RECIPE,
+    committed_models,
+)
 
 ARCHIVE = "archive"
 RESULTS = "results"
@@ -72,7 +78,10 @@ def _classifier(preset_name: str, folder: Path) -> None:
     t0 = time.monotonic()
     # make models' recipe (va_gpt/train/demo_models.py): only when the committed checkpoint is not
     # usable; about ten minutes here, the rendering and the encoder pass dominate.
-    report = train_synthetic_classifier(preset_name, str(folder), workers=DATA_WORKERS, **CLASSIFIER_RECIPE)
+    # the rendered videos are kept beside it: a `make run` cut off while training resumes there
+    report = train_synthetic_classifier(
+        preset_name, str(folder), workers=DATA_WORKERS, data_cache=folder.parent / DATA_CACHE, **CLASSIFIER_RECIPE
+    )  # fmt: skip
     print(json.dumps(report, indent=2))
     print(f"classifier: trained in {time.monotonic() - t0:.0f} s -> {folder}")
 

@@ -109,6 +109,11 @@ def register(sub) -> None:
         "members; the result does not depend on it",
     )  # fmt: skip
     p.add_argument(
+        "--data-cache", default=None, metavar="DIR",
+        help="keep the rendered and encoded videos in DIR and take them from there next time (same videos, "
+        "preset, encoder and rendering code): a retrain skips the rendering, a cut-off run keeps what it rendered",
+    )  # fmt: skip
+    p.add_argument(
         "--plain",
         action="store_true",
         help="plain renders (+ shake/night/flicker looks), no domain randomization",
@@ -205,7 +210,7 @@ def run_classifier(args) -> int:
         endpoint=args.endpoint, val_videos=args.val_videos, out_of_range_videos=args.out_of_range_videos,
         domain=not args.plain, frame_level=not args.mil, workers=args.workers, pairs_per_step=args.pairs_per_step,
         ema=args.ema, kind_balance=args.kind_balance, time_balance=args.time_balance, lookahead=args.lookahead,
-        patch_dropout=args.patch_dropout, **({"event_start": tuple(args.event_start)} if args.event_start else {}),
+        patch_dropout=args.patch_dropout, data_cache=args.data_cache, **({"event_start": tuple(args.event_start)} if args.event_start else {}),
     )  # fmt: skip
     print(json.dumps(report, indent=2))
     return 0

@@ -35,6 +35,7 @@ import multiprocessing
 import time
 from concurrent.futures import ProcessPoolExecutor
 from functools import partial
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -44,7 +45,7 @@ from va_gpt.checkpoints.classifier import load_classifier, save_classifier, writ
 from va_gpt.config import IntervalConfig, load_preset
 from va_gpt.eval.detection import frame_auc_ci
 from va_gpt.io.credentials import storage_options_for
-from va_gpt.models.classifier import KINDS
+from va_gpt.models.classifier import KINDS, frame_inputs
 from va_gpt.ops.intervals import (
     interval_kind_probs,
     label_of,
@@ -67,6 +68,7 @@ from va_gpt.train.calibrate import (
     judgement_items,
     label_intervals,
 )
+from va_gpt.train.dataset_cache import ChunkCache, dataset_key
 from va_gpt.train.workers import exit_with_parent
 
 VAL_SEED_OFFSET = 50_000
@@ -150,12 +152,15 @@ def _worker_rows(preset, args: tuple, js) -> list[dict]:
     return _dataset_rows(preset, _WORKER_ENCODER, js, *args)
 
 
-CHUNK_VIDEOS = 16  # videos per task of a rendering worker (classifier_dataset)
+CHUNK_VIDEOS = 16  # videos per task of a rendering worker and per cache file (classifier_dataset)
+# the functions beside the training code whose source makes the rows (dataset_cache.dataset_key)
+_ROW_CODE = (_dataset_rows, hard_look, _video_kind, tc.video_inputs, frame_inputs)
 
 
 def classifier_dataset(
     preset, encoder, n: int, seed0: int, duration_s: float, width: int | None = 160, height: int | None = 120,
     domain_split: str | None = None, workers: int = 1, event_start: tuple[float, float] | None = None,
+    cache: str | Path | None = None,
 ):  # fmt: skip
     """n synthetic videos, every other one normal, the others cycling through every kind ->
     dict of lists: features [T, F], patches (per-patch evidence [T, N, Fp] float16 for a
@@ -172,24 +177,57 @@ def classifier_dataset(
 
     event_start: (lo, hi) fractions of the video an anomalous video's event starts within, drawn
     per video; None: the renderer's own 25-45 %. See train_synthetic_classifier for why the
-    training videos spread them."""
+    training videos spread them.
+
+    cache: a folder (va_gpt.train.dataset_cache) where every chunk of CHUNK_VIDEOS videos is
+    written as soon as it is done and taken from next time, when everything the rows depend on
+    is the same: a retrain skips the rendering, and a cut-off build keeps what it rendered."""
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
     check_event_start(event_start)
     args = (seed0, duration_s, width, height, domain_split, event_start)
     workers = max(1, min(workers, n))
-    if workers == 1:
-        rows = _dataset_rows(preset, encoder, range(n), *args)
+    # Small chunks, not one share per worker: a worker pickles its whole result back, so a share
+    # of 1000 videos' patch evidence took 12 GB in the worker and the build of 2000 training
+    # videos was killed for memory. The cache keeps the same chunks.
+    shares = [range(a, min(a + CHUNK_VIDEOS, n)) for a in range(0, n, CHUNK_VIDEOS)]
+    store = None
+    if cache is not None:
+        threads = 1 if workers > 1 else torch.get_num_threads()
+        names = ("seed0", "duration_s", "width", "height", "domain_split", "event_start")
+        key = dataset_key(preset, encoder, dict(zip(names, args)), threads, _ROW_CODE)
+        store = ChunkCache(cache, key)
+    parts: dict[int, list[dict]] = {}
+    if store is not None:
+        for i, js in enumerate(shares):
+            if (rows := store.load(js, COLUMNS)) is not None:
+                parts[i] = rows
+    todo = [i for i in range(len(shares)) if i not in parts]
+
+    def done(i: int, rows: list[dict]) -> None:
+        parts[i] = rows
+        if store is not None:
+            store.save(shares[i], rows)
+
+    if workers == 1 or len(todo) <= 1:
+        for i in todo:
+            done(i, _dataset_rows(preset, encoder, shares[i], *args))
     else:
-        # Small chunks, not one share per worker: a worker pickles its whole result back, so a
-        # share of 1000 videos' patch evidence took 12 GB in the worker and the build of 2000
-        # training videos was killed for memory.
-        shares = [range(a, min(a + CHUNK_VIDEOS, n)) for a in range(0, n, CHUNK_VIDEOS)]
         ctx = multiprocessing.get_context("spawn")  # no fork of a process that already ran torch
         with ProcessPoolExecutor(
-            workers, mp_context=ctx, initializer=_init_worker, initargs=(preset,)
+            min(workers, len(todo)), mp_context=ctx, initializer=_init_worker, initargs=(preset,)
         ) as pool:
-            rows = [r for part in pool.map(partial(_worker_rows, preset, args), shares) for r in part]
+            for i, rows in zip(
+                todo, pool.map(partial(_worker_rows, preset, args), [shares[i] for i in todo])
+            ):
+                done(i, rows)
+    if store is not None:
+        print(
+            f"classifier data: {n} videos from seed {seed0}, {store.hits} of {len(shares)} chunks "
+            f"from the cache in {store.root}",
+            flush=True,
+        )
+    rows = [r for i in range(len(shares)) for r in parts[i]]
     return {k: [r[k] for r in rows] for k in COLUMNS}
 
 
@@ -279,6 +317,7 @@ def train_synthetic_classifier(
     time_balance: int = 0,
     lookahead: int = 0,
     patch_dropout: float = 0.0,
+    data_cache: str | Path | None = None,
 ) -> dict:
     """Train the TETG classifier on synthetic footage (frame labels, or MIL with frame_level=False),
     calibrate its intervals on validation videos, save it to `out` (any fsspec URL) and return
@@ -294,7 +333,9 @@ def train_synthetic_classifier(
     after it (TrainConfig.lookahead; stored with the classifier); `patch_dropout`: > 0 drops
     per-patch evidence values while training (TrainConfig.patch_dropout). The preset's
     classifier.members > 1 trains that many classifiers from seeds seed, seed + 1, ... (the
-    rendered videos are the same) and saves them as one ensemble."""
+    rendered videos are the same) and saves them as one ensemble. `data_cache`: a folder keeping
+    the rendered and encoded videos (classifier_dataset's `cache`): a retrain with the same videos,
+    preset and encoder takes them from there, and a cut-off build keeps the ones it rendered."""
     if not 0.0 <= ema < 1.0:
         raise ValueError(f"ema must be in [0, 1) (0: off), got {ema}")
     if time_balance < 0 or (time_balance and not frame_level):
@@ -316,7 +357,7 @@ def train_synthetic_classifier(
     def data(n, offset, split, starts=None):
         return classifier_dataset(
             preset, encoder, n, base + offset, duration_s, width, height, split if domain else None, workers,
-            starts,
+            starts, data_cache,
         )  # fmt: skip
 
     train = data(train_videos, 0, "train", event_start)
