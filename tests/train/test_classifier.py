@@ -245,9 +245,10 @@ def test_trained_on_synthetic_video_separates_anomalous_frames_on_held_out_seeds
 
 
 @pytest.mark.timeout(120)
-def test_classifier_dataset_rows_do_not_depend_on_worker_processes(monkeypatch):
+def test_classifier_dataset_rows_do_not_depend_on_worker_processes(monkeypatch, tmp_path, capsys):
     """make models renders the classifier's videos in two processes: the rows (and so the trained
-    classifier) must be the one-process build's, video by video and in order."""
+    classifier) must be the one-process build's, video by video and in order; and the chunks the
+    workers keep in a data cache are the ones a one-process run on one thread takes."""
     monkeypatch.setattr(synthetic_classifier, "CHUNK_VIDEOS", 2)  # 3 chunks over the 2 workers
     preset = load_preset("tiny")
     saved = torch.get_num_threads()
@@ -255,14 +256,18 @@ def test_classifier_dataset_rows_do_not_depend_on_worker_processes(monkeypatch):
     try:
         enc = build_encoder(preset.encoder, "cpu", "float32")
         one = classifier_dataset(preset, enc, 5, 123, 3.0, 64, 48, "train")
-        two = classifier_dataset(preset, enc, 5, 123, 3.0, 64, 48, "train", workers=2)
+        two = classifier_dataset(preset, enc, 5, 123, 3.0, 64, 48, "train", workers=2, cache=tmp_path)
+        capsys.readouterr()
+        cached = classifier_dataset(preset, enc, 5, 123, 3.0, 64, 48, "train", cache=tmp_path)
     finally:
         torch.set_num_threads(saved)
-    assert one["kind"] == two["kind"] == [None, "fighting", None, "falling", None]
-    assert one["look"] == two["look"]
+    assert "3 of 3 chunks from the cache" in capsys.readouterr().out
+    assert one["kind"] == two["kind"] == cached["kind"] == [None, "fighting", None, "falling", None]
+    assert one["look"] == two["look"] == cached["look"]
     for key in ("features", "energy", "t", "frame_labels"):
-        for a, b in zip(one[key], two[key], strict=True):
+        for a, b, c in zip(one[key], two[key], cached[key], strict=True):
             np.testing.assert_array_equal(a, b)
+            np.testing.assert_array_equal(a, c)
 
 
 def test_classifier_dataset_refuses_no_workers():

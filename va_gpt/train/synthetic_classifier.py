@@ -209,10 +209,10 @@ def classifier_dataset(
         if store is not None:
             store.save(shares[i], rows)
 
-    if workers == 1 or len(todo) <= 1:
+    if workers == 1:
         for i in todo:
             done(i, _dataset_rows(preset, encoder, shares[i], *args))
-    else:
+    elif todo:  # in workers even for one chunk: their one torch thread is the rows' (and the key's)
         ctx = multiprocessing.get_context("spawn")  # no fork of a process that already ran torch
         with ProcessPoolExecutor(
             min(workers, len(todo)), mp_context=ctx, initializer=_init_worker, initargs=(preset,)
