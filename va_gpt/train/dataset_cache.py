@@ -124,10 +124,14 @@ class ChunkCache:
                     continue  # absent = None (a normal video's kind, no per-patch evidence)
                 arrays[f"{i}/{k}"] = np.asarray(v)
         path = self.path(js)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        with open(tmp, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # one per process: two builds may share a folder
+        try:
+            with open(tmp, "wb") as f:
+                np.savez(f, **arrays)
+            os.replace(tmp, path)
+        except BaseException:  # a full disk, a kill: no half-written file left behind
+            tmp.unlink(missing_ok=True)
+            raise
 
 
 def _row(z, i: int, columns: tuple[str, ...]) -> dict:
