@@ -124,7 +124,9 @@ class ChunkCache:
                     continue  # absent = None (a normal video's kind, no per-patch evidence)
                 arrays[f"{i}/{k}"] = np.asarray(v)
         path = self.path(js)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # one per process: two builds may share a folder
+        tmp = path.with_name(
+            f".{path.name}.{os.getpid()}.tmp"
+        )  # one per process: two builds may share a folder
         try:
             with open(tmp, "wb") as f:
                 np.savez(f, **arrays)
