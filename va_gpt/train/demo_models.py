@@ -120,10 +120,8 @@ CLASSIFIER_RECIPE = {
 # processes rendering the classifier's videos and training its members (two of the three at once);
 # the result does not depend on it
 DATA_WORKERS = 2
-# The classifier's rendered and encoded videos, kept in the build's work folder
-# (va_gpt.train.dataset_cache): a build cut off while rendering or training takes the videos it
-# had rendered, and a classifier-only change retrains without rendering (1000 videos: about
-# 4 GB, 30 minutes here). Safe to delete.
+# The classifier's rendered videos, kept in the build's work folder (va_gpt.train.dataset_cache): a
+# cut-off build and a classifier-only change take them from there (1000: 4 GB, 30 min here).
 DATA_CACHE = "classifier-data"
 # The demo encoder (va_gpt/train/encoder.py): 160 randomized 20 s videos at their own resolution,
 # 900 steps of 64 crops; about 15 minutes here on one thread.
