@@ -70,7 +70,7 @@ def test_a_retrain_takes_the_videos_from_the_cache_as_they_were_rendered(
 
 def test_other_videos_an_other_encoder_or_other_evidence_are_rendered_again(setup, tmp_path):
     preset, enc = setup
-    _data(preset, enc, tmp_path)
+    with_pixels = _data(preset, enc, tmp_path)
     files = set(tmp_path.glob("rows-*.npz"))
     _data(preset, enc, tmp_path, duration=4.0)
     with torch.no_grad():
@@ -80,7 +80,7 @@ def test_other_videos_an_other_encoder_or_other_evidence_are_rendered_again(setu
         preset, classifier=dataclasses.replace(preset.classifier, pixel_maps=False)
     )
     d = _data(preset=no_pixels, enc=enc, cache=tmp_path)
-    assert d["patches"][0].shape[-1] < _data(preset, enc, None)["patches"][0].shape[-1]
+    assert d["patches"][0].shape[-1] < with_pixels["patches"][0].shape[-1]
     # each of the three changes made its own three chunks; none took another's
     assert len(set(tmp_path.glob("rows-*.npz")) - files) == 9
 

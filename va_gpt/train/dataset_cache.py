@@ -21,14 +21,16 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import inspect
+import io
 import json
 import logging
-import os
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from va_gpt.io.filesystem import write_bytes
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +122,7 @@ class ChunkCache:
         return rows
 
     def save(self, js: range, rows: list[dict]) -> None:
-        """Write the chunk under a temporary name, then rename it into place."""
+        """Write the chunk atomically (va_gpt.io.filesystem.write_bytes)."""
         if len(rows) != len(js):
             raise ValueError(f"chunk {js}: {len(rows)} rows for {len(js)} videos")
         arrays = {}
@@ -129,17 +131,9 @@ class ChunkCache:
                 if v is None:
                     continue  # absent = None (a normal video's kind, no per-patch evidence)
                 arrays[f"{i}/{k}"] = np.asarray(v)
-        path = self.path(js)
-        tmp = path.with_name(
-            f".{path.name}.{os.getpid()}.tmp"
-        )  # one per process: two builds may share a folder
-        try:
-            with open(tmp, "wb") as f:
-                np.savez(f, **arrays)
-            os.replace(tmp, path)
-        except BaseException:  # a full disk, a kill: no half-written file left behind
-            tmp.unlink(missing_ok=True)
-            raise
+        buf = io.BytesIO()
+        np.savez(buf, **arrays)
+        write_bytes(str(self.path(js)), buf.getvalue())  # temp file + rename: never a half-written chunk
 
 
 def _row(z, i: int, columns: tuple[str, ...]) -> dict:
