@@ -70,6 +70,8 @@ def run(args) -> int:
     os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     setup_logging(logging.WARNING, "%(levelname)s %(name)s: %(message)s")
+    # a build's (or make run's own) classifier training says how far it is every few minutes
+    logging.getLogger("va_gpt.train.progress").setLevel(logging.INFO)
     if args.recalibrate:
         if not args.build_models or args.reuse_encoder or args.reuse_classifier:
             print(

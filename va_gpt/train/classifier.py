@@ -44,6 +44,7 @@ from va_gpt.models.dinov2 import DinoEncoder
 from va_gpt.ops.prepare import RAW, Preparation
 from va_gpt.ops.sets import difference_energy, difference_map
 from va_gpt.train.members import train_members
+from va_gpt.train.progress import Progress
 from va_gpt.video.clips import background_frame
 
 
@@ -105,6 +106,8 @@ class TrainConfig:
     # where two threads for one member made a step slower (README, "Training the classifier's
     # members"). The trained weights do not depend on it (a test compares them bit for bit).
     processes: int = 1
+    # seconds between a member's progress lines (va_gpt.train.progress, INFO); not in the weights
+    progress_s: float = 300.0
 
     def __post_init__(self):
         # checked where a run is described, so a recipe can refuse it before rendering any video
@@ -375,6 +378,7 @@ def _train_mil(model, seqs, pseqs, labels, kind_ids, train: TrainConfig, log_eve
     kind_w = None
     if kind_ids is not None and train.kind_balance:
         kind_w = kind_class_weights([torch.tensor([kind_ids[i] for i in anom])], len(model.kinds))
+    progress = Progress(f"classifier seed {train.seed} (MIL)", train.steps, train.progress_s)
     model.train()
     for step in range(train.steps):
         ia = [anom[i] for i in torch.randint(len(anom), (train.pairs_per_step,), generator=g).tolist()]
@@ -400,6 +404,7 @@ def _train_mil(model, seqs, pseqs, labels, kind_ids, train: TrainConfig, log_eve
             avg.update(model)
         if log_every and (step % log_every == 0 or step == train.steps - 1):
             print(f"step {step}: loss {loss.item():.4f}", flush=True)
+        progress.tick(step, loss)
     if avg is not None:
         avg.copy_to(model)
     return model.eval()
@@ -421,6 +426,7 @@ def _train_frames(model, seqs, pseqs, ys, boxes, kind_ids, train: TrainConfig, l
         kind_w = kind_class_weights(
             [(y > 0.5).long() * kind_ids[i] for i, y in enumerate(ys)], len(model.kinds)
         )
+    progress = Progress(f"classifier seed {train.seed}", train.steps, train.progress_s)
     model.train()
     for step in range(train.steps):
         idx = torch.randint(n, (batch,), generator=g).tolist()
@@ -457,6 +463,7 @@ def _train_frames(model, seqs, pseqs, ys, boxes, kind_ids, train: TrainConfig, l
             avg.update(model)
         if log_every and (step % log_every == 0 or step == train.steps - 1):
             print(f"step {step}: loss {loss.item():.4f}", flush=True)
+        progress.tick(step, loss)
     if avg is not None:
         avg.copy_to(model)
     return model.eval()
