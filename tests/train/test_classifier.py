@@ -261,7 +261,7 @@ def test_classifier_dataset_rows_do_not_depend_on_worker_processes(monkeypatch, 
         cached = classifier_dataset(preset, enc, 5, 123, 3.0, 64, 48, "train", cache=tmp_path)
     finally:
         torch.set_num_threads(saved)
-    assert "3 of 3 chunks from the cache" in capsys.readouterr().out
+    assert "3 of 3 chunks from the cache" in capsys.readouterr().err
     assert one["kind"] == two["kind"] == cached["kind"] == [None, "fighting", None, "falling", None]
     assert one["look"] == two["look"] == cached["look"]
     for key in ("features", "energy", "t", "frame_labels"):
@@ -347,11 +347,12 @@ def test_an_ensemble_is_its_members_trained_apart_and_averaged(tmp_path):
 @pytest.mark.timeout(120)
 def test_members_trained_side_by_side_are_the_members_trained_in_turn():
     """TrainConfig.processes 2: three members, two at a time in forked workers, give bit for bit
-    the weights of training them one after another; a worker's error reaches the caller."""
+    the weights of training them one after another, with dropout too (each member seeds the
+    global generator it draws from); a worker's error reaches the caller."""
     f, y, fl, px, box = patch_videos(24, seed=0)
     kinds = [("falling" if v else None) for v in y]
     kw = dict(frame_labels=fl, kinds=kinds, patches=px, patch_labels=box, grid=(3, 3))
-    cfg = dataclasses.replace(PATCH_CFG, members=3)
+    cfg = dataclasses.replace(PATCH_CFG, members=3, dropout=0.2)
     train = TrainConfig(steps=25, seed=4, ema=0.9)
     in_turn = train_classifier(f, y, cfg, train, **kw)
     side_by_side = train_classifier(f, y, cfg, dataclasses.replace(train, processes=2), **kw)

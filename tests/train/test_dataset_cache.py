@@ -65,7 +65,7 @@ def test_a_retrain_takes_the_videos_from_the_cache_as_they_were_rendered(
     _assert_same(plain, again)
     assert again["kind"] == [None, "fighting", None, "falling", None]
     assert set(again) == set(COLUMNS)
-    assert "3 of 3 chunks from the cache" in capsys.readouterr().out
+    assert "3 of 3 chunks from the cache" in capsys.readouterr().err
 
 
 def test_other_videos_an_other_encoder_or_other_evidence_are_rendered_again(setup, tmp_path):
@@ -104,7 +104,7 @@ def test_a_cut_off_run_keeps_its_finished_chunks_and_the_next_one_resumes(
     monkeypatch.setattr(synthetic_classifier, "synthetic_video", render)
     capsys.readouterr()
     _assert_same(plain, _data(preset, enc, tmp_path))
-    assert "2 of 3 chunks from the cache" in capsys.readouterr().out
+    assert "2 of 3 chunks from the cache" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("damage", ["truncated", "garbage", "empty"])

@@ -26,6 +26,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -43,7 +44,7 @@ from va_gpt.models.classifier import (
 from va_gpt.models.dinov2 import DinoEncoder
 from va_gpt.ops.prepare import RAW, Preparation
 from va_gpt.ops.sets import difference_energy, difference_map
-from va_gpt.train.members import train_members
+from va_gpt.train.member_cache import MemberCache, trained_members
 from va_gpt.train.progress import Progress
 from va_gpt.video.clips import background_frame
 
@@ -165,6 +166,7 @@ def train_classifier(
     patches: list[np.ndarray] | None = None,
     patch_labels: list[np.ndarray] | None = None,
     grid: tuple[int, int] | None = None,
+    member_cache: str | Path | None = None,
 ) -> AnomalyClassifier | ClassifierEnsemble:
     """features: one [T_i, F] array per video; labels: 1 = anomalous video, 0 = normal;
     frame_labels: one [T_i] 0/1 array per video (frame-level training) or None (MIL);
@@ -178,6 +180,7 @@ def train_classifier(
     standardisation fitted on all training frames. cfg.members > 1: that many classifiers, each
     trained as above with seed train.seed + i (its own init and minibatch order), as one
     ClassifierEnsemble; train.processes of them at a time, the same weights whatever it is.
+    member_cache: a folder keeping each trained member for a rerun (va_gpt.train.member_cache).
     """
     if train.processes < 1:
         raise ValueError(f"processes must be at least 1, got {train.processes}")
@@ -188,7 +191,10 @@ def train_classifier(
             kinds=kinds, patches=patches, patch_labels=patch_labels, grid=grid,
         )  # fmt: skip
         runs = [dataclasses.replace(train, seed=train.seed + i, processes=1) for i in range(cfg.members)]
-        nets = train_members(train_one, runs, train.processes)
+        cache = member_cache and MemberCache.of_rows(
+            member_cache, one, grid, features, labels, frame_labels, kinds, patches, patch_labels
+        )
+        nets = trained_members(train_one, runs, train.processes, cache)
         ensemble = ClassifierEnsemble(nets[0].in_features, cfg, nets[0].kinds, nets[0].patch_features, grid)
         for member, net in zip(ensemble.members, nets):
             member.load_state_dict(net.state_dict())
@@ -231,25 +237,31 @@ def train_classifier(
     saved_threads = torch.get_num_threads()
     if train.threads:
         torch.set_num_threads(train.threads)
+    # dropout draws from the global generator: seeded per member, so its weights do not depend on
+    # what ran before it in its process (the demo build's third member ran after another one)
     try:
-        model = _new_model(seqs, cfg, train.seed, pseqs, grid)
-        if frame_labels is None:
-            return _train_mil(model, seqs, pseqs, labels, kind_ids, train, log_every)
-        tail = train.lookahead if train.tail else 0
-        # labels of the held frames are never targets: delay_labels drops the last `lookahead` rows
-        ys = [
-            delay_labels(
-                with_tail(torch.as_tensor(np.asarray(f), dtype=torch.float32), tail), train.lookahead
-            )
-            for f in frame_labels
-        ]
-        if boxes is not None:
-            boxes = [delay_labels(with_tail(b, tail), train.lookahead) for b in boxes]
-        model = _train_frames(model, seqs, pseqs, ys, boxes, kind_ids, train, log_every, tail)
-        model.lookahead, model.tail = train.lookahead, train.tail
-        return model
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(train.seed)
+            return _train_one(seqs, pseqs, labels, frame_labels, boxes, kind_ids, cfg, train, grid, log_every)
     finally:
         torch.set_num_threads(saved_threads)
+
+
+def _train_one(seqs, pseqs, labels, frame_labels, boxes, kind_ids, cfg, train: TrainConfig, grid, log_every):
+    model = _new_model(seqs, cfg, train.seed, pseqs, grid)
+    if frame_labels is None:
+        return _train_mil(model, seqs, pseqs, labels, kind_ids, train, log_every)
+    tail = train.lookahead if train.tail else 0
+    # labels of the held frames are never targets: delay_labels drops the last `lookahead` rows
+    ys = [
+        delay_labels(with_tail(torch.as_tensor(np.asarray(f), dtype=torch.float32), tail), train.lookahead)
+        for f in frame_labels
+    ]
+    if boxes is not None:
+        boxes = [delay_labels(with_tail(b, tail), train.lookahead) for b in boxes]
+    model = _train_frames(model, seqs, pseqs, ys, boxes, kind_ids, train, log_every, tail)
+    model.lookahead, model.tail = train.lookahead, train.tail
+    return model
 
 
 def delay_labels(y: torch.Tensor, lookahead: int) -> torch.Tensor:

@@ -33,5 +33,5 @@ class Progress:
         left = spent / done * (self.steps - done)
         log.info(
             "%s: step %d of %d, loss %.4f, %.1f min so far, about %.1f min left",
-            self.what, done, self.steps, float(loss), spent / 60, left / 60,
+            self.what, done, self.steps, float(loss.detach() if hasattr(loss, 'detach') else loss), spent / 60, left / 60,
         )  # fmt: skip

@@ -32,6 +32,7 @@ energy (`diff_energy`) calibrated the same way on the same validation videos.
 from __future__ import annotations
 
 import multiprocessing
+import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from functools import partial
@@ -225,6 +226,7 @@ def classifier_dataset(
         print(
             f"classifier data: {n} videos from seed {seed0}, {store.hits} of {len(shares)} chunks "
             f"from the cache in {store.root}",
+            file=sys.stderr,  # stdout is the CLI's JSON report
             flush=True,
         )
     rows = [r for i in range(len(shares)) for r in parts[i]]
@@ -335,7 +337,8 @@ def train_synthetic_classifier(
     classifier.members > 1 trains that many classifiers from seeds seed, seed + 1, ... (the
     rendered videos are the same) and saves them as one ensemble. `data_cache`: a folder keeping
     the rendered and encoded videos (classifier_dataset's `cache`): a retrain with the same videos,
-    preset and encoder takes them from there, and a cut-off build keeps the ones it rendered."""
+    preset and encoder takes them from there, and a cut-off build keeps the ones it rendered; its
+    `members/` keeps each trained ensemble member the same way (va_gpt.train.member_cache)."""
     if not 0.0 <= ema < 1.0:
         raise ValueError(f"ema must be in [0, 1) (0: off), got {ema}")
     if time_balance < 0 or (time_balance and not frame_level):
@@ -374,6 +377,8 @@ def train_synthetic_classifier(
         patches=train["patches"] if per_patch else None,
         patch_labels=train["event_patches"] if per_patch and frame_level else None,
         grid=encoder.grid,
+        # beside the rendered videos: a cut-off build keeps the members it finished too
+        member_cache=Path(data_cache) / "members" if data_cache is not None else None,
     )  # fmt: skip
     t_train = time.time() - t0
 

@@ -1,0 +1,106 @@
+"""Trained classifier members kept on disk (va_gpt.train.member_cache): a rerun takes them, a
+cut-off run keeps the ones it finished, and anything that changes the weights trains again."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+
+import pytest
+import torch
+
+from tests.train.test_classifier import PATCH_CFG, patch_videos
+from va_gpt.train.classifier import TrainConfig, train_classifier
+from va_gpt.train.members import train_members
+
+CFG = dataclasses.replace(PATCH_CFG, members=3, dropout=0.2)  # dropout: the global generator matters
+TRAIN = TrainConfig(steps=20, seed=4, ema=0.9, processes=2)
+
+
+def rows(labels_from=0):
+    f, y, fl, px, box = patch_videos(16, seed=labels_from)
+    kinds = [("falling" if v else None) for v in y]
+    return (f, y), dict(frame_labels=fl, kinds=kinds, patches=px, patch_labels=box, grid=(3, 3))
+
+
+def same(a, b):
+    sa, sb = a.state_dict(), b.state_dict()
+    return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def kept_line(capsys):
+    return [line for line in capsys.readouterr().err.splitlines() if line.startswith("classifier members:")]
+
+
+@pytest.mark.timeout(120)
+def test_kept_members_are_taken_again_and_a_lost_one_is_trained_alone(tmp_path, capsys):
+    args, kw = rows()
+    plain = train_classifier(*args, CFG, TRAIN, **kw)
+    first = train_classifier(*args, CFG, TRAIN, **kw, member_cache=tmp_path)
+    assert kept_line(capsys) == [f"classifier members: 0 of 3 from the cache in {tmp_path}"]
+    files = sorted(tmp_path.glob("member-seed*.pt"))
+    assert [p.name.split("-")[1] for p in files] == ["seed4", "seed5", "seed6"]
+    assert same(first, plain)  # keeping them changes nothing
+
+    again = train_classifier(*args, CFG, TRAIN, **kw, member_cache=tmp_path)
+    assert kept_line(capsys) == [f"classifier members: 3 of 3 from the cache in {tmp_path}"]
+    assert same(again, plain)
+
+    files[1].unlink()  # the run was cut off before its second member was kept
+    one_at_a_time = dataclasses.replace(TRAIN, processes=1)  # how many at once is not in the key
+    resumed = train_classifier(*args, CFG, one_at_a_time, **kw, member_cache=tmp_path)
+    assert kept_line(capsys) == [f"classifier members: 2 of 3 from the cache in {tmp_path}"]
+    assert same(resumed, plain) and files[1].is_file()
+
+
+@pytest.mark.timeout(120)
+def test_other_rows_or_settings_train_again_and_the_same_member_is_shared(tmp_path, capsys):
+    args, kw = rows()
+    train_classifier(*args, CFG, TRAIN, **kw, member_cache=tmp_path)
+    capsys.readouterr()
+    args2, kw2 = rows(labels_from=1)  # other videos
+    train_classifier(*args2, CFG, TRAIN, **kw2, member_cache=tmp_path)
+    assert kept_line(capsys)[0].startswith("classifier members: 0 of 3")
+    train_classifier(*args, CFG, dataclasses.replace(TRAIN, steps=21), **kw, member_cache=tmp_path)
+    assert kept_line(capsys)[0].startswith("classifier members: 0 of 3")
+    train_classifier(*args, dataclasses.replace(CFG, hidden_size=12), TRAIN, **kw, member_cache=tmp_path)
+    assert kept_line(capsys)[0].startswith("classifier members: 0 of 3")
+    # a run from seed 5 trains members 5, 6, 7: the first two are the first run's
+    train_classifier(*args, CFG, dataclasses.replace(TRAIN, seed=5), **kw, member_cache=tmp_path)
+    assert kept_line(capsys)[0].startswith("classifier members: 2 of 3")
+
+
+@pytest.mark.timeout(120)
+def test_a_member_file_that_does_not_load_is_named_trained_again_and_replaced(tmp_path, capsys, caplog):
+    args, kw = rows()
+    good = train_classifier(*args, CFG, TRAIN, **kw, member_cache=tmp_path)
+    files = sorted(tmp_path.glob("member-seed*.pt"))
+    files[0].write_bytes(files[0].read_bytes()[:100])  # cut off
+    files[2].write_bytes(b"not a torch file")
+    capsys.readouterr()
+    with caplog.at_level(logging.WARNING, logger="va_gpt.train.member_cache"):
+        again = train_classifier(*args, CFG, TRAIN, **kw, member_cache=tmp_path)
+    warned = [r.getMessage() for r in caplog.records]
+    assert len(warned) == 2 and str(files[0]) in warned[0] and str(files[2]) in warned[1], warned
+    assert kept_line(capsys)[0].startswith("classifier members: 1 of 3")
+    assert same(again, good)
+    caplog.clear()
+    train_classifier(*args, CFG, TRAIN, **kw, member_cache=tmp_path)
+    assert kept_line(capsys)[0].startswith("classifier members: 3 of 3") and not caplog.records
+
+
+def _fails_fast_for_seed_1(train):
+    if train.seed == 1:
+        raise ValueError("member 1 cannot train")
+    time.sleep(1.0)  # still training when member 1's error arrives
+    return torch.nn.Linear(2, 1)
+
+
+@pytest.mark.timeout(60)
+def test_members_finished_before_an_error_are_handed_over_first():
+    done = []
+    runs = [TrainConfig(steps=1, seed=i) for i in range(3)]
+    with pytest.raises(ValueError, match="member 1 cannot train"):
+        train_members(_fails_fast_for_seed_1, runs, processes=2, done=lambda i, m: done.append(i))
+    assert 0 in done and 1 not in done

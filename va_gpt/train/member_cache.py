@@ -1,0 +1,159 @@
+"""Finished classifier ensemble members kept on disk, keyed by everything their weights depend on.
+
+Why: a member of the demo recipe trains for half an hour or more on a 2-core machine, three of
+them two at a time; a build cut off by the end of a working session (or a killed job) lost every
+member it had finished, though the rendered videos were kept (va_gpt.train.dataset_cache).
+`train_classifier(..., member_cache=DIR)` writes each member to DIR as soon as it is trained and
+takes it from there next time, when all of this is the same (`member_key`):
+
+- the training rows, by content: features, labels, frame labels, kinds, per-patch evidence and
+  event patches (sha256, about 1 GB/s here: seconds against the minutes a member takes);
+- the member's classifier config and grid, and its TrainConfig (seed included) without the
+  fields that do not change the weights (processes, progress_s);
+- the training code (va_gpt/train/classifier.py, va_gpt/models/classifier.py) and the torch and
+  numpy versions.
+
+A member is its state_dict in a torch file loaded with `weights_only=True` (no pickled code: a
+cache folder is data), written atomically (va_gpt.io.filesystem.write_bytes). A file that does
+not load or does not fit the model is named in a warning, trained again and replaced.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import json
+import logging
+import pickle
+import sys
+import zipfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from va_gpt.io.filesystem import write_bytes
+from va_gpt.models.classifier import AnomalyClassifier
+from va_gpt.train.members import train_members
+
+log = logging.getLogger(__name__)
+
+CACHE_FORMAT = 1
+_ROOT = Path(__file__).resolve().parents[1]  # the va_gpt package
+_CODE_FILES = ("train/classifier.py", "models/classifier.py")
+# TrainConfig fields that change how a member is trained, not what it learns
+_NOT_WEIGHTS = ("processes", "progress_s")
+
+
+def rows_hash(*columns: Sequence | None) -> str:
+    """sha256 over lists of per-video arrays (or scalars / None), column by column, with each
+    array's dtype and shape, so the same values in another layout hash apart."""
+    h = hashlib.sha256()
+    for col in columns:
+        if col is None:
+            h.update(b"|none")
+            continue
+        h.update(f"|{len(col)}".encode())
+        for v in col:
+            if v is None or isinstance(v, (str, int, float, bool)):
+                h.update(repr(v).encode())
+                continue
+            a = np.ascontiguousarray(v.numpy() if isinstance(v, torch.Tensor) else v)
+            h.update(f"{a.dtype}{a.shape}".encode())
+            h.update(memoryview(a).cast("B"))
+    return h.hexdigest()
+
+
+def member_key(data: str, cfg, grid) -> dict:
+    """What every member trained on `data` (rows_hash) with classifier config `cfg` depends on,
+    but for its TrainConfig (MemberCache.path adds it)."""
+    code = hashlib.sha256()
+    for f in _CODE_FILES:
+        code.update(f.encode())
+        code.update((_ROOT / f).read_bytes())
+    return {
+        "format": CACHE_FORMAT,
+        "data": data,
+        "classifier": dataclasses.asdict(cfg),
+        "grid": list(grid) if grid else None,
+        "code": code.hexdigest(),
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+    }
+
+
+class MemberCache:
+    """The members of one member_key in folder `root`; `shape` (in_features, cfg, patch_features,
+    grid) makes an untrained member to load kept weights into."""
+
+    def __init__(self, root: str | Path, key: dict, shape: tuple):
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.key = json.dumps(key, sort_keys=True, default=str)
+        self.shape = shape
+        self.hits = 0
+
+    @classmethod
+    def of_rows(cls, root, cfg, grid, features, labels, frame_labels, kinds, patches, patch_labels):
+        """The cache in `root` for members with config `cfg` trained on these rows (train_classifier's
+        arguments; hashed once here, in the parent: the members only see the tensors)."""
+        data = rows_hash(features, labels, frame_labels, kinds, patches, patch_labels)
+        fp = np.shape(patches[0])[-1] if patches is not None and cfg.patch_hidden else 0
+        return cls(root, member_key(data, cfg, grid), (np.shape(features[0])[-1], cfg, fp, grid))
+
+    def fresh(self) -> AnomalyClassifier:
+        """An untrained member of the right shape (drawn off the global generator, which is left as it was)."""
+        in_features, cfg, fp, grid = self.shape
+        with torch.random.fork_rng(devices=[]):
+            return AnomalyClassifier(in_features, cfg, patch_features=fp, grid=grid)
+
+    def path(self, train) -> Path:
+        run = {k: v for k, v in dataclasses.asdict(train).items() if k not in _NOT_WEIGHTS}
+        digest = hashlib.sha256(f"{self.key}|{json.dumps(run, sort_keys=True)}".encode()).hexdigest()[:32]
+        return self.root / f"member-seed{train.seed}-{digest}.pt"
+
+    def load(self, train, model: torch.nn.Module) -> torch.nn.Module | None:
+        """`model` (a fresh member of the right shape) with the kept weights of run `train`, or
+        None when there are none or they do not load (reported, then trained again)."""
+        path = self.path(train)
+        if not path.is_file():
+            return None
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+            model.load_state_dict(state)
+        except (OSError, RuntimeError, EOFError, KeyError, ValueError, pickle.UnpicklingError,
+                zipfile.BadZipFile) as e:  # fmt: skip
+            log.warning("classifier member cache: %s does not load (%s: %s); training the member again",
+                        path, type(e).__name__, e)  # fmt: skip
+            return None
+        self.hits += 1
+        return model.eval()
+
+    def save(self, train, model: torch.nn.Module) -> None:
+        buf = io.BytesIO()
+        torch.save({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, buf)
+        write_bytes(str(self.path(train)), buf.getvalue())
+
+
+def trained_members(
+    member: Callable[..., torch.nn.Module],
+    runs: list,
+    processes: int,
+    cache: MemberCache | None,
+) -> list[torch.nn.Module]:
+    """train_members(member, runs, processes), but every run whose member `cache` keeps is taken
+    from there, and every member trained is kept as soon as it is done."""
+    kept = {}
+    if cache is not None:
+        for i, run in enumerate(runs):
+            if (model := cache.load(run, cache.fresh())) is not None:
+                kept[i] = model
+    todo = [i for i in range(len(runs)) if i not in kept]
+    done = None if cache is None else (lambda j, model: cache.save(runs[todo[j]], model))
+    models = dict(zip(todo, train_members(member, [runs[i] for i in todo], processes, done)))
+    if cache is not None:
+        print(f"classifier members: {len(kept)} of {len(runs)} from the cache in {cache.root}",
+              file=sys.stderr, flush=True)  # fmt: skip
+    return [kept[i] if i in kept else models[i] for i in range(len(runs))]
