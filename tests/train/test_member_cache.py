@@ -6,11 +6,13 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+from pathlib import Path
 
 import pytest
 import torch
 
 from tests.train.test_classifier import PATCH_CFG, patch_videos
+from va_gpt.checkpoints.card import CARD_MD, read_card, write_card
 from va_gpt.train.classifier import TrainConfig, train_classifier
 from va_gpt.train.members import train_members
 
@@ -45,7 +47,7 @@ def test_kept_members_are_taken_again_and_a_lost_one_is_trained_alone(tmp_path, 
 
     again = train_classifier(*args, CFG, TRAIN, **kw, member_cache=tmp_path)
     assert kept_line(capsys) == [f"classifier members: 3 of 3 from the cache in {tmp_path}"]
-    assert same(again, plain)
+    assert same(again, plain) and again.members_from_cache == 3 and first.members_from_cache == 0
 
     files[1].unlink()  # the run was cut off before its second member was kept
     one_at_a_time = dataclasses.replace(TRAIN, processes=1)  # how many at once is not in the key
@@ -104,3 +106,14 @@ def test_members_finished_before_an_error_are_handed_over_first():
     with pytest.raises(ValueError, match="member 1 cannot train"):
         train_members(_fails_fast_for_seed_1, runs, processes=2, done=lambda i, m: done.append(i))
     assert 0 in done and 1 not in done
+
+
+def test_the_model_card_says_which_members_came_from_the_cache(tmp_path):
+    card = read_card(Path(__file__).resolve().parents[2] / "models" / "demo")
+    card["checkpoints"]["classifier"]["members_from_cache"] = 3
+    write_card(tmp_path, {k: v for k, v in card.items() if k != "files"})
+    text = (tmp_path / CARD_MD).read_text()
+    assert "3 members taken from the build's member cache, trained by an earlier run" in text
+    card["checkpoints"]["classifier"]["members_from_cache"] = 0
+    write_card(tmp_path, {k: v for k, v in card.items() if k != "files"})
+    assert "member cache" not in (tmp_path / CARD_MD).read_text()

@@ -117,7 +117,13 @@ def render_markdown(card: dict) -> str:
         out += [f"## {name}: `{part.get('path')}`", "", part.get("what", ""), ""]
         out += ["### Recipe", "", "```json", json.dumps(part.get("recipe", {}), indent=1), "```", ""]
         out += ["### Data", "", *_figures(part.get("data", {})), ""]
-        out += [f"### Training time: {part.get('training_seconds')} s", ""]
+        kept = part.get("members_from_cache")
+        kept = (
+            f" ({kept} members taken from the build's member cache, trained by an earlier run)"
+            if kept
+            else ""
+        )
+        out += [f"### Training time: {part.get('training_seconds')} s{kept}", ""]
         out += ["### Evaluation", "", *_figures(part.get("eval", {})), ""]
     out += ["## Files (sha256)", "", "| file | sha256 |", "|---|---|"]
     out += [f"| {rel} | `{digest}` |" for rel, digest in card.get("files", {}).items()]

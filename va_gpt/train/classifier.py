@@ -198,8 +198,8 @@ def train_classifier(
         ensemble = ClassifierEnsemble(nets[0].in_features, cfg, nets[0].kinds, nets[0].patch_features, grid)
         for member, net in zip(ensemble.members, nets):
             member.load_state_dict(net.state_dict())
-        ensemble.lookahead = train.lookahead
-        ensemble.tail = train.tail
+        ensemble.lookahead, ensemble.tail = train.lookahead, train.tail
+        ensemble.members_from_cache = cache.hits if cache else 0  # for the report; not saved
         return ensemble.eval()
     if len(features) != len(labels):
         raise ValueError(f"{len(features)} feature sequences but {len(labels)} labels")

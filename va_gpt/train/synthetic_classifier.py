@@ -421,6 +421,9 @@ def train_synthetic_classifier(
         },  # fmt: skip
         "feature_seconds": round(t_feat, 1),
         "train_seconds": round(t_train, 1),
+        # members taken from the data cache's members/ (trained by an earlier run): train_seconds
+        # then does not include their training
+        "members_from_cache": getattr(model, "members_from_cache", 0),
         "calibrate_seconds": round(t_cal, 1),
     }
     if oor is not None:
