@@ -191,7 +191,7 @@ def train_classifier(
             kinds=kinds, patches=patches, patch_labels=patch_labels, grid=grid,
         )  # fmt: skip
         runs = [dataclasses.replace(train, seed=train.seed + i, processes=1) for i in range(cfg.members)]
-        cache = member_cache and MemberCache.of_rows(
+        cache = MemberCache.of_rows(  # None without a folder
             member_cache, one, grid, features, labels, frame_labels, kinds, patches, patch_labels
         )
         nets = trained_members(train_one, runs, train.processes, cache)

@@ -98,7 +98,9 @@ class MemberCache:
     @classmethod
     def of_rows(cls, root, cfg, grid, features, labels, frame_labels, kinds, patches, patch_labels):
         """The cache in `root` for members with config `cfg` trained on these rows (train_classifier's
-        arguments; hashed once here, in the parent: the members only see the tensors)."""
+        arguments; hashed once here, in the parent: the members only see the tensors); root None: None."""
+        if root is None:
+            return None
         data = rows_hash(features, labels, frame_labels, kinds, patches, patch_labels)
         fp = np.shape(patches[0])[-1] if patches is not None and cfg.patch_hidden else 0
         return cls(root, member_key(data, cfg, grid), (np.shape(features[0])[-1], cfg, fp, grid))
