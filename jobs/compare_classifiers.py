@@ -34,6 +34,7 @@ import argparse
 import dataclasses
 import json
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -94,7 +95,8 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     ap.add_argument(
         "--data-cache", default=None, metavar="DIR",
-        help="keep the rendered videos in DIR and take them from there next time (va_gpt.train.dataset_cache)",
+        help="keep the rendered videos and the trained ensemble members in DIR and take them from there next time "
+        "(va_gpt.train.dataset_cache, va_gpt.train.member_cache)",
     )  # fmt: skip
     args = ap.parse_args(argv)
     if min(args.lookaheads) < 0:
@@ -186,6 +188,7 @@ def _row(
         frame_labels=tr["frame_labels"], kinds=tr["kind"],
         patches=tr["patches"] if per_patch else None,
         patch_labels=tr["event_patches"] if per_patch else None, grid=grid,
+        member_cache=Path(args.data_cache) / "members" if args.data_cache else None,  # a rerun takes them
     )  # fmt: skip
     row = {"model": name, "train_videos": n, "seed": seed, "lookahead": lookahead, "tail": tail,
            "patch_dropout": patch_dropout}  # fmt: skip
