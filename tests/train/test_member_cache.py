@@ -41,7 +41,7 @@ def test_kept_members_are_taken_again_and_a_lost_one_is_trained_alone(tmp_path, 
     plain = train_classifier(*args, CFG, TRAIN, **kw)
     first = train_classifier(*args, CFG, TRAIN, **kw, member_cache=tmp_path)
     assert kept_line(capsys) == [f"classifier members: 0 of 3 from the cache in {tmp_path}"]
-    files = sorted(tmp_path.glob("member-seed*.pt"))
+    files = sorted(tmp_path.glob("member-seed*.safetensors"))
     assert [p.name.split("-")[1] for p in files] == ["seed4", "seed5", "seed6"]
     assert same(first, plain)  # keeping them changes nothing
 
@@ -77,9 +77,9 @@ def test_other_rows_or_settings_train_again_and_the_same_member_is_shared(tmp_pa
 def test_a_member_file_that_does_not_load_is_named_trained_again_and_replaced(tmp_path, capsys, caplog):
     args, kw = rows()
     good = train_classifier(*args, CFG, TRAIN, **kw, member_cache=tmp_path)
-    files = sorted(tmp_path.glob("member-seed*.pt"))
+    files = sorted(tmp_path.glob("member-seed*.safetensors"))
     files[0].write_bytes(files[0].read_bytes()[:100])  # cut off
-    files[2].write_bytes(b"not a torch file")
+    files[2].write_bytes(b"not a safetensors file")
     capsys.readouterr()
     with caplog.at_level(logging.WARNING, logger="va_gpt.train.member_cache"):
         again = train_classifier(*args, CFG, TRAIN, **kw, member_cache=tmp_path)

@@ -416,7 +416,7 @@ def _train_mil(model, seqs, pseqs, labels, kind_ids, train: TrainConfig, log_eve
             avg.update(model)
         if log_every and (step % log_every == 0 or step == train.steps - 1):
             print(f"step {step}: loss {loss.item():.4f}", flush=True)
-        progress.tick(step, loss)
+        progress.tick(step, loss.detach())
     if avg is not None:
         avg.copy_to(model)
     return model.eval()
@@ -475,7 +475,7 @@ def _train_frames(model, seqs, pseqs, ys, boxes, kind_ids, train: TrainConfig, l
             avg.update(model)
         if log_every and (step % log_every == 0 or step == train.steps - 1):
             print(f"step {step}: loss {loss.item():.4f}", flush=True)
-        progress.tick(step, loss)
+        progress.tick(step, loss.detach())
     if avg is not None:
         avg.copy_to(model)
     return model.eval()

@@ -46,18 +46,25 @@ _NOT_ROWS = ("ops/intervals.py", "ops/metrics.py", "ops/text_metrics.py", "ops/t
 _ROOT = Path(__file__).resolve().parents[1]  # the va_gpt package
 
 
-def _code_hash(functions) -> str:
+def source_hash(files, functions=()) -> str:
+    """sha256 over source files (paths relative to the va_gpt package: each one's path and bytes)
+    and then functions (each one's qualified name and source), in the order given."""
     h = hashlib.sha256()
-    files = sorted(
-        p for d in _CODE_DIRS for p in (_ROOT / d).rglob("*.py") if str(p.relative_to(_ROOT)) not in _NOT_ROWS
-    )
-    for p in [*files, *(_ROOT / f for f in _CODE_FILES)]:
-        h.update(str(p.relative_to(_ROOT)).encode())
-        h.update(p.read_bytes())
-    for fn in functions:  # the row-making functions that live beside training code
+    for f in files:
+        h.update(str(f).encode())
+        h.update((_ROOT / f).read_bytes())
+    for fn in functions:
         h.update(fn.__qualname__.encode())
         h.update(inspect.getsource(fn).encode())
     return h.hexdigest()
+
+
+def _code_hash(functions) -> str:
+    files = sorted(
+        p for d in _CODE_DIRS for p in (_ROOT / d).rglob("*.py") if str(p.relative_to(_ROOT)) not in _NOT_ROWS
+    )
+    # the row-making functions live beside training code, so they are hashed one by one
+    return source_hash([*(p.relative_to(_ROOT) for p in files), *_CODE_FILES], functions)
 
 
 def weights_hash(module: torch.nn.Module) -> str:

@@ -13,8 +13,9 @@ takes it from there next time, when all of this is the same (`member_key`):
 - the training code (va_gpt/train/classifier.py, va_gpt/models/classifier.py) and the torch and
   numpy versions.
 
-A member is its state_dict in a torch file loaded with `weights_only=True` (no pickled code: a
-cache folder is data), written atomically (va_gpt.io.filesystem.write_bytes). A file that does
+A member is its state_dict in a safetensors file like every checkpoint of the project (no pickled
+code: a cache folder is data), written atomically (va_gpt.io.filesystem.write_bytes) and loaded
+with its names and shapes checked (va_gpt.checkpoints.tensors.load_state_file). A file that does
 not load or does not fit the model is named in a warning, trained again and replaced.
 """
 
@@ -22,26 +23,26 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import io
 import json
 import logging
-import pickle
 import sys
-import zipfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
+from safetensors.torch import save as safetensors_bytes
 
+from va_gpt.checkpoints.fetch import CheckpointError
+from va_gpt.checkpoints.tensors import load_state_file
 from va_gpt.io.filesystem import write_bytes
 from va_gpt.models.classifier import AnomalyClassifier
+from va_gpt.train.dataset_cache import source_hash
 from va_gpt.train.members import train_members
 
 log = logging.getLogger(__name__)
 
 CACHE_FORMAT = 1
-_ROOT = Path(__file__).resolve().parents[1]  # the va_gpt package
 _CODE_FILES = ("train/classifier.py", "models/classifier.py")
 # TrainConfig fields that change how a member is trained, not what it learns
 _NOT_WEIGHTS = ("processes", "progress_s")
@@ -69,16 +70,12 @@ def rows_hash(*columns: Sequence | None) -> str:
 def member_key(data: str, cfg, grid) -> dict:
     """What every member trained on `data` (rows_hash) with classifier config `cfg` depends on,
     but for its TrainConfig (MemberCache.path adds it)."""
-    code = hashlib.sha256()
-    for f in _CODE_FILES:
-        code.update(f.encode())
-        code.update((_ROOT / f).read_bytes())
     return {
         "format": CACHE_FORMAT,
         "data": data,
         "classifier": dataclasses.asdict(cfg),
         "grid": list(grid) if grid else None,
-        "code": code.hexdigest(),
+        "code": source_hash(_CODE_FILES),
         "torch": torch.__version__,
         "numpy": np.__version__,
     }
@@ -114,29 +111,26 @@ class MemberCache:
     def path(self, train) -> Path:
         run = {k: v for k, v in dataclasses.asdict(train).items() if k not in _NOT_WEIGHTS}
         digest = hashlib.sha256(f"{self.key}|{json.dumps(run, sort_keys=True)}".encode()).hexdigest()[:32]
-        return self.root / f"member-seed{train.seed}-{digest}.pt"
+        return self.root / f"member-seed{train.seed}-{digest}.safetensors"
 
-    def load(self, train, model: torch.nn.Module) -> torch.nn.Module | None:
-        """`model` (a fresh member of the right shape) with the kept weights of run `train`, or
-        None when there are none or they do not load (reported, then trained again)."""
+    def load(self, train) -> AnomalyClassifier | None:
+        """The member of run `train` with its kept weights, or None when there are none or they
+        do not load (reported, then trained again)."""
         path = self.path(train)
         if not path.is_file():
             return None
+        model = self.fresh()
         try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-            model.load_state_dict(state)
-        except (OSError, RuntimeError, EOFError, KeyError, ValueError, pickle.UnpicklingError,
-                zipfile.BadZipFile) as e:  # fmt: skip
-            log.warning("classifier member cache: %s does not load (%s: %s); training the member again",
-                        path, type(e).__name__, e)  # fmt: skip
+            load_state_file(path, model, f"classifier member cache {path}")
+        except (CheckpointError, OSError) as e:
+            log.warning("%s; training the member again", e)
             return None
         self.hits += 1
         return model.eval()
 
     def save(self, train, model: torch.nn.Module) -> None:
-        buf = io.BytesIO()
-        torch.save({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, buf)
-        write_bytes(str(self.path(train)), buf.getvalue())
+        state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+        write_bytes(str(self.path(train)), safetensors_bytes(state))
 
 
 def trained_members(
@@ -150,7 +144,7 @@ def trained_members(
     kept = {}
     if cache is not None:
         for i, run in enumerate(runs):
-            if (model := cache.load(run, cache.fresh())) is not None:
+            if (model := cache.load(run)) is not None:
                 kept[i] = model
     todo = [i for i in range(len(runs)) if i not in kept]
     done = None if cache is None else (lambda j, model: cache.save(runs[todo[j]], model))

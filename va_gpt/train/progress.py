@@ -23,7 +23,7 @@ class Progress:
         self.what, self.steps, self.every_s, self.clock = what, steps, every_s, clock
         self.t0 = self.last = clock()
 
-    def tick(self, step: int, loss) -> None:  # loss: a float or a 0-d tensor, read only when logged
+    def tick(self, step: int, loss) -> None:  # loss: a float or a detached 0-d tensor, read when logged
         now = self.clock()
         done = step + 1
         if now - self.last < self.every_s and done < self.steps:
@@ -33,5 +33,5 @@ class Progress:
         left = spent / done * (self.steps - done)
         log.info(
             "%s: step %d of %d, loss %.4f, %.1f min so far, about %.1f min left",
-            self.what, done, self.steps, float(loss.detach() if hasattr(loss, 'detach') else loss), spent / 60, left / 60,
+            self.what, done, self.steps, float(loss), spent / 60, left / 60,
         )  # fmt: skip
