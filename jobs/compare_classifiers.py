@@ -21,8 +21,8 @@ model memorises its videos and more footage is the lever; fit near validation me
 itself is the limit. `--lookaheads` trains each model once per lookahead (TrainConfig.lookahead:
 frames after each frame its score sees), `--tails 0 1` each lookahead without and with a tail
 (TrainConfig.tail: the video's last frames scored from its last inputs held past the end);
-`--frames raw prepared` renders and trains everything twice: on frames as decoded (sets.stabilise off,
-sets.min_brightness 0) and as the demo preset prepares them (stabilised, dark frames lifted: docs/MEASUREMENTS.md,
+`--frames raw prepared` renders and trains everything twice: on frames as decoded (sets.stabilise
+and match_gain off, sets.min_brightness 0) and as the demo preset prepares them (stabilised, dark frames lifted: docs/MEASUREMENTS.md,
 "Camera shake and dark footage"). `--ema` and `--kind-balance` as `vagpt train-classifier`'s (the demo recipe: 0.995, on);
 `--patch-dropouts 0 0.5` trains each patch model once per TrainConfig.patch_dropout. Each model is the preset's ensemble (classifier.members, seeds
 seed, seed + 1, ...), `--processes` members at a time.
@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     ap.add_argument(
         "--frames", nargs="+", choices=("raw", "prepared"), default=["prepared"],
-        help="raw: frames as decoded; prepared: the preset's sets.stabilise and sets.min_brightness",
+        help="raw: frames as decoded; prepared: as the demo preset's sets prepare them",
     )  # fmt: skip
     ap.add_argument("--ema", type=float, default=0.0, help="moving average of the weights (0: off)")
     ap.add_argument("--kind-balance", action="store_true", help="equal share of the kind loss per kind")
@@ -118,7 +118,9 @@ def main(argv: list[str] | None = None) -> int:
     if not demo.classifier.patch_hidden:
         ap.error("the demo preset's classifier has patch_hidden 0: nothing to compare")
     encoder = build_encoder(demo.encoder, demo.runtime.device, demo.runtime.dtype)
-    raw = dataclasses.replace(demo, sets=dataclasses.replace(demo.sets, stabilise=False, min_brightness=0.0))
+    # frames as decoded: none of the preset's preparation (match_gain is newer than this job and was left on)
+    nothing = dict(stabilise=False, min_brightness=0.0, match_gain=False)
+    raw = dataclasses.replace(demo, sets=dataclasses.replace(demo.sets, **nothing))
     for frames in args.frames:
         _compare(args, {"raw": raw, "prepared": demo}[frames], frames, sizes, encoder)
     return 0
