@@ -34,7 +34,6 @@ import argparse
 import dataclasses
 import json
 import time
-from pathlib import Path
 
 import numpy as np
 
@@ -42,6 +41,7 @@ from va_gpt.checkpoints.build import build_encoder
 from va_gpt.config import load_preset
 from va_gpt.ops.metrics import frame_auc
 from va_gpt.train import classifier as tc
+from va_gpt.train.member_cache import in_data_cache
 from va_gpt.train.synthetic_classifier import (
     EVENT_START,
     OOR_SEED_OFFSET,
@@ -190,7 +190,7 @@ def _row(
         frame_labels=tr["frame_labels"], kinds=tr["kind"],
         patches=tr["patches"] if per_patch else None,
         patch_labels=tr["event_patches"] if per_patch else None, grid=grid,
-        member_cache=Path(args.data_cache) / "members" if args.data_cache else None,  # a rerun takes them
+        member_cache=in_data_cache(args.data_cache),  # a rerun takes them
     )  # fmt: skip
     row = {"model": name, "train_videos": n, "seed": seed, "lookahead": lookahead, "tail": tail,
            "patch_dropout": patch_dropout}  # fmt: skip

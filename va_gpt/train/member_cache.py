@@ -81,6 +81,12 @@ def member_key(data: str, cfg, grid) -> dict:
     }
 
 
+def in_data_cache(data_cache) -> Path | None:
+    """Where the members of a run with a data cache (va_gpt.train.dataset_cache) are kept: its
+    `members/` folder; None without one."""
+    return None if data_cache is None else Path(data_cache) / "members"
+
+
 class MemberCache:
     """The members of one member_key in folder `root`; `shape` (in_features, cfg, patch_features,
     grid) makes an untrained member to load kept weights into."""

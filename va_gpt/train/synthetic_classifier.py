@@ -70,6 +70,7 @@ from va_gpt.train.calibrate import (
     label_intervals,
 )
 from va_gpt.train.dataset_cache import ChunkCache, dataset_key
+from va_gpt.train.member_cache import in_data_cache
 from va_gpt.train.workers import exit_with_parent
 
 VAL_SEED_OFFSET = 50_000
@@ -378,7 +379,7 @@ def train_synthetic_classifier(
         patch_labels=train["event_patches"] if per_patch and frame_level else None,
         grid=encoder.grid,
         # beside the rendered videos: a cut-off build keeps the members it finished too
-        member_cache=Path(data_cache) / "members" if data_cache is not None else None,
+        member_cache=in_data_cache(data_cache),
     )  # fmt: skip
     t_train = time.time() - t0
 
