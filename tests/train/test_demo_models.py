@@ -172,18 +172,23 @@ def test_a_build_before_pixel_maps_reads_as_built_without_them(tmp_path, capsys)
 def test_a_newer_sets_key_is_served_to_a_build_that_predates_it_and_compared_when_recorded(
     tmp_path, capsys, key, recorded
 ):
-    """sets.match_gain and sets.background_samples came after the committed build: it is served
-    with the demo preset's value of each; a build that recorded another value is refused, naming
-    the section and the key."""
+    """sets.match_gain and sets.background_samples came after some builds: a build without the
+    key is served with the demo preset's value of it; a build that recorded another value is
+    refused, naming the section and the key."""
     built = yaml.safe_load((FOLDER / CHECKPOINT / "preset.yaml").read_text())
     demo = load_preset("demo")
-    assert key not in built["sets"] and getattr(demo.sets, key) != recorded
+    assert getattr(demo.sets, key) != recorded
     assert committed_models(demo) == str(FOLDER / CHECKPOINT)
-    shutil.copytree(FOLDER, tmp_path / "demo")
-    path = tmp_path / "demo" / CHECKPOINT / "preset.yaml"
-    path.write_text(yaml.safe_dump({**built, "sets": {**built["sets"], key: recorded}}))
-    write_card(tmp_path / "demo", {k: v for k, v in read_card(FOLDER).items() if k != "files"})
-    assert committed_models(demo, root=tmp_path) is None
+    for name, sets in [
+        ("older", {k: v for k, v in built["sets"].items() if k != key}),
+        ("other", {**built["sets"], key: recorded}),
+    ]:
+        shutil.copytree(FOLDER, tmp_path / name / "demo")
+        path = tmp_path / name / "demo" / CHECKPOINT / "preset.yaml"
+        path.write_text(yaml.safe_dump({**built, "sets": sets}))
+        write_card(tmp_path / name / "demo", {k: v for k, v in read_card(FOLDER).items() if k != "files"})
+    assert committed_models(demo, root=tmp_path / "older") == str(tmp_path / "older" / "demo" / CHECKPOINT)
+    assert committed_models(demo, root=tmp_path / "other") is None
     out = capsys.readouterr().out.strip().splitlines()
     assert len(out) == 1 and "built for preset sets" in out[0] and f"'{key}': {recorded}" in out[0]
 

@@ -117,3 +117,7 @@ def test_the_model_card_says_which_members_came_from_the_cache(tmp_path):
     card["checkpoints"]["classifier"]["members_from_cache"] = 0
     write_card(tmp_path, {k: v for k, v in card.items() if k != "files"})
     assert "member cache" not in (tmp_path / CARD_MD).read_text()
+    card["checkpoints"]["classifier"]["members_from_cache"] = 3
+    card["checkpoints"]["classifier"]["members_trained"] = {"seconds": 4165.5}
+    write_card(tmp_path, {k: v for k, v in card.items() if k != "files"})
+    assert "trained by an earlier run in 4165.5 s)" in (tmp_path / CARD_MD).read_text()

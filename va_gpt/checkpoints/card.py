@@ -118,8 +118,10 @@ def render_markdown(card: dict) -> str:
         out += ["### Recipe", "", "```json", json.dumps(part.get("recipe", {}), indent=1), "```", ""]
         out += ["### Data", "", *_figures(part.get("data", {})), ""]
         kept = part.get("members_from_cache")
+        earlier = part.get("members_trained", {}).get("seconds")
         kept = (
-            f" ({kept} members taken from the build's member cache, trained by an earlier run)"
+            f" ({kept} members taken from the build's member cache, trained by an earlier run"
+            + (f" in {earlier} s)" if earlier is not None else ")")
             if kept
             else ""
         )
