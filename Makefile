@@ -43,7 +43,8 @@ run: setup
 # uses it instead of training (about 80 minutes here on two cores: encoder 10, classifier 40, VA-GPT 30).
 # `make models REUSE_ENCODER=1` keeps the committed encoder when its recipe is unchanged;
 # `REUSE_CLASSIFIER=1` keeps the encoder and the classifier and trains only the VA-GPT;
-# `RECALIBRATE=1` only recalibrates the committed classifier's interval settings (a few minutes).
+# `RECALIBRATE=1` only calibrates the committed classifier's interval settings again on the recipe's
+# validation videos and measures its test videos again (about 15 minutes; weights kept).
 models: setup
 	$(BIN)/python -u -m va_gpt.cli demo --build-models models/demo $(if $(REUSE_ENCODER),--reuse-encoder) $(if $(REUSE_CLASSIFIER),--reuse-classifier) $(if $(RECALIBRATE),--recalibrate)
 

@@ -127,6 +127,8 @@ def render_markdown(card: dict) -> str:
         )
         out += [f"### Training time: {part.get('training_seconds')} s{kept}", ""]
         out += ["### Evaluation", "", *_figures(part.get("eval", {})), ""]
+        if part.get("recalibrated"):  # the calibration after the build (va_gpt.train.demo_recalibrate)
+            out += ["### Recalibrated", "", *_figures(part["recalibrated"]), ""]
     out += ["## Files (sha256)", "", "| file | sha256 |", "|---|---|"]
     out += [f"| {rel} | `{digest}` |" for rel, digest in card.get("files", {}).items()]
     return "\n".join(out) + "\n"

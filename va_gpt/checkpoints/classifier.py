@@ -220,17 +220,23 @@ def load_classifier(
     return model.to(device), config
 
 
-def write_calibration(url: str, calibration: dict, storage_options: dict | None = None) -> str:
+def write_calibration(
+    url: str, calibration: dict, storage_options: dict | None = None, energy_calibration: dict | None = None
+) -> str:
     """Replace the interval calibration in the config of the classifier at `url` (a classifier
-    folder or a VA-GPT checkpoint that bundles one), the weights untouched; returns the config's
-    path. The config is written whole in one put: on an object store a reader sees the old one or
-    the new one; a local file is rewritten in place, so recalibrate while no run reads it."""
+    folder or a VA-GPT checkpoint that bundles one), and with `energy_calibration` the raw motion
+    energy's (features.diff_energy_calibration, vagpt eval's baseline row), the weights untouched;
+    returns the config's path. The config is written whole in one put: on an object store a reader
+    sees the old one or the new one; a local file is rewritten in place, so recalibrate while no
+    run reads it."""
     fs, path = filesystem(url, storage_options)
     found = _layout(fs, path.rstrip("/"))
     if found is None:
         raise ClassifierMissing(f"classifier checkpoint {url}: missing {url.rstrip('/')}/{CONFIG_FILE}")
     config = json.loads(fs.cat_file(found[0]))
     config["calibration"] = dict(calibration)
+    if energy_calibration is not None:
+        config.setdefault("features", {})["diff_energy_calibration"] = dict(energy_calibration)
     fs.pipe_file(found[0], json.dumps(config, indent=1).encode())
     return found[0]
 

@@ -54,9 +54,9 @@ def register(sub) -> None:
     p.add_argument(
         "--recalibrate",
         action="store_true",
-        help="with --build-models: recalibrate the classifier in DIR (its card verifies) on its recipe's "
-        "validation videos, for interval settings added since it was built, weights kept "
-        "(va_gpt/train/demo_recalibrate.py)",
+        help="with --build-models: calibrate every interval setting of the classifier in DIR (its card "
+        "verifies) again on the code's recipe's count of validation videos, weights kept; the card's "
+        "test figures measured again (va_gpt/train/demo_recalibrate.py)",
     )
     p.add_argument(
         "--no-committed",
@@ -79,9 +79,12 @@ def run(args) -> int:
                 file=sys.stderr,
             )
             return 2
+        from va_gpt.train.demo_models import DATA_CACHE
         from va_gpt.train.demo_recalibrate import recalibrate_demo_models
 
-        card = recalibrate_demo_models(args.build_models)
+        # the build's kept work folder: the videos a build rendered are not rendered again
+        cache = Path(args.work) / "models-build" / Path(args.preset).stem / DATA_CACHE
+        card = recalibrate_demo_models(args.build_models, data_cache=cache)
         part = card["checkpoints"]["classifier"]
         print(f"models: {args.build_models} recalibrated: {json.dumps(part['eval']['calibration'])}")
         print(f"models: validation {json.dumps(part['recalibrated']['validation'])}")
