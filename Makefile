@@ -40,11 +40,12 @@ run: setup
 	$(BIN)/python -u -m va_gpt.cli demo --work $(WORK)
 
 # Rebuild the committed demo checkpoint (models/demo: fixed seeds, float16, model card); `make run`
-# uses it instead of training (about 80 minutes here on two cores: encoder 10, classifier 40, VA-GPT 30).
+# uses it instead of training (about 3.5 hours here on two cores: encoder 10-15 minutes, classifier about
+# 155 with its 2216 videos rendered, VA-GPT about 48).
 # `make models REUSE_ENCODER=1` keeps the committed encoder when its recipe is unchanged;
 # `REUSE_CLASSIFIER=1` keeps the encoder and the classifier and trains only the VA-GPT;
 # `RECALIBRATE=1` only calibrates the committed classifier's interval settings again on the recipe's
-# validation videos and measures its test videos again (about 15 minutes; weights kept).
+# validation videos and measures its test videos again (about 15 minutes from nothing, weights kept).
 models: setup
 	$(BIN)/python -u -m va_gpt.cli demo --build-models models/demo $(if $(REUSE_ENCODER),--reuse-encoder) $(if $(REUSE_CLASSIFIER),--reuse-classifier) $(if $(RECALIBRATE),--recalibrate)
 

@@ -64,7 +64,7 @@ COMMAND_REUSE_CLASSIFIER = (
     "--reuse-classifier)"
 )
 THREADS = 1  # torch threads while building: results depend on the thread count
-# The demo classifier: 2072 domain-randomized 20 s videos (train 2000, validation 48 for the
+# The demo classifier: 2216 domain-randomized 20 s videos (train 2000, validation 192 for the
 # interval calibration, test 24) at each camera's own resolution (as the trained encoder saw
 # them), seed 0; 2400 steps. More training videos is what has moved held-out detection: the
 # patch-pooling classifier fits its own training videos far better than new ones, and on one set
