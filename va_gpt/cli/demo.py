@@ -72,6 +72,7 @@ def run(args) -> int:
     setup_logging(logging.WARNING, "%(levelname)s %(name)s: %(message)s")
     # a build's (or make run's own) classifier training says how far it is every few minutes
     logging.getLogger("va_gpt.train.progress").setLevel(logging.INFO)
+    build_work = Path(args.work) / "models-build" / Path(args.preset).stem  # --build-models' work folder
     if args.recalibrate:
         if not args.build_models or args.reuse_encoder or args.reuse_classifier:
             print(
@@ -83,8 +84,7 @@ def run(args) -> int:
         from va_gpt.train.demo_recalibrate import recalibrate_demo_models
 
         # the build's kept work folder: the videos a build rendered are not rendered again
-        cache = Path(args.work) / "models-build" / Path(args.preset).stem / DATA_CACHE
-        card = recalibrate_demo_models(args.build_models, data_cache=cache)
+        card = recalibrate_demo_models(args.build_models, data_cache=build_work / DATA_CACHE)
         part = card["checkpoints"]["classifier"]
         print(f"models: {args.build_models} recalibrated: {json.dumps(part['eval']['calibration'])}")
         print(f"models: validation {json.dumps(part['recalibrated']['validation'])}")
@@ -97,7 +97,7 @@ def run(args) -> int:
             args.build_models,
             args.preset,
             # kept: a build cut off after its classifier stage resumes from there
-            work=Path(args.work) / "models-build" / Path(args.preset).stem,
+            work=build_work,
             reuse_encoder=args.reuse_encoder,
             reuse_classifier=args.reuse_classifier,
         )

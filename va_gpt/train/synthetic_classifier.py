@@ -234,6 +234,30 @@ def classifier_dataset(
     return {k: [r[k] for r in rows] for k in COLUMNS}
 
 
+# where each split of a recipe starts in seed space (train_synthetic_classifier's seed * 1e6 + this)
+# and whether it draws the recipe's event start (the test splits keep the renderer's own timing)
+RECIPE_SPLITS = {
+    "train": (0, True),
+    "val": (VAL_SEED_OFFSET, True),
+    "test": (TEST_SEED_OFFSET, False),
+    "out_of_range": (OOR_SEED_OFFSET, False),
+}
+
+
+def recipe_split(
+    preset, encoder, split: str, n: int, *, seed: int, duration_s: float, width: int | None,
+    height: int | None, domain: bool, workers: int, event_start: tuple[float, float] | None,
+    cache: str | Path | None,
+):  # fmt: skip
+    """classifier_dataset rows of a recipe's `split` ("train", "val", "test", "out_of_range"): the
+    same videos whether a build or a recalibration asks for them."""
+    offset, draws_start = RECIPE_SPLITS[split]
+    return classifier_dataset(
+        preset, encoder, n, seed * 1_000_000 + offset, duration_s, width, height, split if domain else None,
+        workers, event_start if draws_start else None, cache,
+    )  # fmt: skip
+
+
 def _predict(model, data: dict) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """classifier_dataset rows -> (per-video scores [T], per-video kind probabilities [T, K])."""
     pairs = list(zip(data["features"], data["patches"]))
@@ -382,19 +406,15 @@ def train_synthetic_classifier(
     preset = load_preset(preset_name)
     encoder = build_encoder(preset.encoder, preset.runtime.device, preset.runtime.dtype)
     val_videos = val_videos if val_videos is not None else max(12, train_videos // 3)
-    base = seed * 1_000_000
     t0 = time.time()
-
-    def data(n, offset, split, starts=None):
-        return classifier_dataset(
-            preset, encoder, n, base + offset, duration_s, width, height, split if domain else None, workers,
-            starts, data_cache,
-        )  # fmt: skip
-
-    train = data(train_videos, 0, "train", event_start)
-    val = data(val_videos, VAL_SEED_OFFSET, "val", event_start)
-    test = data(test_videos, TEST_SEED_OFFSET, "test")
-    oor = data(out_of_range_videos, OOR_SEED_OFFSET, "out_of_range") if out_of_range_videos else None
+    data = partial(
+        recipe_split, preset, encoder, seed=seed, duration_s=duration_s, width=width, height=height,
+        domain=domain, workers=workers, event_start=event_start, cache=data_cache,
+    )  # fmt: skip
+    train = data("train", train_videos)
+    val = data("val", val_videos)
+    test = data("test", test_videos)
+    oor = data("out_of_range", out_of_range_videos) if out_of_range_videos else None
     t_feat = time.time() - t0
     t0 = time.time()
     per_patch = bool(preset.classifier.patch_hidden)
@@ -499,28 +519,23 @@ def recalibrate_synthetic_classifier(
         raise ValueError(f"classifier {url}: no calibration to replace (an untrained classifier?)")
     stored = resolve_intervals(preset.intervals, config["calibration"], f"classifier {url}")
     encoder = build_encoder(preset.encoder, preset.runtime.device, preset.runtime.dtype)
-    base = seed * 1_000_000
-
-    def data(n, offset, split, starts=None):
-        return classifier_dataset(
-            preset, encoder, n, base + offset, duration_s, width, height, split if domain else None, workers,
-            starts, data_cache,
-        )  # fmt: skip
-
-    val = data(val_videos, VAL_SEED_OFFSET, "val", event_start)
-    test = data(test_videos, TEST_SEED_OFFSET, "test")
+    data = partial(
+        recipe_split, preset, encoder, seed=seed, duration_s=duration_s, width=width, height=height,
+        domain=domain, workers=workers, event_start=event_start, cache=data_cache,
+    )  # fmt: skip
+    val, test = data("val", val_videos), data("test", test_videos)
     held = model.lookahead - model.tail_frames
     scores, kinds = _predict(model, val)
     truth = [label_intervals(t, y) for t, y in zip(val["t"], val["frame_labels"])]
     before = interval_scores(list(zip(val["t"], scores)), truth, stored, held, kinds, KINDS)
     cal = calibrate_on_validation(val, scores, kinds, held)
-    after = interval_scores(list(zip(val["t"], scores)), truth, cal["cut"], held, kinds, KINDS)
     test_scores, test_kinds = _predict(model, test)
     write_calibration(url, cal["calibration"], options, energy_calibration=cal["energy_calibration"])
     return {
         "calibration": cal["calibration"],
         "diff_energy_calibration": cal["energy_calibration"],
-        "validation": {"videos": val_videos, "before": before, "after": after},
+        # "after": the metrics of the settings as stored (calibrate_low_by_kind's last measurement)
+        "validation": {"videos": val_videos, "before": before, "after": cal["validation_low_by_kind"]},
         "validation_low_by_kind": cal["validation_low_by_kind"],
         "validation_judgement": cal["validation_judgement"],
         "classifier": detector_report(test_scores, test_kinds, test, cal["cut"], held),
