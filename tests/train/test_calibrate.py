@@ -51,6 +51,33 @@ def test_calibration_finds_the_scale_of_the_scores():
     assert not scores_to_intervals(*videos[1], resolve_intervals(TINY.intervals, None))  # 0.6 / 0.4
 
 
+def _metrics(recall: float, precision: float, false_per_normal: float) -> dict:
+    """interval_scores-shaped metrics with the same figures at every tIoU."""
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    one = {"recall": recall, "precision": precision, "f1": f1}
+    return {"by_iou": {k: dict(one) for k in ("0.3", "0.5", "0.7")}, "false_per_normal": false_per_normal}
+
+
+def test_calibration_buys_recall_within_the_false_interval_budget():
+    """The settings are ranked by the targets: within FALSE_BUDGET false intervals per normal video and
+    MIN_PRECISION, more recall at tIoU 0.5 wins over a better F1 (the objective before 2026-12-07);
+    over the budget or under the precision floor never beats within; outside both, the F1 decides."""
+    from va_gpt.train.calibrate import FALSE_BUDGET, MIN_PRECISION, objective
+
+    clear_only = _metrics(0.8, 1.0, 0.0)  # F1 0.89
+    with_faint = _metrics(1.0, 0.77, 0.0)  # F1 0.87: 2 faint events found, 3 intervals on no event
+    assert objective(with_faint) > objective(clear_only)
+    assert objective(_metrics(0.8, 1.0, FALSE_BUDGET)) > objective(_metrics(0.7, 1.0, 0.0))
+    over_budget = _metrics(1.0, 1.0, FALSE_BUDGET + 0.05)
+    under_floor = _metrics(1.0, MIN_PRECISION - 0.05, 0.0)
+    for outside in (over_budget, under_floor):
+        assert objective(_metrics(0.3, 1.0, 0.0)) > objective(outside)
+    # none within: the F1 objective (here: fewer false intervals at the same recall and precision)
+    assert objective(_metrics(1.0, 0.5, 0.2)) > objective(_metrics(1.0, 0.5, 0.4))
+    # equal recall within: the F1 objective breaks the tie
+    assert objective(_metrics(0.9, 0.95, 0.0)) > objective(_metrics(0.9, 0.8, 0.0))
+
+
 def _one_clip_row(t, score, kind_prob) -> dict:
     return {
         "video_id": np.array(["v"], dtype=object),
@@ -187,4 +214,4 @@ def test_shaking_and_dark_normal_videos_get_no_whole_video_interval():
         frames = hard_look(v.frames, look, np.random.default_rng(seed))
         found = scores_to_intervals(v.t, predict(model, video_features(encoder, frames, False)), cfg)
         covered = sum(iv.end_s - iv.start_s for iv in found)
-        assert covered < 0.5 * 20.0, (look, found)
+        assert covered < 0.5 * 20.0, (look, found, cal)

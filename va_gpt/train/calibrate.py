@@ -8,8 +8,16 @@ preset's values (va_gpt.ops.intervals.resolve_intervals).
 `calibrate_intervals` grid-searches va_gpt.ops.intervals.scores_to_intervals' five settings:
 `high` over quantiles of the pooled validation scores (so any score scale works: the raw
 motion energy baseline is calibrated the same way), `low` as a fraction of `high`, and a few
-smoothing windows, minimum lengths and merge gaps. Objective: the event F1 at tIoU 0.5 plus
-half the F1 at 0.3 and at 0.7, minus half the false intervals per normal video.
+smoothing windows, minimum lengths and merge gaps. Objective (`objective`), the targets a user of
+the nightly holds it to: the highest event recall at tIoU 0.5 among the settings with at most
+FALSE_BUDGET false intervals per normal video and at least MIN_PRECISION of their intervals on an
+event (tIoU 0.5); equal recall goes to the higher event F1 objective (the F1 at tIoU 0.5 plus half
+the F1 at 0.3 and at 0.7, minus half the false intervals per normal video). When no setting keeps
+to both, the F1 objective alone, the objective until 2026-12-07. Why not the F1 alone: it buys
+precision with recall the targets need. Chosen on one set of 192
+validation videos and measured on another 192, recall at tIoU 0.5 0.59 -> 0.62 and 0.62 -> 0.65
+(both ways round), false intervals per normal video 0.052 -> 0.083 and 0.094 -> 0.094
+(docs/MEASUREMENTS.md, "Interval settings chosen for recall within a false-interval budget").
 
 `calibrate_low_by_kind` then tunes, per anomaly kind, the `low` an interval the kind head
 labels that kind continues above (IntervalConfig.low_by_kind), the other settings fixed: a
@@ -47,7 +55,16 @@ SMOOTH_S = (0.0, 1.0, 2.0)
 MIN_LEN_S = (0.5, 1.0, 2.0)
 MERGE_GAP_S = (0.5, 1.5, 3.0)
 LOW_FRACTIONS_BY_KIND = (0.25, 0.4, 0.5, 0.6, 0.75, 0.9, 1.0)
-FALSE_PENALTY = 0.5  # objective cost of one false interval per normal video
+FALSE_PENALTY = 0.5  # cost of one false interval per normal video in the F1 tie-break
+# At most this many false intervals per normal video on the validation videos: issue 11's target
+# for held-out footage, where the calibrated settings have come out at or under their validation
+# figure (0.042 and 0 on /tmp/a2r and /tmp/a3 against 0.094)
+FALSE_BUDGET = 0.1
+# ... and at least this precision at tIoU 0.5: false intervals on anomalous videos are false alarms
+# too, and a budget on normal videos alone let a small classifier's calibration cut its events into
+# a dozen pieces (precision 0.08, tests/train/test_calibrate.py). The F1 objective's choices for the
+# demo classifier had 0.77-0.87 on validation.
+MIN_PRECISION = 0.75
 NORMAL_BIASES = tuple(float(b) for b in np.arange(-6.0, 3.01, 0.25))  # log-odds shifts tried
 
 
@@ -94,9 +111,16 @@ def interval_scores(
     }
 
 
-def _objective(m: dict) -> float:
+def objective(m: dict) -> tuple[int, float, float]:
+    """interval_scores' metrics -> a key that sorts better settings higher (see the module
+    docstring): (1, recall at tIoU 0.5, the F1 objective) for settings within FALSE_BUDGET and
+    MIN_PRECISION, else (0, the F1 objective, 0). Rounded, so that float noise never breaks a tie."""
     f = m["by_iou"]
-    return f["0.5"]["f1"] + 0.5 * (f["0.3"]["f1"] + f["0.7"]["f1"]) - FALSE_PENALTY * m["false_per_normal"]
+    fpn = m["false_per_normal"]
+    f1 = round(f["0.5"]["f1"] + 0.5 * (f["0.3"]["f1"] + f["0.7"]["f1"]) - FALSE_PENALTY * fpn, 9)
+    if fpn <= FALSE_BUDGET + 1e-9 and f["0.5"]["precision"] >= MIN_PRECISION - 1e-9:
+        return (1, round(f["0.5"]["recall"], 9), f1)
+    return (0, f1, 0.0)
 
 
 def calibrate_intervals(
@@ -114,8 +138,8 @@ def calibrate_intervals(
     ):
         cfg = IntervalConfig(smooth_s=smooth, high=high, low=high * frac, min_len_s=min_len, merge_gap_s=gap)
         m = interval_scores(videos, truth, cfg, held)
-        score = _objective(m)
-        if best is None or score > best[0] + 1e-12:
+        score = objective(m)
+        if best is None or score > best[0]:
             best = (score, cfg, m)
     _, cfg, metrics = best
     calibration = {
@@ -141,18 +165,16 @@ def calibrate_low_by_kind(
     whose own low raised the objective, its validation metrics); see the module docstring."""
     lows: dict[str, float] = {}
 
-    def objective(trial: dict[str, float]) -> float:
-        return _objective(
-            interval_scores(videos, truth, with_low_by_kind(cfg, trial), held, kind_probs, kinds)
-        )
+    def score_of(trial: dict[str, float]) -> tuple:
+        return objective(interval_scores(videos, truth, with_low_by_kind(cfg, trial), held, kind_probs, kinds))
 
-    best = objective(lows)
+    best = score_of(lows)
     for _ in range(2):
         for kind in kinds[1:]:
             for frac in LOW_FRACTIONS_BY_KIND:
                 trial = {**lows, kind: float(cfg.high * frac)}
-                score = objective(trial)
-                if score > best + 1e-9:
+                score = score_of(trial)
+                if score > best:
                     best, lows = score, trial
     lows = {k: v for k, v in lows.items() if v != cfg.low}
     return lows, interval_scores(videos, truth, with_low_by_kind(cfg, lows), held, kind_probs, kinds)
