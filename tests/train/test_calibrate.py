@@ -16,7 +16,7 @@ from va_gpt.models.classifier import KINDS, AnomalyClassifier
 from va_gpt.ops.intervals import UNCALIBRATED, resolve_intervals, scores_to_intervals
 from va_gpt.pipeline.run import Job, interval_settings, summarize_video
 from va_gpt.synthetic.training import synthetic_video
-from va_gpt.train.calibrate import calibrate_intervals, label_intervals
+from va_gpt.train.calibrate import FALSE_BUDGET, MIN_PRECISION, calibrate_intervals, label_intervals, objective
 from va_gpt.train.classifier import TrainConfig, predict, train_classifier, video_features
 from va_gpt.train.synthetic_classifier import hard_look
 
@@ -62,7 +62,6 @@ def test_calibration_buys_recall_within_the_false_interval_budget():
     """The settings are ranked by the targets: within FALSE_BUDGET false intervals per normal video and
     MIN_PRECISION, more recall at tIoU 0.5 wins over a better F1 (the objective before 2026-12-07);
     over the budget or under the precision floor never beats within; outside both, the F1 decides."""
-    from va_gpt.train.calibrate import FALSE_BUDGET, MIN_PRECISION, objective
 
     clear_only = _metrics(0.8, 1.0, 0.0)  # F1 0.89
     with_faint = _metrics(1.0, 0.77, 0.0)  # F1 0.87: 2 faint events found, 3 intervals on no event
