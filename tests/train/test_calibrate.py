@@ -16,7 +16,13 @@ from va_gpt.models.classifier import KINDS, AnomalyClassifier
 from va_gpt.ops.intervals import UNCALIBRATED, resolve_intervals, scores_to_intervals
 from va_gpt.pipeline.run import Job, interval_settings, summarize_video
 from va_gpt.synthetic.training import synthetic_video
-from va_gpt.train.calibrate import FALSE_BUDGET, MIN_PRECISION, calibrate_intervals, label_intervals, objective
+from va_gpt.train.calibrate import (
+    FALSE_BUDGET,
+    MIN_PRECISION,
+    calibrate_intervals,
+    label_intervals,
+    objective,
+)
 from va_gpt.train.classifier import TrainConfig, predict, train_classifier, video_features
 from va_gpt.train.synthetic_classifier import hard_look
 
