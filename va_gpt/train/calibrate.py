@@ -166,7 +166,9 @@ def calibrate_low_by_kind(
     lows: dict[str, float] = {}
 
     def score_of(trial: dict[str, float]) -> tuple:
-        return objective(interval_scores(videos, truth, with_low_by_kind(cfg, trial), held, kind_probs, kinds))
+        return objective(
+            interval_scores(videos, truth, with_low_by_kind(cfg, trial), held, kind_probs, kinds)
+        )
 
     best = score_of(lows)
     for _ in range(2):
