@@ -14,8 +14,8 @@ FALSE_BUDGET false intervals per normal video and at least MIN_PRECISION of thei
 event (tIoU 0.5); equal recall goes to the higher event F1 objective (the F1 at tIoU 0.5 plus half
 the F1 at 0.3 and at 0.7, minus half the false intervals per normal video). When no setting keeps
 to both, the F1 objective alone, the objective until 2026-12-07. Why not the F1 alone: it buys
-precision with recall the targets need. Chosen on one set of 192
-validation videos and measured on another 192, recall at tIoU 0.5 0.59 -> 0.62 and 0.62 -> 0.65
+precision with recall the targets need. Chosen on one set of 192 validation
+videos and measured on another 192, recall at tIoU 0.5 0.59 -> 0.62 and 0.62 -> 0.65
 (both ways round), false intervals per normal video 0.052 -> 0.083 and 0.094 -> 0.094
 (docs/MEASUREMENTS.md, "Interval settings chosen for recall within a false-interval budget").
 
