@@ -48,6 +48,9 @@ def test_kept_members_are_taken_again_and_a_lost_one_is_trained_alone(tmp_path, 
     again = train_classifier(*args, CFG, TRAIN, **kw, member_cache=tmp_path)
     assert kept_line(capsys) == [f"classifier members: 3 of 3 from the cache in {tmp_path}"]
     assert same(again, plain) and again.members_from_cache == 3 and first.members_from_cache == 0
+    # what each member's training took travels with it: a build from the cache can still say
+    seconds = [m.train_seconds for m in first.members]
+    assert all(s > 0 for s in seconds) and [m.train_seconds for m in again.members] == seconds
 
     files[1].unlink()  # the run was cut off before its second member was kept
     one_at_a_time = dataclasses.replace(TRAIN, processes=1)  # how many at once is not in the key
@@ -121,3 +124,12 @@ def test_the_model_card_says_which_members_came_from_the_cache(tmp_path):
     card["checkpoints"]["classifier"]["members_trained"] = {"seconds": 4165.5}
     write_card(tmp_path, {k: v for k, v in card.items() if k != "files"})
     assert "trained by an earlier run in 4165.5 s)" in (tmp_path / CARD_MD).read_text()
+    card["checkpoints"]["classifier"]["members_seconds"] = [1400.5, 1380.0, 1385.0]
+    write_card(tmp_path, {k: v for k, v in card.items() if k != "files"})
+    assert (
+        "Each member's training: 1400.5 s, 1380.0 s, 1385.0 s (4165.5 s in all)"
+        in (tmp_path / CARD_MD).read_text()
+    )
+    card["checkpoints"]["classifier"]["members_seconds"] = [1400.5, None, 1385.0]  # kept before seconds were
+    write_card(tmp_path, {k: v for k, v in card.items() if k != "files"})
+    assert "Each member's training: 1400.5 s, ?, 1385.0 s\n" in (tmp_path / CARD_MD).read_text()

@@ -126,6 +126,13 @@ def render_markdown(card: dict) -> str:
             else ""
         )
         out += [f"### Training time: {part.get('training_seconds')} s{kept}", ""]
+        if each := part.get("members_seconds"):  # the cache keeps each member's own seconds
+            known = [s for s in each if s is not None]
+            out += [
+                f"Each member's training: {', '.join('?' if s is None else f'{s} s' for s in each)}"
+                + (f" ({sum(known):.1f} s in all)" if len(known) == len(each) else ""),
+                "",
+            ]
         out += ["### Evaluation", "", *_figures(part.get("eval", {})), ""]
         if part.get("recalibrated"):  # the calibration after the build (va_gpt.train.demo_recalibrate)
             out += ["### Recalibrated", "", *_figures(part["recalibrated"]), ""]

@@ -176,12 +176,11 @@ def train_classifier(
     patch_labels: one [T_i, N] 0/1 array per video marking the event actors' patches
     (frame-level training only): a class-balanced cross-entropy on the patch logits.
 
-    Returns the trained model in eval mode (on CPU), with its feature
-    standardisation fitted on all training frames. cfg.members > 1: that many classifiers, each
-    trained as above with seed train.seed + i (its own init and minibatch order), as one
-    ClassifierEnsemble; train.processes of them at a time, the same weights whatever it is.
-    member_cache: a folder keeping each trained member for a rerun (va_gpt.train.member_cache).
-    """
+    Returns the trained model in eval mode (on CPU), with its feature standardisation fitted on
+    all training frames. cfg.members > 1: that many classifiers, each trained as above with seed
+    train.seed + i (its own init and minibatch order), as one ClassifierEnsemble; train.processes
+    of them at a time, the same weights whatever it is. member_cache: a folder keeping each member
+    for a rerun (va_gpt.train.member_cache); a member's train_seconds: its training, there or here."""
     if train.processes < 1:
         raise ValueError(f"processes must be at least 1, got {train.processes}")
     if cfg.members > 1:
@@ -198,6 +197,7 @@ def train_classifier(
         ensemble = ClassifierEnsemble(nets[0].in_features, cfg, nets[0].kinds, nets[0].patch_features, grid)
         for member, net in zip(ensemble.members, nets):
             member.load_state_dict(net.state_dict())
+            member.train_seconds = net.train_seconds
         ensemble.lookahead, ensemble.tail = train.lookahead, train.tail
         ensemble.members_from_cache = cache.hits if cache else 0  # for the report; not saved
         return ensemble.eval()

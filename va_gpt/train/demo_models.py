@@ -506,7 +506,7 @@ def _classifier_part(preset_name: str, rep: dict, seconds: float) -> dict:
             "seed_ranges": "train seed*1e6+0.., validation +50000.., test +100000.. (disjoint)",
         },
         "training_seconds": seconds,
-        "members_from_cache": rep.get("members_from_cache", 0),  # trained by an earlier run, not in seconds
+        **{k: rep.get(k) for k in ("members_from_cache", "members_seconds")},  # cached: not in seconds
         "eval": {
             "held_out": "the test videos (seeds and cameras the training never saw)",
             "classifier": rep["classifier"],

@@ -14,7 +14,8 @@ takes it from there next time, when all of this is the same (`member_key`):
   numpy versions.
 
 A member is its state_dict in a safetensors file like every checkpoint of the project (no pickled
-code: a cache folder is data), written atomically (va_gpt.io.filesystem.write_bytes) and loaded
+code: a cache folder is data), with the seconds it took to train in the file's metadata (so a
+build that takes it from here can still say what its training cost), written atomically (va_gpt.io.filesystem.write_bytes) and loaded
 with its names and shapes checked (va_gpt.checkpoints.tensors.load_state_file). A file that does
 not load or does not fit the model is named in a warning, trained again and replaced.
 """
@@ -26,11 +27,13 @@ import hashlib
 import json
 import logging
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
+from safetensors import safe_open
 from safetensors.torch import save as safetensors_bytes
 
 from va_gpt.checkpoints.fetch import CheckpointError
@@ -120,23 +123,42 @@ class MemberCache:
         return self.root / f"member-seed{train.seed}-{digest}.safetensors"
 
     def load(self, train) -> AnomalyClassifier | None:
-        """The member of run `train` with its kept weights, or None when there are none or they
-        do not load (reported, then trained again)."""
+        """The member of run `train` with its kept weights (and `train_seconds`, the seconds it
+        took to train, None for a file kept before they were), or None when there are none or
+        they do not load (reported, then trained again)."""
         path = self.path(train)
         if not path.is_file():
             return None
         model = self.fresh()
         try:
             load_state_file(path, model, f"classifier member cache {path}")
+            with safe_open(str(path), "pt") as f:
+                seconds = (f.metadata() or {}).get("train_seconds")
         except (CheckpointError, OSError) as e:
             log.warning("%s; training the member again", e)
             return None
         self.hits += 1
+        model.train_seconds = float(seconds) if seconds is not None else None
         return model.eval()
 
     def save(self, train, model: torch.nn.Module) -> None:
         state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-        write_bytes(str(self.path(train)), safetensors_bytes(state))
+        seconds = getattr(model, "train_seconds", None)
+        meta = None if seconds is None else {"train_seconds": f"{seconds:.1f}"}
+        write_bytes(str(self.path(train)), safetensors_bytes(state, metadata=meta))
+
+
+def _timed(member: Callable[..., torch.nn.Module]) -> Callable[..., torch.nn.Module]:
+    """member, with the seconds each call took kept on the model it returns (`train_seconds`: an
+    attribute, so it travels with the model out of a forked worker)."""
+
+    def run(train):
+        t0 = time.monotonic()
+        model = member(train=train)
+        model.train_seconds = round(time.monotonic() - t0, 1)
+        return model
+
+    return run
 
 
 def trained_members(
@@ -146,7 +168,9 @@ def trained_members(
     cache: MemberCache | None,
 ) -> list[torch.nn.Module]:
     """train_members(member, runs, processes), but every run whose member `cache` keeps is taken
-    from there, and every member trained is kept as soon as it is done."""
+    from there, and every member trained is kept as soon as it is done. Each member returned
+    carries `train_seconds`: what training it took, here or in the run that kept it (None when
+    that run did not record it)."""
     kept = {}
     if cache is not None:
         for i, run in enumerate(runs):
@@ -154,7 +178,7 @@ def trained_members(
                 kept[i] = model
     todo = [i for i in range(len(runs)) if i not in kept]
     done = None if cache is None else (lambda j, model: cache.save(runs[todo[j]], model))
-    models = dict(zip(todo, train_members(member, [runs[i] for i in todo], processes, done)))
+    models = dict(zip(todo, train_members(_timed(member), [runs[i] for i in todo], processes, done)))
     if cache is not None:
         print(f"classifier members: {len(kept)} of {len(runs)} from the cache in {cache.root}",
               file=sys.stderr, flush=True)  # fmt: skip

@@ -460,8 +460,10 @@ def train_synthetic_classifier(
         "feature_seconds": round(t_feat, 1),
         "train_seconds": round(t_train, 1),
         # members taken from the data cache's members/ (trained by an earlier run): train_seconds
-        # then does not include their training
+        # then does not include their training; members_seconds does (each member's own, None
+        # where the run that kept it did not record it)
         "members_from_cache": getattr(model, "members_from_cache", 0),
+        "members_seconds": [getattr(m, "train_seconds", None) for m in getattr(model, "members", [])],
         "calibrate_seconds": round(t_cal, 1),
     }
     if oor is not None:
