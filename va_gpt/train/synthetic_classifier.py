@@ -512,8 +512,9 @@ def recalibrate_synthetic_classifier(
     times the validation videos"), a build takes hours here, and the interval stage gains settings
     after a classifier was built. data_cache: as train_synthetic_classifier's. Returns
     {"calibration", "diff_energy_calibration", "validation": the validation metrics of the stored
-    settings and of the new ones on these videos, "validation_low_by_kind", "validation_judgement",
-    "classifier" and "diff_energy": the test videos' reports}."""
+    settings and of the new ones on these videos (once: "after" is the build's
+    "validation_low_by_kind"), "validation_judgement", "classifier" and "diff_energy": the test
+    videos' reports}."""
     preset = load_preset(preset_name)
     options = storage_options_for(url, endpoint)
     model, config = load_classifier(url, options)
@@ -538,7 +539,6 @@ def recalibrate_synthetic_classifier(
         "diff_energy_calibration": cal["energy_calibration"],
         # "after": the metrics of the settings as stored (calibrate_low_by_kind's last measurement)
         "validation": {"videos": val_videos, "before": before, "after": cal["validation_low_by_kind"]},
-        "validation_low_by_kind": cal["validation_low_by_kind"],
         "validation_judgement": cal["validation_judgement"],
         "classifier": detector_report(test_scores, test_kinds, test, cal["cut"], held),
         "diff_energy": detector_report(
