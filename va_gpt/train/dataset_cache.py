@@ -8,7 +8,7 @@ of videos (`CHUNK_VIDEOS`) to DIR as soon as it is done and takes it from there 
 
 A chunk's file is named by a hash of everything its rows depend on (`dataset_key`): the videos'
 seeds and rendering arguments, the preset sections the evidence reads, the encoder's weights
-(by content), the torch thread count, the torch and numpy versions, and the source code of the
+(by content) and whether it runs in int8 (`runtime.encoder_int8`), the torch thread count, the torch and numpy versions, and the source code of the
 renderer, the frame preparation, the evidence and the encoder (so an edited renderer never
 serves stale rows). The training code is not part of it: a classifier-only change reuses the
 rows. A file that does not load (cut off, corrupted, another layout) is reported, rendered again
@@ -84,6 +84,8 @@ def dataset_key(preset, encoder, args: dict, threads: int, functions) -> dict:
         # where the weights were read from does not matter, what they are does
         "encoder_config": {k: v for k, v in dataclasses.asdict(preset.encoder).items() if k != "source"},
         "encoder_weights": weights_hash(encoder),
+        # the rows are encoded as served: int8 Linear layers when the preset's runtime says so
+        "encoder_int8": preset.runtime.encoder_int8,
         "sets": dataclasses.asdict(preset.sets),
         "decode_fps": preset.decode.fps,
         "classifier_inputs": {
