@@ -63,6 +63,7 @@ keeps scores independent of scheduling.
 
 from __future__ import annotations
 
+import copy
 import logging
 import time
 import warnings
@@ -180,6 +181,17 @@ def quantize_encoder(encoder: DinoEncoder) -> None:
         )
 
 
+def served_encoder(preset: Preset, encoder: DinoEncoder) -> DinoEncoder:
+    """`encoder` (float weights) as this stage runs it for `preset`: a copy with dynamic int8 Linear
+    layers when runtime.encoder_int8, else `encoder` itself. The classifier's training rows are
+    encoded through it too (va_gpt.train.synthetic_classifier), so they are the features it is served."""
+    if not preset.runtime.encoder_int8:
+        return encoder
+    served = copy.deepcopy(encoder)  # the caller's float encoder stays as it is
+    quantize_encoder(served)
+    return served
+
+
 def feature_spec(preset: Preset, encoder: DinoEncoder) -> dict:
     """How classifier features are made: stored with a trained classifier, checked on load."""
     return {
@@ -293,8 +305,8 @@ class Visual:
                 )
         # The classifier is tiny: it runs in float32 whatever the encoder dtype.
         self.classifier = self.classifier.to(rt.device, torch.float32)
-        if rt.encoder_int8:  # after the feature check: it reads float weights
-            quantize_encoder(self.encoder)
+        # after the feature check: it reads float weights
+        self.encoder = served_encoder(preset, self.encoder)
         # one encoder per size: the same weights (DINOv2 interpolates its position embeddings)
         self.encoders = {
             size: self.encoder if size == self.image_size else self.encoder.at_size(size)

@@ -8,11 +8,11 @@ of videos (`CHUNK_VIDEOS`) to DIR as soon as it is done and takes it from there 
 
 A chunk's file is named by a hash of everything its rows depend on (`dataset_key`): the videos'
 seeds and rendering arguments, the preset sections the evidence reads, the encoder's weights
-(by content) and whether it runs in int8 (`runtime.encoder_int8`), the torch thread count, the torch and numpy versions, and the source code of the
-renderer, the frame preparation, the evidence and the encoder (so an edited renderer never
-serves stale rows). The training code is not part of it: a classifier-only change reuses the
-rows. A file that does not load (cut off, corrupted, another layout) is reported, rendered again
-and replaced; files are written to a temporary name and renamed, so a killed build never leaves
+(by content) and whether it runs in int8 (`runtime.encoder_int8`), the torch thread count, the
+torch and numpy versions, and the source code of the renderer, the frame preparation, the
+evidence and the encoder (so an edited renderer never serves stale rows). The training code is
+not part of it: a classifier-only change reuses the rows. A file that does not load (cut off,
+corrupted, another layout) is reported, rendered again and replaced; files are written to a temporary name and renamed, so a killed build never leaves
 a half-written chunk under a real name. Plain npz (no pickles): a cache folder is data, not code.
 """
 

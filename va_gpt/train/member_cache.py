@@ -15,9 +15,10 @@ takes it from there next time, when all of this is the same (`member_key`):
 
 A member is its state_dict in a safetensors file like every checkpoint of the project (no pickled
 code: a cache folder is data), with the seconds it took to train in the file's metadata (so a
-build that takes it from here can still say what its training cost), written atomically (va_gpt.io.filesystem.write_bytes) and loaded
-with its names and shapes checked (va_gpt.checkpoints.tensors.load_state_file). A file that does
-not load or does not fit the model is named in a warning, trained again and replaced.
+build that takes it from here can still say what its training cost), written atomically
+(va_gpt.io.filesystem.write_bytes) and loaded with its names and shapes checked
+(va_gpt.checkpoints.tensors.load_state_file). A file that does not load or does not fit the model
+is named in a warning, trained again and replaced.
 """
 
 from __future__ import annotations

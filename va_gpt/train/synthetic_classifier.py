@@ -4,7 +4,8 @@
 (train, validation, test: half normal, half cycling through every anomaly kind), a third of
 each with a hard look (camera shake, night, flicker: `hard_look`), samples them at the
 preset's decode fps, extracts per-frame features with the preset's encoder exactly as the
-visual stage does (its dynamic int8 Linear layers too, with `runtime.encoder_int8`: `served_encoder`), trains with frame-level labels and kinds from the synthetic truth,
+visual stage does (its int8 Linear layers too, with `runtime.encoder_int8`: `served_encoder`),
+trains with frame-level labels and kinds from the synthetic truth,
 calibrates the interval stage on the validation videos (va_gpt.train.calibrate), saves the
 checkpoint with its calibration, and reports `detector_report` on the test videos.
 
@@ -31,7 +32,6 @@ energy (`diff_energy`) calibrated the same way on the same validation videos.
 
 from __future__ import annotations
 
-import copy
 import multiprocessing
 import sys
 import time
@@ -57,7 +57,7 @@ from va_gpt.ops.intervals import (
 )
 from va_gpt.ops.metrics import frame_auc, temporal_iou
 from va_gpt.ops.prepare import Preparation
-from va_gpt.pipeline.visual import feature_spec, quantize_encoder
+from va_gpt.pipeline.visual import feature_spec, served_encoder
 from va_gpt.synthetic.anomalies import ALL_KINDS
 from va_gpt.synthetic.scene import check_event_start, draw_event_start_s
 from va_gpt.synthetic.training import synthetic_video
@@ -143,24 +143,15 @@ def _dataset_rows(
 _WORKER_ENCODER = None  # a worker process's own encoder, loaded once by _init_worker
 
 
-def served_encoder(preset, encoder):
-    """`encoder` as the visual stage runs it for `preset`: a copy with dynamic int8 Linear layers
-    when runtime.encoder_int8 (pipeline.visual.quantize_encoder), else `encoder` itself. Why: the
-    classifier then trains and is calibrated on the features it is served, and the rows render
-    1.27x as fast (32 videos: 57 s against 72 s here); the committed classifier scores 576
-    validation videos the same either way (frame AUC 0.899 against 0.900, recall@0.5 0.677 against
-    0.674; docs/MEASUREMENTS.md, "The training videos encoded as served")."""
-    if not preset.runtime.encoder_int8:
-        return encoder
-    served = copy.deepcopy(encoder)  # the caller's float encoder stays as it is (the cache key reads it)
-    quantize_encoder(served)
-    return served
-
-
 def _init_worker(preset) -> None:
     global _WORKER_ENCODER
     exit_with_parent()  # a killed build must not leave its renderers running
     torch.set_num_threads(1)  # one torch thread, as the parent's build
+    # encoded as the visual stage serves it (served_encoder: int8 with runtime.encoder_int8): the
+    # classifier trains and calibrates on the features it is served, and the rows render 1.27x as
+    # fast (32 videos: 57 s against 72 s here); the committed classifier scores 576 validation
+    # videos the same either way (frame AUC 0.899 against 0.900, recall@0.5 0.677 against 0.674;
+    # docs/MEASUREMENTS.md, "The training videos encoded as served")
     _WORKER_ENCODER = served_encoder(
         preset, build_encoder(preset.encoder, preset.runtime.device, preset.runtime.dtype)
     )
@@ -229,7 +220,7 @@ def classifier_dataset(
             store.save(shares[i], rows)
 
     if workers == 1:
-        served = served_encoder(preset, encoder) if todo else encoder
+        served = served_encoder(preset, encoder) if todo else encoder  # as the workers' (_init_worker)
         for i in todo:
             done(i, _dataset_rows(preset, served, shares[i], *args))
     elif todo:  # in workers even for one chunk: their one torch thread is the rows' (and the key's)
