@@ -12,8 +12,9 @@ seeds and rendering arguments, the preset sections the evidence reads, the encod
 torch and numpy versions, and the source code of the renderer, the frame preparation, the
 evidence and the encoder (so an edited renderer never serves stale rows). The training code is
 not part of it: a classifier-only change reuses the rows. A file that does not load (cut off,
-corrupted, another layout) is reported, rendered again and replaced; files are written to a temporary name and renamed, so a killed build never leaves
-a half-written chunk under a real name. Plain npz (no pickles): a cache folder is data, not code.
+corrupted, another layout) is reported, rendered again and replaced; files are written to a
+temporary name and renamed, so a killed build never leaves a half-written chunk under a real name.
+Plain npz (no pickles): a cache folder is data, not code.
 """
 
 from __future__ import annotations

@@ -84,12 +84,12 @@ THREADS = 1  # torch threads while building: results depend on the thread count
 # the seed does. What did move it (2026-12-02, the same 1000 training videos, 48 validation /
 # 48 test with the renderer's timing / 48 test with events anywhere / 24 out of range): the
 # moving average of the weights (ema 0.995) and the preset's ensemble of independently trained
-# members (classifier.members), which average away part of the memorised fit ("Averaging the classifier").
-# Built and not adopted (2026-12-05): TrainConfig.patch_dropout 0.5, one member +0.027 frame AUC on /tmp/a2, the
-# three-member build +0.008 and -0.026 out of range (/tmp/c2) (docs/MEASUREMENTS.md, "Dropout on the patch evidence").
+# members (classifier.members), which average away part of the memorised fit ("Averaging the
+# classifier"). Not adopted (2026-12-05): TrainConfig.patch_dropout 0.5 (three members: +0.008 on
+# /tmp/a2, -0.026 out of range; docs/MEASUREMENTS.md, "Dropout on the patch evidence").
 CLASSIFIER_RECIPE = {
     # 4000 built, not adopted (2026-12-07): served frame AUC /tmp/a2r +0.001, /tmp/a3 -0.026, /tmp/c2r
-    # -0.010, recall@0.5 lower; 2000 render in about 27 min here (docs/MEASUREMENTS.md, "Twice the training videos again")
+    # -0.010, recall@0.5 lower (docs/MEASUREMENTS.md, "Twice the training videos again")
     "train_videos": 2000,
     # only the interval calibration uses them: four times the earlier 48, whose disjoint sets put the
     # threshold anywhere from 0.75 to 0.97 ("A calibration on four times the validation videos")
@@ -120,8 +120,8 @@ CLASSIFIER_RECIPE = {
 # processes rendering the classifier's videos and training its members (two of the three at once);
 # the result does not depend on it
 DATA_WORKERS = 2
-# The classifier's rendered videos, kept in the build's work folder (va_gpt.train.dataset_cache): a
-# cut-off build and a classifier-only change take them from there (2000: about 8 GB, 77 min here).
+# The classifier's rendered videos, kept in the build's work folder (va_gpt.train.dataset_cache): a cut-off
+# build or a classifier-only change takes them from there (2000: about 8 GB, 26 min here, alone, int8 rows).
 DATA_CACHE = "classifier-data"
 # The demo encoder (va_gpt/train/encoder.py): 160 randomized 20 s videos at their own resolution,
 # 900 steps of 64 crops; about 15 minutes here on one thread.
