@@ -32,6 +32,7 @@ from va_gpt.train.classifier import (
     video_features,
 )
 from va_gpt.train.members import MemberProcessDied, train_members
+from va_gpt.train.schedule import LR_FLOOR, lr_at
 from va_gpt.train.synthetic_classifier import classifier_dataset, detector_report
 
 CFG = ClassifierConfig(hidden_size=16, num_layers=2, kernel_size=3, dropout=0.0, use_cls=False)
@@ -412,6 +413,27 @@ def test_patch_dropout_drops_standardised_channels_and_keeps_the_expectation():
     )
     draws = torch.stack([_drop_patch_values(px, mean, 0.4, g) for _ in range(200)]).mean(0)
     assert (draws - px).abs().mean() < 0.1
+
+
+def test_the_cosine_learning_rate_falls_from_lr_to_its_floor_and_the_default_holds_it():
+    run = TrainConfig(steps=101, lr=2e-3, cosine_lr=True)
+    lrs = [lr_at(run, s) for s in range(run.steps)]
+    assert lrs[0] == pytest.approx(2e-3) and lrs[-1] == pytest.approx(2e-3 * LR_FLOOR)
+    assert lrs[50] == pytest.approx(2e-3 * (1 + LR_FLOOR) / 2)  # half way: half way down
+    assert all(a > b for a, b in zip(lrs, lrs[1:]))
+    assert {lr_at(TrainConfig(steps=101, lr=2e-3), s) for s in range(101)} == {2e-3}
+
+
+@pytest.mark.timeout(60)
+def test_a_cosine_run_still_learns_and_differs_from_the_constant_one():
+    f, y, fl, px, box = patch_videos(80, seed=0)
+    tf, _, tfl, tpx, _ = patch_videos(40, seed=1)
+    kw = dict(frame_labels=fl, patches=px, patch_labels=box, grid=(3, 3))
+    cosine = train_classifier(f, y, PATCH_CFG, TrainConfig(steps=150, seed=0, cosine_lr=True), **kw)
+    assert frame_auc(cosine, tf, tfl, tpx) > 0.9
+    plain = train_classifier(f, y, PATCH_CFG, TrainConfig(steps=20, seed=0), **kw)
+    short = train_classifier(f, y, PATCH_CFG, TrainConfig(steps=20, seed=0, cosine_lr=True), **kw)
+    assert not torch.equal(plain.patch.inp[0].weight, short.patch.inp[0].weight)
 
 
 @pytest.mark.timeout(60)

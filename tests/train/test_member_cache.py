@@ -4,6 +4,8 @@ cut-off run keeps the ones it finished, and anything that changes the weights tr
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import logging
 import time
 from pathlib import Path
@@ -14,6 +16,7 @@ import torch
 from tests.train.test_classifier import PATCH_CFG, patch_videos
 from va_gpt.checkpoints.card import CARD_MD, read_card, write_card
 from va_gpt.train.classifier import TrainConfig, train_classifier
+from va_gpt.train.member_cache import MemberCache
 from va_gpt.train.members import train_members
 
 CFG = dataclasses.replace(PATCH_CFG, members=3, dropout=0.2)  # dropout: the global generator matters
@@ -71,9 +74,26 @@ def test_other_rows_or_settings_train_again_and_the_same_member_is_shared(tmp_pa
     assert kept_line(capsys)[0].startswith("classifier members: 0 of 3")
     train_classifier(*args, dataclasses.replace(CFG, hidden_size=12), TRAIN, **kw, member_cache=tmp_path)
     assert kept_line(capsys)[0].startswith("classifier members: 0 of 3")
+    train_classifier(*args, CFG, dataclasses.replace(TRAIN, cosine_lr=True), **kw, member_cache=tmp_path)
+    assert kept_line(capsys)[0].startswith("classifier members: 0 of 3")
     # a run from seed 5 trains members 5, 6, 7: the first two are the first run's
     train_classifier(*args, CFG, dataclasses.replace(TRAIN, seed=5), **kw, member_cache=tmp_path)
     assert kept_line(capsys)[0].startswith("classifier members: 2 of 3")
+
+
+@pytest.mark.timeout(120)
+def test_a_member_kept_before_the_cosine_option_keeps_its_name(tmp_path):
+    """A run with cosine_lr off is the run every member before the option was trained with: its
+    kept file's name (a hash of the run) must not change, or every kept member trains again."""
+    cache = MemberCache(tmp_path, {"k": 1}, shape=None)
+    before = {
+        k: v
+        for k, v in dataclasses.asdict(TRAIN).items()
+        if k not in ("processes", "progress_s", "cosine_lr")
+    }
+    digest = hashlib.sha256(f"{cache.key}|{json.dumps(before, sort_keys=True)}".encode()).hexdigest()[:32]
+    assert cache.path(TRAIN).name == f"member-seed{TRAIN.seed}-{digest}.safetensors"
+    assert cache.path(dataclasses.replace(TRAIN, cosine_lr=True)) != cache.path(TRAIN)
 
 
 @pytest.mark.timeout(120)

@@ -84,6 +84,10 @@ def register(sub) -> None:
         "\"Dropout on the patch evidence\")",
     )  # fmt: skip
     p.add_argument(
+        "--cosine-lr", action="store_true",
+        help="lower the learning rate along half a cosine over the steps (default: the same throughout)",
+    )  # fmt: skip
+    p.add_argument(
         "--width", type=int, default=160,
         help="rendered width: match the footage it will score (0: each randomized camera's own, 320-1280)",
     )  # fmt: skip
@@ -210,7 +214,7 @@ def run_classifier(args) -> int:
         endpoint=args.endpoint, val_videos=args.val_videos, out_of_range_videos=args.out_of_range_videos,
         domain=not args.plain, frame_level=not args.mil, workers=args.workers, pairs_per_step=args.pairs_per_step,
         ema=args.ema, kind_balance=args.kind_balance, time_balance=args.time_balance, lookahead=args.lookahead,
-        patch_dropout=args.patch_dropout, data_cache=args.data_cache, **({"event_start": tuple(args.event_start)} if args.event_start else {}),
+        patch_dropout=args.patch_dropout, cosine_lr=args.cosine_lr, data_cache=args.data_cache, **({"event_start": tuple(args.event_start)} if args.event_start else {}),
     )  # fmt: skip
     print(json.dumps(report, indent=2))
     return 0

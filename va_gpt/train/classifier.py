@@ -46,6 +46,7 @@ from va_gpt.ops.prepare import RAW, Preparation
 from va_gpt.ops.sets import difference_energy, difference_map
 from va_gpt.train.member_cache import MemberCache, trained_members
 from va_gpt.train.progress import Progress
+from va_gpt.train.schedule import Ema, set_lr
 from va_gpt.video.clips import background_frame
 
 
@@ -55,6 +56,9 @@ class TrainConfig:
 
     steps: int = 300
     lr: float = 3e-3
+    # False: lr throughout; True: from lr down to LR_FLOOR x lr along half a cosine over the steps
+    # (lr_at), the usual way to end a run on settled weights rather than on noise
+    cosine_lr: bool = False
     weight_decay: float = 1e-4
     pairs_per_step: int = 8  # anomalous and normal videos sampled per step (all pairs between them)
     margin: float = 1.0
@@ -386,13 +390,14 @@ def _train_mil(model, seqs, pseqs, labels, kind_ids, train: TrainConfig, log_eve
     norm = [i for i, y in enumerate(labels) if not y]
     g = torch.Generator().manual_seed(train.seed)
     opt = torch.optim.AdamW(model.parameters(), lr=train.lr, weight_decay=train.weight_decay)
-    avg = _Ema(model, train.ema) if train.ema else None
+    avg = Ema(model, train.ema) if train.ema else None
     kind_w = None
     if kind_ids is not None and train.kind_balance:
         kind_w = kind_class_weights([torch.tensor([kind_ids[i] for i in anom])], len(model.kinds))
     progress = Progress(f"classifier seed {train.seed} (MIL)", train.steps, train.progress_s)
     model.train()
     for step in range(train.steps):
+        set_lr(opt, train, step)
         ia = [anom[i] for i in torch.randint(len(anom), (train.pairs_per_step,), generator=g).tolist()]
         in_ = [norm[i] for i in torch.randint(len(norm), (train.pairs_per_step,), generator=g).tolist()]
         xa, ma = _pad([seqs[i] for i in ia])
@@ -431,7 +436,7 @@ def _train_frames(model, seqs, pseqs, ys, boxes, kind_ids, train: TrainConfig, l
     pos_weight = torch.tensor((total - pos) / max(pos, 1.0))  # class balance: events are rare
     n = len(seqs)
     batch = min(n, 2 * train.pairs_per_step)
-    avg = _Ema(model, train.ema) if train.ema else None
+    avg = Ema(model, train.ema) if train.ema else None
     time_w = time_balanced_weights(ys, train.time_balance) if train.time_balance else None
     kind_w = None
     if kind_ids is not None and train.kind_balance:
@@ -441,6 +446,7 @@ def _train_frames(model, seqs, pseqs, ys, boxes, kind_ids, train: TrainConfig, l
     progress = Progress(f"classifier seed {train.seed}", train.steps, train.progress_s)
     model.train()
     for step in range(train.steps):
+        set_lr(opt, train, step)
         idx = torch.randint(n, (batch,), generator=g).tolist()
         x, mask = _pad([with_tail(seqs[i], tail) for i in idx])
         y, _ = _pad([ys[i][:, None] for i in idx])
@@ -479,27 +485,6 @@ def _train_frames(model, seqs, pseqs, ys, boxes, kind_ids, train: TrainConfig, l
     if avg is not None:
         avg.copy_to(model)
     return model.eval()
-
-
-class _Ema:
-    """An exponential moving average of a model's parameters (buffers are fixed after
-    fit_normalisation, so only parameters are averaged)."""
-
-    def __init__(self, model: torch.nn.Module, decay: float):
-        if not 0.0 < decay < 1.0:
-            raise ValueError(f"ema decay must be in (0, 1), got {decay}")
-        self.decay = decay
-        self.shadow = [p.detach().clone() for p in model.parameters()]
-
-    @torch.no_grad()
-    def update(self, model: torch.nn.Module) -> None:
-        for s, p in zip(self.shadow, model.parameters()):
-            s.lerp_(p.detach(), 1.0 - self.decay)
-
-    @torch.no_grad()
-    def copy_to(self, model: torch.nn.Module) -> None:
-        for s, p in zip(self.shadow, model.parameters()):
-            p.copy_(s)
 
 
 @torch.no_grad()

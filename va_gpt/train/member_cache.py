@@ -47,7 +47,7 @@ from va_gpt.train.members import train_members
 log = logging.getLogger(__name__)
 
 CACHE_FORMAT = 1
-_CODE_FILES = ("train/classifier.py", "models/classifier.py")
+_CODE_FILES = ("train/classifier.py", "train/schedule.py", "models/classifier.py")
 # TrainConfig fields that change how a member is trained, not what it learns
 _NOT_WEIGHTS = ("processes", "progress_s")
 
@@ -120,6 +120,8 @@ class MemberCache:
 
     def path(self, train) -> Path:
         run = {k: v for k, v in dataclasses.asdict(train).items() if k not in _NOT_WEIGHTS}
+        if not run.get("cosine_lr", True):  # what every member before the field trained with:
+            del run["cosine_lr"]  # their kept files keep their names
         digest = hashlib.sha256(f"{self.key}|{json.dumps(run, sort_keys=True)}".encode()).hexdigest()[:32]
         return self.root / f"member-seed{train.seed}-{digest}.safetensors"
 

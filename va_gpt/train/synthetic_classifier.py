@@ -380,6 +380,7 @@ def train_synthetic_classifier(
     time_balance: int = 0,
     lookahead: int = 0,
     patch_dropout: float = 0.0,
+    cosine_lr: bool = False,
     data_cache: str | Path | None = None,
 ) -> dict:
     """Train the TETG classifier on synthetic footage (frame labels, or MIL with frame_level=False),
@@ -394,7 +395,8 @@ def train_synthetic_classifier(
     > 0 balances event and normal frames within bins of that many frames from a video's start
     (TrainConfig.time_balance); `lookahead`: > 0 lets every frame's score see that many frames
     after it (TrainConfig.lookahead; stored with the classifier); `patch_dropout`: > 0 drops
-    per-patch evidence values while training (TrainConfig.patch_dropout). The preset's
+    per-patch evidence values while training (TrainConfig.patch_dropout); `cosine_lr`: lowers the
+    learning rate along half a cosine over the steps (TrainConfig.cosine_lr). The preset's
     classifier.members > 1 trains that many classifiers from seeds seed, seed + 1, ... (the
     rendered videos are the same) and saves them as one ensemble. `data_cache`: a folder keeping
     the rendered and encoded videos (classifier_dataset's `cache`): a retrain with the same videos,
@@ -411,6 +413,7 @@ def train_synthetic_classifier(
     train_cfg = tc.TrainConfig(  # checks its own values before any video is rendered
         steps=steps, seed=seed, pairs_per_step=pairs_per_step, ema=ema, kind_balance=kind_balance,
         time_balance=time_balance, lookahead=lookahead, processes=workers, patch_dropout=patch_dropout,
+        cosine_lr=cosine_lr,
     )  # fmt: skip
     preset = load_preset(preset_name)
     encoder = build_encoder(preset.encoder, preset.runtime.device, preset.runtime.dtype)
@@ -452,6 +455,7 @@ def train_synthetic_classifier(
         "kind_balance": kind_balance,
         "time_balance": time_balance,
         "patch_dropout": patch_dropout,
+        "cosine_lr": cosine_lr,
         "train_videos": train_videos,
         "val_videos": val_videos,
         "test_videos": test_videos,
