@@ -84,6 +84,10 @@ class ClassifierConfig:
     # before the pooling: patch_layers (dilations 1, 2, ...; kernel_size).
     patch_hidden: int = 0
     patch_layers: int = 0
+    # True: a 3x3 conv over the patch grid after each of those blocks too (a (2+1)-D stack), not
+    # only once after them: how a thing moves across patches (a runner's speed, two fighters'
+    # exchange) is then read before the pooling, not only how each patch changes on its own.
+    patch_spatial: bool = False
     # > 1: an ensemble of that many classifiers trained apart (seeds seed .. seed + members - 1)
     # whose anomaly and kind logits are averaged (va_gpt.models.classifier.ClassifierEnsemble).
     members: int = 1

@@ -56,6 +56,7 @@ def test_a_patch_classifier_roundtrips_with_its_patch_pooling(tmp_path):
         use_cls=False,
         patch_hidden=8,
         patch_layers=2,
+        patch_spatial=True,
     )
     torch.manual_seed(0)
     m = AnomalyClassifier(6, cfg, patch_features=5, grid=(2, 3)).eval()
@@ -67,6 +68,7 @@ def test_a_patch_classifier_roundtrips_with_its_patch_pooling(tmp_path):
         config["patch_features"] == 5
         and config["grid"] == [2, 3]
         and config["classifier"]["patch_layers"] == 2
+        and config["classifier"]["patch_spatial"]
     )
     assert loaded.receptive_field == m.receptive_field
     x, px = torch.randn(2, 9, 6), torch.randn(2, 9, 6, 5)

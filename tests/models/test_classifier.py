@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -95,9 +97,9 @@ def test_a_window_with_its_context_scores_like_one_pass():
         torch.testing.assert_close(k, whole_kind[a:b], rtol=1e-5, atol=1e-6)
 
 
-def patch_model(seed=0):
+def patch_model(seed=0, cfg=PATCH_CFG):
     torch.manual_seed(seed)
-    return AnomalyClassifier(6, PATCH_CFG, patch_features=5, grid=GRID).eval()
+    return AnomalyClassifier(6, cfg, patch_features=5, grid=GRID).eval()
 
 
 @pytest.mark.timeout(30)
@@ -125,6 +127,34 @@ def test_a_patch_model_reads_every_patch_and_streams_like_one_pass():
         model()(x[None], px[None])
     with pytest.raises(ValueError, match="needs patch_features and grid"):
         AnomalyClassifier(6, PATCH_CFG)
+
+
+@pytest.mark.timeout(30)
+def test_patch_spatial_reads_the_neighbours_before_the_pooling_and_still_streams():
+    """ClassifierConfig.patch_spatial: a grid conv after every per-patch temporal block as well as
+    the last one, so one patch's change at frame 15 reaches the patch logits two patches away
+    (5 x 5, the whole 4 x 4 grid from patch (2, 1)), not only its 3 x 3 neighbours; over time it
+    is as causal as before, with the same receptive field, and a window with its context scores
+    like one pass."""
+    plain, mixed = patch_model(), patch_model(cfg=dataclasses.replace(PATCH_CFG, patch_spatial=True))
+    assert len(plain.patch.mixes) == 0 and len(mixed.patch.mixes) == PATCH_CFG.patch_layers
+    assert mixed.receptive_field == plain.receptive_field
+    x, px = torch.randn(40, 6), torch.randn(40, 16, 5)
+    moved = px.clone()
+    moved[15, 9] += 5.0  # patch 9 = row 2, column 1
+    for m, reached in ((plain, 9), (mixed, 16)):
+        changed = (
+            m.all_outputs(x[None], moved[None])[2][0] != m.all_outputs(x[None], px[None])[2][0]
+        )  # [T, N]
+        assert changed[:15].sum() == 0 and changed[15].sum() == reached
+        frames = (m.logits(x[None], moved[None])[0] != m.logits(x[None], px[None])[0]).nonzero().flatten()
+        assert frames.tolist() == list(range(15, 15 + m.receptive_field))
+    whole = mixed(x[None], px[None])[0]
+    R = mixed.receptive_field
+    for a, b in [(0, 3), (3, 11), (11, 40)]:
+        c = max(0, a - (R - 1))
+        p, _ = mixed.score_window(x[c:b], b - a, px[c:b])
+        torch.testing.assert_close(p, whole[a:b], rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.timeout(30)

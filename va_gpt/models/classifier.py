@@ -11,8 +11,8 @@ over KINDS (normal + the taxonomy's synthetic kinds: the head's list IS va_gpt.t
 
 With `patch_hidden` > 0 the model also reads per-patch evidence (va_gpt.ops.evidence.
 patch_evidence: each patch's difference maps and its embedding) through `PatchPool`: a small
-MLP per patch, optional per-patch causal temporal convs, one 3x3 conv over the patch grid
-(a fight is two actors side by side), a per-patch event logit, and per frame the
+MLP per patch, optional per-patch causal temporal convs (with `patch_spatial` each followed by a
+3x3 conv over the patch grid), one 3x3 conv over the patch grid (a fight is two actors side by side), a per-patch event logit, and per frame the
 attention-pooled (softmax over the patch logits) and max-pooled hidden plus the max and
 logsumexp of the patch logits, appended to the frame features before the linear. The patch
 logits can be supervised with the event actors' boxes where the truth has them
@@ -173,7 +173,15 @@ class PatchPool(nn.Module):
     px [B, T, N, Fp] (N = gh * gw patches, raster order) -> (pooled [B, T, 2 H + 2],
     patch logits [B, T, N]). Standardised by buffers fitted on the training patches."""
 
-    def __init__(self, in_features: int, hidden: int, grid: tuple[int, int], layers: int, kernel_size: int):
+    def __init__(
+        self,
+        in_features: int,
+        hidden: int,
+        grid: tuple[int, int],
+        layers: int,
+        kernel_size: int,
+        spatial: bool = False,
+    ):
         super().__init__()
         self.in_features = in_features
         self.grid = tuple(grid)
@@ -185,12 +193,22 @@ class PatchPool(nn.Module):
         self.inp = nn.Sequential(nn.Linear(in_features, hidden), nn.GELU(), nn.Linear(hidden, hidden))
         # per patch over time: h [B * N, H, T]
         self.blocks = nn.ModuleList(CausalConvBlock(hidden, kernel_size, 2**i, 0.0) for i in range(layers))
+        # ClassifierConfig.patch_spatial: a grid conv after each temporal block (frame by frame: causal)
+        self.mixes = nn.ModuleList(
+            nn.Conv2d(hidden, hidden, 3, padding=1) for _ in range(layers if spatial else 0)
+        )
         self.spatial = nn.Conv2d(hidden, hidden, 3, padding=1)
         self.logit = nn.Linear(hidden, 1)
 
     @property
     def out_features(self) -> int:
         return 2 * self.inp[-1].out_features + 2
+
+    def _over_grid(self, conv: nn.Conv2d, h: torch.Tensor) -> torch.Tensor:
+        """h + gelu(conv(h)) over the patch grid, frame by frame: h [B, T, N, H]."""
+        B, T, N, H = h.shape
+        s = h.reshape(B * T, *self.grid, H).permute(0, 3, 1, 2)  # [B T, H, gh, gw]
+        return h + F.gelu(conv(s)).permute(0, 2, 3, 1).reshape(B, T, N, H)
 
     def forward(self, px: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         B, T, N, _ = px.shape
@@ -201,13 +219,12 @@ class PatchPool(nn.Module):
             )
         h = self.inp((px - self.feature_mean) / self.feature_std)  # [B, T, N, H]
         H = h.shape[-1]
-        if len(self.blocks):
-            g = h.permute(0, 2, 3, 1).reshape(B * N, H, T)
-            for block in self.blocks:
-                g = block(g)
+        for i, block in enumerate(self.blocks):
+            g = block(h.permute(0, 2, 3, 1).reshape(B * N, H, T))  # per patch over time
             h = g.reshape(B, N, H, T).permute(0, 3, 1, 2)
-        s = h.reshape(B * T, gh, gw, H).permute(0, 3, 1, 2)  # [B T, H, gh, gw]
-        h = h + F.gelu(self.spatial(s)).permute(0, 2, 3, 1).reshape(B, T, N, H)
+            if len(self.mixes):
+                h = self._over_grid(self.mixes[i], h)
+        h = self._over_grid(self.spatial, h)
         logit = self.logit(h).squeeze(-1)  # [B, T, N]
         att = (torch.softmax(logit, -1)[..., None] * h).sum(2)
         lse = torch.logsumexp(logit, -1, keepdim=True)
@@ -291,7 +308,9 @@ class AnomalyClassifier(_Scorer):
         self.register_buffer("feature_mean", torch.zeros(in_features))
         self.register_buffer("feature_std", torch.ones(in_features))
         self.patch = (
-            PatchPool(patch_features, cfg.patch_hidden, grid, cfg.patch_layers, cfg.kernel_size)
+            PatchPool(
+                patch_features, cfg.patch_hidden, grid, cfg.patch_layers, cfg.kernel_size, cfg.patch_spatial
+            )
             if cfg.patch_hidden
             else None
         )
