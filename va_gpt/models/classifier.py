@@ -10,17 +10,17 @@ blocks (residual, GELU; dilation 2^i) -> two heads: the anomaly logit, and the k
 over KINDS (normal + the taxonomy's synthetic kinds: the head's list IS va_gpt.taxonomy's).
 
 With `patch_hidden` > 0 the model also reads per-patch evidence (va_gpt.ops.evidence.
-patch_evidence: each patch's difference maps and its embedding) through `PatchPool`: a small
-MLP per patch, optional per-patch causal temporal convs (with `patch_spatial` each followed by a
-3x3 conv over the patch grid), one 3x3 conv over the patch grid (a fight is two actors side by side), a per-patch event logit, and per frame the
-attention-pooled (softmax over the patch logits) and max-pooled hidden plus the max and
-logsumexp of the patch logits, appended to the frame features before the linear. The patch
-logits can be supervised with the event actors' boxes where the truth has them
-(va_gpt.train.classifier). Why: the frame statistics alone say how much changed and where,
-not what; on the same cache of randomized footage (240 training videos, events anywhere)
-the learned pooling over the project-trained encoder's patches raised held-out frame AUC
-from 0.63-0.65 / 0.73-0.74 / 0.51-0.55 (val / test / out of range, two training seeds) to
-0.70-0.71 / 0.73-0.82 / 0.58-0.69 (docs/MEASUREMENTS.md, "Patch evidence"; jobs/compare_classifiers.py).
+patch_evidence: each patch's difference maps and its embedding) through `PatchPool`: a small MLP
+per patch, optional per-patch causal temporal convs (with `patch_spatial` each followed by a 3x3
+conv over the patch grid), one 3x3 conv over the patch grid (a fight is two actors side by side), a
+per-patch event logit, and per frame the attention-pooled (softmax over the patch logits) and
+max-pooled hidden plus the max and logsumexp of the patch logits, appended to the frame features
+before the linear. The patch logits can be supervised with the event actors' boxes where the truth
+has them (va_gpt.train.classifier). Why: the frame statistics alone say how much changed and where,
+not what; on the same cache of randomized footage (240 training videos, events anywhere) the
+learned pooling over the project-trained encoder's patches raised held-out frame AUC from 0.63-0.65
+/ 0.73-0.74 / 0.51-0.55 (val / test / out of range, two training seeds) to 0.70-0.71 / 0.73-0.82 /
+0.58-0.69 (docs/MEASUREMENTS.md, "Patch evidence"; jobs/compare_classifiers.py).
 
 Causal means frame t sees only frames t - R + 1 .. t (R = `receptive_field`). The left edge
 is REPLICATE-padded (not zeros), so the first frames of a video are scored from their own

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from va_gpt.train.schedule import cosine_factor
+
 
 class TrainError(ValueError):
     """A training run that cannot start or continue; the message says why."""
@@ -66,4 +68,4 @@ class TrainConfig:
         if self.schedule == "constant":
             return 1.0
         span = max(1, total - self.warmup_steps)
-        return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, (step - self.warmup_steps) / span)))
+        return cosine_factor((step - self.warmup_steps) / span, floor=0.1)

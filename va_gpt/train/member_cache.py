@@ -50,6 +50,9 @@ CACHE_FORMAT = 1
 _CODE_FILES = ("train/classifier.py", "train/schedule.py", "models/classifier.py")
 # TrainConfig fields that change how a member is trained, not what it learns
 _NOT_WEIGHTS = ("processes", "progress_s")
+# TrainConfig fields added after members were first kept, with the value that trains as before:
+# at that value a field stays out of the name, so the members kept before it keep theirs
+_ADDED_LATER = {"cosine_lr": False}
 
 
 def rows_hash(*columns: Sequence | None) -> str:
@@ -119,9 +122,11 @@ class MemberCache:
             return AnomalyClassifier(in_features, cfg, patch_features=fp, grid=grid)
 
     def path(self, train) -> Path:
-        run = {k: v for k, v in dataclasses.asdict(train).items() if k not in _NOT_WEIGHTS}
-        if not run.get("cosine_lr", True):  # what every member before the field trained with:
-            del run["cosine_lr"]  # their kept files keep their names
+        run = {
+            k: v
+            for k, v in dataclasses.asdict(train).items()
+            if k not in _NOT_WEIGHTS and (k not in _ADDED_LATER or v != _ADDED_LATER[k])
+        }
         digest = hashlib.sha256(f"{self.key}|{json.dumps(run, sort_keys=True)}".encode()).hexdigest()[:32]
         return self.root / f"member-seed{train.seed}-{digest}.safetensors"
 

@@ -1,5 +1,6 @@
-"""Over a classifier run (va_gpt.train.classifier.TrainConfig): the learning rate (`cosine_lr`)
-and the moving average of the weights (`ema`)."""
+"""Over a training run: the cosine learning-rate curve (the VA-GPT's TrainConfig.schedule and the
+classifier's TrainConfig.cosine_lr both follow it) and, for the classifier, the moving average of
+the weights (`ema`)."""
 
 from __future__ import annotations
 
@@ -10,13 +11,19 @@ import torch
 LR_FLOOR = 0.05  # the cosine schedule's last learning rate, as a fraction of TrainConfig.lr
 
 
+def cosine_factor(done: float, floor: float) -> float:
+    """The multiplier of the learning rate `done` (0..1, clipped) of the way along half a cosine
+    from 1 down to `floor`."""
+    return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * min(1.0, done)))
+
+
 def lr_at(train, step: int) -> float:
-    """The learning rate of optimizer step `step` (0-based) of run `train` (a TrainConfig): its lr
-    throughout, or with `cosine_lr` from lr down to LR_FLOOR x lr along half a cosine."""
+    """The learning rate of optimizer step `step` (0-based) of classifier run `train` (a
+    va_gpt.train.classifier.TrainConfig): its lr throughout, or with `cosine_lr` from lr down to
+    LR_FLOOR x lr at the last step."""
     if not train.cosine_lr or train.steps <= 1:
         return train.lr
-    done = step / (train.steps - 1)
-    return train.lr * (LR_FLOOR + (1.0 - LR_FLOOR) * 0.5 * (1.0 + math.cos(math.pi * done)))
+    return train.lr * cosine_factor(step / (train.steps - 1), LR_FLOOR)
 
 
 def set_lr(opt: torch.optim.Optimizer, train, step: int) -> None:
