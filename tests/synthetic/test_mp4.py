@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -38,3 +40,30 @@ def test_write_mp4_hevc(tmp_path):
         assert 10 * np.log10(255**2 / mse) > 28
     with pytest.raises(ValueError, match="codec"):
         write_mp4(sc, str(tmp_path / "x.mp4"), codec="vp9")
+
+
+def _encoder_options(path) -> str:
+    """The encoder's own settings line that x264 and x265 write into the stream."""
+    found = re.search(rb"options: [ -~]+", open(path, "rb").read())  # printable up to the next byte
+    assert found, f"{path}: no encoder settings in the stream"
+    return found.group().decode()
+
+
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize(
+    "codec, one_thread",
+    [
+        ("h264", ("threads=1", "lookahead_threads=1", "sliced_threads=0")),
+        ("hevc", ("frame-threads=1", "numa-pools=none", "no-wpp")),
+    ],
+)
+def test_write_mp4_encodes_on_one_thread_and_gives_the_same_bytes_twice(tmp_path, codec, one_thread):
+    # A synthetic archive is training data: threaded x264 once gave one video of the demo
+    # VA-GPT's archive other bytes in a second build of the same commit. One thread cannot.
+    sc = make_scene(4, "fighting", 2.0, 320, 240, fps=25.0)
+    a, b = tmp_path / "a.mp4", tmp_path / "b.mp4"
+    write_mp4(sc, str(a), codec=codec, gop=25)
+    write_mp4(sc, str(b), codec=codec, gop=25)
+    options = _encoder_options(a).split()
+    assert all(o in options for o in one_thread), options
+    assert a.read_bytes() == b.read_bytes()

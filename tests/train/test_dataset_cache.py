@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -12,6 +14,7 @@ import torch
 from va_gpt.checkpoints.build import build_encoder
 from va_gpt.config import load_preset
 from va_gpt.train import synthetic_classifier
+from va_gpt.train.dataset_cache import _NOT_ROWS
 from va_gpt.train.synthetic_classifier import COLUMNS, classifier_dataset
 
 pytestmark = pytest.mark.timeout(180)
@@ -122,3 +125,16 @@ def test_a_damaged_chunk_is_named_rendered_again_and_replaced(setup, tmp_path, c
     assert victim.name in caplog.text and "does not load" in caplog.text
     assert victim.read_bytes() == data  # rendered again and written back whole
     assert not list(tmp_path.glob(".*.tmp"))  # no temporary file left behind
+
+
+@pytest.mark.timeout(60)
+def test_the_modules_left_out_of_the_key_are_not_loaded_by_the_row_code():
+    # dataset_cache._NOT_ROWS leaves modules out of the chunks' key because no row reads them;
+    # a row-making module that started importing one would serve stale rows after its edits.
+    row_free = [m for m in _NOT_ROWS if m.startswith("synthetic/")]
+    code = (
+        "import sys, va_gpt.synthetic.training, va_gpt.ops.sets, va_gpt.video.preprocess; "
+        f"print([m for m in {[('va_gpt.' + m[:-3].replace('/', '.')) for m in row_free]!r} if m in sys.modules])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]", out

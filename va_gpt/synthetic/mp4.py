@@ -12,6 +12,9 @@ from va_gpt.io.filesystem import write_bytes
 from va_gpt.synthetic.scene import Scene
 
 _ENCODERS = {"h264": "libx264", "avc": "libx264", "hevc": "libx265", "h265": "libx265"}
+# the encoder options that keep each encoder on one thread (no slice, lookahead or frame threads,
+# no thread pool): see write_mp4
+SINGLE_THREAD = {"libx264": "threads=1", "libx265": "pools=none:frame-threads=1"}
 
 
 def write_mp4(
@@ -40,10 +43,20 @@ def write_mp4(
     gop = int(gop) if gop else max(1, int(round(2 * scene.fps)))
     rate = Fraction(scene.fps).limit_denominator(1001)
     params = f"keyint={gop}:min-keyint={gop}:scenecut=0:bframes={int(bframes)}"
+    # One encoder thread (SINGLE_THREAD): threaded x264 (two slice and two lookahead threads on a
+    # 2-core machine) once encoded a video of the demo VA-GPT's training archive differently in two
+    # builds of the same commit (frames 62 on, by up to 30 levels), so the classifier's scores on it,
+    # the stage-0 prompts and every VA-GPT weight after them differed (docs/MEASUREMENTS.md,
+    # "Why the VA-GPT did not reproduce"). A synthetic archive is data the builds train on: the
+    # same scene must give the same bytes. Encoding is a small part of rendering one.
     if enc == "libx264":
-        options = {"crf": str(crf), "preset": preset, "x264-params": params}
+        options = {"crf": str(crf), "preset": preset, "x264-params": f"{params}:{SINGLE_THREAD[enc]}"}
     else:
-        options = {"crf": str(crf), "preset": preset, "x265-params": params + ":log-level=error"}
+        options = {
+            "crf": str(crf),
+            "preset": preset,
+            "x265-params": f"{params}:{SINGLE_THREAD[enc]}:log-level=error",
+        }
     with tempfile.TemporaryDirectory(prefix="vagpt-synth-") as tmp:
         local = Path(tmp) / "video.mp4"
         with av.open(local, "w", format="mp4") as out:

@@ -41,9 +41,10 @@ CACHE_FORMAT = 1
 # (the order of the kinds numbers the event actors' patch classes: synthetic/training.py).
 _CODE_DIRS = ("synthetic", "ops", "video")
 _CODE_FILES = ("models/dinov2.py", "taxonomy.py")
-# va_gpt.ops modules that only score (intervals, metrics, TETG tokens): no row reads them, and
-# calibration work edits them often; listed here only while that holds
-_NOT_ROWS = ("ops/intervals.py", "ops/metrics.py", "ops/text_metrics.py", "ops/tetg.py")
+# Modules in those folders that no row reads, listed here only while that holds: the va_gpt.ops
+# modules that only score (intervals, metrics, TETG tokens), which calibration work edits often,
+# and the synthetic mp4 encoder (the rows render their scenes in memory, synthetic/training.py)
+_NOT_ROWS = ("ops/intervals.py", "ops/metrics.py", "ops/text_metrics.py", "ops/tetg.py", "synthetic/mp4.py")
 _ROOT = Path(__file__).resolve().parents[1]  # the va_gpt package
 
 
