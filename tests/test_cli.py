@@ -126,6 +126,12 @@ def test_synth_writes_an_archive_and_names_bad_kinds(tmp_path, capsys):
     assert "--out-of-range needs --domain-split out_of_range" in capsys.readouterr().err
     assert main(["synth", str(early), "--domain-split", "out_of_range", "--out-of-range", "dark"]) == 2
     assert "['dark']" in capsys.readouterr().err and not (early / "cam02").exists()
+    assert main(["synth", str(early), "--event-hard-negative-p", "0.5"]) == 2  # plain renders have none
+    assert "event_hard_negative_p needs a domain_split" in capsys.readouterr().err
+    hard = tmp_path / "hard"
+    assert main(["synth", str(hard), *args, "--domain-split", "test", "--event-hard-negative-p", "1"]) == 0
+    events = [v for v in load_truth(str(hard)).videos if v.label != "normal"]
+    assert events and all(v.domain.event_hard_negative_p == 1.0 and len(v.distractors) == 6 for v in events)
 
 
 @pytest.mark.timeout(60)

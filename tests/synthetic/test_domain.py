@@ -24,6 +24,8 @@ from va_gpt.synthetic.truth import load_truth
 
 # sha256 of the plain renders below, computed before domains existed: the default path must not move a pixel
 PLAIN_SHA256 = "3d724432dc57badbb3e4224c6a0d2e20237efdbf19904736626cbea731c00c27"
+# sha256 of randomized videos with an event, computed before they could get hard negatives
+EVENT_SHA256 = "02ff98867f0f6f981da1298884a961a8fb2adbfefda4bf1c181e169c6755815d"
 
 
 def _calm(**kw) -> Domain:
@@ -167,6 +169,50 @@ def test_hard_negatives_are_normal_videos_with_all_zero_labels():
 
 
 @pytest.mark.timeout(120)
+def test_videos_with_an_event_by_default_render_the_pixels_they_did_before_event_hard_negatives():
+    h = hashlib.sha256()
+    for i, kind in enumerate(("fighting", "falling", "collision", "abandoned_object")):
+        d = sample_domain(np.random.default_rng([7, i]), "train", size=(160, 120), fps=10.0)
+        assert d.event_hard_negative_p == 0.0
+        sc = make_scene(20 + i, kind, 3.0, domain=d)
+        for f in sc.frames():
+            h.update(f.tobytes())
+        h.update(json.dumps([e.to_dict() for e in sc.events]).encode())
+        h.update(json.dumps(list(sc.distractors)).encode())
+    assert h.hexdigest() == EVENT_SHA256
+
+
+@pytest.mark.timeout(180)
+def test_videos_with_an_event_get_hard_negatives_when_asked_and_keep_their_event():
+    """event_hard_negative_p: the classifier must tell an event from a distractor in one video."""
+    for kind in ALL_KINDS:
+        base = make_scene(4, kind, 6.0, domain=_calm(hard_negative_p=1.0))
+        sc = make_scene(4, kind, 6.0, domain=_calm(hard_negative_p=1.0, event_hard_negative_p=1.0))
+        assert sc.distractors == HARD_NEGATIVES and sc.label == kind
+        # the event, caption and frame labels are the ones it had without distractors; the box
+        # bounds the pixels drawn, which the shake burst moves a little
+        (e,), (b,) = sc.events, base.events
+        assert (e.kind, e.start_s, e.end_s, e.caption) == (b.kind, b.start_s, b.end_s, b.caption)
+        assert np.abs(np.subtract(e.box, b.box)).max() <= 0.05 * sc.width, (e.box, b.box)
+        assert np.array_equal(sc.frame_labels(), base.frame_labels())
+        names = {n for i in range(sc.num_frames) for n, role, _ in sc.actor_boxes(i) if role == "normal"}
+        assert {"fast_car", "door", "crowd00", "resting"} <= names
+        assert sc._fx.light.max() / sc._fx.light.min() > 1.2  # the lighting change
+        assert any(not np.array_equal(sc.frame(i), base.frame(i)) for i in range(0, sc.num_frames, 5))
+    # the probability only switches distractors on: every other knob of the draw is the same
+    d0 = sample_domain(np.random.default_rng(3), "train")
+    d1 = sample_domain(np.random.default_rng(3), "train", event_hard_negative_p=0.5)
+    assert dataclasses.replace(d1, event_hard_negative_p=0.0) == d0 and d1.event_hard_negative_p == 0.5
+    # a truth file from before the field rebuilds its domain with none
+    old = d0.to_dict()
+    del old["event_hard_negative_p"]
+    assert Domain.from_dict(old) == d0 and Domain.from_dict(d1.to_dict()) == d1
+    for bad in (-0.1, 1.5):
+        with pytest.raises(ValueError, match="event_hard_negative_p must be a probability"):
+            sample_domain(np.random.default_rng(3), "train", event_hard_negative_p=bad)
+
+
+@pytest.mark.timeout(120)
 def test_resting_person_lies_down_slowly_and_stays_still_in_a_normal_video():
     """The hard negative to a fall's aftermath: a body lying still on the ground is not the event."""
     sc = make_scene(11, None, 12.0, domain=_calm(hard_negative_p=1.0))
@@ -246,3 +292,29 @@ def test_randomized_archives_record_their_domains_decode_and_repeat(tmp_path):
     assert load_truth(str(tmp_path / "d")).to_dict() == dark.to_dict()
     with pytest.raises(ValueError, match="need the out_of_range split, got 'test'"):
         generate_archive(str(tmp_path / "x"), domain_split="test", out_of_range=("shake",), **kw)
+
+
+@pytest.mark.timeout(300)
+def test_an_archive_with_event_hard_negatives_records_them_and_rebuilds_its_scenes(tmp_path):
+    kw = dict(
+        cameras=2, videos_per_camera=2, duration_s=2.0, seed=4, normal_fraction=0.5, domain_split="test"
+    )
+    truth = generate_archive(str(tmp_path / "a"), event_hard_negative_p=1.0, **kw)
+    base = generate_archive(str(tmp_path / "b"), **kw)
+    events = [v for v in truth.videos if v.label != "normal"]
+    assert len(events) == 2 and all(v.distractors == list(HARD_NEGATIVES) for v in events)
+    assert all(v.domain.event_hard_negative_p == 1.0 for v in truth.videos)
+    when = lambda x: [(e.kind, e.start_s, e.end_s, e.caption) for e in x.events]  # noqa: E731
+    for v, w in zip(truth.videos, base.videos, strict=True):  # the same videos, events and looks
+        assert (v.key, v.seed, v.label, when(v)) == (w.key, w.seed, w.label, when(w))
+        assert dataclasses.replace(v.domain, event_hard_negative_p=0.0) == w.domain
+        assert v.distractors == w.distractors or v.label != "normal"
+    back = load_truth(str(tmp_path / "a"))
+    assert back.to_dict() == truth.to_dict()
+    v = next(v for v in back.videos if v.label != "normal")
+    assert v.scene().distractors == HARD_NEGATIVES  # the record rebuilds its distractors
+    # refused before anything is written: plain renders have no hard negatives; not a probability
+    for bad in ({"domain_split": None, "event_hard_negative_p": 0.5}, {"event_hard_negative_p": 2.0}):
+        with pytest.raises(ValueError, match="event_hard_negative_p"):
+            generate_archive(str(tmp_path / "x"), **{**kw, **bad})
+    assert not (tmp_path / "x").exists()

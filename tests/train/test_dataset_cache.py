@@ -138,3 +138,23 @@ def test_the_modules_left_out_of_the_key_are_not_loaded_by_the_row_code():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]", out
+
+
+def test_hard_negatives_in_event_videos_are_other_rows_and_not_taken_from_the_cache(setup, tmp_path):
+    preset, enc = setup
+    base = _data(preset, enc, tmp_path)
+    files = set(tmp_path.glob("rows-*.npz"))
+    hard = classifier_dataset(
+        preset, enc, 5, 123, 3.0, 64, 48, "train", cache=tmp_path, event_hard_negative_p=1.0
+    )
+    assert len(set(tmp_path.glob("rows-*.npz")) - files) == 3  # its own chunks
+    assert hard["kind"] == base["kind"]
+    # normal videos are the same videos; the ones with an event have distractors, same labels
+    for i, k in enumerate(base["kind"]):
+        np.testing.assert_array_equal(hard["frame_labels"][i], base["frame_labels"][i])
+        same = np.array_equal(hard["features"][i], base["features"][i])
+        assert same == (k is None), (i, k)
+    with pytest.raises(ValueError, match="event_hard_negative_p needs a domain_split"):
+        classifier_dataset(preset, enc, 2, 123, 3.0, 64, 48, None, event_hard_negative_p=0.5)
+    with pytest.raises(ValueError, match="event_hard_negative_p must be a probability"):
+        classifier_dataset(preset, enc, 2, 123, 3.0, 64, 48, "train", event_hard_negative_p=-1)

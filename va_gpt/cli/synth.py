@@ -48,6 +48,11 @@ def register(sub) -> None:
         "height, darkness, shake (default: all three); the others are drawn as training draws them and "
         "everything else matches the full split's archive of the same seed",
     )  # fmt: skip
+    p.add_argument(
+        "--event-hard-negative-p", type=float, default=0.0, metavar="P",
+        help="with --domain-split: give the videos with an event hard negatives too (shake, lighting, "
+        "crowd, fast car, door, a person lying down), each with probability P (default 0: normal videos only)",
+    )  # fmt: skip
     add_endpoint(p)
     p.set_defaults(run=run)
 
@@ -86,6 +91,7 @@ def run(args) -> int:
             domain_split=args.domain_split,
             out_of_range=knobs,
             event_start=tuple(args.event_start) if args.event_start else None,
+            event_hard_negative_p=args.event_hard_negative_p,
         )
     except (ValueError, StorageError) as exc:
         print(f"vagpt synth: error: {exc}", file=sys.stderr)

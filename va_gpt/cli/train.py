@@ -108,6 +108,11 @@ def register(sub) -> None:
         "learn the renderer's 25-45%% clock)",
     )  # fmt: skip
     p.add_argument(
+        "--event-hard-negative-p", type=float, default=0.0, metavar="P",
+        help="give the training and validation videos with an event hard negatives too, each with "
+        "probability P (default 0: normal videos only; the test videos keep 0)",
+    )  # fmt: skip
+    p.add_argument(
         "--workers", type=int, default=1,
         help="processes rendering and encoding the videos (each loads the encoder) and training an ensemble's "
         "members; the result does not depend on it",
@@ -214,7 +219,8 @@ def run_classifier(args) -> int:
         endpoint=args.endpoint, val_videos=args.val_videos, out_of_range_videos=args.out_of_range_videos,
         domain=not args.plain, frame_level=not args.mil, workers=args.workers, pairs_per_step=args.pairs_per_step,
         ema=args.ema, kind_balance=args.kind_balance, time_balance=args.time_balance, lookahead=args.lookahead,
-        patch_dropout=args.patch_dropout, cosine_lr=args.cosine_lr, data_cache=args.data_cache, **({"event_start": tuple(args.event_start)} if args.event_start else {}),
+        patch_dropout=args.patch_dropout, cosine_lr=args.cosine_lr, data_cache=args.data_cache, event_hard_negative_p=args.event_hard_negative_p,
+        **({"event_start": tuple(args.event_start)} if args.event_start else {}),
     )  # fmt: skip
     print(json.dumps(report, indent=2))
     return 0

@@ -11,7 +11,13 @@ import numpy as np
 
 from va_gpt.io.filesystem import filesystem, write_bytes
 from va_gpt.synthetic.anomalies import ALL_KINDS
-from va_gpt.synthetic.domain import OOR_KNOBS, SPLITS, check_out_of_range_knobs, sample_domain
+from va_gpt.synthetic.domain import (
+    OOR_KNOBS,
+    SPLITS,
+    check_out_of_range_knobs,
+    check_probability,
+    sample_domain,
+)
 from va_gpt.synthetic.mp4 import write_mp4
 from va_gpt.synthetic.scene import check_event_start, draw_event_start_s, make_scene
 from va_gpt.synthetic.truth import ArchiveTruth, VideoTruth
@@ -54,6 +60,7 @@ def generate_archive(
     event_start: tuple[float, float] | None = None,
     domain_split: str | None = None,
     out_of_range: tuple[str, ...] = OOR_KNOBS,
+    event_hard_negative_p: float = 0.0,
 ) -> ArchiveTruth:
     """Write a night of synthetic camera footage and its ground truth under `url`.
 
@@ -77,6 +84,8 @@ def generate_archive(
     `out_of_range` (with domain_split "out_of_range"): which knobs go outside training (see
     sample_domain); the videos, events and every other knob are those of the full split's archive
     of the same seed.
+    `event_hard_negative_p` (with a domain_split): the videos with an event get hard negatives
+    too, each with this probability (sample_domain; default 0: normal videos only).
     """
     kinds = tuple(anomaly_kinds)
     check_event_start(event_start)
@@ -88,6 +97,9 @@ def generate_archive(
     if domain_split is not None and domain_split not in SPLITS:
         raise ValueError(f"unknown domain split {domain_split!r}; expected one of {SPLITS} or None")
     check_out_of_range_knobs(out_of_range, domain_split)  # before anything is rendered
+    check_probability("event_hard_negative_p", event_hard_negative_p)
+    if domain_split is None and event_hard_negative_p:
+        raise ValueError("event_hard_negative_p needs a domain_split (plain renders have no hard negatives)")
     if cameras < 1 or videos_per_camera < 1:
         raise ValueError("cameras and videos_per_camera must be >= 1")
     _dt.date.fromisoformat(date)
@@ -114,8 +126,9 @@ def generate_archive(
                     np.random.SeedSequence([seed, c, k, 1 + SPLITS.index(domain_split)]).generate_state(1)[0]
                 )
                 dom = sample_domain(
-                    np.random.default_rng([vseed, 23]), domain_split, out_of_range=out_of_range
-                )
+                    np.random.default_rng([vseed, 23]), domain_split, out_of_range=out_of_range,
+                    event_hard_negative_p=event_hard_negative_p,
+                )  # fmt: skip
                 v_codec, v_gop, v_crf = dom.codec, dom.gop, dom.crf
             start_s = draw_event_start_s(vseed, kind, duration_s, event_start)
             if dom is None:

@@ -15,8 +15,9 @@
   struggle, not the lying.
 
 Each is drawn with probability ``domain.hard_negative_p`` from the video seed
-(``default_rng([seed, 9])``), only for normal videos: their frame labels stay
-all zero, and ``Scene.distractors`` / the truth's ``distractors`` name them.
+(``default_rng([seed, 9])``) for a normal video, and with ``domain.event_hard_negative_p``
+(default 0) for a video with an event: a distractor is never labelled (a frame's label is
+the event's alone), and ``Scene.distractors`` / the truth's ``distractors`` name them.
 """
 
 from __future__ import annotations
@@ -45,12 +46,15 @@ class Plan:
     times: dict[str, int] = field(default_factory=dict)  # start frame of each actor distractor
 
 
-def plan(seed: int, domain: Domain, n: int) -> Plan:
-    """Draw the hard negatives of an n-frame normal video (each always draws its parameters)."""
+def plan(seed: int, domain: Domain, n: int, p_each: float | None = None) -> Plan:
+    """Draw the hard negatives of an n-frame video, each with probability `p_each` (default: a
+    normal video's, domain.hard_negative_p). Each always draws its parameters, so a video's
+    draws do not depend on the probability."""
     rng = np.random.default_rng([seed, 9])
+    p_each = domain.hard_negative_p if p_each is None else p_each
     fps, p = domain.fps, Plan()
     for name in HARD_NEGATIVES:
-        on = rng.random() < domain.hard_negative_p
+        on = rng.random() < p_each
         start = int(rng.uniform(0.1, 0.7) * n)
         length = max(2, int(rng.uniform(0.5, 1.5) * fps))
         amp = rng.uniform(0.4, 1.0) / 100.0 * domain.width  # burst std, px: within training shake x2

@@ -4,7 +4,8 @@ A :class:`Domain` fixes everything about *how* a video looks (not what happens
 in it): resolution, frame rate, codec, time of day, infrared, sensor noise,
 exposure drift and auto-gain jumps, headlight sweeps, camera shake and pan,
 rain or snow, blur and blocking, camera height (horizon, person scale), crowd
-density and how often a normal video gets a hard negative. ``make_scene(...,
+density and how often a normal video (and, when asked, a video with an event) gets a hard
+negative. ``make_scene(...,
 domain=None)`` renders exactly what it rendered before domains existed.
 
 ``sample_domain(rng, split)`` draws one. ``train``, ``val`` and ``test`` share
@@ -42,6 +43,8 @@ horizon             shift, fraction of H   -0.06 - 0.06 (+ = lower camera)      
 person_scale        x person height        0.8 - 1.25                            same
 crowd               x pedestrian density   0.6 - 2.5                             same
 hard_negative_p     p per distractor       0.35                                  same
+event_hard_neg._p   p per distractor in a  0 unless asked (sample_domain's        same
+                    video with an event    event_hard_negative_p)
 ==================  =====================  ===================================  ==========================
 
 ``TRAIN_RANGES`` and ``OUT_OF_RANGE`` hold the three named knobs' ranges as
@@ -125,6 +128,8 @@ class Domain:
     crowd: float  # x the pedestrian density
     hard_negative_p: float  # probability of each hard negative in a normal video
     out_of_range: tuple[str, ...] = ()  # which of OOR_KNOBS were drawn outside training
+    # probability of each hard negative in a video with an event (0: none, as before it existed)
+    event_hard_negative_p: float = 0.0
 
     def shake_px(self) -> float:
         return self.shake / 100.0 * self.width
@@ -140,8 +145,9 @@ class Domain:
     @classmethod
     def from_dict(cls, d: dict) -> Domain:
         fields = dataclasses.fields(cls)
-        # out_of_range is newer than the first truth files: absent, the split says it
-        missing = {f.name for f in fields if f.name != "out_of_range"} - set(d)
+        # out_of_range and event_hard_negative_p are newer than the first truth files: absent,
+        # the split says the one, and the other was 0
+        missing = {f.name for f in fields if f.name not in _NEWER} - set(d)
         if missing:
             raise ValueError(f"domain is missing {sorted(missing)}")
         kw = {f.name: d[f.name] for f in fields if f.name in d}
@@ -150,6 +156,9 @@ class Domain:
             kw["out_of_range"] = OOR_KNOBS if d["split"] == "out_of_range" else ()
         kw["out_of_range"] = tuple(kw["out_of_range"])
         return cls(**kw)
+
+
+_NEWER = ("out_of_range", "event_hard_negative_p")  # Domain fields a truth file may lack
 
 
 @dataclass(frozen=True)
@@ -183,6 +192,7 @@ def sample_domain(
     size: tuple[int, int] | None = None,
     fps: float | None = None,
     out_of_range: tuple[str, ...] = OOR_KNOBS,
+    event_hard_negative_p: float = 0.0,
 ) -> Domain:
     """Draw a Domain for `split` (train/val/test: training ranges; out_of_range: outside them on
     resolution, darkness and shake). `size` = (W, H) and `fps` pin those knobs (in-memory training
@@ -191,9 +201,15 @@ def sample_domain(
     `out_of_range` (out_of_range split only): which of OOR_KNOBS go outside training; the others
     are drawn as training draws them (a darkness in range also keeps training's time of day). Every
     other knob takes the same value whichever knobs are chosen, so the archives of one seed differ
-    in those knobs alone: what each one costs the generalization figure, separately."""
+    in those knobs alone: what each one costs the generalization figure, separately.
+
+    `event_hard_negative_p`: the probability of each hard negative in a video with an event (0:
+    none, as before it existed). Why: with hard negatives in normal videos only, the classifier
+    never had to tell an event from a distractor in one video. It is set, not drawn: every draw
+    is the same whatever it is."""
     if split not in SPLITS:
         raise ValueError(f"unknown domain split {split!r}; expected one of {SPLITS}")
+    check_probability("event_hard_negative_p", event_hard_negative_p)
     oor = split == "out_of_range"
     knobs = check_out_of_range_knobs(out_of_range, split)
     if oor:
@@ -268,4 +284,11 @@ def sample_domain(
         crowd=crowd,
         hard_negative_p=0.35,
         out_of_range=knobs,
+        event_hard_negative_p=float(event_hard_negative_p),
     )
+
+
+def check_probability(name: str, p: float) -> None:
+    """A probability argument, checked before anything is rendered."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"{name} must be a probability in [0, 1], got {p}")

@@ -28,7 +28,8 @@ Domains: ``make_scene(..., domain=d)`` renders the video under a
 :class:`va_gpt.synthetic.domain.Domain` (its resolution and fps; light, noise,
 shake, weather... as :mod:`va_gpt.synthetic.effects` post-processing; camera
 height and crowd density as scene changes; a varied look of the anomaly; hard
-negatives in normal videos, :mod:`va_gpt.synthetic.distractors`). With
+negatives in normal videos, and in videos with an event when the domain's
+``event_hard_negative_p`` asks, :mod:`va_gpt.synthetic.distractors`). With
 ``domain=None`` (the default) every pixel is what it was before domains.
 
 Times: an event covers ``[start_s, end_s)``, native frames ``round(start_s * fps) ..
@@ -108,7 +109,7 @@ class Scene:
 
     Attributes: `seed`, `camera_seed`, `anomaly` (kind or None), `label`, `width`,
     `height`, `fps`, `num_frames`, `duration_s`, `events` (list of Event), `domain`
-    (Domain or None), `distractors` (names of the hard negatives in a normal video).
+    (Domain or None), `distractors` (names of the video's hard negatives).
     """
 
     def __init__(
@@ -306,6 +307,8 @@ def make_scene(
             hard = distractors.plan(seed, domain, n)
         else:
             look = sample_look(np.random.default_rng([seed, 8, ALL_KINDS.index(anomaly)]))
+            if domain.event_hard_negative_p > 0:  # the same streams as a normal video's
+                hard = distractors.plan(seed, domain, n, domain.event_hard_negative_p)
         off, margin = view_offsets(domain, np.random.default_rng([seed, 7]), n, hard.burst)
         fx = Effects(domain, seed, n, off, margin, hard.light_step)
         background, noise, layout = camera_view(

@@ -60,6 +60,7 @@ def synthetic_video(
     domain_split: str | None = None,
     event_start_s: float | None = None,
     patch_grid: tuple[int, int] | None = None,
+    event_hard_negative_p: float = 0.0,
 ) -> SyntheticVideo:
     """Render a scene at `native_fps`, keep every native_fps / fps-th frame (the decode stage's
     sampling), resize to the encoder input as serving does, and label the kept frames.
@@ -68,12 +69,20 @@ def synthetic_video(
     `width` x `height` (None: the camera's own drawn resolution, 320x240 to 1280x720) and
     `native_fps` all the same; None: the plain renderer (which needs width and height).
     `event_start_s`: when the anomaly starts (None: the renderer's own draw, 25-45 % into the video).
-    `patch_grid` (gh, gw): also mark the event actors' patches per kept frame (event_patches)."""
+    `patch_grid` (gh, gw): also mark the event actors' patches per kept frame (event_patches).
+    `event_hard_negative_p`: hard negatives in a video with an event too (sample_domain; needs
+    a `domain_split`)."""
     domain = None
+    if domain_split is None and event_hard_negative_p:
+        raise ValueError(
+            "event_hard_negative_p needs a domain_split (the plain renderer has no hard negatives)"
+        )
     if domain_split is not None:
         rng = np.random.default_rng([seed, 29])
         size = None if width is None or height is None else (width, height)
-        domain = sample_domain(rng, domain_split, size=size, fps=native_fps)
+        domain = sample_domain(
+            rng, domain_split, size=size, fps=native_fps, event_hard_negative_p=event_hard_negative_p
+        )
     if domain is None:
         scene = make_scene(
             seed, kind, duration_s=duration_s, width=width, height=height, fps=native_fps,

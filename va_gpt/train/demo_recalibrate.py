@@ -70,6 +70,8 @@ def recalibrate_demo_models(
             seed=args["seed"],
             event_start=tuple(args["event_start"]) if args["event_start"] else None,
             domain=args.get("domain", True),
+            # newer than the first builds, whose videos with an event had none
+            event_hard_negative_p=args.get("event_hard_negative_p", 0.0),
             workers=workers,
             data_cache=data_cache,
         )

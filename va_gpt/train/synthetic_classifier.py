@@ -59,6 +59,7 @@ from va_gpt.ops.metrics import frame_auc, temporal_iou
 from va_gpt.ops.prepare import Preparation
 from va_gpt.pipeline.visual import feature_spec, served_encoder
 from va_gpt.synthetic.anomalies import ALL_KINDS
+from va_gpt.synthetic.domain import check_probability
 from va_gpt.synthetic.scene import check_event_start, draw_event_start_s
 from va_gpt.synthetic.training import synthetic_video
 from va_gpt.train import classifier as tc
@@ -113,7 +114,7 @@ def _video_kind(j: int) -> str | None:
 
 
 def _dataset_rows(
-    preset, encoder, js, seed0, duration_s, width, height, domain_split, event_start
+    preset, encoder, js, seed0, duration_s, width, height, domain_split, event_start, event_hard_negative_p
 ) -> list[dict]:
     """One row per video index j in `js` (see classifier_dataset)."""
     rows = []
@@ -124,7 +125,7 @@ def _dataset_rows(
             seed0 + j, kind, preset.encoder.image_size, fps=preset.decode.fps,
             duration_s=duration_s, width=width, height=height, domain_split=domain_split,
             event_start_s=draw_event_start_s(seed0 + j, kind, duration_s, event_start),
-            patch_grid=encoder.grid if per_patch else None,
+            patch_grid=encoder.grid if per_patch else None, event_hard_negative_p=event_hard_negative_p,
         )  # fmt: skip
         if domain_split is None:
             look = LOOKS[(j // 3) % len(LOOKS)]
@@ -170,7 +171,7 @@ _ROW_CODE = (_dataset_rows, hard_look, _video_kind, tc.video_inputs, frame_input
 def classifier_dataset(
     preset, encoder, n: int, seed0: int, duration_s: float, width: int | None = 160, height: int | None = 120,
     domain_split: str | None = None, workers: int = 1, event_start: tuple[float, float] | None = None,
-    cache: str | Path | None = None,
+    cache: str | Path | None = None, event_hard_negative_p: float = 0.0,
 ):  # fmt: skip
     """n synthetic videos, every other one normal, the others cycling through every kind ->
     dict of lists: features [T, F], patches (per-patch evidence [T, N, Fp] float16 for a
@@ -187,7 +188,8 @@ def classifier_dataset(
 
     event_start: (lo, hi) fractions of the video an anomalous video's event starts within, drawn
     per video; None: the renderer's own 25-45 %. See train_synthetic_classifier for why the
-    training videos spread them.
+    training videos spread them. event_hard_negative_p: hard negatives in the videos with an
+    event too (va_gpt.synthetic.domain.sample_domain; needs a domain_split).
 
     cache: a folder (va_gpt.train.dataset_cache) where every chunk of CHUNK_VIDEOS videos is
     written as soon as it is done and taken from next time, when everything the rows depend on
@@ -195,7 +197,12 @@ def classifier_dataset(
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
     check_event_start(event_start)
-    args = (seed0, duration_s, width, height, domain_split, event_start)
+    check_probability("event_hard_negative_p", event_hard_negative_p)
+    if domain_split is None and event_hard_negative_p:
+        raise ValueError(
+            "event_hard_negative_p needs a domain_split (the plain renderer has no hard negatives)"
+        )
+    args = (seed0, duration_s, width, height, domain_split, event_start, event_hard_negative_p)
     workers = max(1, min(workers, n))
     # Small chunks, not one share per worker: a worker pickles its whole result back, so a share
     # of 1000 videos' patch evidence took 12 GB in the worker and the build of 2000 training
@@ -204,7 +211,15 @@ def classifier_dataset(
     store = None
     if cache is not None:
         threads = 1 if workers > 1 else torch.get_num_threads()
-        names = ("seed0", "duration_s", "width", "height", "domain_split", "event_start")
+        names = (
+            "seed0",
+            "duration_s",
+            "width",
+            "height",
+            "domain_split",
+            "event_start",
+            "event_hard_negative_p",
+        )
         key = dataset_key(preset, encoder, dict(zip(names, args)), threads, _ROW_CODE)
         store = ChunkCache(cache, key)
     parts: dict[int, list[dict]] = {}
@@ -244,7 +259,9 @@ def classifier_dataset(
 
 
 # where each split of a recipe starts in seed space (train_synthetic_classifier's seed * 1e6 + this)
-# and whether it draws the recipe's event start (the test splits keep the renderer's own timing)
+# and whether it takes the recipe's footage settings, its event start and its hard negatives in
+# videos with an event (the test splits keep the renderer's own timing, and hard negatives in
+# normal videos only, as the held-out archives have them)
 RECIPE_SPLITS = {
     "train": (0, True),
     "val": (VAL_SEED_OFFSET, True),
@@ -256,14 +273,14 @@ RECIPE_SPLITS = {
 def recipe_split(
     preset, encoder, split: str, n: int, *, seed: int, duration_s: float, width: int | None,
     height: int | None, domain: bool, workers: int, event_start: tuple[float, float] | None,
-    cache: str | Path | None,
+    cache: str | Path | None, event_hard_negative_p: float = 0.0,
 ):  # fmt: skip
     """classifier_dataset rows of a recipe's `split` ("train", "val", "test", "out_of_range"): the
     same videos whether a build or a recalibration asks for them."""
     offset, draws_start = RECIPE_SPLITS[split]
     return classifier_dataset(
         preset, encoder, n, seed * 1_000_000 + offset, duration_s, width, height, split if domain else None,
-        workers, event_start if draws_start else None, cache,
+        workers, event_start if draws_start else None, cache, event_hard_negative_p if draws_start else 0.0,
     )  # fmt: skip
 
 
@@ -382,6 +399,7 @@ def train_synthetic_classifier(
     patch_dropout: float = 0.0,
     cosine_lr: bool = False,
     data_cache: str | Path | None = None,
+    event_hard_negative_p: float = 0.0,
 ) -> dict:
     """Train the TETG classifier on synthetic footage (frame labels, or MIL with frame_level=False),
     calibrate its intervals on validation videos, save it to `out` (any fsspec URL) and return
@@ -401,7 +419,9 @@ def train_synthetic_classifier(
     rendered videos are the same) and saves them as one ensemble. `data_cache`: a folder keeping
     the rendered and encoded videos (classifier_dataset's `cache`): a retrain with the same videos,
     preset and encoder takes them from there, and a cut-off build keeps the ones it rendered; its
-    `members/` keeps each trained ensemble member the same way (va_gpt.train.member_cache)."""
+    `members/` keeps each trained ensemble member the same way (va_gpt.train.member_cache).
+    `event_hard_negative_p`: the training and validation videos with an event get hard negatives
+    too, each with this probability (va_gpt.synthetic.domain.sample_domain; 0: normal videos only)."""
     if not 0.0 <= ema < 1.0:
         raise ValueError(f"ema must be in [0, 1) (0: off), got {ema}")
     if time_balance < 0 or (time_balance and not frame_level):
@@ -422,6 +442,7 @@ def train_synthetic_classifier(
     data = partial(
         recipe_split, preset, encoder, seed=seed, duration_s=duration_s, width=width, height=height,
         domain=domain, workers=workers, event_start=event_start, cache=data_cache,
+        event_hard_negative_p=event_hard_negative_p,
     )  # fmt: skip
     train = data("train", train_videos)
     val = data("val", val_videos)
@@ -470,6 +491,7 @@ def train_synthetic_classifier(
             "train_and_val": list(event_start) if event_start else "renderer (0.25, 0.45)",
             "test": "renderer (0.25, 0.45)",
         },  # fmt: skip
+        "event_hard_negative_p": {"train_and_val": event_hard_negative_p, "test": 0.0},
         "feature_seconds": round(t_feat, 1),
         "train_seconds": round(t_train, 1),
         # members taken from the data cache's members/ (trained by an earlier run): train_seconds
@@ -514,6 +536,7 @@ def recalibrate_synthetic_classifier(
     workers: int = 1,
     endpoint: str | None = None,
     data_cache: str | Path | None = None,
+    event_hard_negative_p: float = 0.0,
 ) -> dict:
     """Calibrate a trained classifier's interval settings again, every one of them, on
     `val_videos` validation videos of its recipe (the seeds, split and timing
@@ -523,7 +546,7 @@ def recalibrate_synthetic_classifier(
     Why: the calibration is the noisiest part of a build (its threshold moved from 0.75 to 0.97
     between disjoint sets of 48 validation videos; docs/MEASUREMENTS.md, "A calibration on four
     times the validation videos"), a build takes hours here, and the interval stage gains settings
-    after a classifier was built. data_cache: as train_synthetic_classifier's. Returns
+    after a classifier was built. data_cache, event_hard_negative_p: as train_synthetic_classifier's. Returns
     {"calibration", "diff_energy_calibration", "validation": the validation metrics of the stored
     settings and of the new ones on these videos (once: "after" is the build's
     "validation_low_by_kind"), "validation_judgement", "classifier" and "diff_energy": the test
@@ -538,6 +561,7 @@ def recalibrate_synthetic_classifier(
     data = partial(
         recipe_split, preset, encoder, seed=seed, duration_s=duration_s, width=width, height=height,
         domain=domain, workers=workers, event_start=event_start, cache=data_cache,
+        event_hard_negative_p=event_hard_negative_p,
     )  # fmt: skip
     val, test = data("val", val_videos), data("test", test_videos)
     held = model.lookahead - model.tail_frames
