@@ -14,8 +14,8 @@ from va_gpt.synthetic.anomalies import ALL_KINDS
 from va_gpt.synthetic.domain import (
     OOR_KNOBS,
     SPLITS,
+    check_event_hard_negative_p,
     check_out_of_range_knobs,
-    check_probability,
     sample_domain,
 )
 from va_gpt.synthetic.mp4 import write_mp4
@@ -97,9 +97,7 @@ def generate_archive(
     if domain_split is not None and domain_split not in SPLITS:
         raise ValueError(f"unknown domain split {domain_split!r}; expected one of {SPLITS} or None")
     check_out_of_range_knobs(out_of_range, domain_split)  # before anything is rendered
-    check_probability("event_hard_negative_p", event_hard_negative_p)
-    if domain_split is None and event_hard_negative_p:
-        raise ValueError("event_hard_negative_p needs a domain_split (plain renders have no hard negatives)")
+    check_event_hard_negative_p(event_hard_negative_p, domain_split)
     if cameras < 1 or videos_per_camera < 1:
         raise ValueError("cameras and videos_per_camera must be >= 1")
     _dt.date.fromisoformat(date)

@@ -96,6 +96,16 @@ def check_out_of_range_knobs(knobs, split: str | None) -> tuple[str, ...]:
     return tuple(k for k in OOR_KNOBS if k in knobs)
 
 
+def check_event_hard_negative_p(p: float, split: str | None) -> None:
+    """Hard negatives in videos with an event (sample_domain's `event_hard_negative_p`): a
+    probability, and above 0 only with a domain split (plain renders have no hard negatives).
+    Checked before anything is rendered; a clear error otherwise."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"event_hard_negative_p must be a probability in [0, 1], got {p}")
+    if p and split is None:
+        raise ValueError("event_hard_negative_p needs a domain_split (plain renders have no hard negatives)")
+
+
 @dataclass(frozen=True)
 class Domain:
     """How one synthetic video looks; units in the module table. Immutable, JSON-able (to_dict/from_dict)."""
@@ -209,7 +219,7 @@ def sample_domain(
     is the same whatever it is."""
     if split not in SPLITS:
         raise ValueError(f"unknown domain split {split!r}; expected one of {SPLITS}")
-    check_probability("event_hard_negative_p", event_hard_negative_p)
+    check_event_hard_negative_p(event_hard_negative_p, split)
     oor = split == "out_of_range"
     knobs = check_out_of_range_knobs(out_of_range, split)
     if oor:
@@ -286,9 +296,3 @@ def sample_domain(
         out_of_range=knobs,
         event_hard_negative_p=float(event_hard_negative_p),
     )
-
-
-def check_probability(name: str, p: float) -> None:
-    """A probability argument, checked before anything is rendered."""
-    if not 0.0 <= p <= 1.0:
-        raise ValueError(f"{name} must be a probability in [0, 1], got {p}")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from va_gpt.models.classifier import KINDS
-from va_gpt.synthetic.domain import sample_domain
+from va_gpt.synthetic.domain import check_event_hard_negative_p, sample_domain
 from va_gpt.synthetic.scene import Scene, make_scene
 from va_gpt.video.preprocess import resize_frames
 
@@ -73,10 +73,7 @@ def synthetic_video(
     `event_hard_negative_p`: hard negatives in a video with an event too (sample_domain; needs
     a `domain_split`)."""
     domain = None
-    if domain_split is None and event_hard_negative_p:
-        raise ValueError(
-            "event_hard_negative_p needs a domain_split (the plain renderer has no hard negatives)"
-        )
+    check_event_hard_negative_p(event_hard_negative_p, domain_split)
     if domain_split is not None:
         rng = np.random.default_rng([seed, 29])
         size = None if width is None or height is None else (width, height)

@@ -59,7 +59,7 @@ from va_gpt.ops.metrics import frame_auc, temporal_iou
 from va_gpt.ops.prepare import Preparation
 from va_gpt.pipeline.visual import feature_spec, served_encoder
 from va_gpt.synthetic.anomalies import ALL_KINDS
-from va_gpt.synthetic.domain import check_probability
+from va_gpt.synthetic.domain import check_event_hard_negative_p
 from va_gpt.synthetic.scene import check_event_start, draw_event_start_s
 from va_gpt.synthetic.training import synthetic_video
 from va_gpt.train import classifier as tc
@@ -197,11 +197,7 @@ def classifier_dataset(
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
     check_event_start(event_start)
-    check_probability("event_hard_negative_p", event_hard_negative_p)
-    if domain_split is None and event_hard_negative_p:
-        raise ValueError(
-            "event_hard_negative_p needs a domain_split (the plain renderer has no hard negatives)"
-        )
+    check_event_hard_negative_p(event_hard_negative_p, domain_split)
     args = (seed0, duration_s, width, height, domain_split, event_start, event_hard_negative_p)
     workers = max(1, min(workers, n))
     # Small chunks, not one share per worker: a worker pickles its whole result back, so a share
