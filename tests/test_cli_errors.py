@@ -74,6 +74,17 @@ def test_train_classifier_patch_dropout_outside_0_1_is_refused_before_rendering(
 
 
 @pytest.mark.timeout(60)
+def test_train_classifier_negative_focal_gamma_is_refused_before_rendering(no_aws, tmp_path, capsys):
+    out = tmp_path / "clf"
+    argv = ["train-classifier", "--preset", "tiny", "--out", str(out), "--train-videos", "2"]
+    err = _error(capsys, 2, [*argv, "--focal-gamma", "-1"])
+    assert "focal_gamma must be >= 0 (0: plain cross-entropy), got -1.0" in err
+    err = _error(capsys, 2, [*argv, "--mil", "--focal-gamma", "2"])
+    assert "focal_gamma needs frame labels" in err
+    assert not out.exists()
+
+
+@pytest.mark.timeout(60)
 def test_nightly_wrong_checkpoint_fails_before_listing(no_aws, tmp_path, capsys):
     archive = tmp_path / "no-archive-either"  # a listing would fail on this: the checkpoint is checked first
     err = _error(

@@ -82,18 +82,20 @@ def test_other_rows_or_settings_train_again_and_the_same_member_is_shared(tmp_pa
 
 
 @pytest.mark.timeout(120)
-def test_a_member_kept_before_the_cosine_option_keeps_its_name(tmp_path):
-    """A run with cosine_lr off is the run every member before the option was trained with: its
-    kept file's name (a hash of the run) must not change, or every kept member trains again."""
+def test_a_member_kept_before_the_cosine_and_focal_options_keeps_its_name(tmp_path):
+    """A run with cosine_lr and focal_gamma off is the run every member before the options was
+    trained with: its kept file's name (a hash of the run) must not change, or every kept member
+    trains again."""
     cache = MemberCache(tmp_path, {"k": 1}, shape=None)
     before = {
         k: v
         for k, v in dataclasses.asdict(TRAIN).items()
-        if k not in ("processes", "progress_s", "cosine_lr")
+        if k not in ("processes", "progress_s", "cosine_lr", "focal_gamma")
     }
     digest = hashlib.sha256(f"{cache.key}|{json.dumps(before, sort_keys=True)}".encode()).hexdigest()[:32]
     assert cache.path(TRAIN).name == f"member-seed{TRAIN.seed}-{digest}.safetensors"
     assert cache.path(dataclasses.replace(TRAIN, cosine_lr=True)) != cache.path(TRAIN)
+    assert cache.path(dataclasses.replace(TRAIN, focal_gamma=2.0)) != cache.path(TRAIN)
 
 
 @pytest.mark.timeout(120)

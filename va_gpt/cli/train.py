@@ -88,6 +88,10 @@ def register(sub) -> None:
         help="lower the learning rate along half a cosine over the steps (default: the same throughout)",
     )  # fmt: skip
     p.add_argument(
+        "--focal-gamma", type=float, default=0.0, metavar="G",
+        help="scale each frame's anomaly loss by (1 - p_t)^G, so frames scored right weigh little (focal loss; 0: off)",
+    )  # fmt: skip
+    p.add_argument(
         "--width", type=int, default=160,
         help="rendered width: match the footage it will score (0: each randomized camera's own, 320-1280)",
     )  # fmt: skip
@@ -220,6 +224,7 @@ def run_classifier(args) -> int:
         domain=not args.plain, frame_level=not args.mil, workers=args.workers, pairs_per_step=args.pairs_per_step,
         ema=args.ema, kind_balance=args.kind_balance, time_balance=args.time_balance, lookahead=args.lookahead,
         patch_dropout=args.patch_dropout, cosine_lr=args.cosine_lr, data_cache=args.data_cache, event_hard_negative_p=args.event_hard_negative_p,
+        focal_gamma=args.focal_gamma,
         **({"event_start": tuple(args.event_start)} if args.event_start else {}),
     )  # fmt: skip
     print(json.dumps(report, indent=2))

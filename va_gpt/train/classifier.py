@@ -59,6 +59,12 @@ class TrainConfig:
     # False: lr throughout; True: from lr down to LR_FLOOR x lr along half a cosine over the steps
     # (lr_at), the usual way to end a run on settled weights rather than on noise
     cosine_lr: bool = False
+    # > 0: the anomaly head's per-frame cross-entropy is scaled by (1 - p_t) ** focal_gamma (focal
+    # loss, Lin et al., ICCV 2017; p_t the probability given to the frame's own label), so frames
+    # already scored right (an explosion, most normal frames) weigh little and the ones still
+    # scored wrong weigh most: the classifier underfits the falls, runs and left bags it misses on
+    # its own training videos (docs/MEASUREMENTS.md, "The model side"). Frame labels only.
+    focal_gamma: float = 0.0
     weight_decay: float = 1e-4
     pairs_per_step: int = 8  # anomalous and normal videos sampled per step (all pairs between them)
     margin: float = 1.0
@@ -118,6 +124,8 @@ class TrainConfig:
         # checked where a run is described, so a recipe can refuse it before rendering any video
         if not 0.0 <= self.patch_dropout < 1.0:
             raise ValueError(f"patch_dropout must be in [0, 1) (0: off), got {self.patch_dropout}")
+        if not self.focal_gamma >= 0.0:  # NaN too
+            raise ValueError(f"focal_gamma must be >= 0 (0: plain cross-entropy), got {self.focal_gamma}")
 
 
 def mil_ranking_loss(
@@ -385,6 +393,20 @@ def kind_class_weights(targets: list[torch.Tensor], num_kinds: int) -> torch.Ten
     return w.float()
 
 
+def frame_bce(
+    logit: torch.Tensor, y: torch.Tensor, pos_weight: torch.Tensor | None = None, gamma: float = 0.0
+) -> torch.Tensor:
+    """Per-frame binary cross-entropy of the anomaly head, [B, T] logits and labels -> [B, T]; with
+    `gamma` > 0 each frame's term is scaled by (1 - p_t) ** gamma, p_t = sigmoid(logit) for an
+    event frame and 1 - sigmoid(logit) for a normal one (TrainConfig.focal_gamma). gamma 0 is the
+    plain (class-balanced, with `pos_weight`) cross-entropy, to the bit."""
+    bce = F.binary_cross_entropy_with_logits(logit, y, pos_weight=pos_weight, reduction="none")
+    if gamma:
+        p = torch.sigmoid(logit)
+        bce = bce * (y * (1 - p) + (1 - y) * p) ** gamma  # 1 - p_t, labels in [0, 1]
+    return bce
+
+
 def _train_mil(model, seqs, pseqs, labels, kind_ids, train: TrainConfig, log_every: int):
     anom = [i for i, y in enumerate(labels) if y]
     norm = [i for i, y in enumerate(labels) if not y]
@@ -454,11 +476,11 @@ def _train_frames(model, seqs, pseqs, ys, boxes, kind_ids, train: TrainConfig, l
         logit, kind, patch_logit = model.all_outputs(x, _train_patches(model, pseqs, idx, train, g, tail))
         m = mask.float()
         if time_w is None:
-            bce = F.binary_cross_entropy_with_logits(logit, y, pos_weight=pos_weight, reduction="none")
+            bce = frame_bce(logit, y, pos_weight, train.focal_gamma)
         else:
             b = torch.arange(y.shape[1]) // train.time_balance  # the bins cover the longest video
             w = torch.where(y > 0.5, time_w[0][b], time_w[1][b])  # [B, T]
-            bce = w * F.binary_cross_entropy_with_logits(logit, y, reduction="none")
+            bce = w * frame_bce(logit, y, gamma=train.focal_gamma)
         loss = (bce * m).sum() / m.sum()
         if boxes is not None:
             # the event actors' patches: a few in a few hundred, hence the weight

@@ -52,7 +52,7 @@ _CODE_FILES = ("train/classifier.py", "train/schedule.py", "models/classifier.py
 _NOT_WEIGHTS = ("processes", "progress_s")
 # TrainConfig fields added after members were first kept, with the value that trains as before:
 # at that value a field stays out of the name, so the members kept before it keep theirs
-_ADDED_LATER = {"cosine_lr": False}
+_ADDED_LATER = {"cosine_lr": False, "focal_gamma": 0.0}
 
 
 def rows_hash(*columns: Sequence | None) -> str:

@@ -396,6 +396,7 @@ def train_synthetic_classifier(
     cosine_lr: bool = False,
     data_cache: str | Path | None = None,
     event_hard_negative_p: float = 0.0,
+    focal_gamma: float = 0.0,
 ) -> dict:
     """Train the TETG classifier on synthetic footage (frame labels, or MIL with frame_level=False),
     calibrate its intervals on validation videos, save it to `out` (any fsspec URL) and return
@@ -417,7 +418,9 @@ def train_synthetic_classifier(
     preset and encoder takes them from there, and a cut-off build keeps the ones it rendered; its
     `members/` keeps each trained ensemble member the same way (va_gpt.train.member_cache).
     `event_hard_negative_p`: the training and validation videos with an event get hard negatives
-    too, each with this probability (va_gpt.synthetic.domain.sample_domain; 0: normal videos only)."""
+    too, each with this probability (va_gpt.synthetic.domain.sample_domain; 0: normal videos only).
+    `focal_gamma`: > 0 scales each frame's anomaly loss by (1 - p_t) ** focal_gamma
+    (TrainConfig.focal_gamma; frame labels only)."""
     if not 0.0 <= ema < 1.0:
         raise ValueError(f"ema must be in [0, 1) (0: off), got {ema}")
     if time_balance < 0 or (time_balance and not frame_level):
@@ -426,10 +429,14 @@ def train_synthetic_classifier(
         )
     if lookahead < 0 or (lookahead and not frame_level):
         raise ValueError(f"lookahead must be >= 0 frames (0: off) and needs frame labels, got {lookahead}")
+    if focal_gamma and not frame_level:
+        raise ValueError(
+            f"focal_gamma needs frame labels (MIL has no per-frame loss to scale), got {focal_gamma}"
+        )
     train_cfg = tc.TrainConfig(  # checks its own values before any video is rendered
         steps=steps, seed=seed, pairs_per_step=pairs_per_step, ema=ema, kind_balance=kind_balance,
         time_balance=time_balance, lookahead=lookahead, processes=workers, patch_dropout=patch_dropout,
-        cosine_lr=cosine_lr,
+        cosine_lr=cosine_lr, focal_gamma=focal_gamma,
     )  # fmt: skip
     preset = load_preset(preset_name)
     encoder = build_encoder(preset.encoder, preset.runtime.device, preset.runtime.dtype)
@@ -473,6 +480,7 @@ def train_synthetic_classifier(
         "time_balance": time_balance,
         "patch_dropout": patch_dropout,
         "cosine_lr": cosine_lr,
+        "focal_gamma": focal_gamma,
         "train_videos": train_videos,
         "val_videos": val_videos,
         "test_videos": test_videos,
