@@ -47,6 +47,8 @@ def test_a_focal_run_still_learns_is_off_by_default_and_is_checked():
             TrainConfig(focal_gamma=bad)
         with pytest.raises(ValueError, match="focal_gamma must be >= 0"):  # the recipe: before rendering
             synthetic_classifier.train_synthetic_classifier("tiny", "unused-folder", focal_gamma=bad)
+    with pytest.raises(ValueError, match="focal_gamma needs frame_labels"):  # MIL, called directly
+        train_classifier(f, y, PATCH_CFG, TrainConfig(steps=1, focal_gamma=2.0), patches=px, grid=(3, 3))
     with pytest.raises(ValueError, match="focal_gamma needs frame labels"):
         synthetic_classifier.train_synthetic_classifier(
             "tiny", "unused-folder", frame_level=False, focal_gamma=1.0

@@ -237,6 +237,8 @@ def train_classifier(
         raise ValueError("lookahead needs frame_labels: MIL has no frame labels to move")
     if train.tail and not train.lookahead:
         raise ValueError("tail needs a lookahead: without one every frame has its own output")
+    if train.focal_gamma and frame_labels is None:
+        raise ValueError("focal_gamma needs frame_labels: MIL has no per-frame loss to scale")
     pseqs = _patch_seqs(cfg, seqs, patches, grid)
     boxes = None
     if patch_labels is not None:
