@@ -65,22 +65,20 @@ def test_train_classifier_event_start_outside_the_video(no_aws, tmp_path, capsys
 
 
 @pytest.mark.timeout(60)
-def test_train_classifier_patch_dropout_outside_0_1_is_refused_before_rendering(no_aws, tmp_path, capsys):
+@pytest.mark.parametrize(
+    "option, message",
+    [
+        (["--patch-dropout", "1.0"], "patch_dropout must be in [0, 1) (0: off), got 1.0"),
+        (["--focal-gamma", "-1"], "focal_gamma must be >= 0 (0: plain cross-entropy), got -1.0"),
+        (["--mil", "--focal-gamma", "2"], "focal_gamma needs frame labels"),
+    ],
+)
+def test_train_classifier_bad_training_option_is_refused_before_rendering(
+    no_aws, tmp_path, capsys, option, message
+):
     out = tmp_path / "clf"
     argv = ["train-classifier", "--preset", "tiny", "--out", str(out), "--train-videos", "2"]
-    err = _error(capsys, 2, [*argv, "--patch-dropout", "1.0"])
-    assert "patch_dropout must be in [0, 1) (0: off), got 1.0" in err
-    assert not out.exists()
-
-
-@pytest.mark.timeout(60)
-def test_train_classifier_negative_focal_gamma_is_refused_before_rendering(no_aws, tmp_path, capsys):
-    out = tmp_path / "clf"
-    argv = ["train-classifier", "--preset", "tiny", "--out", str(out), "--train-videos", "2"]
-    err = _error(capsys, 2, [*argv, "--focal-gamma", "-1"])
-    assert "focal_gamma must be >= 0 (0: plain cross-entropy), got -1.0" in err
-    err = _error(capsys, 2, [*argv, "--mil", "--focal-gamma", "2"])
-    assert "focal_gamma needs frame labels" in err
+    assert message in _error(capsys, 2, [*argv, *option])
     assert not out.exists()
 
 
