@@ -22,15 +22,13 @@ from va_gpt.train.classifier import (
     _drop_patch_values,
     delay_labels,
     frame_auc,
-    kind_class_weights,
-    mil_ranking_loss,
     patch_feature_stats,
     predict,
     predict_kinds,
-    time_balanced_weights,
     train_classifier,
     video_features,
 )
+from va_gpt.train.classifier_losses import kind_class_weights, mil_ranking_loss, time_balanced_weights
 from va_gpt.train.members import MemberProcessDied, train_members
 from va_gpt.train.schedule import LR_FLOOR, lr_at
 from va_gpt.train.synthetic_classifier import classifier_dataset, detector_report

@@ -10,7 +10,8 @@ import torch.nn.functional as F
 
 from tests.train.test_classifier import PATCH_CFG, patch_videos
 from va_gpt.train import synthetic_classifier
-from va_gpt.train.classifier import TrainConfig, frame_auc, frame_bce, train_classifier
+from va_gpt.train.classifier import TrainConfig, frame_auc, train_classifier
+from va_gpt.train.classifier_losses import frame_bce
 
 
 def test_focal_gamma_weighs_frames_scored_wrong_most_and_zero_is_the_plain_loss():

@@ -47,7 +47,12 @@ from va_gpt.train.members import train_members
 log = logging.getLogger(__name__)
 
 CACHE_FORMAT = 1
-_CODE_FILES = ("train/classifier.py", "train/schedule.py", "models/classifier.py")
+_CODE_FILES = (
+    "train/classifier.py",
+    "train/classifier_losses.py",
+    "train/schedule.py",
+    "models/classifier.py",
+)
 # TrainConfig fields that change how a member is trained, not what it learns
 _NOT_WEIGHTS = ("processes", "progress_s")
 # TrainConfig fields added after members were first kept, with the value that trains as before:
