@@ -434,20 +434,29 @@ def test_a_cosine_run_still_learns_and_differs_from_the_constant_one():
     assert not torch.equal(plain.patch.inp[0].weight, short.patch.inp[0].weight)
 
 
+def learns_and_off_is_plain(option: str, on, off, changed):
+    """A TrainConfig `option`: a patch model trained with it at `on` still finds the one-patch
+    events on held-out videos; at `off` (its default) the weights are those of a run without the
+    option, and at `on` the tensor `changed(model)` differs from them. -> (f, y, px, kw) of the
+    training videos, for the option's own further checks."""
+    f, y, fl, px, box = patch_videos(80, seed=0)
+    tf, _, tfl, tpx, _ = patch_videos(40, seed=1)
+    kw = dict(frame_labels=fl, patches=px, patch_labels=box, grid=(3, 3))
+    trained = train_classifier(f, y, PATCH_CFG, TrainConfig(steps=150, seed=0, **{option: on}), **kw)
+    assert frame_auc(trained, tf, tfl, tpx) > 0.9
+    plain = train_classifier(f, y, PATCH_CFG, TrainConfig(steps=20, seed=0), **kw)
+    at_off = train_classifier(f, y, PATCH_CFG, TrainConfig(steps=20, seed=0, **{option: off}), **kw)
+    at_on = train_classifier(f, y, PATCH_CFG, TrainConfig(steps=20, seed=0, **{option: on}), **kw)
+    assert all(torch.equal(a, b) for a, b in zip(plain.state_dict().values(), at_off.state_dict().values()))
+    assert not torch.equal(changed(plain), changed(at_on))
+    return f, y, px, kw
+
+
 @pytest.mark.timeout(60)
 def test_patch_dropout_still_learns_is_off_by_default_and_is_checked():
     """TrainConfig.patch_dropout: a patch model trained with it still finds the one-patch events
     on held-out videos; off (the default) the weights are those of a run without the option."""
-    f, y, fl, px, box = patch_videos(80, seed=0)
-    tf, _, tfl, tpx, _ = patch_videos(40, seed=1)
-    kw = dict(frame_labels=fl, patches=px, patch_labels=box, grid=(3, 3))
-    dropped = train_classifier(f, y, PATCH_CFG, TrainConfig(steps=150, seed=0, patch_dropout=0.3), **kw)
-    assert frame_auc(dropped, tf, tfl, tpx) > 0.9
-    plain = train_classifier(f, y, PATCH_CFG, TrainConfig(steps=20, seed=0), **kw)
-    off = train_classifier(f, y, PATCH_CFG, TrainConfig(steps=20, seed=0, patch_dropout=0.0), **kw)
-    on = train_classifier(f, y, PATCH_CFG, TrainConfig(steps=20, seed=0, patch_dropout=0.3), **kw)
-    assert all(torch.equal(a, b) for a, b in zip(plain.state_dict().values(), off.state_dict().values()))
-    assert not torch.equal(plain.patch.inp[0].weight, on.patch.inp[0].weight)
+    f, y, px, kw = learns_and_off_is_plain("patch_dropout", 0.3, 0.0, lambda m: m.patch.inp[0].weight)
     # MIL (video labels only) drops them too
     mil = dict(patches=px, grid=(3, 3))
     mil_plain = train_classifier(f, y, PATCH_CFG, TrainConfig(steps=5, seed=0), **mil)

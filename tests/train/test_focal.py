@@ -8,9 +8,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from tests.train.test_classifier import PATCH_CFG, patch_videos
+from tests.train.test_classifier import PATCH_CFG, learns_and_off_is_plain
 from va_gpt.train import synthetic_classifier
-from va_gpt.train.classifier import TrainConfig, frame_auc, train_classifier
+from va_gpt.train.classifier import TrainConfig, train_classifier
 from va_gpt.train.classifier_losses import frame_bce
 
 
@@ -33,16 +33,7 @@ def test_focal_gamma_weighs_frames_scored_wrong_most_and_zero_is_the_plain_loss(
 
 @pytest.mark.timeout(60)
 def test_a_focal_run_still_learns_is_off_by_default_and_is_checked():
-    f, y, fl, px, box = patch_videos(80, seed=0)
-    tf, _, tfl, tpx, _ = patch_videos(40, seed=1)
-    kw = dict(frame_labels=fl, patches=px, patch_labels=box, grid=(3, 3))
-    focal = train_classifier(f, y, PATCH_CFG, TrainConfig(steps=150, seed=0, focal_gamma=2.0), **kw)
-    assert frame_auc(focal, tf, tfl, tpx) > 0.9
-    plain = train_classifier(f, y, PATCH_CFG, TrainConfig(steps=20, seed=0), **kw)
-    off = train_classifier(f, y, PATCH_CFG, TrainConfig(steps=20, seed=0, focal_gamma=0.0), **kw)
-    on = train_classifier(f, y, PATCH_CFG, TrainConfig(steps=20, seed=0, focal_gamma=2.0), **kw)
-    assert all(torch.equal(a, b) for a, b in zip(plain.state_dict().values(), off.state_dict().values()))
-    assert not torch.equal(plain.head.weight, on.head.weight)
+    f, y, px, _ = learns_and_off_is_plain("focal_gamma", 2.0, 0.0, lambda m: m.head.weight)
     for bad in (-0.5, float("nan")):
         with pytest.raises(ValueError, match="focal_gamma must be >= 0"):
             TrainConfig(focal_gamma=bad)
